@@ -1,0 +1,75 @@
+"""The lifting scheme along one axis of a 4-D tensor: split, predict, update, and its exact inverse.
+
+Shared by the learned LiftPool layers (`lift.py`) and the fixed Haar pooling (`haar.py`). A step along axis
+`dim` (2 = H, 3 = W) of a `(N, C, H, W)` tensor is, with `x_e = x[0::2]` and `x_o = x[1::2]` on that axis::
+
+    d = x_o - P(x_e)        (detail, high-pass)
+    s = x_e + U(d)          (approximation, low-pass)
+
+and the inverse, exact for any P and U, is ``x_e = s - U(d)``, ``x_o = d + P(x_e)``, interleave. An odd axis is
+first extended by one reflected sample (our choice, `shared/LIFTPOOL.md`); the inverse crops it again.
+"""
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Operator = Callable[[Tensor, int], Tensor]
+"""A predictor or updater: `(x, dim) -> tensor of x's shape`, acting along axis `dim` of a (N, C, H, W) tensor."""
+
+
+def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
+    """Reflection-pad axis `dim` (2 or 3) of a 4-D tensor by `left` and `right` samples.
+
+    Uses the fast `F.pad(mode="reflect")` when the axis is long enough; otherwise indexes with a repeated
+    (periodic) reflection so that every length >= 1 works, e.g. the 1-sample halves of a 2-pixel map.
+    """
+    if left == 0 and right == 0:
+        return x
+    length = x.shape[dim]
+    if length > max(left, right):
+        pad = (left, right, 0, 0) if dim == 3 else (0, 0, left, right)
+        return F.pad(x, pad, mode="reflect")
+    positions = torch.arange(-left, length + right, device=x.device)
+    if length == 1:
+        index = torch.zeros_like(positions)
+    else:
+        period = 2 * (length - 1)
+        index = positions.remainder(period)
+        index = torch.where(index < length, index, period - index)
+    return x.index_select(dim, index)
+
+
+def split(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """Even and odd samples along `dim`, after extending an odd-length axis by one reflected sample."""
+    if x.shape[dim] % 2:
+        x = pad_axis(x, dim, 0, 1)
+    # unbind's backward is one stack; strided slicing would zero-fill a full-size gradient per half.
+    return x.unflatten(dim, (-1, 2)).unbind(dim + 1)
+
+
+def merge(even: Tensor, odd: Tensor, dim: int, length: int) -> Tensor:
+    """Interleave `even` and `odd` along `dim` and crop to the original `length` (inverse of `split`)."""
+    return torch.stack((even, odd), dim=dim + 1).flatten(dim, dim + 1).narrow(dim, 0, length)
+
+
+def lift(x: Tensor, dim: int, predict: Operator, update: Operator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One lifting step along `dim`.
+
+    Returns `(s, d, c_u, c_p)`: approximation and detail, each of half (ceil) length along `dim`, and the two
+    constraints of the step, `c_u = mean((s - x_o)^2)` and `c_p = mean(d^2)` (scalars).
+    """
+    even, odd = split(x, dim)
+    detail = odd - predict(even, dim)
+    approx = even + update(detail, dim)
+    # Fused forms: neither materialises a squared copy of the band (a full-size allocation on the CPU).
+    return approx, detail, F.mse_loss(approx, odd), torch.linalg.vector_norm(detail).square() / detail.numel()
+
+
+def unlift(approx: Tensor, detail: Tensor, dim: int, length: int, predict: Operator, update: Operator) -> Tensor:
+    """Invert `lift` along `dim`, returning a tensor of `length` samples on that axis."""
+    even = approx - update(detail, dim)
+    odd = detail + predict(even, dim)
+    return merge(even, odd, dim, length)
