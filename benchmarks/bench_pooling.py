@@ -39,15 +39,16 @@ def peak_memory_mb(fn, device: torch.device) -> float:
         torch.cuda.reset_peak_memory_stats(device)
         fn()
         return torch.cuda.max_memory_allocated(device) / 2**20
-    saved: list[int] = []
+    saved: dict[int, int] = {}  # storage address -> bytes, so a tensor saved by several ops counts once
 
     def pack(t: torch.Tensor) -> torch.Tensor:
-        saved.append(t.numel() * t.element_size())
+        storage = t.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()
-    return sum(saved) / 2**20
+    return sum(saved.values()) / 2**20
 
 
 def bench(shape: tuple[int, ...], device: torch.device, repeats: int) -> list[dict]:

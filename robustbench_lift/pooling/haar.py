@@ -24,9 +24,9 @@ def _half(x: Tensor, dim: int) -> Tensor:
 
 def haar_decompose(x: Tensor) -> LiftSubbands2d:
     """Haar sub-bands of `x` `(N, C, H, W)` (odd sizes reflect-extended as in LiftPool), plus its size."""
-    s, d, _, _ = lift(x, 3, _identity, _half)
-    ll, lh, _, _ = lift(s, 2, _identity, _half)
-    hl, hh, _, _ = lift(d, 2, _identity, _half)
+    s, d, _ = lift(x, 3, _identity, _half)
+    ll, lh, _ = lift(s, 2, _identity, _half)
+    hl, hh, _ = lift(d, 2, _identity, _half)
     return LiftSubbands2d(ll, lh, hl, hh, (x.shape[-2], x.shape[-1]))
 
 

@@ -55,17 +55,20 @@ def merge(even: Tensor, odd: Tensor, dim: int, length: int) -> Tensor:
     return torch.stack((even, odd), dim=dim + 1).flatten(dim, dim + 1).narrow(dim, 0, length)
 
 
-def lift(x: Tensor, dim: int, predict: Operator, update: Operator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def lift(x: Tensor, dim: int, predict: Operator, update: Operator, constraints: bool = False,
+         ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None]:
     """One lifting step along `dim`.
 
-    Returns `(s, d, c_u, c_p)`: approximation and detail, each of half (ceil) length along `dim`, and the two
-    constraints of the step, `c_u = mean((s - x_o)^2)` and `c_p = mean(d^2)` (scalars).
+    Returns the approximation `s` and detail `d`, each of half (ceil) length along `dim`, and, if asked for,
+    the step's constraints `(c_u, c_p) = (mean((s - x_o)^2), mean(d^2))` as scalars (else None).
     """
     even, odd = split(x, dim)
     detail = odd - predict(even, dim)
     approx = even + update(detail, dim)
+    if not constraints:
+        return approx, detail, None
     # Fused forms: neither materialises a squared copy of the band (a full-size allocation on the CPU).
-    return approx, detail, F.mse_loss(approx, odd), torch.linalg.vector_norm(detail).square() / detail.numel()
+    return approx, detail, (F.mse_loss(approx, odd), torch.linalg.vector_norm(detail).square() / detail.numel())
 
 
 def unlift(approx: Tensor, detail: Tensor, dim: int, length: int, predict: Operator, update: Operator) -> Tensor:
