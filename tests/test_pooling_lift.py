@@ -249,6 +249,18 @@ def test_lifting_loss_under_ddp_and_compile(tmp_path):
         torch.testing.assert_close(lifting_loss(compiled), lifting_loss(eager))
 
 
+def test_inductor_compiles_with_dynamic_spatial_sizes():
+    pool = randomise(LiftDownPool2d(4)).train()
+    compiled = torch.compile(copy.deepcopy(pool))
+    for size in [(16, 16), (9, 7)]:  # the second size recompiles with dynamic H and W
+        x = torch.randn(2, 4, *size, requires_grad=True)
+        compiled(x).sum().backward()
+        eager_x = x.detach().requires_grad_()
+        pool(eager_x).sum().backward()
+        torch.testing.assert_close(x.grad, eager_x.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(lifting_loss(compiled), lifting_loss(pool), rtol=1e-4, atol=1e-6)
+
+
 def test_channels_last_autocast_and_export():
     pool = randomise(LiftDownPool2d(8)).eval()
     x = torch.randn(2, 8, 14, 15)

@@ -21,17 +21,18 @@ Operator = Callable[[Tensor, int], Tensor]
 
 
 def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
-    """Reflection-pad axis `dim` (2 or 3) of a 4-D tensor by `left` and `right` samples.
+    """Reflection-pad axis `dim` of a tensor by `left` and `right` samples (no edge repeat, like `F.pad`).
 
-    Uses the fast `F.pad(mode="reflect")` when the axis is long enough; otherwise indexes with a repeated
-    (periodic) reflection so that every length >= 1 works, e.g. the 1-sample halves of a 2-pixel map.
+    Written with `cat` of flipped edges, not `F.pad(mode="reflect")`: the latter followed by a `K x 1` conv
+    breaks inductor when the height is dynamic (PyTorch 2.14). An axis too short to reflect once, such as
+    the 1-sample halves of a 2-pixel map, is indexed with a repeated (periodic) reflection instead.
     """
     if left == 0 and right == 0:
         return x
     length = x.shape[dim]
     if length > max(left, right):
-        pad = (left, right, 0, 0) if dim == 3 else (0, 0, left, right)
-        return F.pad(x, pad, mode="reflect")
+        edges = (x.narrow(dim, 1, left).flip(dim), x, x.narrow(dim, length - 1 - right, right).flip(dim))
+        return torch.cat(edges, dim)
     positions = torch.arange(-left, length + right, device=x.device)
     if length == 1:
         index = torch.zeros_like(positions)
