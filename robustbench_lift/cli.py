@@ -9,6 +9,7 @@ import sys
 import click
 
 from robustbench_lift import __version__
+from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
 from robustbench_lift.errors import LiftbenchError, UsageError
 
@@ -20,6 +21,7 @@ def cli() -> None:
 
 
 cli.add_command(pools)
+cli.add_command(models)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,306 @@
+"""The model zoo: `<backbone>-<pool>` names -> `ModelSpec` -> a built, optionally pretrained `nn.Module`.
+
+Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, vgg13, vgg13_bn,
+vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser); pools from
+`robustbench_lift.pooling.list_pools()`. The size suffix is blur's `filter_size` (`resnet50-blur5`) or lift's
+`kernel_size` (`resnet50-lift3`); other pooling options go through keyword arguments (`subbands=("LL",)`,
+`pad_type=...`), and `sites="stem"` rewrites only the ResNet stem max-pool. A bare backbone (`resnet50`) means
+`-max`, which is torchvision's model unchanged. `cifar_` selects the CIFAR form (see `models/cifar.py`).
+
+Placement of the pools: `models/sites.py` (one transformation for every pooling) and the backbone files.
+Nothing is built at import: parameter counts and FLOPs are computed on demand on the meta device.
+"""
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from robustbench_lift.errors import UsageError
+from robustbench_lift.models import mobilenet, resnet, vgg
+from robustbench_lift.models.cifar import cifar_mobilenet, cifar_resnet, cifar_vgg
+from robustbench_lift.models.sites import Pooling, Site, apply_pooling
+from robustbench_lift.models.weights import (
+    antialiased_weights,
+    download,
+    load_weights,
+    read_checkpoint,
+    torchvision_weights,
+)
+from robustbench_lift.pooling import list_pools
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""Input normalisation of torchvision's and antialiased-cnns' ImageNet weights (torchvision `ImageClassification`)."""
+IMAGENET_INPUT, CIFAR_INPUT = 224, 32
+CIFAR_CLASSES = 100
+"""Default classes of a CIFAR form: CIFAR-100, the data set of the LiftPool paper's ablations."""
+CIFAR_PREFIX = "cifar_"
+SIZE_OPTIONS = {"blur": "filter_size", "lift": "kernel_size"}
+"""The option a numeric name suffix sets, per pooling."""
+_NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A torchvision architecture: builder, site finder, CIFAR adaptation (None: no CIFAR form)."""
+
+    title: str
+    build: Callable[[str, int], nn.Module]
+    sites: Callable[[nn.Module], list[Site]]
+    cifar: Callable[[nn.Module, int], nn.Module] | None = None
+    baseline_only: bool = False
+
+
+BACKBONES: dict[str, Backbone] = {
+    "resnet18": Backbone("ResNet-18", resnet.build, resnet.sites, cifar_resnet),
+    "resnet34": Backbone("ResNet-34", resnet.build, resnet.sites, cifar_resnet),
+    "resnet50": Backbone("ResNet-50", resnet.build, resnet.sites, cifar_resnet),
+    "vgg13": Backbone("VGG-13", vgg.build, vgg.sites, cifar_vgg),
+    "vgg13_bn": Backbone("VGG-13-BN", vgg.build, vgg.sites, cifar_vgg),
+    "vgg16_bn": Backbone("VGG-16-BN", vgg.build, vgg.sites, cifar_vgg),
+    "mobilenet_v2": Backbone("MobileNetV2", mobilenet.build, mobilenet.sites, cifar_mobilenet),
+    "alexnet": Backbone("AlexNet", vgg.build, vgg.sites, baseline_only=True),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a zoo name builds.
+
+    Attributes:
+        name: canonical name, e.g. `resnet50-lift`, `resnet50-blur5`, `cifar_resnet18-max`.
+        backbone: `resnet50` or `cifar_resnet50`; `arch` is the torchvision architecture.
+        pooling: pooling name; `pool_kwargs` its options (suffix and keyword arguments, `sites` included).
+        input_size: side of the square input the model is meant for (224, CIFAR forms 32).
+        num_classes: default number of classes (1000, CIFAR forms 100).
+        weights: known pretrained weights, tag -> URL (torchvision for `-max`, antialiased-cnns for `-blur`);
+            `default_weights` is the tag `weights="DEFAULT"` picks.
+        mean, std: input normalisation of the known weights (None for CIFAR forms: set by whoever trains them).
+    """
+
+    name: str
+    backbone: str
+    arch: str
+    pooling: str
+    pool_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    input_size: int = IMAGENET_INPUT
+    num_classes: int = 1000
+    weights: Mapping[str, str] = field(default_factory=dict)
+    default_weights: str | None = None
+    mean: tuple[float, float, float] | None = IMAGENET_MEAN
+    std: tuple[float, float, float] | None = IMAGENET_STD
+
+    @property
+    def cifar(self) -> bool:
+        return self.backbone.startswith(CIFAR_PREFIX)
+
+    @property
+    def weights_source(self) -> str:
+        """Where pretrained weights for this spec come from, in words."""
+        if not self.weights:
+            return "none published (train it, or pass a checkpoint)"
+        origin = "torchvision" if self.pooling == "max" else "antialiased-cnns"
+        return f"{origin}: {', '.join(self.weights)} (DEFAULT = {self.default_weights})"
+
+    def build(self, num_classes: int | None = None) -> tuple[nn.Module, list[tuple[str, Site]]]:
+        """The model at torchvision's random initialisation (global RNG) and its `(pool name, site)` pairs."""
+        backbone = BACKBONES[self.arch]
+        model = backbone.build(self.arch, num_classes or self.num_classes)
+        if self.cifar:
+            model = backbone.cifar(model, num_classes or self.num_classes)
+        sites = backbone.sites(model)
+        if self.pooling == "max":
+            return model, [(site.path, site) for site in sites]
+        options = dict(self.pool_kwargs)
+        return model, apply_pooling(model, sites, Pooling(self.pooling, options, options.pop("sites", "all")))
+
+    def num_params(self, num_classes: int | None = None) -> int:
+        """Number of parameters (built on the meta device: no memory, no initialisation)."""
+        with torch.device("meta"):
+            model, _ = self.build(num_classes)
+        return sum(p.numel() for p in model.parameters())
+
+    def summary(self) -> dict[str, Any]:
+        """Name, backbone, pooling, input size, parameters, GFLOPs, number of pooling sites and known weight tags.
+
+        GFLOPs: one forward pass at `input_size` as counted by `torch.utils.flop_counter.FlopCounterMode`, 2 FLOPs
+        per multiply-accumulate of convolutions and matrix products (pooling, normalisation and element-wise ops
+        are not counted; LiftPool's depthwise convs are). Built and run on the meta device: no memory, no compute.
+        """
+        with torch.device("meta"):
+            model, placed = self.build()
+            with FlopCounterMode(display=False) as counter:
+                model.eval()(torch.empty(1, 3, self.input_size, self.input_size))
+        return {"name": self.name, "backbone": self.backbone, "pooling": self.pooling, "input_size": self.input_size,
+                "params": sum(p.numel() for p in model.parameters()), "gflops": counter.get_total_flops() / 1e9,
+                "sites": len(placed), "weights": list(self.weights)}
+
+
+def _unknown(name: str, what: str = "model") -> UsageError:
+    close = difflib.get_close_matches(name, list_models(), n=5, cutoff=0.5)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return UsageError(f"unknown {what} {name!r}: expected [cifar_]<backbone>-<pool>[size] with backbone one of "
+                      f"{', '.join(BACKBONES)} and pool one of {', '.join(list_pools())}{hint}")
+
+
+def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
+    """The `ModelSpec` of zoo name `name` with pooling options `pool_kwargs`; `UsageError` listing the closest
+    names if the name is unknown."""
+    match = _NAME.fullmatch(name)
+    backbone = match["backbone"] if match else name
+    arch = backbone.removeprefix(CIFAR_PREFIX)
+    cifar = backbone != arch
+    pool, size = (match["pool"] or "max", match["size"]) if match else (None, None)
+    entry = BACKBONES.get(arch)
+    known = entry is not None and pool in list_pools() and not (cifar and entry.cifar is None)
+    if not known or (entry.baseline_only and pool != "max"):
+        raise _unknown(name)
+    if size is not None:
+        if pool not in SIZE_OPTIONS:
+            raise UsageError(f"{name!r}: only {' and '.join(SIZE_OPTIONS)} take a size suffix, not {pool}")
+        option = SIZE_OPTIONS[pool]
+        if pool_kwargs.get(option, int(size)) != int(size):
+            raise UsageError(f"{name!r} sets {option}={size} but {option}={pool_kwargs[option]} was also given")
+        pool_kwargs = {option: int(size), **pool_kwargs}
+    if pool == "max" and pool_kwargs:
+        raise UsageError(f"{backbone}-max is torchvision's model unchanged and takes no pooling options, "
+                         f"got {sorted(pool_kwargs)}")
+    canonical = f"{backbone}-{pool}{size or ''}"
+    weights, default = ({}, None)
+    if not cifar and pool == "max":
+        weights, default = torchvision_weights(arch)
+    elif not cifar and pool == "blur" and set(pool_kwargs) <= {"filter_size"}:
+        weights, default = antialiased_weights(arch, pool_kwargs.get("filter_size", 4))
+    normalisation = (None, None) if cifar else (IMAGENET_MEAN, IMAGENET_STD)
+    return ModelSpec(canonical, backbone, arch, pool, dict(pool_kwargs), CIFAR_INPUT if cifar else IMAGENET_INPUT,
+                     CIFAR_CLASSES if cifar else 1000, weights, default, *normalisation)
+
+
+def list_models(backbone: str | None = None, pool: str | None = None) -> list[str]:
+    """Zoo names (ImageNet forms, then CIFAR forms), optionally only one backbone (`resnet50`, `cifar_resnet50`)
+    and/or one pooling. Size variants (`-blur5`, `-lift3`) are accepted by `create_model` but not listed."""
+    names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
+             if not prefix or entry.cifar for p in list_pools() if not entry.baseline_only or p == "max"]
+    for value, kind, position in ((backbone, "backbone", 0), (pool, "pool", 1)):
+        valid = list(dict.fromkeys(n.split("-")[position] for n in names))
+        if value is not None and value not in valid:
+            close = difflib.get_close_matches(value, valid, n=3, cutoff=0.5)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise UsageError(f"unknown {kind} {value!r}: expected one of {', '.join(valid)}{hint}")
+    return [n for n in names if backbone in (None, n.split("-")[0]) and pool in (None, n.split("-")[1])]
+
+
+def _known_tag(spec: ModelSpec, weights: Any) -> str | None:
+    """The tag of `spec.weights` that `weights` names ("DEFAULT", a tag, a torchvision enum or its full name), or
+    None if `weights` is a URL or a path. A bare word that is no tag of this model is a `UsageError`."""
+    text, enum = str(weights), torchvision.models.WeightsEnum
+    if isinstance(weights, enum) or re.fullmatch(r"\w+_Weights\.\w+", text):
+        try:
+            member = weights if isinstance(weights, enum) else torchvision.models.get_weight(text)
+        except (KeyError, ValueError) as exc:
+            raise UsageError(f"unknown torchvision weights {text!r}") from exc
+        text = next((tag for tag, url in spec.weights.items() if url == member.url), text)
+    elif text == "DEFAULT":
+        text = spec.default_weights or text
+    elif not re.fullmatch(r"\w+", text) or Path(text).exists():
+        return None
+    if text not in spec.weights:
+        raise UsageError(f"weights {str(weights)!r} are not published for {spec.name}; known: {spec.weights_source}")
+    return text
+
+
+def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dict, str]:
+    """`(state_dict, meta, description)` of `weights`: known weights, a URL, or a checkpoint path."""
+    tag, text = _known_tag(spec, weights), str(weights)
+    if tag is not None:
+        path, source = download(spec.weights[tag]), f"{spec.name} weights {tag} ({spec.weights[tag]})"
+    elif text.startswith(("https://", "http://")):
+        path, source = download(text), text
+    else:
+        path, source = Path(text), f"checkpoint {text}"
+    state_dict, meta = read_checkpoint(path, sha256)
+    return state_dict, meta, source
+
+
+def _reconcile(spec: ModelSpec, meta: Mapping[str, Any], source: str) -> ModelSpec:
+    """The spec a checkpoint's metadata records, if it agrees with the requested one: same backbone and pooling,
+    and every requested option (suffix or keyword) recorded with the same value; the recorded options are adopted."""
+    if "model" not in meta:
+        return spec
+    recorded = model_spec(meta["model"], **meta.get("pool_kwargs", {}))
+    options = recorded.pool_kwargs
+    if (recorded.backbone, recorded.pooling) != (spec.backbone, spec.pooling) or any(
+            key not in options or options[key] != value for key, value in spec.pool_kwargs.items()):
+        raise UsageError(f"{source} was saved from {recorded.name} with {dict(recorded.pool_kwargs)}, "
+                         f"not {spec.name} with {dict(spec.pool_kwargs)}")
+    return recorded
+
+
+def create_model(name: str, weights: Any = None, num_classes: int | None = None, *, seed: int = 0,
+                 sha256: str | None = None, **pool_kwargs: Any) -> nn.Module:
+    """Build zoo model `name`, random (seeded) or with `weights`.
+
+    Args:
+        name: a zoo name (`list_models()`), e.g. `resnet50-lift`, `resnet50-blur5`, `cifar_resnet18-max`.
+        weights: None (random initialisation from `seed`, the global RNG left untouched); "DEFAULT" or a tag of
+            `model_spec(name).weights` (or a torchvision weights enum) for published weights, downloaded into the
+            torch.hub cache (offline: the error names the file to place); a URL; or a checkpoint path.
+        num_classes: classes of the head; default: the checkpoint's recorded count, else 1000 (CIFAR forms 100).
+        seed: seed of the random initialisation.
+        sha256: expected sha256 of the checkpoint file.
+        pool_kwargs: pooling options (`kernel_size`, `subbands`, `filter_size`, `pad_type`, ...) and `sites`.
+
+    The model carries `liftbench_meta` (model, pool_kwargs, num_classes, mean, std, input_size, weights, and the
+    checkpoint's own metadata), which `save_checkpoint` records.
+    """
+    spec = model_spec(name, **pool_kwargs)
+    state_dict, meta, source = _fetch(spec, weights, sha256) if weights is not None else (None, {}, None)
+    spec = _reconcile(spec, meta, source)
+    classes = num_classes or meta.get("num_classes") or spec.num_classes
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, _ = spec.build(classes)
+    if state_dict is not None:
+        load_weights(model, state_dict, source)
+    model.liftbench_meta = {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
+                            "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
+                            "input_size": spec.input_size, "weights": source}
+    return model
+
+
+def load_model(path: str | Path, sha256: str | None = None) -> nn.Module:
+    """Rebuild the model a `save_checkpoint` file records (its name, pooling options and classes) and load it."""
+    _, meta = read_checkpoint(path, sha256)
+    if "model" not in meta:
+        raise UsageError(f"{path} records no model name; use create_model(name, weights={str(path)!r})")
+    return create_model(meta["model"], weights=path, sha256=sha256)
+
+
+def describe_model(name: str, **pool_kwargs: Any) -> str:
+    """Where each pooling layer of `name` sits, one line per site, after a summary line."""
+    spec = model_spec(name, **pool_kwargs)
+    with torch.device("meta"):
+        model, placed = spec.build()
+    layers = dict(model.named_modules())
+    options = ", ".join(f"{k}={v!r}" for k, v in spec.pool_kwargs.items()) or "defaults"
+    lines = [f"{spec.name}: {BACKBONES[spec.arch].title}{' (CIFAR form)' if spec.cifar else ''}, pooling "
+             f"{spec.pooling} ({options}), input {spec.input_size}x{spec.input_size}, "
+             f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, {len(placed)} down-sampling sites",
+             f"weights: {spec.weights_source}",
+             "baseline: torchvision's model unchanged" if spec.pooling == "max" else
+             "placement: max-pools replaced (blur: dense max 2x2 stride 1, then BlurPool, as antialiased-cnns); "
+             "stride-2 convs run at stride 1 with the pool in front of the next conv (shortcut: of the 1x1 conv)"]
+    width = max(len(path) for path, _ in placed)
+    for path, site in placed:
+        layer = layers[path]
+        lines.append(f"  {path:<{width}}  {site.channels:>5} ch  {type(layer).__name__}({layer.extra_repr()})  "
+                     f"<- {site.note}")
+    return "\n".join(lines)

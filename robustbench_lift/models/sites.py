@@ -1,0 +1,114 @@
+"""Where a backbone down-samples, and the one transformation that puts a pooling layer there.
+
+A backbone file lists its down-sampling sites (`Site`); `apply_pooling` rewrites every site the same way for
+every pooling, so `-blur` and `-lift` differ only in the operator. Two kinds of site exist:
+
+- a max-pool (ResNet stem, every VGG max-pool): replaced by the pool. For `blur` it becomes antialiased-cnns'
+  "MaxBlurPool", a dense `MaxPool2d(kernel_size=2, stride=1)` followed by the BlurPool, so that its published
+  state dicts load strictly. For every other pooling (lift, haar, avg, skip) the max-pool is *replaced*, as
+  LiftPool replaces the network's pooling (shared/LIFTPOOL.md); no max survives.
+- a stride-2 convolution: it runs at stride 1 and the pool takes over the stride, placed before `before`, the
+  module that consumed the strided output. For a residual branch that is the next convolution, so the pool
+  follows the strided conv's normalisation and activation (antialiased-cnns' ConvBlurPool order); for a 1x1
+  shortcut it is the shortcut conv itself (pool then 1x1 conv: for a linear pool such as blur the same as the
+  reverse order, and cheaper).
+
+Inserted layers keep antialiased-cnns' module names: inside an `nn.Sequential` the new layers are spliced in
+(later indices shift by one, as in its VGG and MobileNetV2), elsewhere the attribute becomes
+`nn.Sequential(pool, module)` (ResNet `conv2`/`conv3`/`maxpool`).
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from robustbench_lift.errors import UsageError
+from robustbench_lift.pooling import create_pool
+
+SITE_CHOICES = ("all", "stem")
+
+
+@dataclass(frozen=True)
+class Site:
+    """One down-sampling site of a backbone.
+
+    Attributes:
+        path: dotted name of the strided module (a max-pool or a stride-2 conv) in the torchvision model.
+        channels: channels the pool sees there.
+        before: for a conv site, dotted name of the module the pool is placed in front of; `None` for a max-pool.
+        stem: whether this is the stem max-pool (the only site `sites="stem"` rewrites).
+        note: what the site is, for `describe_model`.
+    """
+
+    path: str
+    channels: int
+    before: str | None = None
+    stem: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """A pooling choice for a whole model: the pooling's registry name, its options, and which sites to rewrite."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    sites: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.sites not in SITE_CHOICES:
+            raise UsageError(f"sites must be one of {SITE_CHOICES}, got {self.sites!r}")
+
+    def layer(self, channels: int) -> nn.Module:
+        """One down-sampling-by-2 layer for `channels` channels."""
+        return create_pool(self.name, channels, **self.options)
+
+    def at_max_site(self, channels: int) -> list[nn.Module]:
+        """The layers that take a max-pool's place (antialiased-cnns' MaxBlurPool for blur; see module doc)."""
+        if self.name == "blur":
+            return [nn.MaxPool2d(kernel_size=2, stride=1), self.layer(channels)]
+        return [self.layer(channels)]
+
+
+def _parent(model: nn.Module, path: str) -> tuple[nn.Module, str]:
+    parent_path, _, key = path.rpartition(".")
+    return (model.get_submodule(parent_path) if parent_path else model), key
+
+
+def _replace(model: nn.Module, path: str, layers: list[nn.Module]) -> None:
+    """Put `layers` where `path` is: spliced into a parent `nn.Sequential`, else as one (Sequential) module."""
+    parent, key = _parent(model, path)
+    if isinstance(parent, nn.Sequential):
+        index = int(key)
+        del parent[index]  # renumbers the later entries, as `insert` does
+        for layer in reversed(layers):
+            parent.insert(index, layer)
+    else:
+        setattr(parent, key, layers[0] if len(layers) == 1 else nn.Sequential(*layers))
+
+
+def apply_pooling(model: nn.Module, sites: Iterable[Site], pooling: Pooling) -> list[tuple[str, Site]]:
+    """Rewrite `sites` of `model` in place with `pooling`; returns `(dotted name of the new pool, site)` pairs.
+
+    Sites are rewritten last to first, so splicing into a Sequential never shifts a site still to come; the pools'
+    names are looked up once all are in place.
+    """
+    chosen = [site for site in sites if pooling.sites == "all" or site.stem]
+    if not chosen:
+        raise UsageError(f"sites={pooling.sites!r} selects no down-sampling site of this backbone "
+                         "(only ImageNet ResNets have a stem max-pool)")
+    placed = []
+    for site in reversed(chosen):
+        if site.before is None:
+            layers = pooling.at_max_site(site.channels)
+            _replace(model, site.path, layers)
+            placed.append((layers[-1], site))
+        else:
+            model.get_submodule(site.path).stride = (1, 1)
+            pool = pooling.layer(site.channels)
+            _replace(model, site.before, [pool, model.get_submodule(site.before)])
+            placed.append((pool, site))
+    names = {module: name for name, module in model.named_modules()}
+    return [(names[pool], site) for pool, site in reversed(placed)]

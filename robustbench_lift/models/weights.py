@@ -1,0 +1,207 @@
+"""Pretrained weights and checkpoints: where they come from, how they are read, checked, loaded and written.
+
+Sources of known weights (no code of either project is used, only the published file addresses):
+- `-max` ImageNet models: torchvision's weights enums (`ResNet50_Weights.IMAGENET1K_V2`, ...), downloaded by
+  torch.hub into `<torch hub dir>/checkpoints/`.
+- `-blur` ImageNet models: the checkpoints published by antialiased-cnns (Zhang 2019), addresses from
+  `antialiased_cnns` 0.3 (`model_urls` in its resnet.py, vgg.py, mobilenet.py). Files whose name ends in
+  `_finetune` were fine-tuned from the torchvision weights (the package's default for filter size 4); the others
+  were trained from scratch. Files hold `{"state_dict": ...}`.
+Without network, place the file named in the error message into the cache directory it names.
+
+Checkpoints are read with `torch.load(weights_only=True)`: a bare state dict, or `{"state_dict": ..., "meta":
+{...}}` as `save_checkpoint` writes; a `module.` (DataParallel / DDP) or `_orig_mod.` (torch.compile) prefix is
+stripped.
+"""
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+from robustbench_lift import __version__
+from robustbench_lift.errors import LiftbenchError, UsageError
+
+_ANTIALIASED_BASE = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
+ANTIALIASED_HASHES: dict[str, dict[str, str]] = {
+    "resnet18": {"lpf2": "6e2ee76f", "lpf3": "449351b9", "lpf4": "8c77af40", "lpf5": "c1eed0a1",
+                 "lpf4_finetune": "8cc58f59"},
+    "resnet34": {"lpf2": "4707aed9", "lpf3": "16aa6c48", "lpf4": "55747267", "lpf5": "85283561",
+                 "lpf4_finetune": "db622952"},
+    "resnet50": {"lpf2": "f0f7589d", "lpf3": "a4e868d2", "lpf4": "994b528f", "lpf5": "9953c9ad",
+                 "lpf4_finetune": "cad66808"},
+    "vgg13": {"lpf4_finetune": "d8ff02c4"},
+    "vgg13_bn": {"lpf4_finetune": "45e2a72f"},
+    "vgg16_bn": {"lpf2": "2c2052a8", "lpf3": "1782878a", "lpf4": "a1c3559b", "lpf5": "c500b52f",
+                 "lpf4_finetune": "1dd798d1"},
+    "mobilenet_v2": {"lpf2": "f4379012", "lpf3": "23b2e2ee", "lpf4": "2e0b9cb9", "lpf5": "ab8fe968",
+                     "lpf4_finetune": "7eed94b1"},
+}
+"""Published antialiased-cnns checkpoints: arch -> tag `lpf<filter size>[_finetune]` -> the sha256 prefix in the
+file name `<arch>_<tag>-<prefix>.pth` (torch.hub checks it)."""
+
+REQUIRED_META = ("model", "pool_kwargs", "num_classes", "mean", "std", "recipe", "dataset")
+"""Metadata every checkpoint written by `save_checkpoint` carries (plus `version`, the project version)."""
+
+_PREFIXES = ("module.", "_orig_mod.")
+_MAX_LISTED = 8
+
+
+def torchvision_weights(arch: str) -> tuple[dict[str, str], str | None]:
+    """`({tag: url}, default tag)` of torchvision's ImageNet weights for `arch`; `({}, None)` if it has none."""
+    try:
+        enum = torchvision.models.get_model_weights(arch)
+    except ValueError:
+        return {}, None
+    return {member.name: member.url for member in enum}, enum.DEFAULT.name
+
+
+def antialiased_weights(arch: str, filter_size: int) -> tuple[dict[str, str], str | None]:
+    """`({tag: url}, default tag)` of antialiased-cnns' published weights for `arch` with `filter_size`.
+
+    The default is the fine-tuned file where one exists (antialiased-cnns' own default), else from scratch.
+    """
+    files = {tag: f"{_ANTIALIASED_BASE}{arch}_{tag}-{digest}.pth"
+             for tag, digest in ANTIALIASED_HASHES.get(arch, {}).items() if tag.split("_")[0] == f"lpf{filter_size}"}
+    default = next((tag for tag in files if tag.endswith("_finetune")), next(iter(files), None))
+    return files, default
+
+
+def cache_path(url: str) -> Path:
+    """Where torch.hub keeps (and looks for) the download of `url`: `<torch hub dir>/checkpoints/<file name>`."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def download(url: str) -> Path:
+    """The cached file of `url`, downloaded through torch.hub if absent.
+
+    If the file name carries a hash prefix (`name-<hex>.pth`, torch.hub's convention) the file's sha256 must start
+    with it, also for a file placed into the cache by hand. Failing to download raises `LiftbenchError` naming the
+    file to place.
+    """
+    target = cache_path(url)
+    match = re.search(torch.hub.HASH_REGEX, target.name)
+    prefix = match.group(1) if match else None
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(target), hash_prefix=prefix, progress=False)
+        except Exception as exc:  # any failure (no network, HTTP error, hash mismatch) gets the same remedy
+            raise LiftbenchError(
+                f"could not download {url} ({type(exc).__name__}: {exc}); offline, fetch that file elsewhere and "
+                f"place it at {target}") from exc
+    elif prefix and not file_sha256(target).startswith(prefix):
+        raise UsageError(f"cached file {target} does not match {url}: its sha256 does not start with {prefix}; "
+                         "delete it and place the right file there")
+    return target
+
+
+def _strip_prefixes(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    for prefix in _PREFIXES:
+        if state_dict and all(key.startswith(prefix) for key in state_dict):
+            state_dict = {key[len(prefix):]: value for key, value in state_dict.items()}
+    return dict(state_dict)
+
+
+def read_checkpoint(path: str | Path, sha256: str | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """`(state_dict, meta)` of a checkpoint file (meta is `{}` for a bare state dict), on the CPU.
+
+    Checks the file's sha256 against `sha256` when given. Raises `UsageError` if the path is not a file, the hash
+    differs, or the file is not a state dict loadable with `weights_only=True`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"checkpoint {str(path)!r} is not a file")
+    if sha256 is not None and (actual := file_sha256(path)) != sha256.lower():
+        raise UsageError(f"checkpoint {path} has sha256 {actual}, expected {sha256}")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise UsageError(f"{path} is not a checkpoint loadable with torch.load(weights_only=True): {exc}") from exc
+    meta: dict[str, Any] = {}
+    if isinstance(content, Mapping) and isinstance(content.get("state_dict"), Mapping):
+        meta = dict(content.get("meta") or {})
+        content = content["state_dict"]
+    if not isinstance(content, Mapping) or not all(isinstance(v, Tensor) for v in content.values()):
+        raise UsageError(f"{path} holds neither a state dict nor {{'state_dict': ..., 'meta': ...}}")
+    return _strip_prefixes(content), meta
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_LISTED])
+    return shown + (f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
+
+
+def load_weights(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "state dict") -> None:
+    """Load `state_dict` into `model` strictly (after stripping `module.` / `_orig_mod.` prefixes).
+
+    A mismatch raises `UsageError` naming the missing and unexpected keys and the tensors whose shapes differ.
+    Shapes are checked before anything is copied; on a key mismatch the model is left partially loaded.
+    """
+    state_dict = _strip_prefixes(state_dict)
+    expected = model.state_dict()
+    shapes = [f"{key} {tuple(value.shape)} in {source} vs {tuple(expected[key].shape)} in the model"
+              for key, value in state_dict.items() if key in expected and value.shape != expected[key].shape]
+    if shapes:
+        missing, unexpected = sorted(expected.keys() - state_dict.keys()), sorted(state_dict.keys() - expected.keys())
+    else:  # load_state_dict runs the model's own load hooks (e.g. MobileNetV2's head alias) before comparing keys
+        missing, unexpected = map(sorted, model.load_state_dict(state_dict, strict=False))
+        if not missing and not unexpected:
+            return
+    found = {"missing keys": missing, "unexpected keys": unexpected, "shapes differ": shapes}
+    problems = [f"{label} ({len(items)}): {_listing(items)}" for label, items in found.items() if items]
+    raise UsageError(f"{source} does not fit {type(model).__name__}: " + "; ".join(problems))
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module inside DataParallel / DDP (`.module`) and torch.compile (`._orig_mod`) wrappers."""
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif isinstance(dict(model.named_children()).get("_orig_mod"), nn.Module):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, meta: Mapping[str, Any]) -> Path:
+    """Write `{"state_dict": ..., "meta": ...}` to `path` (atomically, tensors on the CPU) and return the path.
+
+    The meta is the model's own (`model.liftbench_meta` of a `create_model` model: model name, pool_kwargs,
+    num_classes, mean, std) updated with `meta`, plus `version`. It must hold every key of `REQUIRED_META`:
+    model, pool_kwargs, num_classes, mean and std (the input normalisation), recipe (the training recipe) and
+    dataset, and be JSON-serialisable so that it loads with `weights_only=True`.
+    """
+    model = _unwrap(model)
+    own = {key: value for key, value in getattr(model, "liftbench_meta", {}).items() if key in REQUIRED_META}
+    merged = {**own, **meta, "version": __version__}
+    missing = [key for key in REQUIRED_META if merged.get(key) is None]
+    if missing:
+        raise UsageError(f"checkpoint metadata lacks {missing}; pass them in meta (required: {list(REQUIRED_META)})")
+    try:
+        json.dumps(merged)
+    except TypeError as exc:
+        raise UsageError(f"checkpoint metadata must be plain data (str, numbers, lists, dicts): {exc}") from exc
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
+        torch.save({"state_dict": state, "meta": merged}, tmp)
+    os.replace(tmp.name, path)
+    return path
