@@ -11,6 +11,7 @@ import click
 from robustbench_lift import __version__
 from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
+from robustbench_lift.commands.render import render
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 
@@ -22,6 +23,7 @@ def cli() -> None:
 
 cli.add_command(pools)
 cli.add_command(models)
+cli.add_command(render)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,104 @@
+"""Images per second of every corruption: torch backend vs the imagecorruptions reference, same run, same CPU.
+
+    python benchmarks/bench_corruptions.py [--batch 64] [--size 224] [--reference-images 4] [--repeats 1]
+                                           [--severities 1 2 3 4 5] [--corruptions NAME ...] [--device cpu]
+                                           [--threads 1]
+
+The torch backend corrupts a batch of `--batch` real photographs at every severity; the reference corrupts
+`--reference-images` of them one by one at every severity (its cost is per image, so the rate extrapolates to
+the batch). Prints images/s of both, their ratio, which backend `auto` picks (`REFERENCE_FASTER_ON_CPU`) and
+whether the measurement agrees with that table, then geometric means of the torch and `auto` speed-ups.
+
+`--threads 1` (default) compares one core with one core: imagecorruptions runs single-threaded, so its
+throughput scales with worker processes as the torch backend's does with threads. With one thread on the CPU
+both are timed in CPU seconds of this process (`time.process_time`), i.e. the rate of one dedicated core,
+unaffected by other load on a shared machine. `--threads 0` keeps torch's default and times wall clock.
+
+Goals (issue 4): `auto` never slower than the reference; geometric-mean speed-up of `auto` >= 2x on the CPU;
+glass_blur, zoom_blur, elastic_transform and motion_blur >= 5x.
+"""
+
+import argparse
+import math
+import time
+
+import torch
+
+from corruptions import corrupt, get_corruption_names
+from corruptions.fidelity import load_photographs
+from corruptions.reference import warm_up
+from corruptions.registry import resolve_backend
+
+SLOW_REFERENCE = ("glass_blur", "zoom_blur", "elastic_transform", "motion_blur")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds_per_image(images: torch.Tensor, name: str, severities: list[int], backend: str, repeats: int,
+                      clock=time.perf_counter) -> float:
+    """Best-of-`repeats` time per image on `clock`, averaged over `severities`."""
+    corrupt(images[:1], name, severities[0], generator=torch.Generator(images.device), backend=backend)  # warm-up
+    total = 0.0
+    for severity in severities:
+        best = math.inf
+        for _ in range(repeats):
+            generator = torch.Generator(images.device).manual_seed(severity)
+            _sync(images.device)
+            start = clock()
+            corrupt(images, name, severity, generator=generator, backend=backend)
+            _sync(images.device)
+            best = min(best, clock() - start)
+        total += best / images.shape[0]
+    return total / len(severities)
+
+
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(map(math.log, values)) / len(values))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--reference-images", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--severities", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--corruptions", nargs="+", default=get_corruption_names("all"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cpu_time = device.type == "cpu" and torch.get_num_threads() == 1
+    clock = time.process_time if cpu_time else time.perf_counter
+    photos = load_photographs(args.size)
+    images = photos.repeat(math.ceil(args.batch / len(photos)), 1, 1, 1)[:args.batch].to(device)
+    for severity in args.severities:
+        warm_up(severity)
+    print(f"{args.batch} x 3 x {args.size} x {args.size}, severities {args.severities}, device {device}, "
+          f"torch threads {torch.get_num_threads()}; reference on {args.reference_images} images; "
+          f"{'CPU' if cpu_time else 'wall-clock'} time")
+    print(f"{'corruption':20s} {'torch img/s':>11s} {'ref img/s':>10s} {'ratio':>7s} {'auto':>9s}  table")
+    torch_ratios, auto_ratios = [], []
+    for name in args.corruptions:
+        fast = 1 / seconds_per_image(images, name, args.severities, "torch", args.repeats, clock)
+        ref = 1 / seconds_per_image(images[:args.reference_images].cpu(), name, args.severities, "reference", 1,
+                                    clock)
+        auto = resolve_backend("auto", name, device)
+        auto_rate = fast if auto == "torch" else ref
+        agrees = (auto == "torch") == (fast >= ref)
+        torch_ratios.append(fast / ref)
+        auto_ratios.append(auto_rate / ref)
+        goal = " (goal >= 5x)" if name in SLOW_REFERENCE else ""
+        print(f"{name:20s} {fast:11.1f} {ref:10.1f} {fast / ref:6.2f}x {auto:>9s}  "
+              f"{'ok' if agrees else 'DISAGREES'}{goal}", flush=True)
+    print(f"geometric-mean speed-up over the reference: torch {geometric_mean(torch_ratios):.2f}x, "
+          f"auto {geometric_mean(auto_ratios):.2f}x (goal >= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The torch backend against imagecorruptions, SciPy, scikit-image and NumPy on real photographs: primitives
+exactly, deterministic corruptions by PSNR, random ones in distribution (noise, blur and digital families; the
+weather family is tested in test_corruptions_weather.py)."""
+
+import imagecorruptions
+import numpy as np
+import pytest
+import torch
+from imagecorruptions import corruptions as ic
+from scipy.ndimage import gaussian_filter, map_coordinates
+from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+from skimage import color
+from skimage.filters import gaussian
+
+import corruptions
+from corruptions import _ops
+from corruptions.blur import ZOOM_RANGES, shuffle_pixels, zoom_factors
+from corruptions.digital import warp_reflect
+from corruptions.fidelity import load_photographs, mean_abs_difference, psnr
+from corruptions.registry import DETERMINISTIC
+
+SEVERITIES = (1, 2, 3, 4, 5)
+RANDOM_HERE = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur", "motion_blur",
+               "elastic_transform")
+
+
+@pytest.fixture(scope="module")
+def odd_photo() -> np.ndarray:
+    """float64 `(97, 131, 3)` in [0, 1] from a real photograph."""
+    return load_photographs((97, 131), names=("astronaut",))[0].permute(1, 2, 0).double().numpy() / 255
+
+
+def _nchw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+def _hwc(x: torch.Tensor) -> np.ndarray:
+    return x[0].permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("sigma", [0.7, 1, 3, 6])
+def test_gaussian_blur_is_skimage_gaussian(odd_photo, sigma):
+    expected = gaussian(odd_photo, sigma=sigma, channel_axis=-1)
+    np.testing.assert_allclose(_hwc(_ops.gaussian_blur2d(_nchw(odd_photo).float(), sigma)), expected, atol=1e-6)
+
+
+def test_gaussian_blur_reflect_with_two_sigmas_is_scipy(odd_photo):
+    field = odd_photo[..., 0] - 0.5
+    expected = gaussian_filter(field, (0.97, 1.31), mode="reflect", truncate=3)
+    got = _ops.gaussian_blur2d(torch.from_numpy(field)[None, None], (0.97, 1.31), truncate=3, mode="reflect")
+    np.testing.assert_allclose(got[0, 0].numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode, numpy_mode", [("nearest", "edge"), ("reflect", "symmetric"), ("mirror", "reflect")])
+@pytest.mark.parametrize("pads", [(3, 2, 0, 1), (7, 7, 9, 9), (15, 1, 20, 4)])
+def test_pad2d_matches_numpy_pad_also_beyond_the_image(mode, numpy_mode, pads):
+    x = torch.arange(7 * 9, dtype=torch.float64).view(1, 1, 7, 9)
+    top, bottom, left, right = pads
+    expected = np.pad(x[0, 0].numpy(), ((top, bottom), (left, right)), mode=numpy_mode)
+    np.testing.assert_array_equal(_ops.pad2d(x, *pads, mode)[0, 0].numpy(), expected)
+
+
+@pytest.mark.parametrize("radius, alias_blur", [(3, 0.1), (4, 0.5), (8, 0.5), (10, 0.5)])
+def test_disk_kernel_is_imagecorruptions_disk(radius, alias_blur):
+    np.testing.assert_allclose(_ops.disk_kernel(radius, alias_blur).numpy(), ic.disk(radius, alias_blur), atol=1e-8)
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.07, 1.3, 2.5, 4.5])
+def test_zoom_center_is_clipped_zoom(odd_photo, factor):
+    image = odd_photo.astype(np.float32)
+    expected = ic.clipped_zoom(image, factor)[:97, :131]
+    np.testing.assert_allclose(_hwc(_ops.zoom_center(_nchw(image), factor)), expected, atol=1e-5)
+
+
+def test_zoom_factors_are_numpy_aranges():
+    for severity, (stop, step) in enumerate(ZOOM_RANGES, start=1):
+        np.testing.assert_allclose(zoom_factors(severity), np.arange(1, stop, step), atol=1e-12)
+
+
+@pytest.mark.parametrize("angle", [-45.0, -20.3, 0.0, 13.7, 44.9, -100.0])
+@pytest.mark.parametrize("radius, sigma", [(10, 3), (20, 15)])
+def test_motion_blur_is_imagecorruptions_kernel(odd_photo, angle, radius, sigma):
+    expected = ic._motion_blur(odd_photo * 255, radius=radius, sigma=sigma, angle=angle)
+    got = _ops.motion_blur(_nchw(odd_photo * 255).float(), radius, sigma, torch.tensor([angle]))
+    np.testing.assert_allclose(_hwc(got), expected, atol=2e-4)
+
+
+def test_motion_blur_stops_where_the_reference_leaves_the_image(odd_photo):
+    """At 32 px and radius 20 the horizontal taps pass the border: the reference drops them."""
+    small = odd_photo[:32, :40] * 255
+    for angle in (0.0, 30.0):
+        expected = ic._motion_blur(small, radius=20, sigma=15, angle=angle)
+        got = _ops.motion_blur(_nchw(small).float(), 20, 15, torch.tensor([angle]))
+        np.testing.assert_allclose(_hwc(got), expected, atol=2e-4)
+
+
+def test_hsv_round_trip_is_skimage(odd_photo):
+    rgb = np.round(odd_photo * 255) / 255
+    rgb[:4, :4] = 0.5  # grey pixels (zero saturation)
+    rgb[4:8, :4] = [0.2, 0.7, 0.7]  # ties in the maximum
+    hsv = color.rgb2hsv(rgb)
+    np.testing.assert_allclose(_hwc(_ops.rgb_to_hsv(_nchw(rgb))), hsv, atol=1e-12)
+    hsv[..., 2] = np.clip(hsv[..., 2] + 0.3, 0, 1)
+    np.testing.assert_allclose(_hwc(_ops.hsv_to_rgb(_nchw(hsv))), color.hsv2rgb(hsv), atol=1e-12)
+
+
+@pytest.mark.parametrize("h, w, constants", [(40, 50, (1, 2, 1)), (97, 131, (1, 4, 2)), (32, 32, (0.7, 1, 2)),
+                                             (60, 45, (1, 3, 3))])
+def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants):
+    """numba's `np.random.randint` is NumPy's legacy stream: replay it to get the loop's offsets."""
+    image = np.random.default_rng(h).integers(0, 256, (h, w, 3)).astype(np.uint8)
+    expected = ic._shuffle_pixels_njit_glass_blur(h, w, image.copy(), constants, 7)
+    delta, iterations = constants[1], constants[2]
+    stream = np.random.RandomState(7)
+    offsets = np.zeros((iterations, h, w), np.int64)
+    for it in range(iterations):
+        for row in range(h - delta, delta, -1):
+            for col in range(w - delta, delta, -1):
+                dx, dy = stream.randint(-delta, delta, size=(2,))
+                offsets[it, row, col] = dy * w + dx
+    got = _nchw(image).float()
+    for it in range(iterations):
+        got = shuffle_pixels(got, torch.from_numpy(offsets[it])[None], delta)
+    np.testing.assert_array_equal(_hwc(got).astype(np.uint8), expected)
+
+
+def test_warp_reflect_is_map_coordinates(odd_photo):
+    rng = np.random.default_rng(0)
+    dy, dx = rng.uniform(-3, 3, (2, 97, 131))
+    rows, cols = np.meshgrid(np.arange(97), np.arange(131), indexing="ij")
+    expected = np.stack([map_coordinates(odd_photo[..., c], (rows + dy, cols + dx), order=1, mode="reflect")
+                         for c in range(3)], axis=-1)
+    got = warp_reflect(_nchw(odd_photo).float(), torch.from_numpy(dy)[None].float(), torch.from_numpy(dx)[None].float())
+    np.testing.assert_allclose(_hwc(got), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", DETERMINISTIC)
+def test_deterministic_corruptions_match_reference_by_psnr(name):
+    """PSNR >= 35 dB against imagecorruptions at every severity, on a 224 and an odd-size photograph;
+    pixelate is bit-exact (Pillow's BOX and NEAREST reproduced)."""
+    for images in (load_photographs(224, names=("coffee",)), load_photographs((97, 131), names=("rocket",))):
+        for severity in SEVERITIES:
+            ours = corruptions.corrupt(images, name, severity)
+            theirs = corruptions.corrupt(images, name, severity, backend="reference")
+            assert psnr(ours, theirs) >= 35, (name, tuple(images.shape), severity)
+            if name == "pixelate":
+                assert torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", RANDOM_HERE)
+def test_random_corruptions_match_reference_in_distribution(name):
+    """Over 8 seeds, the mean |corrupted - clean| is within 10% of the reference's at every severity."""
+    images = load_photographs(96, names=("astronaut", "chelsea"))
+    for severity in SEVERITIES:
+        ours, theirs = (np.mean([mean_abs_difference(corruptions.corrupt(
+            images, name, severity, generator=torch.Generator().manual_seed(seed), backend=backend), images)
+            for seed in range(8)]) for backend in ("torch", "reference"))
+        assert ours == pytest.approx(theirs, rel=0.10), (name, severity)
+
+
+def test_reference_module_is_the_imaug_fork():
+    assert "seed" in imagecorruptions.corruptions.glass_blur.__code__.co_varnames
