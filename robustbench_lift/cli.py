@@ -9,6 +9,7 @@ import sys
 import click
 
 from robustbench_lift import __version__
+from robustbench_lift.commands.evaluate import evaluate
 from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
 from robustbench_lift.commands.render import render
@@ -23,6 +24,7 @@ def cli() -> None:
 
 cli.add_command(pools)
 cli.add_command(models)
+cli.add_command(evaluate)
 cli.add_command(render)
 
 

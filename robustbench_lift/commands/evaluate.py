@@ -1,0 +1,138 @@
+"""`liftbench evaluate`: run models over a suite into the results store, then print the summary table."""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from corruptions.registry import SUBSETS
+from robustbench_lift.errors import UsageError
+from robustbench_lift.evaluate import evaluate as run_evaluation
+from robustbench_lift.metrics import SEVERITIES
+from robustbench_lift.store import export_results
+from robustbench_lift.suites import SUITES
+from robustbench_lift.summary import summarize
+
+HEADLINE = {"clean_err": "clean err", "mCE": "mCE", "rel_mCE": "rel mCE", "mean_err": "mean err"}
+
+
+def parse_corruptions(text: str | None) -> list[str] | None:
+    """Comma-separated corruption names or subsets of `corruptions.get_corruption_names` (common, validation,
+    all, noise, blur, weather, digital)."""
+    if not text:
+        return None
+    names: list[str] = []
+    for token in (t.strip() for t in text.split(",") if t.strip()):
+        names += [n for n in (SUBSETS[token] if token in SUBSETS else (token,)) if n not in names]
+    return names
+
+
+def parse_severities(text: str | None) -> list[int] | None:
+    """`"1,3,5"` or `"2-4"` -> severities in 1..5."""
+    if not text:
+        return None
+    severities: set[int] = set()
+    try:
+        for token in (t.strip() for t in text.split(",") if t.strip()):
+            low, _, high = token.partition("-")
+            severities.update(range(int(low), int(high or low) + 1))
+    except ValueError as exc:
+        raise UsageError(f"--severities {text!r}: expected numbers 1..5 like 1,3,5 or 2-4") from exc
+    if not severities or not severities <= set(SEVERITIES):
+        raise UsageError(f"--severities {text!r}: expected numbers 1..5 like 1,3,5 or 2-4")
+    return sorted(severities)
+
+
+def _percent(value: float, low: float, high: float) -> str:
+    if pd.isna(value):
+        return "-"
+    return f"{100 * value:.1f}" + ("" if pd.isna(low) else f" [{100 * low:.1f}, {100 * high:.1f}]")
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The headline table (clean error, mCE, relative mCE, mean error with 95% CIs, in percent) and a table of
+    CE per corruption (mean error per corruption for models without the AlexNet normaliser)."""
+    head = pd.DataFrame({"model": summary["model"], "dataset": summary["dataset"], "suite": summary["suite"]})
+    for metric, title in HEADLINE.items():
+        if metric in summary:
+            head[title] = [_percent(*values) for values in
+                           zip(summary[metric], summary[f"{metric}_lo"], summary[f"{metric}_hi"])]
+    per_corruption = {}
+    for _, row in summary.iterrows():
+        prefix = "CE/" if row.get("normalised") else "err/"
+        values = {c[len(prefix):]: row[c] for c in summary.columns
+                  if c.startswith(prefix) and not c.endswith(("_lo", "_hi")) and pd.notna(row[c])}
+        if values:
+            per_corruption[f"{row['model']} {'CE' if prefix == 'CE/' else 'err'}"] = values
+    text = head.to_string(index=False)
+    if per_corruption:
+        table = (100 * pd.DataFrame(per_corruption)).round(1)
+        text += "\n\n" + table.to_string()
+    return text
+
+
+@click.command()
+@click.option("--model", "models", multiple=True, required=True, help="Zoo model name (repeat for several).")
+@click.option("--weights", multiple=True, type=click.Path(), help="Checkpoint per --model, in the same order.")
+@click.option("--suite", type=click.Choice(sorted(SUITES)), default="c", show_default=True)
+@click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, clean folder, CIFAR pickles or 'demo'.")
+@click.option("--clean", help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE).")
+@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all, noise, blur, "
+              "weather, digital.  [default: common]")
+@click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--workers", type=int, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--amp/--no-amp", default=None, help="Autocast bf16 (fp16 without bf16).  [default: on CUDA only]")
+@click.option("--channels-last/--no-channels-last", default=None, help="[default: on]")
+@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
+@click.option("--limit", type=int, help="Evenly spaced images per cell.")
+@click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
+@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True,
+              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.")
+@click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
+@click.option("--num-classes", type=int, help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
+@click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
+@click.option("--resize", type=int, default=256, show_default=True, help="Clean images: shorter side (0: keep).")
+@click.option("--crop", type=int, default=224, show_default=True, help="Clean images: center crop (0: keep).")
+@click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")
+@click.option("--overwrite", is_flag=True, help="Recompute cells stored with other settings.")
+@click.option("--export", type=click.Path(), help="Also write all stored cells to this .csv or .json file.")
+@click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap replicates for the 95% CIs (0: none).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str | None, severities: str | None,
+             compile_model: bool, dataset_name: str | None, resize: int, crop: int, export: str | None,
+             bootstrap: int, as_json: bool, **options: Any) -> None:
+    """Evaluate models on a suite into a resumable results store, then print the summary.
+
+    Suites: c (ImageNet-C / Tiny-ImageNet-C trees and CIFAR-C arrays as released, or any clean data
+    corrupted on the fly) and clean. Cells already in --out with the same settings are skipped.
+
+    \b
+      liftbench evaluate --model resnet50-max --weights DEFAULT --data ImageNet-C --clean val
+      liftbench evaluate --model cifar_resnet18-lift --weights ckpt.pt --data CIFAR-100-C
+      liftbench evaluate --model resnet18-blur --data val --corruptions noise   # on the fly
+      torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
+    """
+    if weights and len(weights) != len(models):
+        raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
+    frames = [run_evaluation(model, weights=weights[index] if weights else None,
+                             corruptions=parse_corruptions(corruptions), severities=parse_severities(severities),
+                             compile=compile_model, dataset=dataset_name, resize=resize or None, crop=crop or None,
+                             **options)
+              for index, model in enumerate(models)]
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    if export:
+        export_results(options["out"], export)
+    summary = summarize(pd.concat(frames, ignore_index=True), n_boot=bootstrap, seed=options["seed"])
+    if as_json:
+        records = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")
+        click.echo(json.dumps(records, indent=1, default=float))  # NaN (no interval) -> null, valid JSON
+    else:
+        click.echo(format_summary(summary))
+        click.echo(f"\nresults: {Path(options['out']).resolve()}")

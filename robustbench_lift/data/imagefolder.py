@@ -1,0 +1,125 @@
+"""Image folders `<root>/<class>/<image>`: the clean ImageNet val layout and every cell of an ImageNet-C tree.
+
+Images are decoded with Pillow, converted to RGB and, for clean validation data, resized so the shorter side is
+256 (bilinear, Pillow's antialiasing) and center-cropped to 224: torchvision's `Resize(256)`, `CenterCrop(224)`
+on PIL images, the protocol of the published ImageNet numbers. Pre-rendered corruption cells are read as they
+are (`resize=None, crop=None`) and must all have one size.
+
+Class indices come from the sorted folder names (torchvision's `ImageFolder`; for the 1000 ImageNet wnids this
+is the standard index order) or from a class-map file: JSON `{"<folder>": index}` or `["<folder>", ...]`, or
+text with one folder name per line as the first token (line order = index; ImageNet's
+`LOC_synset_mapping.txt` works as it is).
+"""
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from robustbench_lift.errors import LiftbenchError, UsageError
+
+IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff"})
+CLEAN_RESIZE = 256
+CLEAN_CROP = 224
+"""ImageNet evaluation preprocessing (torchvision reference scripts; Hendrycks & Dietterich's clean images)."""
+
+
+def subfolders(root: Path) -> list[str]:
+    """Sorted names of the non-hidden sub-folders of `root`."""
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_class_map(path: str | Path) -> dict[str, int]:
+    """`{folder name: class index}` from a class-map file (JSON object or list, or text one name per line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"class map {path} not found: expected a JSON or text file naming the class folders")
+    text = path.read_text()
+    if path.suffix == ".json":
+        loaded = json.loads(text)
+        mapping = {name: i for i, name in enumerate(loaded)} if isinstance(loaded, list) else loaded
+        if not all(isinstance(v, int) for v in mapping.values()):
+            raise UsageError(f"class map {path}: expected {{folder: integer index}} or a list of folder names")
+        return {str(k): int(v) for k, v in mapping.items()}
+    names = [line.split()[0] for line in text.splitlines() if line.strip()]
+    return {name: i for i, name in enumerate(names)}
+
+
+def class_indices(root: Path, class_map: dict[str, int] | None = None) -> dict[str, int]:
+    """`{class folder: index}` for the class folders of `root` (sorted order, or looked up in `class_map`)."""
+    folders = subfolders(root)
+    if not folders:
+        found = sorted(p.name for p in root.iterdir())[:5]
+        raise UsageError(f"{root}: expected class folders <class>/<image>, found no sub-folders "
+                         f"(entries: {', '.join(found) or 'none'})")
+    if class_map is None:
+        return {name: i for i, name in enumerate(folders)}
+    unknown = [name for name in folders if name not in class_map]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(class_map), n=3)
+        raise UsageError(f"{root}: class folder(s) {', '.join(unknown[:5])} are not in the class map"
+                         + (f" (closest: {', '.join(close)})" if close else ""))
+    return {name: class_map[name] for name in folders}
+
+
+class ImageFolder(Dataset):
+    """Images of `<root>/<class>/<image>`; item `i` is `(i, uint8 (3, H, W), label)` in sorted (class, file) order.
+
+    `resize`: shorter side after resizing (None: keep); `crop`: center-crop side (None: keep). Without both, every
+    image must have the size of the first one (checked per image, naming the file that differs).
+    """
+
+    def __init__(self, root: str | Path, class_map: dict[str, int] | None = None,
+                 resize: int | None = CLEAN_RESIZE, crop: int | None = CLEAN_CROP) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise UsageError(f"image folder {self.root} not found: expected <root>/<class>/<image> files")
+        self.class_to_idx = class_indices(self.root, class_map)
+        self.samples = [(f"{name}/{file.name}", label) for name, label in self.class_to_idx.items()
+                        for file in sorted((self.root / name).iterdir())
+                        if file.suffix.lower() in IMAGE_EXTENSIONS and not file.name.startswith(".")]
+        if not self.samples:
+            raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
+                             f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        self.resize, self.crop = resize, crop
+        self.expected_size = None if resize or crop else tuple(self._read(0).shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def labels(self) -> Tensor:
+        """int64 `(N,)` class index of every item."""
+        return torch.tensor([label for _, label in self.samples], dtype=torch.int64)
+
+    def fingerprint(self) -> str:
+        """sha256 of the sorted relative file names and labels: the identity of this set of images."""
+        listing = "\n".join(f"{rel}\t{label}" for rel, label in self.samples)
+        return hashlib.sha256(listing.encode()).hexdigest()
+
+    def _read(self, index: int) -> Tensor:
+        path = self.root / self.samples[index][0]
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert("RGB")
+        except OSError as exc:
+            raise LiftbenchError(f"cannot decode image {path}: {exc}") from exc
+        if self.resize:
+            image = TF.resize(image, self.resize, interpolation=TF.InterpolationMode.BILINEAR)
+        if self.crop:
+            image = TF.center_crop(image, self.crop)
+        return TF.pil_to_tensor(image)
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
+        image = self._read(index)
+        if self.expected_size and tuple(image.shape[1:]) != self.expected_size:
+            height, width = self.expected_size
+            raise LiftbenchError(f"image {self.root / self.samples[index][0]} is {image.shape[1]}x{image.shape[2]}, "
+                                 f"expected {height}x{width} like the rest of {self.root}")
+        return index, image, self.samples[index][1]

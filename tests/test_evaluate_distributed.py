@@ -1,0 +1,39 @@
+"""Two gloo ranks (CPU) give the same stored cells as one process: no image dropped or counted twice."""
+
+import os
+import socket
+
+import numpy as np
+import torch.multiprocessing as mp
+
+from evaluate_fixtures import CORRUPTIONS, build_data, tiny_model
+from robustbench_lift.evaluate import evaluate
+from robustbench_lift.store import load_results
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rank_main(rank: int, world_size: int, port: int, data: str, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    frame = evaluate(tiny_model(), "c", f"{data}/tiny-c", clean=f"{data}/clean", corruptions=CORRUPTIONS,
+                     severities=[3], out=out, batch_size=2, name="tiny", progress=False)
+    assert frame.empty == (rank != 0)
+
+
+def test_two_gloo_ranks_equal_one(tmp_path):
+    data = build_data(tmp_path)
+    mp.spawn(rank_main, args=(2, free_port(), str(data), str(tmp_path / "two.db")), nprocs=2, join=True)
+    evaluate(tiny_model(), "c", data / "tiny-c", clean=data / "clean", corruptions=CORRUPTIONS, severities=[3],
+             out=tmp_path / "one.db", batch_size=4, name="tiny", progress=False)
+    two = load_results(tmp_path / "two.db", predictions=True)
+    one = load_results(tmp_path / "one.db", predictions=True)
+    assert len(two) == len(one) == 3 and (two["n"] == 9).all()
+    columns = ["model", "weights_sha256", "corruption", "severity", "n", "top1_err", "top5_err", "fingerprint"]
+    assert two[columns].equals(one[columns])
+    for a, b in zip(two.itertuples(), one.itertuples()):
+        assert np.array_equal(a.predictions, b.predictions) and np.array_equal(a.labels, b.labels)
