@@ -1,0 +1,119 @@
+"""`build_report`: tables, figures and the HTML page of one or more results stores, in one folder.
+
+Layout of `out_dir`: `report.html` (self-contained), `tables/<name>.<md|csv|tex>`, `figures/<name>.<png|svg>`.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from corruptions import get_corruption_names
+from robustbench_lift import __version__
+from robustbench_lift.report import figures
+from robustbench_lift.report.html import Section, write_page
+from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
+from robustbench_lift.report.tables import (FORMATS, check_formats, corruption_order, render, report_tables,
+                                            write_tables)
+
+TableSet = dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]
+
+SECTIONS = (
+    # (title, table, figure, text)
+    ("Summary", "summary", None, "Percent points with 95% percentile-bootstrap intervals over images (videos "
+     "for ImageNet-P); best value per column in bold. Lower is better except consistency."),
+    ("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's."),
+    ("Corruption error vs clean error", None, "mce_vs_clean", "One point per model; bars are 95% CIs."),
+    ("Per-corruption error", "corruption", "ce_per_corruption", "Best model per corruption in bold."),
+    ("Error by severity", "severity", "error_vs_severity", "Top-1 error averaged over the corruptions of each "
+     "severity (each family in the figure); severity 0 is the clean set."),
+    ("ImageNet-P flip probability", "perturbation", "flip_rate", "Difficulty 1; noise perturbations compare each "
+     "frame with the first, the others consecutive frames."),
+    ("Consistency under shift", "shift", "consistency_vs_shift", "Agreement of the top-1 prediction with the "
+     "unshifted image along the diagonal."),
+    ("What was measured", None, "corruption_grid", "One photograph under each evaluated corruption at each "
+     "severity, rendered by `corruptions.corrupt` (torch backend, seeded)."),
+)
+
+
+def grid_names(frame: pd.DataFrame) -> list[str]:
+    """Corruptions of the results that `corruptions` can render, in the tables' order."""
+    known = set(get_corruption_names("all"))
+    names = frame.loc[row_kind(frame) == "corruption", "corruption"].unique()
+    return sorted((n for n in names if n in known), key=corruption_order)
+
+
+def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None = None,
+                 formats: Sequence[str] = FORMATS, example_image: str | Path | torch.Tensor | None = None,
+                 grid: bool = True, n_boot: int = 1000, seed: int = 0,
+                 datasets: Sequence[str] | None = None) -> list[Path]:
+    """Write tables, figures and (with "html" in `formats`) `report.html` into `out_dir`; return every path.
+
+    `baseline`: model label for the difference table. `example_image`: a photo file or uint8 `(3, H, W)` tensor
+    for the corruption grid (default: scikit-image's "chelsea" when installed); `grid=False` skips the grid.
+    """
+    check_formats(formats)
+    out_dir = Path(out_dir)
+    frame = load(results, predictions=True, datasets=datasets)
+    tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
+    written = write_tables(tables, out_dir / "tables", formats)
+    plots = _figures(frame, tables, example_image, grid, seed)
+    figure_files = {name: figures.save(fig, out_dir / "figures", name) for name, fig in plots.items()}
+    written += [p for paths in figure_files.values() for p in paths]
+    if "html" in formats:
+        written.append(_write_html(out_dir, frame, tables, figure_files, written, n_boot))
+    return written
+
+
+def _figures(frame: pd.DataFrame, tables: TableSet, example_image: str | Path | torch.Tensor | None,
+             grid: bool, seed: int) -> dict:
+    summary = tables["summary"][0]
+    plots = {}
+    if "clean_err" in summary and {"mCE", "mean_err"} & set(summary):
+        plots["mce_vs_clean"] = figures.mce_vs_clean(summary)
+    if "corruption" in tables:
+        plots["ce_per_corruption"] = figures.ce_per_corruption(tables["corruption"][0])
+        plots["error_vs_severity"] = figures.error_vs_severity(frame)
+    if "perturbation" in tables:
+        plots["flip_rate"] = figures.flip_rate(tables["perturbation"][0])
+    if "shift" in tables:
+        plots["consistency_vs_shift"] = figures.consistency_vs_shift(tables["shift"][0])
+    names = grid_names(frame) if grid else []
+    photo = None
+    if names:
+        photo = example_image if isinstance(example_image, torch.Tensor) else figures.example_photo(example_image)
+    if photo is not None:
+        severities = sorted(int(s) for s in frame.loc[row_kind(frame) == "corruption", "severity"].unique() if s > 0)
+        plots["corruption_grid"] = figures.corruption_grid(photo, names, severities, seed=seed)
+    return plots
+
+
+def _write_html(out_dir: Path, frame: pd.DataFrame, tables: TableSet, figure_files: dict[str, list[Path]],
+                written: list[Path], n_boot: int) -> Path:
+    summary = tables["summary"][0]
+    models = ", ".join(dict.fromkeys(frame["label"]))
+    meta = [f"Models: {models}.", f"Data sets: {', '.join(sorted(set(frame['dataset'])))}; suites: "
+            f"{', '.join(sorted(set(frame['suite'])))}.",
+            f"Confidence intervals: 95% percentile bootstrap, {n_boot} resamples.",
+            f"Generated by liftbench {__version__}."]
+    if "p" in set(frame["suite"]):
+        meta.insert(-1, f"ImageNet-P baseline for FR/T5D: {summary.attrs.get('p_baseline', 'none')}.")
+    skipped = summary.attrs.get("skipped_suites")
+    if skipped:
+        meta.insert(-1, f"Suites without a summary yet (detail tables only): {', '.join(skipped)}.")
+    glossary = {METRICS[m].label: METRICS[m].description for m in METRICS if m in summary}
+    sections = []
+    for title, table_name, figure_name, text in SECTIONS:
+        table = tables.get(table_name)
+        table = table if table is not None and not table[0].empty else None
+        files = figure_files.get(figure_name, [])
+        if table is None and not files:
+            continue
+        links = [p for p in written if table_name and p.parent.name == "tables" and p.stem == table_name] + files
+        # Photos embed as PNG (an SVG would carry the same pixels, base64, several times larger).
+        figure = next((p for p in files if p.suffix == (".png" if figure_name == "corruption_grid" else ".svg")), None)
+        caption = table[0].attrs.get("title", "") if table is not None else ""
+        sections.append(Section(title, text, render(table[0], "html", table[1]) if table is not None else "",
+                                figure, caption, links))
+    return write_page(out_dir / "report.html", "liftbench robustness report", meta, glossary, sections)

@@ -1,0 +1,163 @@
+"""The per-model summary of a report, on top of `robustbench_lift.summary.summarize` (which computes every
+metric and its bootstrap CI per (model, weights, suite, data set) with `robustbench_lift.metrics`).
+
+Input: the DataFrame of `robustbench_lift.store.load_results` (one row per cell), or paths to stores. A model
+is one `(model, weights_sha256)`; its label is the model name, plus `@<sha256[:8]>` when one name comes with
+several weights. This module merges a model's suite rows into one report row in percent points and keeps
+only the `METRICS` columns (and their `_lo`/`_hi` bounds); suites without a registered summariser are
+skipped (listed in `attrs["skipped_suites"]`), so their metrics are simply absent until one is registered.
+
+Columns expected from the summarisers (fractions; `<name>_lo`/`<name>_hi` interval bounds):
+- "c" / "clean": clean_err, mCE, rel_mCE, mean_err, CE/<corruption> (as `robustbench_lift.summary` has them);
+- "p": mFP (mean raw flip probability), mFR, mT5D (ratios to the baseline, 1 = baseline) and the text
+  column `p_baseline` naming that baseline;
+- "shift": consistency (fraction of crop pairs with the same top-1) and the text column `shift_mode`.
+Per-cell scalars (the store's `metrics` JSON, one column each) used by the detail tables: "p" cells
+`flip_prob` (fraction) and `ut5d`, optionally `fr` and `t5d`; "shift" diagonal-curve cells `agreement`
+(fraction agreeing with the unshifted prediction) with severity = the shift in pixels.
+"""
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from robustbench_lift.errors import UsageError
+from robustbench_lift.store import KEY_COLUMNS, load_results
+from robustbench_lift.summary import SUMMARIZERS, summarize
+
+ResultsLike = Union[pd.DataFrame, str, Path, Sequence[Union[str, Path]]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    higher_is_better: bool
+    description: str
+
+
+METRICS: dict[str, Metric] = {
+    "clean_err": Metric("clean err.", False, "top-1 error on clean images (%)"),
+    "mCE": Metric("mCE", False, "mean corruption error, AlexNet = 100 (%)"),
+    "rel_mCE": Metric("rel. mCE", False, "relative mCE: error increase over clean, AlexNet = 100 (%)"),
+    "mean_err": Metric("mean corr. err.", False, "unnormalised top-1 error over all corrupted cells (%)"),
+    "mFP": Metric("mFP", False, "mean flip probability over ImageNet-P perturbations (%)"),
+    "mFR": Metric("mFR", False, "mean flip rate, p-baseline = 100 (%)"),
+    "mT5D": Metric("mT5D", False, "mean top-5 distance, p-baseline = 100 (%)"),
+    "consistency": Metric("consistency", True, "crop pairs with the same top-1 prediction (%)"),
+}
+"""Every reported metric in display order; all in percent points, lower is better except consistency."""
+
+
+def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """One results DataFrame from a DataFrame or store path(s); cells present in two stores must agree.
+
+    `datasets` keeps only rows of those data sets. Raises `UsageError` for empty results.
+    """
+    if isinstance(results, pd.DataFrame):
+        frame, origin = results.copy(), "the results"
+    else:
+        paths = [results] if isinstance(results, (str, Path)) else list(results)
+        if not paths:
+            raise UsageError("no results store given: expected at least one file written by `liftbench evaluate`")
+        frame = pd.concat([load_results(p, predictions=predictions) for p in paths], ignore_index=True)
+        origin = ", ".join(map(str, paths))
+        duplicated = frame.duplicated(list(KEY_COLUMNS), keep=False)
+        if duplicated.any():
+            clash = frame[duplicated].groupby(list(KEY_COLUMNS))["top1_err"].nunique(dropna=False)
+            if (clash > 1).any():
+                key = clash[clash > 1].index[0]
+                raise UsageError(f"{origin}: cell {dict(zip(KEY_COLUMNS, key))} appears with different results; "
+                                 "pass stores of different models or runs")
+            frame = frame.drop_duplicates(list(KEY_COLUMNS)).reset_index(drop=True)
+    if datasets:
+        unknown = sorted(set(datasets) - set(frame["dataset"]))
+        if unknown:
+            found = ", ".join(sorted(set(frame["dataset"])))
+            raise UsageError(f"data set(s) {', '.join(unknown)} not in {origin}; found {found}")
+        frame = frame[frame["dataset"].isin(datasets)]
+    if frame.empty:
+        raise UsageError(f"{origin} hold no results: evaluate a model first (`liftbench evaluate --out ...`)")
+    frame = frame.assign(label=model_labels(frame))
+    return frame.reset_index(drop=True)
+
+
+def model_labels(frame: pd.DataFrame) -> pd.Series:
+    """Display label per row: the model name, `name@sha8` when one name has several weights files."""
+    n_weights = frame.groupby("model")["weights_sha256"].transform("nunique")
+    return frame["model"].where(n_weights == 1, frame["model"] + "@" + frame["weights_sha256"].str[:8])
+
+
+def closest(name: str, choices: Sequence[str], what: str) -> str:
+    """`name` if it is one of `choices`, else `UsageError` naming the closest ones."""
+    if name in choices:
+        return name
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(f"unknown {what} {name!r}; expected one of {', '.join(choices)}{hint}")
+
+
+def row_kind(frame: pd.DataFrame) -> pd.Series:
+    """'clean', 'corruption', 'p' or 'shift' per row."""
+    kind = frame["suite"].where(frame["suite"].isin(["p", "shift"]), "corruption")
+    return kind.where(frame["corruption"] != "clean", "clean")
+
+
+SUITE_PRIORITY = ("c", "p", "shift", "clean")
+"""Which suite row of a model supplies a metric that two rows have: the clean error of the "c" row is the
+one its relative mCE used."""
+
+
+def suite_summaries(frame: pd.DataFrame, ci: bool = True, n_boot: int = 1000, seed: int = 0,
+                    level: float = 0.95) -> tuple[pd.DataFrame, list[str]]:
+    """The `summarize` rows (fractions) of a `load`ed frame with a `label` column, in `SUITE_PRIORITY` order,
+    and the suites skipped for want of a registered summariser."""
+    skipped = sorted(set(frame["suite"]) - set(SUMMARIZERS))
+    frame = frame[frame["suite"].isin(list(SUMMARIZERS))]
+    if frame.empty:
+        return pd.DataFrame(columns=["label", "model", "weights_sha256", "suite", "dataset"]), skipped
+    per_suite = summarize(frame, n_boot=n_boot if ci else 0, seed=seed, level=level)
+    labels = frame.drop_duplicates(["model", "weights_sha256"]).set_index(["model", "weights_sha256"])["label"]
+    per_suite.insert(0, "label", [labels[key] for key in zip(per_suite["model"], per_suite["weights_sha256"])])
+    priority = {suite: i for i, suite in enumerate(SUITE_PRIORITY)}
+    per_suite = per_suite.sort_values("suite", key=lambda s: s.map(lambda x: priority.get(x, len(priority))),
+                                      kind="stable")
+    return per_suite, skipped
+
+
+def summary_table(results: ResultsLike, ci: bool = True, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                  datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per model (label), columns the measured `METRICS` in points and, with `ci`, `<metric>_lo` /
+    `<metric>_hi` (percentile bootstrap at `level` over `n_boot` resamples; NaN without per-image predictions).
+
+    Models with only unsummarised suites have no row. `attrs`: "p_baseline" (FR/T5D baseline or "none") and
+    "skipped_suites". Raises `UsageError` when two rows of one suite (two data sets) both give a metric.
+    """
+    frame = load(results, predictions=ci, datasets=datasets)
+    per_suite, skipped = suite_summaries(frame, ci, n_boot, seed, level)
+    records = {}
+    for label, rows in per_suite.groupby("label", sort=False):
+        record = {}
+        for metric in (m for m in METRICS if m in rows):
+            given = rows[rows[metric].notna()]
+            if given.empty:
+                continue
+            if (given["suite"] == given["suite"].iloc[0]).sum() > 1:
+                raise UsageError(f"{label} has {metric} from several data sets ({', '.join(given['dataset'])}); "
+                                 "choose one with --dataset")
+            first = given.iloc[0]
+            for column in (metric, f"{metric}_lo", f"{metric}_hi"):
+                record[column] = 100 * first.get(column, np.nan)
+        records[label] = record
+    order = [label for label in dict.fromkeys(frame["label"]) if label in records]
+    table = pd.DataFrame.from_dict(records, orient="index").reindex(order)
+    present = [m for m in METRICS if m in table]
+    table = table[[c for m in present for c in ((m, f"{m}_lo", f"{m}_hi") if ci else (m,))]]
+    table.index.name = "model"
+    baselines = sorted(set(per_suite["p_baseline"].dropna())) if "p_baseline" in per_suite else []
+    table.attrs.update(p_baseline=", ".join(baselines) or "none", skipped_suites=skipped)
+    return table
