@@ -1,7 +1,7 @@
 """Checkpoints and pretrained weights: reading, strict loading, errors, metadata, the offline message."""
 
 import hashlib
-import os
+import random
 import urllib.error
 from pathlib import Path
 
@@ -103,7 +103,10 @@ def test_bad_files(tmp_path: Path) -> None:
         create_model("resnet18-lift", weights="DEFAULT")
     with pytest.raises(UsageError, match="unknown torchvision weights"):
         create_model("resnet18-max", weights="ResNet18_Weights.IMAGENET1K_V7")
-    (tmp_path / "junk.pt").write_bytes(os.urandom(64))
+    for seed in range(32):  # fixed garbage: unpickling it fails in many different ways
+        (tmp_path / "junk.pt").write_bytes(random.Random(seed).randbytes(64))
+        with pytest.raises(UsageError, match="not a checkpoint loadable"):
+            read_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(UsageError, match="not a checkpoint loadable"):
         create_model("resnet18-max", weights=tmp_path / "junk.pt")
     torch.save(torch.nn.Linear(2, 2), tmp_path / "pickled_module.pt")  # needs weights_only=False: refused
