@@ -1,16 +1,20 @@
 """The model zoo: `<backbone>-<pool>` names -> `ModelSpec` -> a built, optionally pretrained `nn.Module`.
 
 Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, vgg13, vgg13_bn,
-vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser); pools from
+vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser; and resnet10s, a
+narrow ResNet-10 in CIFAR form only); pools from
 `robustbench_lift.pooling.list_pools()`. The size suffix is blur's `filter_size` (`resnet50-blur5`) or lift's
 `kernel_size` (`resnet50-lift3`); other pooling options go through keyword arguments (`subbands=("LL",)`,
 `pad_type=...`), and `sites="stem"` rewrites only the ResNet stem max-pool. A bare backbone (`resnet50`) means
 `-max`, which is torchvision's model unchanged. `cifar_` selects the CIFAR form (see `models/cifar.py`).
+`demo-<pool>` are the shipped demo models (`models/demo.py`): `cifar_resnet10s-<pool>` with 10 classes, trained
+on the built-in demo data set, their weights inside the package (`weights="DEFAULT"`).
 
 Placement of the pools: `models/sites.py` (one transformation for every pooling) and the backbone files.
 Nothing is built at import: parameter counts and FLOPs are computed on demand on the meta device.
 """
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import mobilenet, resnet, vgg
 from robustbench_lift.models.cifar import cifar_mobilenet, cifar_resnet, cifar_vgg
+from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
 from robustbench_lift.models.sites import Pooling, Site, apply_pooling
 from robustbench_lift.models.weights import (
     antialiased_weights,
@@ -57,6 +62,7 @@ class Backbone:
     sites: Callable[[nn.Module], list[Site]]
     cifar: Callable[[nn.Module, int], nn.Module] | None = None
     baseline_only: bool = False
+    cifar_only: bool = False
 
 
 BACKBONES: dict[str, Backbone] = {
@@ -68,6 +74,7 @@ BACKBONES: dict[str, Backbone] = {
     "vgg16_bn": Backbone("VGG-16-BN", vgg.build, vgg.sites, cifar_vgg),
     "mobilenet_v2": Backbone("MobileNetV2", mobilenet.build, mobilenet.sites, cifar_mobilenet),
     "alexnet": Backbone("AlexNet", vgg.build, vgg.sites, baseline_only=True),
+    "resnet10s": Backbone("ResNet-10-S", resnet.build, resnet.sites, cifar_resnet, cifar_only=True),
 }
 
 
@@ -81,8 +88,9 @@ class ModelSpec:
         pooling: pooling name; `pool_kwargs` its options (suffix and keyword arguments, `sites` included).
         input_size: side of the square input the model is meant for (224, CIFAR forms 32).
         num_classes: default number of classes (1000, CIFAR forms 100).
-        weights: known pretrained weights, tag -> URL (torchvision for `-max`, antialiased-cnns for `-blur`);
-            `default_weights` is the tag `weights="DEFAULT"` picks.
+        weights: known pretrained weights, tag -> URL (torchvision for `-max`, antialiased-cnns for `-blur`) or
+            path (the shipped demo models); `default_weights` is the tag `weights="DEFAULT"` picks;
+            `weights_sha256` the sha256 a tag's file must have, where known in full.
         mean, std: input normalisation of the known weights (None for CIFAR forms: set by whoever trains them).
     """
 
@@ -95,6 +103,7 @@ class ModelSpec:
     num_classes: int = 1000
     weights: Mapping[str, str] = field(default_factory=dict)
     default_weights: str | None = None
+    weights_sha256: Mapping[str, str] = field(default_factory=dict)
     mean: tuple[float, float, float] | None = IMAGENET_MEAN
     std: tuple[float, float, float] | None = IMAGENET_STD
 
@@ -107,7 +116,8 @@ class ModelSpec:
         """Where pretrained weights for this spec come from, in words."""
         if not self.weights:
             return "none published (train it, or pass a checkpoint)"
-        origin = "torchvision" if self.pooling == "max" else "antialiased-cnns"
+        origin = "shipped with liftbench" if self.name.startswith(f"{DEMO_PREFIX}-") else \
+            "torchvision" if self.pooling == "max" else "antialiased-cnns"
         return f"{origin}: {', '.join(self.weights)} (DEFAULT = {self.default_weights})"
 
     def build(self, num_classes: int | None = None) -> tuple[nn.Module, list[tuple[str, Site]]]:
@@ -156,11 +166,13 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
     names if the name is unknown."""
     match = _NAME.fullmatch(name)
     backbone = match["backbone"] if match else name
+    if backbone == DEMO_PREFIX:
+        return _demo_spec(name, match, pool_kwargs)
     arch = backbone.removeprefix(CIFAR_PREFIX)
     cifar = backbone != arch
     pool, size = (match["pool"] or "max", match["size"]) if match else (None, None)
     entry = BACKBONES.get(arch)
-    known = entry is not None and pool in list_pools() and not (cifar and entry.cifar is None)
+    known = entry is not None and pool in list_pools() and (entry.cifar is not None if cifar else not entry.cifar_only)
     if not known or (entry.baseline_only and pool != "max"):
         raise _unknown(name)
     if size is not None:
@@ -184,11 +196,28 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
                      CIFAR_CLASSES if cifar else 1000, weights, default, *normalisation)
 
 
+def _demo_spec(name: str, match: re.Match, pool_kwargs: dict[str, Any]) -> ModelSpec:
+    """`demo-<pool>`: the spec of `cifar_resnet10s-<pool>` with 10 classes, the demo normalisation and, for the
+    default options, the shipped weights (`models/demo.py`)."""
+    from robustbench_lift.data.demo import MEAN, STD
+
+    spec = model_spec(name.replace(DEMO_PREFIX, DEMO_BACKBONE, 1), **pool_kwargs)
+    shipped = shipped_demo_weights().get(spec.pooling) if not pool_kwargs and not match["size"] else None
+    weights = {DEMO_TAG: str(shipped.path)} if shipped else {}
+    return dataclasses.replace(
+        spec, name=f"{DEMO_PREFIX}-{spec.name.split('-', 1)[1]}", num_classes=DEMO_CLASSES, weights=weights,
+        default_weights=DEMO_TAG if shipped else None, weights_sha256={DEMO_TAG: shipped.sha256} if shipped else {},
+        mean=MEAN, std=STD)
+
+
 def list_models(backbone: str | None = None, pool: str | None = None) -> list[str]:
-    """Zoo names (ImageNet forms, then CIFAR forms), optionally only one backbone (`resnet50`, `cifar_resnet50`)
-    and/or one pooling. Size variants (`-blur5`, `-lift3`) are accepted by `create_model` but not listed."""
+    """Zoo names (ImageNet forms, CIFAR forms, then the demo models), optionally only one backbone (`resnet50`,
+    `cifar_resnet50`, `demo`) and/or one pooling. Size variants (`-blur5`, `-lift3`) are accepted by
+    `create_model` but not listed."""
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
-             if not prefix or entry.cifar for p in list_pools() if not entry.baseline_only or p == "max"]
+             if (entry.cifar if prefix else not entry.cifar_only)
+             for p in list_pools() if not entry.baseline_only or p == "max"]
+    names += [f"{DEMO_PREFIX}-{p}" for p in list_pools()]
     for value, kind, position in ((backbone, "backbone", 0), (pool, "pool", 1)):
         valid = list(dict.fromkeys(n.split("-")[position] for n in names))
         if value is not None and value not in valid:
@@ -221,7 +250,9 @@ def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dic
     """`(state_dict, meta, description)` of `weights`: known weights, a URL, or a checkpoint path."""
     tag, text = _known_tag(spec, weights), str(weights)
     if tag is not None:
-        path, source = download(spec.weights[tag]), f"{spec.name} weights {tag} ({spec.weights[tag]})"
+        location = spec.weights[tag]
+        path = download(location) if location.startswith(("https://", "http://")) else Path(location)
+        source, sha256 = f"{spec.name} weights {tag} ({location})", sha256 or spec.weights_sha256.get(tag)
     elif text.startswith(("https://", "http://")):
         path, source = download(text), text
     else:

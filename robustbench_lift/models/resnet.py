@@ -6,19 +6,46 @@ v1.5), whose stride moves to a pool in front of the branch's next conv (`conv2` 
 `Sequential(pool, conv)`); and the stride-2 1x1 shortcut conv (`downsample` becomes `pool, conv, bn`). The stem
 7x7 conv keeps its stride, as in antialiased-cnns. A `-blur` model has exactly the module tree and state-dict keys
 of `antialiased_cnns.resnet*(filter_size=f)`.
+
+`resnet10s` is not a torchvision architecture: torchvision's `ResNet` class with one `BasicBlock` per stage and
+stage widths 16, 32, 64, 128 (0.31M parameters in its CIFAR form), the small backbone of the demo models.
 """
 
 import torchvision
 from torch import nn
+from torchvision.models.resnet import BasicBlock, ResNet
 
 from robustbench_lift.models.sites import Site
 
-ARCHS = ("resnet18", "resnet34", "resnet50")
+ARCHS = ("resnet18", "resnet34", "resnet50", "resnet10s")
+NARROW_WIDTHS = {"resnet10s": (16, 32, 64, 128)}
+"""Narrow ResNets: arch -> widths of the four stages (one BasicBlock each)."""
 
 
 def build(arch: str, num_classes: int) -> nn.Module:
-    """torchvision's `arch` at its own random initialisation."""
+    """torchvision's `arch` (or the narrow `resnet10s`) at torchvision's random initialisation."""
+    if arch in NARROW_WIDTHS:
+        return _narrow_resnet(NARROW_WIDTHS[arch], num_classes)
     return torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+
+
+def _narrow_resnet(widths: tuple[int, int, int, int], num_classes: int) -> ResNet:
+    """torchvision's `ResNet` with one `BasicBlock` per stage of the given widths: the stem and stages are rebuilt
+    with torchvision's own `_make_layer`, so module names, strides and shortcuts are those of `resnet18`."""
+    model = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=num_classes)
+    model.inplanes = widths[0]
+    model.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+    model.bn1 = nn.BatchNorm2d(widths[0])
+    for stage, width in enumerate(widths):
+        setattr(model, f"layer{stage + 1}", model._make_layer(BasicBlock, width, 1, stride=1 if stage == 0 else 2))
+    model.fc = nn.Linear(widths[-1], num_classes)
+    for module in model.modules():  # torchvision ResNet's initialisation of the rebuilt layers
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return model
 
 
 def sites(model: nn.Module) -> list[Site]:
