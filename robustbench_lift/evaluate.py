@@ -16,6 +16,7 @@ without them are still committed). Under torchrun every rank evaluates its shard
 """
 
 import hashlib
+import json
 import os
 import platform
 import socket
@@ -39,8 +40,9 @@ from robustbench_lift.distributed import Distributed
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD, create_model
 from robustbench_lift.models.weights import file_sha256
-from robustbench_lift.store import CellResult, ResultStore, check_resumable, load_results
-from robustbench_lift.suites import CellGroup, Suite, make_suite
+from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, check_resumable, load_results
+from robustbench_lift.suite_registry import make_suites
+from robustbench_lift.suites import CellGroup, Suite
 
 TOP_K = 5
 
@@ -171,7 +173,8 @@ class Engine:
         "seconds": float}` (NumPy arrays; n = len(indices)).
         """
         dataset, inputs = group.prepare(cells)
-        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=self.batch_size, num_workers=self.workers,
+        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=max(1, self.batch_size // group.frames),
+                            num_workers=self.workers,
                             pin_memory=self.device.type == "cuda")
         seen, labels = [], []
         tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
@@ -221,16 +224,23 @@ def evaluate(model: str | nn.Module, suite: str = "c", data: str | Path | None =
              class_map: str | Path | None = None, dataset: str | None = None, resize: int | None = 256,
              crop: int | None = 224, overwrite: bool = False, progress: bool = True, name: str | None = None,
              num_classes: int | None = None, mean: Sequence[float] | None = None,
-             std: Sequence[float] | None = None) -> pd.DataFrame:
+             std: Sequence[float] | None = None, perturbations: Sequence[str] | None = None,
+             difficulties: Sequence[int] | None = None, p_baseline: str | Path | None = None,
+             shift_mode: str | None = None, pairs: int | None = None,
+             max_shift: int | None = None) -> pd.DataFrame:
     """Evaluate one model on one suite; returns its cells (`load_results(..., predictions=True)` rows).
 
     `model`: a zoo name (with optional `weights`, whose metadata gives classes and normalisation) or an
     `nn.Module` (`name`, `num_classes`, `mean`, `std` describe it; ImageNet normalisation by default). `suite`:
-    `"c"` or `"clean"`; `data`: see `suites.CorruptionSuite` / `CleanSuite`. `out`: SQLite file (cells already
-    in it with the same settings are skipped; None keeps results in memory). `limit`: evenly spaced images per
-    cell. `seed`: per-image seeds of on-the-fly corruptions (and initialisation of a zoo model without weights).
-    `overwrite`: recompute cells stored with other settings instead of raising. The module is put in eval mode
-    on the device (channels_last unless disabled). Other ranks than 0 of a distributed run return an empty frame.
+    `"c"`, `"clean"`, `"p"`, `"shift"` or `"all"` (c, p and shift); `data`: see `suites.CorruptionSuite` /
+    `CleanSuite`, `suites_p.PerturbationSuite` (`perturbations`, `difficulties`, `p_baseline`) and
+    `suites_shift.ShiftSuite` (`shift_mode`, `pairs`, `max_shift`). `out`: SQLite file (cells already in it
+    with the same settings are skipped; None keeps results in memory). `limit`: evenly spaced images (or
+    sequences) per cell. `seed`: per-image seeds of on-the-fly corruptions, perturbations and crop offsets
+    (and initialisation of a zoo model without weights). `overwrite`: recompute cells stored with other
+    settings instead of raising. A `p_baseline` also re-scores the stored `p` cells of this model. The module
+    is put in eval mode on the device (channels_last unless disabled). Other ranks than 0 of a distributed run
+    return an empty frame.
     """
     if data is None:
         raise UsageError("no data: pass data=<folder> (a corruption tree, CIFAR-C folder, clean folder or 'demo')")
@@ -241,26 +251,31 @@ def evaluate(model: str | nn.Module, suite: str = "c", data: str | Path | None =
     store = None
     try:
         prepared = prepare_model(model, weights, name=name, num_classes=num_classes, mean=mean, std=std, seed=seed)
-        suite_obj = make_suite(suite, data, dataset=dataset, clean=clean, corruptions=corruptions,
-                               severities=severities, seed=seed, backend=backend, device=target,
-                               resize=resize, crop=crop,
-                               class_map=read_class_map(class_map) if class_map else None)
+        suites = make_suites(suite, data, dataset=dataset, clean=clean, corruptions=corruptions,
+                             severities=severities, seed=seed, backend=backend, device=target, resize=resize,
+                             crop=crop, class_map=read_class_map(class_map) if class_map else None,
+                             perturbations=perturbations, difficulties=difficulties, p_baseline=p_baseline,
+                             shift_mode=shift_mode, pairs=pairs, max_shift=max_shift)
         engine = Engine(prepared, target, batch_size, workers, amp, channels_last, compile, progress and dist.is_main)
         store = ResultStore(out or ":memory:") if dist.is_main else None
         config = {"model": prepared.name, "weights": str(weights) if weights else None, "suite": suite,
                   "data": str(data), "clean": str(clean) if clean else None, "batch_size": batch_size,
                   "limit": limit, "seed": seed, "backend": backend, "precision": engine.precision}
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
-        key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
-        stored = dist.from_main(lambda: store.fingerprints(*key))
-        for group in suite_obj.groups():
-            _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, limit, overwrite, out)
+        keys = []
+        for suite_obj in suites:
+            key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
+            stored = dist.from_main(lambda: store.fingerprints(*key))
+            for group in suite_obj.groups():
+                _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, limit, overwrite, out)
+            if store is not None and suite_obj.rescore:
+                _rescore(store, key, suite_obj)
+            keys.append(key)
         if store is None:
             return pd.DataFrame()
         store.finish_run(run_id)
         frame = load_results(store, predictions=True)
-        mine = (frame["model"] == key[0]) & (frame["weights_sha256"] == key[1]) & (frame["suite"] == key[2]) \
-            & (frame["dataset"] == key[3])
+        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS[:4]))), index=frame.index).isin(keys)
         return frame[mine].reset_index(drop=True)
     finally:
         if store is not None:
@@ -281,20 +296,37 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     pending = [cell for cell in group.cells if not check_resumable(stored, cell, fingerprints[cell], where, overwrite)]
     if not pending:
         return
+    anchor = group.anchor
+    computed = pending if anchor is None or anchor in pending else [anchor, *pending]
     label = f"{prepared.name} {pending[0][0]}/{pending[0][1]}" if len(pending) == 1 else \
         f"{prepared.name} {suite.dataset} ({len(pending)} cells)"
-    parts = dist.all_gather(engine.run(group, pending, dist.shard(indices), label))
+    parts = dist.all_gather(engine.run(group, computed, dist.shard(indices), label))
     errors = [message for part in parts for message in part["errors"].values()]
     if store is not None:
-        seconds = max(part["seconds"] for part in parts) / len(pending)
+        seconds = max(part["seconds"] for part in parts) / len(computed)
+        failed = {cell for part in parts for cell in part["errors"]}
+        anchor_predictions = _merge(parts, anchor)[1] if anchor is not None and anchor not in failed else None
         for cell in pending:
-            if any(cell in part["errors"] for part in parts):
+            if cell in failed or (anchor is not None and anchor_predictions is None):
                 continue
             labels, predictions = _merge(parts, cell)
-            top1, top5, metrics = suite.cell_metrics(predictions, labels)
+            top1, top5, metrics = suite.cell_metrics(cell, predictions, labels, anchor_predictions)
             store.put_cell(CellResult(*key, *cell, labels=labels, predictions=predictions, top1_err=top1,
                                       top5_err=top5, fingerprint=fingerprints[cell], seconds=seconds,
                                       metrics=metrics),
                            run_id)
     if errors:
         raise LiftbenchError("; ".join(sorted(set(errors))))
+
+
+def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> None:
+    """Re-score the stored cells of `key` with `suite.cell_metrics` (e.g. against a new baseline); a cell whose
+    scalars change is rewritten with the same predictions, fingerprint and run."""
+    rows = list(store.cells(predictions=True, **dict(zip(KEY_COLUMNS[:4], key))))
+    for row in rows:
+        cell = (row["corruption"], row["severity"])
+        top1, top5, metrics = suite.cell_metrics(cell, row["predictions"], row["labels"])
+        if json.loads(json.dumps(metrics)) != json.loads(row["metrics"]):
+            store.put_cell(CellResult(*key, *cell, labels=row["labels"], predictions=row["predictions"],
+                                      top1_err=top1, top5_err=top5, fingerprint=json.loads(row["fingerprint"]),
+                                      seconds=row["seconds"], metrics=metrics), row["run_id"])

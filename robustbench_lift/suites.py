@@ -9,11 +9,11 @@ over the data ends; a resumed run recomputes only the cells that were not commit
 Suites: `clean` (a clean data set) and `c` (ImageNet-C, Tiny-ImageNet-C, CIFAR-C: pre-rendered or on the fly,
 plus the clean cell from `clean=` or, on the fly, from the source itself). The perturbation and shift suites
 add their own groups: `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T frames per item),
-and `Suite.cell_metrics` turns the stored top-k predictions into the suite's scalars.
+and `Suite.cell_metrics` turns the stored top-k predictions into the suite's scalars: `p`
+(`robustbench_lift.suites_p`) and `shift` (`robustbench_lift.suites_shift`).
 """
 
 import difflib
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,12 +42,16 @@ class CellGroup:
 
     `fingerprints[cell]`: what identifies the cell's numbers besides the model (data identity, source, seed,
     backend); `views(dataset, pending cells)`: the data set to iterate and the input function (default: the
-    images as they are).
+    images as they are). `frames`: the most inputs a cell makes from one item (the loader batches
+    `batch_size // frames` items, so a forward pass sees about `batch_size` images). `anchor`: a cell every
+    cell of the group is scored against (`Suite.cell_metrics(..., anchor=)`), computed whenever any cell is.
     """
 
     dataset: Dataset
     fingerprints: dict[tuple[str, int], dict[str, Any]]
     views: Callable[[Dataset, list[tuple[str, int]]], tuple[Dataset, InputFn]] | None = None
+    frames: int = 1
+    anchor: tuple[str, int] | None = None
 
     @property
     def cells(self) -> list[tuple[str, int]]:
@@ -62,9 +66,11 @@ class CellGroup:
 
 class Suite(ABC):
     """A suite over one data set (`dataset`, the name in the store): `groups()` lists the work, `cell_metrics`
-    scores one cell from its stored predictions."""
+    scores one cell from its stored predictions. With `rescore`, `evaluate` re-scores the suite's stored cells
+    too (their metrics depend on more than the predictions, e.g. a baseline)."""
 
     name = ""
+    rescore = False
 
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
@@ -73,9 +79,13 @@ class Suite(ABC):
     def groups(self) -> list[CellGroup]:
         """Every cell of the suite, grouped by the pass over the data that computes it."""
 
-    def cell_metrics(self, predictions: np.ndarray, labels: np.ndarray) -> tuple[float, float, dict[str, float]]:
-        """`(top1_err, top5_err, other scalars)` of a cell from top-k predictions `(N, k)` and labels `(N,)`."""
-        return top1_error(predictions, labels), topk_error(predictions[:, :5], labels), {}
+    def cell_metrics(self, cell: tuple[str, int], predictions: np.ndarray, labels: np.ndarray,
+                     anchor: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
+        """`(top1_err, top5_err, other scalars)` of `cell` from top-k predictions `(N, [T,] k)` and labels `(N,)`
+        (`anchor`: the predictions of the group's anchor cell); errors over every input of every item."""
+        items = predictions.reshape(len(labels), -1, predictions.shape[-1])  # (N, T, k)
+        flat, repeated = items.reshape(-1, items.shape[-1]), np.repeat(labels, items.shape[1])
+        return top1_error(flat, repeated), topk_error(flat[:, :5], repeated), {}
 
 
 def _static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
@@ -183,27 +193,3 @@ class CorruptionSuite(Suite):
             return [CellGroup(self.clean, fingerprints, self._views)]
         groups = [_static_group(self.clean, CLEAN, "clean")] if self.clean else []
         return groups + [_static_group(self.tree.cell(*cell), cell, self.layout) for cell in cells]
-
-
-SUITES: dict[str, type[Suite]] = {"clean": CleanSuite, "c": CorruptionSuite}
-"""Suite name -> class; a new suite is one class plus one line here."""
-
-
-SHARED_OPTIONS = frozenset({"seed", "backend", "device"})
-"""Options every suite is offered; a suite that does not draw random numbers or corrupt ignores them."""
-
-
-def make_suite(name: str, data: str | Path, **options: Any) -> Suite:
-    """The suite `name` over `data` with the suite class's keyword `options`.
-
-    An option the suite does not take is a `UsageError` (e.g. corruptions for `clean`), except the
-    `SHARED_OPTIONS`.
-    """
-    check_names([name], list(SUITES), "suite")
-    cls = SUITES[name]
-    accepted = inspect.signature(cls).parameters
-    unused = sorted(k for k, v in options.items() if v is not None and k not in accepted and
-                    k not in SHARED_OPTIONS)
-    if unused:
-        raise UsageError(f"suite {name!r} does not take {', '.join(unused)}")
-    return cls(data, **{k: v for k, v in options.items() if k in accepted})

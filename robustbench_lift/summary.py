@@ -6,6 +6,13 @@ needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value 
 `<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples images jointly across the
 cells of equal size (image i is the same photograph in every cell, the clean cell included), so the interval of
 an aggregate keeps the correlation between its cells. A suite registers its summariser in `SUMMARIZERS`.
+
+For `p` (`perturbation_summary`): per perturbation `FP/<p>`, `uT5D/<p>` (means over the evaluated
+difficulties), `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
+baseline's values, `FR/<p>` = sum_d FP(p, d) / sum_d FP_base(p, d), `T5D/<p>` likewise, `mFR`, `mT5D` (means
+over the test perturbations; 1 = baseline) and the text column `p_baseline` ("none" without one). Intervals
+resample sequences jointly across cells (none for cells stored without per-sequence predictions). For `shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
+accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`.
 """
 
 from collections.abc import Callable
@@ -15,9 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from corruptions.perturbations import TEST_PERTURBATIONS
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics import bootstrap_means, corruption_summary, percentile_interval
 from robustbench_lift.store import load_results
+from robustbench_lift.suites_p import per_sequence
+from robustbench_lift.suites_shift import PAIRS, pair_agreement
 
 GROUP_COLUMNS = ["model", "weights_sha256", "suite", "dataset"]
 IMAGENET_CLASSES = 1000
@@ -58,8 +68,65 @@ def error_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> 
     return row
 
 
+def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tuple[str, int], np.ndarray],
+                            base: dict[tuple[str, int], tuple[float, float]] | None) -> dict[str, np.ndarray]:
+    """`FP/<p>`, `uT5D/<p>`, `mFP`, `mUT5D` and, with `base` (cell -> baseline (FP, uT5D)), `FR/<p>`,
+    `T5D/<p>`, `mFR`, `mT5D` from per-cell values (scalars or `(B,)` replicates) keyed `(perturbation, d)`."""
+    out: dict[str, np.ndarray] = {}
+    names = list(dict.fromkeys(p for p, _ in fp))
+    for p in names:
+        cells = [cell for cell in fp if cell[0] == p]
+        out[f"FP/{p}"] = np.mean([fp[c] for c in cells], axis=0)
+        out[f"uT5D/{p}"] = np.mean([ut5d[c] for c in cells], axis=0)
+        if base is not None:
+            out[f"FR/{p}"] = np.sum([fp[c] for c in cells], axis=0) / sum(base[c][0] for c in cells)
+            out[f"T5D/{p}"] = np.sum([ut5d[c] for c in cells], axis=0) / sum(base[c][1] for c in cells)
+    tests = [p for p in names if p in TEST_PERTURBATIONS]
+    for prefix, mean in (("FP", "mFP"), ("uT5D", "mUT5D"), ("FR", "mFR"), ("T5D", "mT5D")):
+        if tests and f"{prefix}/{tests[0]}" in out:
+            out[mean] = np.mean([out[f"{prefix}/{p}"] for p in tests], axis=0)
+    return out
+
+
+def perturbation_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> dict[str, Any]:
+    """Summary of one model's `p` cells (rows of `load_results`, with predictions for intervals)."""
+    keys = list(zip(cells["corruption"], cells["severity"]))
+    base = None
+    if "base_flip_prob" in cells and cells["base_flip_prob"].notna().all():
+        base = {key: (b, u) for key, b, u in zip(keys, cells["base_flip_prob"], cells["base_ut5d"])}
+    points = perturbation_aggregates(dict(zip(keys, cells["flip_prob"])), dict(zip(keys, cells["ut5d"])), base)
+    replicates = None
+    if n_boot and "predictions" in cells and all(p.ndim == 3 for p in cells["predictions"]):
+        sequences = [per_sequence(key, p) for key, p in zip(keys, cells["predictions"])]
+        draws = bootstrap_means([v for pair in sequences for v in pair], n_boot, seed)
+        replicates = perturbation_aggregates({key: draws[:, 2 * j] for j, key in enumerate(keys)},
+                                             {key: draws[:, 2 * j + 1] for j, key in enumerate(keys)}, base)
+    row: dict[str, Any] = {"n_cells": len(cells)}
+    _with_interval(row, points, replicates, level)
+    row["p_baseline"] = ", ".join(sorted(set(cells["p_baseline"]))) if base is not None else "none"
+    return row
+
+
+def shift_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> dict[str, Any]:
+    """Summary of one model's `shift` cells: consistency and accuracy of its pairs cell, with intervals."""
+    modes = cells["shift_mode"].dropna() if "shift_mode" in cells else []
+    row: dict[str, Any] = {"n_cells": len(cells), "shift_mode": ", ".join(sorted(set(modes))) or None}
+    pairs = cells[(cells["corruption"] == PAIRS[0]) & (cells["severity"] == PAIRS[1])]
+    if pairs.empty:
+        return row
+    cell = pairs.iloc[0]
+    points = {"consistency": np.asarray(cell["consistency"]), "shift_acc": np.asarray(1 - cell["top1_err"])}
+    replicates = None
+    if n_boot and "predictions" in cells:
+        correct = np.mean(cell["predictions"][..., 0] == cell["labels"][:, None], axis=1)
+        draws = bootstrap_means([pair_agreement(cell["predictions"]), correct], n_boot, seed)
+        replicates = {"consistency": draws[:, 0], "shift_acc": draws[:, 1]}
+    _with_interval(row, points, replicates, level)
+    return row
+
+
 SUMMARIZERS: dict[str, Callable[[pd.DataFrame, int, int, float], dict[str, Any]]] = {
-    "clean": error_summary, "c": error_summary}
+    "clean": error_summary, "c": error_summary, "p": perturbation_summary, "shift": shift_summary}
 
 
 def summarize(results: pd.DataFrame | str | Path, n_boot: int = 1000, seed: int = 0,

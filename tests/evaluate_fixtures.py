@@ -118,3 +118,30 @@ def build_data(root: Path) -> Path:
     write_tree(root / "tiny-c", images, labels, CORRUPTIONS, SEVERITIES)
     write_folder(root / "clean", photo_set(64)[0], labels)
     return root
+
+
+class InvariantNet(nn.Module):
+    """Exactly translation-invariant: a seeded pointwise (1x1) map, ReLU, global max pooling, a linear head. Any
+    rearrangement of the pixels (a circular shift, or a zero-filled shift that keeps the content in view) gives
+    bit-identical logits, since the maximum does not depend on the order of its terms."""
+
+    def __init__(self, num_classes: int = 3, seed: int = 8) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)  # seed 8 predicts two classes on `bordered_set`
+        self.point = nn.Conv2d(3, 16, 1)
+        self.fc = nn.Linear(16, num_classes)
+        with torch.no_grad():
+            for parameter in (*self.point.parameters(), *self.fc.parameters()):
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.point(x)).amax(dim=(2, 3)))
+
+
+def bordered_set(size: int = 32, border: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """`photo_set(size - 2 * border)` pasted in the middle of black `size` x `size` canvases: shifts of up to
+    `border` px keep every photograph pixel in view."""
+    photos, labels = photo_set(size - 2 * border)
+    canvas = torch.zeros(len(photos), 3, size, size, dtype=torch.uint8)
+    canvas[:, :, border:size - border, border:size - border] = photos
+    return canvas, labels

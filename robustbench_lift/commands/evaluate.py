@@ -13,7 +13,7 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.evaluate import evaluate as run_evaluation
 from robustbench_lift.metrics import SEVERITIES
 from robustbench_lift.store import export_results
-from robustbench_lift.suites import SUITES
+from robustbench_lift.suite_registry import SUITES
 from robustbench_lift.summary import summarize
 
 HEADLINE = {"clean_err": "clean err", "mCE": "mCE", "rel_mCE": "rel mCE", "mean_err": "mean err"}

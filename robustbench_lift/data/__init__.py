@@ -2,6 +2,8 @@
 
 - `ImageFolder`: clean `<root>/<class>/<image>` (Resize 256, CenterCrop 224 by default);
 - `ImageNetC`: pre-rendered `<root>/<corruption>/<severity>/<class>/<image>` (ImageNet-C, Tiny-ImageNet-C);
+- `ImageNetP`: the released videos `<root>/<perturbation>[_<difficulty>]/<class>/<video>.mp4` (items
+  `(index, uint8 (T, 3, H, W), label)`, decoded with the optional PyAV);
 - `CifarC`: `<root>/<corruption>.npy` + `labels.npy`; `load_cifar_test`: the clean CIFAR test pickles;
 - `ArrayImages`: any uint8 `(N, H, W, 3)` array, e.g. the procedural `demo` set (`open_clean("demo")`).
 """
@@ -15,17 +17,18 @@ from robustbench_lift.data.cifar_c import ArrayImages, CifarC, load_cifar_test
 from robustbench_lift.data.imagefolder import CLEAN_CROP, CLEAN_RESIZE, ImageFolder, read_class_map, subfolders
 from robustbench_lift.data.imagenet_c import LAYOUT as IMAGENET_C_LAYOUT
 from robustbench_lift.data.imagenet_c import ImageNetC, is_corruption_tree
+from robustbench_lift.data.imagenet_p import ImageNetP, is_perturbation_tree
 from robustbench_lift.errors import UsageError
 
 DEMO = "demo"
 """`--data demo`: the built-in procedural test split (`robustbench_lift.data.demo`, 2,000 images of 32x32)."""
 
-__all__ = ["ArrayImages", "CifarC", "DEMO", "ImageFolder", "ImageNetC", "detect_layout", "evenly_spaced",
+__all__ = ["ArrayImages", "CifarC", "DEMO", "ImageFolder", "ImageNetC", "ImageNetP", "detect_layout", "evenly_spaced",
            "load_cifar_test", "open_clean", "read_class_map"]
 
 
 def detect_layout(path: str | Path) -> str:
-    """`"imagenet-c"` (pre-rendered tree), `"cifar-c"` (npy arrays), `"cifar-test"` (clean CIFAR pickles),
+    """`"imagenet-c"` (pre-rendered tree), `"imagenet-p"` (released videos), `"cifar-c"` (npy arrays), `"cifar-test"` (clean CIFAR pickles),
     `"folder"` (clean image folder) or `"demo"`; a `UsageError` naming the expected layouts otherwise."""
     if str(path) == DEMO:
         return DEMO
@@ -44,7 +47,9 @@ def detect_layout(path: str | Path) -> str:
     if all(name.isdigit() for name in subfolders(root)):
         raise UsageError(f"{root} holds only severity folders {', '.join(subfolders(root))}: it looks like one "
                          f"corruption of a tree; pass its parent folder ({IMAGENET_C_LAYOUT})")
-    return "imagenet-c" if is_corruption_tree(root) else "folder"
+    if is_corruption_tree(root):
+        return "imagenet-c"
+    return "imagenet-p" if is_perturbation_tree(root) else "folder"
 
 
 def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize: int | None = CLEAN_RESIZE,
@@ -59,7 +64,7 @@ def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize
     if layout == "cifar-test":
         return load_cifar_test(path)
     if layout != "folder":
-        raise UsageError(f"{path} is a {layout} corruption set, expected clean images (<class>/<image>, CIFAR test "
+        raise UsageError(f"{path} is a {layout} corruption or perturbation set, expected clean images (<class>/<image>, CIFAR test "
                          "pickles or demo)")
     return ImageFolder(path, class_map, resize, crop)
 

@@ -1,0 +1,227 @@
+"""Suite `p`: flip probability and top-5 distance against hand-computed sequences, on-the-fly sequences against
+an independent per-image loop, baselines, released videos, resume and distribution."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from corruptions.perturbations import perturbation_sequence
+from evaluate_fixtures import (MEAN, STD, InvariantNet, bordered_set, photo_set, sorted_paths, tiny_model,
+                               write_folder)
+from robustbench_lift.errors import UsageError
+from robustbench_lift.evaluate import evaluate
+from robustbench_lift.render import image_seed
+from robustbench_lift.store import load_results
+from robustbench_lift.suites_p import per_sequence
+from robustbench_lift.summary import summarize
+from single_thread_fixtures import single_thread  # noqa: F401
+from test_evaluate_distributed import free_port
+
+# Two sequences of 4 frames (top-5 lists, best first). Sequence 0, consecutive pairs: (f0, f1) same, (f1, f2)
+# top-1 flips and classes 0, 1 swap ranks (distance |0-1| + |1-0| = 2), (f2, f3) class 4 drops out of the
+# top 5 (|4 - 5| = 1): FP 1/3, uT5D 3/3. Against the first frame: (f0, f1) 0, (f0, f2) flip and 2, (f0, f3)
+# flip and 2 + 1: FP 2/3, uT5D 5/3. Sequence 1 never changes: 0 and 0.
+SEQUENCES = np.array([[[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [1, 0, 2, 3, 5]],
+                      [[2, 3, 4, 0, 1]] * 4])
+
+
+def test_hand_computed_flip_probability_and_t5d():
+    fp, ut5d = per_sequence(("rotate", 1), SEQUENCES)
+    assert fp == pytest.approx([1 / 3, 0]) and ut5d == pytest.approx([1, 0])
+    fp, ut5d = per_sequence(("gaussian_noise", 1), SEQUENCES)  # noise: every frame against the first
+    assert fp == pytest.approx([2 / 3, 0]) and ut5d == pytest.approx([5 / 3, 0])
+    # three classes: the top-3 lists [0 1 2] -> [1 0 2] -> [1 2 0]: distances 2, then 0 + 1 + 1 = 2
+    fp, ut5d = per_sequence(("rotate", 1), np.array([[[0, 1, 2], [1, 0, 2], [1, 2, 0]]]))
+    assert fp == pytest.approx([1 / 2]) and ut5d == pytest.approx([2])
+
+
+def write_photos(root, size=48):
+    images, labels = photo_set(size)
+    write_folder(root, images, labels)
+    return root
+
+
+def model_top5(model, frames):
+    """Top-k `(T, k)` of one sequence `(T, 3, H, W)` uint8, one forward per frame."""
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        logits = torch.cat([model((frame[None].float() / 255 - mean) / std) for frame in frames])
+    return logits.topk(3, dim=1).indices.numpy()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return write_photos(tmp_path_factory.mktemp("p") / "photos")
+
+
+def test_on_the_fly_equals_independent_loop(photos, tmp_path):
+    from PIL import Image
+    import torchvision.transforms.functional as TF
+
+    model = tiny_model()
+    names = ["gaussian_noise", "brightness", "translate"]
+    frame = evaluate(model, "p", photos, perturbations=names, resize=40, crop=32, batch_size=40, seed=3,
+                     out=tmp_path / "r.db", progress=False)
+    assert sorted(frame["corruption"]) == sorted(names) and (frame["dataset"] == "photos-otf").all()
+    paths = sorted_paths(photos)
+    for row in frame.itertuples():
+        expected, flips = [], []
+        for index, path in enumerate(paths):
+            image = TF.center_crop(TF.resize(Image.open(path).convert("RGB"), 40), [40, 80])  # Resize, 40 x 80 window
+            generator = torch.Generator().manual_seed(image_seed(3, row.corruption, 1, index))
+            frames = perturbation_sequence(TF.pil_to_tensor(image)[None], row.corruption, out_size=32,
+                                           generator=generator)[0]
+            top = model_top5(model, frames)
+            expected.append(top)
+            reference = top[0] if row.corruption == "gaussian_noise" else None
+            flips.append(np.mean([top[j, 0] != (reference if reference is not None else top[j - 1])[0]
+                                  for j in range(1, len(top))]))
+        assert np.array_equal(row.predictions, np.stack(expected)), row.corruption
+        assert row.flip_prob == pytest.approx(np.mean(flips))
+    assert frame["flip_prob"].max() > 0  # the model does react to the perturbations
+
+
+def test_deterministic_per_seed_and_batch_size(photos):
+    runs = [evaluate(tiny_model(), "p", photos, perturbations=["shot_noise"], resize=40, crop=32, batch_size=b,
+                     seed=s, progress=False) for b, s in ((31, 0), (200, 0), (31, 1))]
+    assert np.array_equal(runs[0].loc[0, "predictions"], runs[1].loc[0, "predictions"])
+    assert runs[0].loc[0, "fingerprint"] == runs[1].loc[0, "fingerprint"]
+    assert runs[0].loc[0, "fingerprint"]["seed"] != runs[2].loc[0, "fingerprint"]["seed"]
+
+
+def test_invariant_model_never_flips_on_translate(tmp_path):
+    images, labels = bordered_set()
+    write_folder(tmp_path / "bordered", images, labels)
+    model = InvariantNet()
+    frame = evaluate(model, "p", tmp_path / "bordered", perturbations=["translate", "rotate"], resize=None,
+                     crop=None, progress=False)
+    translate = frame[frame["corruption"] == "translate"].iloc[0]
+    assert translate["predictions"].shape[:2] == (9, 16)  # CIFAR-10-P translate at 32 px
+    assert translate["flip_prob"] == 0 and translate["ut5d"] == 0
+    assert len(set(translate["predictions"][:, 0, 0])) > 1  # not a constant model
+    assert frame.loc[frame["corruption"] == "rotate", "ut5d"].iloc[0] > 0
+
+
+def test_demo_with_limit_and_baselines(tmp_path):
+    store = tmp_path / "base.db"
+    names = ["translate", "brightness"]
+    base = evaluate(tiny_model(10, seed=1), "p", "demo", perturbations=names, limit=10, name="base", out=store,
+                    progress=False)
+    assert (base["n"] == 10).all() and (base["dataset"] == "demo-otf").all()
+    frame = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
+                     p_baseline=store, progress=False)
+    fp = {row.corruption: per_sequence((row.corruption, 1), row.predictions)[0].mean() for row in frame.itertuples()}
+    base_fp = {row.corruption: row.flip_prob for row in base.itertuples()}
+    for row in frame.itertuples():
+        assert row.flip_prob == pytest.approx(fp[row.corruption])
+        assert row.fr == pytest.approx(fp[row.corruption] / base_fp[row.corruption])
+        assert row.p_baseline == "base (base.db, demo-otf)"
+    summary = summarize(frame, n_boot=50).iloc[0]
+    assert summary["mFR"] == pytest.approx(np.mean([fp[n] / base_fp[n] for n in names]))
+    assert summary["mFP_lo"] <= summary["mFP"] <= summary["mFP_hi"]
+    # a CSV baseline re-scores the stored cells without running the model again
+    csv = tmp_path / "alexnet.csv"
+    pd.DataFrame({"perturbation": names, "flip_prob": [0.5, 0.25], "ut5d": [2.0, 4.0]}).to_csv(csv, index=False)
+    again = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
+                     p_baseline=csv, progress=False)
+    assert (again["run_id"] == 1).all()
+    for row in again.itertuples():
+        assert row.p_baseline == "alexnet.csv"
+        assert row.t5d == pytest.approx(row.ut5d / {"translate": 2.0, "brightness": 4.0}[row.corruption])
+    with pytest.raises(UsageError, match="has no values for rotate/1"):
+        evaluate(tiny_model(10), "p", "demo", perturbations=["rotate"], limit=2, p_baseline=csv, progress=False)
+
+
+def test_resume_equals_single_run(photos, tmp_path):
+    kwargs = dict(resize=40, crop=32, name="tiny", progress=False)
+    evaluate(tiny_model(), "p", photos, perturbations=["snow"], out=tmp_path / "r.db", **kwargs)
+    resumed = evaluate(tiny_model(), "p", photos, perturbations=["snow", "zoom_blur"], out=tmp_path / "r.db",
+                       **kwargs)
+    single = evaluate(tiny_model(), "p", photos, perturbations=["snow", "zoom_blur"], **kwargs)
+    assert sorted(resumed["run_id"]) == [1, 2]
+    for a, b in zip(resumed.itertuples(), single.itertuples()):
+        assert np.array_equal(a.predictions, b.predictions) and a.flip_prob == b.flip_prob
+
+
+def rank_main(rank: int, world_size: int, port: int, data: str, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    evaluate(tiny_model(), "p", data, perturbations=["speckle_noise", "tilt"], resize=40, crop=32, out=out,
+             batch_size=31, name="tiny", progress=False)
+
+
+def test_two_gloo_ranks_equal_one(photos, tmp_path):
+    mp.spawn(rank_main, args=(2, free_port(), str(photos), str(tmp_path / "two.db")), nprocs=2, join=True)
+    one = evaluate(tiny_model(), "p", photos, perturbations=["speckle_noise", "tilt"], resize=40, crop=32,
+                   name="tiny", progress=False)
+    two = load_results(tmp_path / "two.db", predictions=True)
+    assert len(two) == 2 and (two["n"] == 9).all()
+    for a, b in zip(two.itertuples(), one.itertuples()):
+        assert np.array_equal(a.predictions, b.predictions) and a.ut5d == b.ut5d
+
+
+def write_videos(root, frames: torch.Tensor, labels: torch.Tensor, folder: str) -> None:
+    """`root/<folder>/<class>/vid<i>.mp4`, H.264 at 1 fps like the release."""
+    import av
+
+    from evaluate_fixtures import CLASSES
+
+    for i, (video, label) in enumerate(zip(frames, labels)):
+        path = root / folder / CLASSES[int(label)] / f"vid{i}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=1)
+            stream.width, stream.height, stream.pix_fmt = video.shape[-1], video.shape[-2], "yuv420p"
+            for frame in video:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame.permute(1, 2, 0).numpy(), "rgb24")))
+            container.mux(stream.encode())
+
+
+def test_released_videos_equal_independent_decoding(tmp_path):
+    av = pytest.importorskip("av")
+    images, labels = photo_set(32)
+    write_videos(tmp_path / "P", perturbation_sequence(images, "rotate", length=5), labels, "rotate")
+    write_videos(tmp_path / "P", perturbation_sequence(images, "gaussian_noise", length=4, difficulty=2,
+                                                       generator=torch.Generator().manual_seed(0)),
+                 labels, "gaussian_noise_2")
+    model = tiny_model()
+    frame = pd.concat([evaluate(model, "p", tmp_path / "P", perturbations=["rotate"], batch_size=8, progress=False),
+                       evaluate(model, "p", tmp_path / "P", perturbations=["gaussian_noise"], difficulties=[2],
+                                batch_size=8, progress=False)], ignore_index=True)
+    assert sorted(zip(frame["corruption"], frame["severity"])) == [("gaussian_noise", 2), ("rotate", 1)]
+    assert (frame["dataset"] == "P").all()
+    for row in frame.itertuples():
+        folder = tmp_path / "P" / ("rotate" if row.corruption == "rotate" else "gaussian_noise_2")
+        expected = []
+        for path in sorted_paths(folder):
+            with av.open(str(path)) as container:
+                decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            expected.append(model_top5(model, torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2)))
+        assert np.array_equal(row.predictions, np.stack(expected))
+    with pytest.raises(UsageError, match="no folder translate/"):
+        evaluate(model, "p", tmp_path / "P", perturbations=["translate"], progress=False)
+
+
+def test_missing_pyav_is_a_clear_usage_error(tmp_path, monkeypatch):
+    from robustbench_lift.data.imagenet_p import decode_video
+
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # `import av` now raises ImportError
+    with pytest.raises(UsageError, match=r"needs PyAV.*robustbench-lift\[video\]"):
+        decode_video(tmp_path / "any.mp4")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(perturbations=["rotat"]), "unknown perturbation 'rotat'"),
+    (dict(difficulties=[4]), "difficulties must be in 1..3"),
+    (dict(perturbations=["rotate"], difficulties=[2]), "apply to the noises only"),
+    (dict(p_baseline="missing.csv"), "p baseline missing.csv not found"),
+    (dict(corruptions=["fog"]), "suite 'p' does not take corruptions"),
+])
+def test_usage_errors(photos, options, message):
+    with pytest.raises(UsageError, match=message):
+        evaluate(tiny_model(), "p", photos, progress=False, **options)
