@@ -14,6 +14,7 @@ from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
 from robustbench_lift.commands.render import render
 from robustbench_lift.commands.report import check_command, compare_command, report_command
+from robustbench_lift.commands.train import train
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 
@@ -30,6 +31,7 @@ cli.add_command(report_command)
 cli.add_command(compare_command)
 cli.add_command(check_command)
 cli.add_command(render)
+cli.add_command(train)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,56 @@
+"""The CIFAR-10/100 training set from torchvision's python pickles (no md5 checks, no downloads).
+
+Layouts: `cifar-10-batches-py/data_batch_1..5` (CIFAR-10, 50,000 images, `labels`) or `cifar-100-python/train`
+(CIFAR-100, `fine_labels`), in `root` itself or in that sub-folder of it. The test pickles are read by
+`cifar_c.load_cifar_test`.
+"""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from robustbench_lift.errors import UsageError
+
+CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR100_FILE = "train"
+SUBFOLDERS = ("", "cifar-10-batches-py", "cifar-100-python")
+CIFAR_MEAN = {10: (0.4914, 0.4822, 0.4465), 100: (0.5071, 0.4865, 0.4409)}
+CIFAR_STD = {10: (0.2470, 0.2435, 0.2616), 100: (0.2673, 0.2564, 0.2762)}
+"""Per-channel mean and std of the training images in [0, 1] (computed over the 50,000 images of each set)."""
+
+
+def cifar_train_files(root: str | Path) -> tuple[list[Path], int] | None:
+    """`(pickle files, classes)` of the CIFAR training set under `root`, or None if there is none."""
+    for sub in SUBFOLDERS:
+        folder = Path(root) / sub
+        if (folder / CIFAR100_FILE).is_file():
+            return [folder / CIFAR100_FILE], 100
+        batches = [folder / name for name in CIFAR10_FILES if (folder / name).is_file()]
+        if batches:
+            return batches, 10
+    return None
+
+
+def read_cifar_batch(path: Path) -> tuple[Tensor, Tensor]:
+    """uint8 `(N, 3, 32, 32)` images and int64 `(N,)` labels (`labels`, or CIFAR-100's `fine_labels`) of one pickle."""
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="latin1")
+    labels = batch.get("labels", batch.get("fine_labels"))
+    if labels is None or "data" not in batch:
+        raise UsageError(f"{path}: not a CIFAR pickle (expected keys data and labels or fine_labels)")
+    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return torch.from_numpy(images.copy()), torch.as_tensor(labels, dtype=torch.int64)
+
+
+def load_cifar_train(root: str | Path) -> tuple[Tensor, Tensor, int]:
+    """The CIFAR-10 or CIFAR-100 training set under `root`: uint8 `(N, 3, 32, 32)`, int64 `(N,)`, classes."""
+    found = cifar_train_files(root)
+    if found is None:
+        raise UsageError(f"{root}: no CIFAR training pickles (expected data_batch_1..5 or train, optionally in "
+                         f"cifar-10-batches-py/ or cifar-100-python/, as torchvision downloads them)")
+    files, classes = found
+    parts = [read_cifar_batch(path) for path in files]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), classes

@@ -1,0 +1,278 @@
+"""`liftbench train`: train any zoo model on CIFAR-10/100, an ImageFolder (ImageNet) or the demo set.
+
+    >>> from robustbench_lift.train import recipe_for, train
+    >>> path = train("demo-lift", "demo", "runs/demo-lift", recipe_for("demo").override(epochs=5))
+
+Loss: cross-entropy with label smoothing, plus `pooling.lifting_loss` (LiftPool's constraints; zero for models
+without LiftDownPool). SGD with momentum, per-step cosine schedule after a linear warm-up (`training/recipe.py`).
+Each epoch's data order is a permutation seeded by `(seed, epoch)`; augmentation and any stochastic layer are
+seeded by `(seed, epoch, step, rank)`, so a run resumed from `last.pt` (written atomically every epoch and every
+`checkpoint_every` steps, with optimizer, schedule and GradScaler state) ends with the weights of an uninterrupted
+run, bit for bit on the CPU. On CUDA: AMP (bf16, fp16 with GradScaler without bf16), channels_last, pinned memory
+(the choices of `evaluate.Engine`). Under torchrun the global batch of every step is split over the ranks
+(DistributedDataParallel, gloo on the CPU, nccl on CUDA) and rank 0 writes. `final.pt` carries the metadata the zoo
+reads (`models.load_model`), with its sha256 in `final.pt.sha256`.
+"""
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from robustbench_lift.distributed import Distributed
+from robustbench_lift.errors import UsageError
+from robustbench_lift.evaluate import Engine, PreparedModel, resolve_device
+from robustbench_lift.models import create_model, save_checkpoint
+from robustbench_lift.models.weights import file_sha256
+from robustbench_lift.pooling import lifting_loss
+from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
+from robustbench_lift.training.recipe import Recipe, derive_seed, recipe_for
+
+__all__ = ["Recipe", "TrainSet", "open_train_set", "recipe_for", "train"]
+
+LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
+POSTFIX_EVERY = 10
+"""Steps between progress-bar updates of loss, accuracy and images/s (each one synchronises the device)."""
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """`torch.save(state)` to `path` atomically (a temp file in the same folder, then `os.replace`)."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
+        torch.save(state, tmp)
+    os.replace(tmp.name, path)
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: unpickling raises nearly anything
+        raise UsageError(f"{path} is not a training checkpoint ({exc}); delete it or pass --no-resume") from exc
+
+
+class Trainer:
+    """One training run: model, optimizer, schedule and data on one device (one rank of a distributed run)."""
+
+    def __init__(self, model: str, data: TrainSet, out_dir: Path, recipe: Recipe, device: torch.device,
+                 dist: Distributed, *, weights: str | Path | None, workers: int, amp: bool | None,
+                 checkpoint_every: int | None, progress: bool, pool_kwargs: dict[str, Any]) -> None:
+        if recipe.augment == "resized_crop_flip" and data.in_memory:
+            raise UsageError(f"augment=resized_crop_flip is for image folders; {data.name} is in memory: use crop_flip")
+        if recipe.augment == "crop_flip" and not data.in_memory:
+            raise UsageError(f"augment=crop_flip is for in-memory sets; {data.name} is an image folder: use "
+                             "resized_crop_flip")
+        if recipe.batch_size % dist.world_size:
+            raise UsageError(f"batch size {recipe.batch_size} does not split over {dist.world_size} ranks: use a "
+                             "multiple of the number of processes")
+        self.steps = len(data.train) // recipe.batch_size
+        if self.steps < 1:
+            raise UsageError(f"batch size {recipe.batch_size} exceeds the {len(data.train)} training images")
+        if checkpoint_every is not None and checkpoint_every < 1:
+            raise UsageError(f"checkpoint_every={checkpoint_every}: expected a number of steps >= 1")
+        self.data, self.out_dir, self.recipe, self.device, self.dist = data, out_dir, recipe, device, dist
+        self.workers, self.checkpoint_every, self.progress = workers, checkpoint_every, progress and dist.is_main
+        self.module = create_model(model, weights=weights, num_classes=data.num_classes, seed=recipe.seed,
+                                   **pool_kwargs)
+        meta = self.module.liftbench_meta
+        cuda = device.type == "cuda"
+        # The engine evaluates the test split; its precision and memory format are also the training ones.
+        self.engine = Engine(PreparedModel(self.module, meta["model"], "", data.num_classes, data.mean, data.std),
+                             device, recipe.batch_size, workers, amp, channels_last=cuda, progress=False)
+        self.module.train()
+        self.model = (nn.parallel.DistributedDataParallel(self.module, device_ids=[device.index] if cuda else None)
+                      if dist.active else self.module)
+        self.optimizer = torch.optim.SGD(self.module.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                         weight_decay=recipe.weight_decay, nesterov=recipe.nesterov)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: recipe.lr_factor(step, self.steps))
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.engine.amp_dtype == torch.float16)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.identity = {"model": meta["model"], "pool_kwargs": meta["pool_kwargs"], "num_classes": data.num_classes,
+                         "dataset": data.name, "weights": meta["weights"]}
+        self.epoch, self.step, self.sums, self.history = 0, 0, [0.0] * 4, []
+
+    # -- checkpoints ------------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "epoch": self.epoch,
+                "step": self.step, "sums": self.sums, "history": self.history, "recipe": self.recipe.to_dict(),
+                "run": self.identity}
+
+    def save(self) -> None:
+        if self.dist.is_main:
+            save_state(self.out_dir / LAST, self.state())
+
+    def resume(self) -> None:
+        """Continue from `last.pt` (read by rank 0, handed to every rank) if it exists; refuse another run's."""
+        path = self.out_dir / LAST
+        state = self.dist.from_main(lambda: _read_state(path))
+        if state is None:
+            return
+        for key, ours in (("recipe", self.recipe.to_dict()), ("run", self.identity)):
+            if state.get(key) != ours:
+                theirs = state.get(key) or {}
+                diff = {k: (theirs.get(k), ours.get(k)) for k in ours.keys() | theirs.keys() if theirs.get(k) != ours.get(k)}
+                raise UsageError(f"{path} belongs to another run ({key} differs, stored vs requested: {diff}); use "
+                                 "another --out, or --no-resume to start over")
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step, self.sums, self.history = state["epoch"], state["step"], state["sums"], state["history"]
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    def inputs(self, images: Tensor) -> Tensor:
+        """Normalised float inputs of uint8 images, in the engine's memory format."""
+        x = (images.float() / 255 - self.engine.mean) / self.engine.std
+        return x.contiguous(memory_format=torch.channels_last) if self.engine.channels_last else x
+
+    def train_step(self, images: Tensor, labels: Tensor, seed: int) -> list[Tensor]:
+        """One optimizer step; returns `[task loss * n, lifting loss * n, correct, n]` of this rank's batch."""
+        torch.manual_seed(seed)  # dropout and any other stochastic layer
+        if self.recipe.augment == "crop_flip":
+            images = crop_flip(images, torch.Generator().manual_seed(seed), self.recipe.crop_padding)
+        dtype = self.engine.amp_dtype
+        with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = self.model(self.inputs(images)).float()
+            task = self.criterion(logits, labels)
+            lift = lifting_loss(self.module, self.recipe.lambda_u, self.recipe.lambda_p)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(task + lift).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        count = len(labels)
+        return [task.detach() * count, lift.detach() * count, (logits.argmax(1) == labels).sum(), count]
+
+    def run_epoch(self) -> None:
+        recipe, rank, world = self.recipe, self.dist.rank, self.dist.world_size
+        order = torch.randperm(len(self.data.train), generator=torch.Generator().manual_seed(
+            derive_seed(recipe.seed, self.epoch)))
+        batches = [order[s * recipe.batch_size:(s + 1) * recipe.batch_size][rank::world]
+                   for s in range(self.step, self.steps)]
+        if hasattr(self.data.train.images, "set_epoch"):
+            self.data.train.images.set_epoch(recipe.seed, self.epoch, recipe.crop_size)
+        sums = [torch.tensor(float(v), device=self.device) for v in self.sums]
+        start, first = time.perf_counter(), self.step
+        with tqdm(total=self.steps, initial=self.step, unit="step", desc=f"epoch {self.epoch + 1}/{recipe.epochs}",
+                  disable=not self.progress, dynamic_ncols=True, leave=False) as bar:
+            for images, labels in self.data.train.batches(batches, self.device, self.workers):
+                values = self.train_step(images, labels, derive_seed(recipe.seed, self.epoch, self.step, rank))
+                sums = [total + value for total, value in zip(sums, values)]
+                self.step += 1
+                bar.update()
+                if self.checkpoint_every and (self.epoch * self.steps + self.step) % self.checkpoint_every == 0 \
+                        and self.step < self.steps:
+                    self.sums = [float(v) for v in sums]
+                    self.save()
+                if self.progress and (self.step % POSTFIX_EVERY == 0 or self.step == self.steps):
+                    seen = (self.step - first) * recipe.batch_size
+                    task, lift, correct, count = (float(v) for v in sums)
+                    bar.set_postfix(loss=f"{(task + lift) / count:.3f}", acc=f"{100 * correct / count:.1f}%",
+                                    img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
+        task, lift, correct, count = self.all_sum([float(v) for v in sums])
+        self.sync_buffers()
+        seconds = time.perf_counter() - start
+        record = {"epoch": self.epoch + 1, "loss": (task + lift) / count, "lift_loss": lift / count,
+                  "train_acc": correct / count, "test_acc": self.test_accuracy(),
+                  "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds,
+                  "images_per_s": (self.steps - first) * recipe.batch_size / seconds}
+        self.history.append(record)
+        self.epoch, self.step, self.sums = self.epoch + 1, 0, [0.0] * 4
+        self.save()
+        if self.dist.is_main:
+            with open(self.out_dir / LOG, "a") as log:
+                log.write(json.dumps(record) + "\n")
+        if self.progress:
+            test = "-" if record["test_acc"] is None else f"{100 * record['test_acc']:.2f}%"
+            tqdm.write(f"epoch {record['epoch']}/{recipe.epochs}  loss {record['loss']:.4f}  train acc "
+                       f"{100 * record['train_acc']:.2f}%  test acc {test}  {record['images_per_s']:.0f} img/s  "
+                       f"{seconds:.1f} s")
+
+    def all_sum(self, values: list[float]) -> list[float]:
+        """Element-wise sums of `values` over the ranks, as Python floats (plain data for the checkpoints)."""
+        return [float(sum(column)) for column in zip(*self.dist.all_gather(values))]
+
+    def sync_buffers(self) -> None:
+        """Give every rank rank 0's BatchNorm statistics (DDP only averages gradients), so all ranks agree."""
+        if self.dist.active:
+            for buffer in self.module.buffers():
+                torch.distributed.broadcast(buffer, 0)
+
+    @torch.inference_mode()
+    def test_accuracy(self) -> float | None:
+        """Top-1 accuracy on the test split, sharded over the ranks (None without a test split)."""
+        test = self.data.test
+        if test is None:
+            return None
+        self.module.eval()
+        indices = torch.arange(len(test))[self.dist.rank::self.dist.world_size]
+        correct = 0
+        for images, labels in test.batches(list(indices.split(self.recipe.batch_size)), self.device, self.workers):
+            top, _ = self.engine.forward(images)
+            correct += int((top[:, 0] == labels).sum())
+        self.module.train()
+        right, count = self.all_sum([correct, len(indices)])
+        return right / count
+
+    def finish(self) -> Path:
+        """Write `final.pt` with the zoo metadata and `final.pt.sha256`; return the checkpoint path."""
+        path = self.out_dir / FINAL
+        if not self.dist.is_main:
+            return path
+        last = self.history[-1]
+        meta = {**self.identity, "mean": list(self.data.mean), "std": list(self.data.std),
+                "input_size": self.data.image_size or self.recipe.crop_size, "recipe": self.recipe.to_dict(),
+                "precision": self.engine.precision, "world_size": self.dist.world_size,
+                "test_acc": last["test_acc"], "train_acc": last["train_acc"], "history": self.history}
+        save_checkpoint(self.module, path, meta)
+        path.with_name(FINAL + ".sha256").write_text(f"{file_sha256(path)}  {FINAL}\n")
+        return path
+
+
+def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: Recipe | None = None, *,
+          weights: str | Path | None = None, num_classes: int | None = None, device: str = "auto", workers: int = 0,
+          amp: bool | None = None, resume: bool = True, checkpoint_every: int | None = None, progress: bool = True,
+          **pool_kwargs: Any) -> Path:
+    """Train zoo model `model` on `data` into `out_dir`; return the path of `final.pt`.
+
+    `data`: `"demo"`, a CIFAR-10/100 pickle folder, an ImageFolder train tree, or a `TrainSet` of in-memory
+    tensors. `recipe`: default `recipe_for(<the data's kind>)`. `weights`: initial weights (fine-tuning) instead
+    of the seeded random initialisation. `num_classes` must match the data's when given. `amp`: autocast (default:
+    on CUDA only). `resume`: continue from `out_dir/last.pt` if present (a different recipe or model is a
+    `UsageError`); False starts over. `checkpoint_every`: also write `last.pt` every this many steps.
+    `pool_kwargs`: pooling options of the model (`kernel_size=3`, ...).
+    """
+    train_set = open_train_set(data)
+    if num_classes is not None and num_classes != train_set.num_classes:
+        raise UsageError(f"num_classes={num_classes} but {train_set.name} has {train_set.num_classes} classes")
+    recipe = recipe or recipe_for(train_set.kind)
+    target = resolve_device(device)
+    dist = Distributed(target)
+    if target.type == "cuda" and dist.active:  # torchrun: this rank's GPU (LOCAL_RANK)
+        target = torch.device("cuda", torch.cuda.current_device())
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if target.type == "cuda" else []):
+            trainer = Trainer(model, train_set, out, recipe, target, dist, weights=weights, workers=workers, amp=amp,
+                              checkpoint_every=checkpoint_every, progress=progress, pool_kwargs=pool_kwargs)
+            if resume:
+                trainer.resume()
+            if trainer.epoch == trainer.step == 0 and dist.is_main:
+                (out / LOG).unlink(missing_ok=True)  # starting over: the log restarts with the run
+            while trainer.epoch < recipe.epochs:
+                trainer.run_epoch()
+            return trainer.finish()
+    finally:
+        dist.close()

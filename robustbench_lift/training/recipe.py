@@ -1,0 +1,101 @@
+"""Training recipes: SGD with momentum, per-step cosine decay after a linear warm-up, label smoothing, and the
+LiftPool constraint weights, with defaults per data set.
+
+    >>> from robustbench_lift.training.recipe import recipe_for
+    >>> recipe_for("demo").override(epochs=5)
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from robustbench_lift.errors import UsageError
+from robustbench_lift.pooling.lift import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
+
+AUGMENTATIONS = ("crop_flip", "resized_crop_flip", "none")
+"""`crop_flip`: random 32x32-style crops of the image zero-padded by `crop_padding`, and horizontal flips (CIFAR,
+batched on the device); `resized_crop_flip`: torchvision's RandomResizedCrop(224) and flips (ImageNet, per image in
+the loader workers); `none`."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: every value that changes the result (device and precision aside).
+
+    `batch_size` is the global batch of one optimizer step, split evenly over the ranks of a distributed run, so a
+    recipe means the same on any number of GPUs. `warmup_epochs` of linear warm-up (may be fractional), then cosine
+    decay to zero, both per step. `lambda_u`, `lambda_p` weigh LiftPool's constraints (`pooling.lifting_loss`).
+    """
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    warmup_epochs: float = 0.0
+    augment: str = "crop_flip"
+    crop_padding: int = 4
+    crop_size: int = 224
+    lambda_u: float = DEFAULT_LAMBDA_U
+    lambda_p: float = DEFAULT_LAMBDA_P
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+                  ("lr", self.lr > 0, "> 0"), ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+                  ("weight_decay", self.weight_decay >= 0, ">= 0"),
+                  ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+                  ("warmup_epochs", 0 <= self.warmup_epochs <= self.epochs, "in [0, epochs]"),
+                  ("augment", self.augment in AUGMENTATIONS, f"one of {', '.join(AUGMENTATIONS)}"),
+                  ("crop_padding", self.crop_padding >= 0, ">= 0"), ("crop_size", self.crop_size >= 1, ">= 1"),
+                  ("lambda_u", self.lambda_u >= 0, ">= 0"), ("lambda_p", self.lambda_p >= 0, ">= 0"),
+                  ("seed", self.seed >= 0, ">= 0")]
+        for name, ok, expected in checks:
+            if not ok:
+                raise UsageError(f"recipe {name}={getattr(self, name)!r}: expected {expected}")
+
+    def override(self, **values: Any) -> "Recipe":
+        """A copy with the given fields replaced; None values keep the current one (unset CLI options)."""
+        unknown = set(values) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise UsageError(f"unknown recipe field(s) {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def lr_factor(self, step: int, steps_per_epoch: int) -> float:
+        """Multiplier of `lr` for optimizer step `step` (0-based, counted over the whole run)."""
+        warmup = round(self.warmup_epochs * steps_per_epoch)
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, self.epochs * steps_per_epoch - warmup)))
+
+
+RECIPES = {
+    # kuangliu/pytorch-cifar and most CIFAR ResNet papers: 200 epochs, no label smoothing.
+    "cifar": Recipe(),
+    # torchvision references/classification (ResNet: 90 epochs, 8 GPUs x 32 = 256 images per step, lr 0.1,
+    # wd 1e-4), with the cosine schedule and label smoothing 0.1 of its later recipes instead of step decay.
+    "imagenet": Recipe(epochs=90, batch_size=256, weight_decay=1e-4, label_smoothing=0.1,
+                       augment="resized_crop_flip"),
+    # A small 32x32 net to high accuracy on the procedural demo set in minutes on a CPU.
+    "demo": Recipe(epochs=15, label_smoothing=0.1, warmup_epochs=1),
+}
+
+
+def recipe_for(kind: str) -> Recipe:
+    """The default recipe of a data set kind: `cifar`, `imagenet` or `demo`."""
+    if kind not in RECIPES:
+        raise UsageError(f"no recipe for data set kind {kind!r}: expected one of {', '.join(RECIPES)}")
+    return RECIPES[kind]
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed mixed from non-negative integers (NumPy's SeedSequence), e.g. `(seed, epoch, step, rank)`."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> np.uint64(1))
