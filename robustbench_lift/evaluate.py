@@ -164,6 +164,21 @@ class Engine:
         top = logits.topk(self.k, dim=1).indices
         return top.reshape(*lead, self.k), torch.isfinite(logits).all(dim=1).reshape(lead)
 
+    def _forward_queue(self, queue: list[tuple[tuple[str, int], Tensor]], tops: dict[tuple[str, int], list[Tensor]],
+                       finite: dict[tuple[str, int], list[Tensor]]) -> list:
+        """One forward pass over the inputs `(B, [T,] 3, H, W)` of several cells, split back per cell (so cells of
+        one or a few inputs per item still fill a batch); returns the emptied queue."""
+        if not queue:
+            return []
+        top, ok = self.forward(torch.cat([x.reshape(-1, *x.shape[-3:]) for _, x in queue]))
+        start = 0
+        for cell, x in queue:
+            lead = x.shape[:-3]
+            tops[cell].append(top[start:start + lead.numel()].reshape(*lead, -1))
+            finite[cell].append(ok[start:start + lead.numel()].reshape(lead))
+            start += lead.numel()
+        return []
+
     @torch.inference_mode()
     def run(self, group: CellGroup, cells: list[tuple[str, int]], indices: np.ndarray,
             description: str) -> dict[str, Any]:
@@ -186,11 +201,16 @@ class Engine:
                 images = images.to(self.device, non_blocking=True)
                 seen.append(batch_indices)
                 labels.append(batch_labels)
+                queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
                 for cell in cells:
-                    top, ok = self.forward(inputs(images, batch_indices, cell))
-                    tops[cell].append(top)
-                    finite[cell].append(ok)
+                    x = inputs(images, batch_indices, cell)
+                    if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
+                        queue = self._forward_queue(queue, tops, finite)
+                    queue.append((cell, x))
+                    if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
+                        queue = self._forward_queue(queue, tops, finite)
                     bar.update(len(batch_indices))
+                self._forward_queue(queue, tops, finite)
         seen_all = torch.cat(seen).numpy() if seen else np.zeros(0, np.int64)
         result = {"indices": seen_all, "labels": torch.cat(labels).numpy() if labels else np.zeros(0, np.int64),
                   "predictions": {}, "errors": {}, "seconds": time.perf_counter() - start}
