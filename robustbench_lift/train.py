@@ -120,7 +120,8 @@ class Trainer:
         for key, ours in (("recipe", self.recipe.to_dict()), ("run", self.identity)):
             if state.get(key) != ours:
                 theirs = state.get(key) or {}
-                diff = {k: (theirs.get(k), ours.get(k)) for k in ours.keys() | theirs.keys() if theirs.get(k) != ours.get(k)}
+                diff = {k: (theirs.get(k), ours.get(k)) for k in sorted(ours.keys() | theirs.keys())
+                        if theirs.get(k) != ours.get(k)}
                 raise UsageError(f"{path} belongs to another run ({key} differs, stored vs requested: {diff}); use "
                                  "another --out, or --no-resume to start over")
         self.module.load_state_dict(state["model"])
