@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.pooling.lifting import lift, pad_axis, unlift
+from robustbench_lift.pooling.lifting import is_channels_last, lift, pad_axis, unlift
 from robustbench_lift.pooling.registry import register_pool
 
 SUBBANDS_1D = ("L", "H")
@@ -165,7 +165,7 @@ class LiftDownPool2d(_LiftDownPool):
         """All four sub-bands of `x` `(N, C, H, W)`, H, W >= 2, plus its size for `LiftUpPool2d`."""
         if x.dim() != 4 or min(x.shape[-2:]) < 2:
             raise UsageError(f"LiftDownPool2d expects (N, C, H, W) with H, W >= 2, got shape {tuple(x.shape)}")
-        memory_format = torch.channels_last if _is_channels_last(x) else torch.contiguous_format
+        memory_format = torch.channels_last if is_channels_last(x) else torch.contiguous_format
         # The depthwise convs of P and U run several times faster on channels-last data (oneDNN, cuDNN).
         x = x.contiguous(memory_format=torch.channels_last)
         s, d, step_w = lift(x, 3, self.predictor, self.updater, self.training)
@@ -215,10 +215,6 @@ class LiftUpPool2d(nn.Module):
         s = unlift(ll, bands.lh, 2, height, self.predictor, self.updater)
         d = unlift(bands.hl, bands.hh, 2, height, self.predictor, self.updater)
         return unlift(s, d, 3, width, self.predictor, self.updater)
-
-
-def _is_channels_last(x: Tensor) -> bool:
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def _check_like(band: Tensor, stored: Tensor, name: str) -> None:

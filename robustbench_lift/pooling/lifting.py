@@ -30,6 +30,10 @@ def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
     if left == 0 and right == 0:
         return x
     length = x.shape[dim]
+    if length > max(left, right) and not torch.compiler.is_compiling():
+        # One reflection-pad kernel in eager mode: its backward is a single pass, where the cat below pays a
+        # zero-filled full-size gradient per edge and a slow flip of strided views.
+        return F.pad(x, (left, right, 0, 0) if dim == 3 else (0, 0, left, right), mode="reflect")
     if length > max(left, right):
         edges = (x.narrow(dim, 1, left).flip(dim), x, x.narrow(dim, length - 1 - right, right).flip(dim))
         return torch.cat(edges, dim)
@@ -43,17 +47,39 @@ def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
     return x.index_select(dim, index)
 
 
+def is_channels_last(x: Tensor) -> bool:
+    """True for a 4-D tensor stored channels-last (and not also contiguous, as size-1 axes can make it)."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def _memory_order(x: Tensor) -> tuple[int, ...]:
+    """The permutation that views `x` in its memory order: NHWC for channels-last data, else the identity."""
+    return (0, 2, 3, 1) if is_channels_last(x) else tuple(range(x.dim()))
+
+
+def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(order.index(axis) for axis in range(len(order)))
+
+
 def split(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     """Even and odd samples along `dim`, after extending an odd-length axis by one reflected sample."""
     if x.shape[dim] % 2:
         x = pad_axis(x, dim, 0, 1)
-    # unbind's backward is one stack; strided slicing would zero-fill a full-size gradient per half.
-    return x.unflatten(dim, (-1, 2)).unbind(dim + 1)
+    # unbind's backward is one stack; strided slicing would zero-fill a full-size gradient per half. Splitting
+    # the memory-order view makes that stack a blockwise copy whose result keeps x's layout; on channels-last
+    # data a stack of NCHW views would transpose element by element and return an NCHW gradient.
+    order = _memory_order(x)
+    at = order.index(dim)
+    halves = x.permute(order).unflatten(at, (-1, 2)).unbind(at + 1)
+    return halves[0].permute(_inverse(order)), halves[1].permute(_inverse(order))
 
 
 def merge(even: Tensor, odd: Tensor, dim: int, length: int) -> Tensor:
     """Interleave `even` and `odd` along `dim` and crop to the original `length` (inverse of `split`)."""
-    return torch.stack((even, odd), dim=dim + 1).flatten(dim, dim + 1).narrow(dim, 0, length)
+    order = _memory_order(even)  # interleave in memory order, as in `split`, so the result keeps the layout
+    at = order.index(dim)
+    merged = torch.stack((even.permute(order), odd.permute(order)), dim=at + 1).flatten(at, at + 1)
+    return merged.permute(_inverse(order)).narrow(dim, 0, length)
 
 
 def lift(x: Tensor, dim: int, predict: Operator, update: Operator, constraints: bool = False,
