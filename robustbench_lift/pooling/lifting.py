@@ -21,20 +21,19 @@ Operator = Callable[[Tensor, int], Tensor]
 
 
 def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
-    """Reflection-pad axis `dim` of a tensor by `left` and `right` samples (no edge repeat, like `F.pad`).
+    """Reflection-pad axis `dim` (2 or 3) of a 4-D tensor by `left` and `right` samples (no edge repeat).
 
-    Written with `cat` of flipped edges, not `F.pad(mode="reflect")`: the latter followed by a `K x 1` conv
-    breaks inductor when the height is dynamic (PyTorch 2.14). An axis too short to reflect once, such as
-    the 1-sample halves of a 2-pixel map, is indexed with a repeated (periodic) reflection instead.
+    Eager mode uses `F.pad(mode="reflect")`, one kernel whose backward is a single pass. Under `torch.compile`
+    it is a `cat` of flipped edges instead: `F.pad` followed by a `K x 1` conv breaks inductor when the height
+    is dynamic (PyTorch 2.14). An axis too short to reflect once, such as the 1-sample halves of a 2-pixel
+    map, is indexed with a repeated (periodic) reflection.
     """
     if left == 0 and right == 0:
         return x
     length = x.shape[dim]
-    if length > max(left, right) and not torch.compiler.is_compiling():
-        # One reflection-pad kernel in eager mode: its backward is a single pass, where the cat below pays a
-        # zero-filled full-size gradient per edge and a slow flip of strided views.
-        return F.pad(x, (left, right, 0, 0) if dim == 3 else (0, 0, left, right), mode="reflect")
     if length > max(left, right):
+        if not torch.compiler.is_compiling():
+            return F.pad(x, (left, right, 0, 0) if dim == 3 else (0, 0, left, right), mode="reflect")
         edges = (x.narrow(dim, 1, left).flip(dim), x, x.narrow(dim, length - 1 - right, right).flip(dim))
         return torch.cat(edges, dim)
     positions = torch.arange(-left, length + right, device=x.device)
@@ -94,8 +93,13 @@ def lift(x: Tensor, dim: int, predict: Operator, update: Operator, constraints: 
     approx = even + update(detail, dim)
     if not constraints:
         return approx, detail, None
-    # Fused forms: neither materialises a squared copy of the band (a full-size allocation on the CPU).
-    return approx, detail, (F.mse_loss(approx, odd), torch.linalg.vector_norm(detail).square() / detail.numel())
+    return approx, detail, (_mean_square(approx - odd), _mean_square(detail))
+
+
+def _mean_square(x: Tensor) -> Tensor:
+    # The fused norm materialises no squared copy, and its backward is one pass in x's layout; mse_loss's
+    # backward zero-fills an NCHW gradient, three times slower on channels-last bands.
+    return torch.linalg.vector_norm(x).square() / x.numel()
 
 
 def unlift(approx: Tensor, detail: Tensor, dim: int, length: int, predict: Operator, update: Operator) -> Tensor:
