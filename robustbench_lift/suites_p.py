@@ -171,8 +171,9 @@ class PerturbationSuite(Suite):
     def groups(self) -> list[CellGroup]:
         if self.tree is not None:
             videos = {cell: self.tree.cell(*cell) for cell in self.cells}
-            return [CellGroup(video, {cell: {"data": video.fingerprint(), "images": len(video), "source": "imagenet-p"}},
-                              frames=release_length(cell[0])) for cell, video in videos.items()]
+            return [CellGroup(video, {cell: {"data": video.fingerprint(), "images": len(video),
+                                             "source": "imagenet-p"}}, frames=release_length(cell[0]))
+                    for cell, video in videos.items()]
         base = {"data": self.source.fingerprint(), "images": len(self.source), "source": "on-the-fly",
                 "crop": self.crop, "seed": self.seed}
         fingerprints = {cell: {**base, **({"rng_device": self.device.type} if cell[0] in RANDOM_PERTURBATIONS

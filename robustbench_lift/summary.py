@@ -11,7 +11,8 @@ For `p` (`perturbation_summary`): per perturbation `FP/<p>`, `uT5D/<p>` (means o
 difficulties), `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
 baseline's values, `FR/<p>` = sum_d FP(p, d) / sum_d FP_base(p, d), `T5D/<p>` likewise, `mFR`, `mT5D` (means
 over the test perturbations; 1 = baseline) and the text column `p_baseline` ("none" without one). Intervals
-resample sequences jointly across cells (none for cells stored without per-sequence predictions). For `shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
+resample sequences jointly across cells (none for cells stored without per-sequence predictions). For
+`shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
 accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`.
 """
 

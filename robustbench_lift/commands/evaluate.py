@@ -136,7 +136,8 @@ def format_summary(summary: pd.DataFrame) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str | None, severities: str | None,
-             perturbations: str | None, difficulties: str | None, compile_model: bool, dataset_name: str | None, resize: int, crop: int, export: str | None,
+             perturbations: str | None, difficulties: str | None, compile_model: bool, dataset_name: str | None,
+             resize: int, crop: int, export: str | None,
              bootstrap: int, as_json: bool, **options: Any) -> None:
     """Evaluate models on a suite into a resumable results store, then print the summary.
 

@@ -23,13 +23,13 @@ from robustbench_lift.errors import UsageError
 DEMO = "demo"
 """`--data demo`: the built-in procedural test split (`robustbench_lift.data.demo`, 2,000 images of 32x32)."""
 
-__all__ = ["ArrayImages", "CifarC", "DEMO", "ImageFolder", "ImageNetC", "ImageNetP", "detect_layout", "evenly_spaced",
-           "load_cifar_test", "open_clean", "read_class_map"]
+__all__ = ["ArrayImages", "CifarC", "DEMO", "ImageFolder", "ImageNetC", "ImageNetP", "detect_layout",
+           "evenly_spaced", "load_cifar_test", "open_clean", "read_class_map"]
 
 
 def detect_layout(path: str | Path) -> str:
-    """`"imagenet-c"` (pre-rendered tree), `"imagenet-p"` (released videos), `"cifar-c"` (npy arrays), `"cifar-test"` (clean CIFAR pickles),
-    `"folder"` (clean image folder) or `"demo"`; a `UsageError` naming the expected layouts otherwise."""
+    """`"imagenet-c"` (pre-rendered tree), `"imagenet-p"` (released videos), `"cifar-c"` (npy arrays),
+    `"cifar-test"` (clean CIFAR pickles), `"folder"` (clean image folder) or `"demo"`; a `UsageError` naming the expected layouts otherwise."""
     if str(path) == DEMO:
         return DEMO
     root = Path(path)
@@ -64,8 +64,8 @@ def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize
     if layout == "cifar-test":
         return load_cifar_test(path)
     if layout != "folder":
-        raise UsageError(f"{path} is a {layout} corruption or perturbation set, expected clean images (<class>/<image>, CIFAR test "
-                         "pickles or demo)")
+        raise UsageError(f"{path} is a {layout} corruption or perturbation set, expected clean images "
+                         "(<class>/<image>, CIFAR test pickles or demo)")
     return ImageFolder(path, class_map, resize, crop)
 
 
