@@ -9,6 +9,7 @@ import sys
 import click
 
 from robustbench_lift import __version__
+from robustbench_lift.commands.demo import demo
 from robustbench_lift.commands.evaluate import evaluate
 from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
@@ -32,6 +33,7 @@ cli.add_command(compare_command)
 cli.add_command(check_command)
 cli.add_command(render)
 cli.add_command(train)
+cli.add_command(demo)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,11 +33,12 @@ def test_classes_are_balanced_exactly(split):
     assert torch.bincount(labels, minlength=len(CLASSES)).tolist() == [SPLITS[split][0] // len(CLASSES)] * 10
 
 
-@pytest.mark.xfail(strict=True, reason="data/demo.py: `limit` takes the first labels of a shuffled i % 10 sequence, "
-                   "which are not balanced, contrary to its docstring")
-def test_limit_multiple_of_ten_stays_balanced():
-    _, labels = demo_dataset("test", limit=100, size=16)
-    assert torch.bincount(labels, minlength=10).tolist() == [10] * 10
+def test_limit_is_a_prefix_of_the_split_and_copies_are_independent():
+    images, labels = demo_dataset("test", size=16)
+    first, first_labels = demo_dataset("test", limit=100, size=16)
+    assert torch.equal(first, images[:100]) and torch.equal(first_labels, labels[:100])
+    first.zero_()  # the cache hands out copies
+    assert torch.equal(demo_dataset("test", limit=100, size=16)[0], images[:100])
 
 
 def test_train_and_test_share_no_image():

@@ -9,6 +9,7 @@ plus pixel noise), rendered at 2x and box-filtered down for anti-aliased edges. 
     >>> images, labels = demo_dataset("test", size=32)     # uint8 (2000, 3, 32, 32), int64 (2000,)
 """
 
+import functools
 import math
 
 import torch
@@ -86,14 +87,20 @@ def demo_dataset(split: str = "test", size: int = 32, seed: int = DEFAULT_SEED, 
                  ) -> tuple[Tensor, Tensor]:
     """The demo split as uint8 images `(N, 3, size, size)` and int64 labels `(N,)` in 0..9 (`CLASSES`).
 
-    Classes are balanced (label `i % 10` before a seeded shuffle); `limit` keeps the first images, which stay
-    balanced when `limit` is a multiple of 10. Image `i` of a split is drawn from the seed `(seed, split, i)`.
+    Classes are balanced over the whole split (label `i % 10` before a seeded shuffle); `limit` keeps the first
+    `limit` images of the split (a prefix: not balanced in general). Image `i` of a split is drawn from the seed
+    `(seed, split, i)`. The last few splits generated are cached (the caller gets its own copy).
     """
     if split not in SPLITS:
         raise UsageError(f"unknown demo split {split!r}: expected one of {sorted(SPLITS)}")
-    count, split_index = SPLITS[split]
-    if limit is not None:
-        count = min(count, limit)
+    count = SPLITS[split][0] if limit is None else min(SPLITS[split][0], limit)
+    images, labels = _generate(split, size, seed, count)
+    return images.clone(), labels.clone()
+
+
+@functools.lru_cache(maxsize=4)
+def _generate(split: str, size: int, seed: int, count: int) -> tuple[Tensor, Tensor]:
+    split_index = SPLITS[split][1]
     order = torch.randperm(SPLITS[split][0], generator=torch.Generator().manual_seed(seed * 7919 + split_index))
     labels = (order[:count] % len(CLASSES)).long()
     seeds = (seed * len(SPLITS) + split_index) * 10_000_000 + torch.arange(count)

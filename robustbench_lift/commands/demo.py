@@ -1,0 +1,35 @@
+"""`liftbench demo`: every shipped demo model on the built-in demo set, all suites, then the report."""
+
+import click
+
+from robustbench_lift.demo import DEMO_SUITES, run_demo
+from robustbench_lift.report.tables import render
+from robustbench_lift.report.summary import summary_table
+
+
+@click.command("demo")
+@click.option("--out", default="reports/demo", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for results.db and the report.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N images (sequences for p) per cell: a reduced, "
+              "fixed subset.  [default: c 500, p 100, shift 500]")
+@click.option("--pool", "pools", multiple=True, help="Only the demo model of this pooling (repeatable).")
+@click.option("--suite", "suites", multiple=True, type=click.Choice(list(DEMO_SUITES)),
+              help="Only this suite (repeatable).  [default: all]")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--report/--no-report", default=True, show_default=True, help="Write tables, figures and HTML.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def demo(out: str, limit: int | None, pools: tuple[str, ...], suites: tuple[str, ...], device: str, report: bool,
+         progress: bool) -> None:
+    """Evaluate the demo models (one per pooling, shipped) under every corruption and severity, the perturbation
+    sequences and shift consistency, on the procedural demo test set; write the report to --out.
+
+    \b
+      liftbench demo                                   # reports/demo/report.html
+      liftbench demo --limit 100 --no-report --out /tmp/ci && \\
+        liftbench check --results /tmp/ci/results.db --baseline reports/demo/baseline.json
+    """
+    written = run_demo(out, limit=limit, pools=pools or None, suites=suites or tuple(DEMO_SUITES), device=device,
+                       report=report, progress=progress)
+    click.echo(render(summary_table(written[0], ci=False), "md"))
+    page = next((p for p in written if p.name == "report.html"), None)
+    click.echo(f"results: {written[0]}" + (f"\nreport: {page}" if page else ""))

@@ -1,0 +1,82 @@
+"""`liftbench demo`: the whole benchmark on the built-in demo data set, on this machine, with nothing to download.
+
+Every shipped demo model (`demo-<pool>`, `robustbench_lift/models/demo.py`: one small CIFAR-style ResNet per
+pooling, trained by `liftbench train` on the procedural demo set) is evaluated on the demo test split under
+every corruption at every severity (generated on the fly: "ImageNet-C style", not ImageNet-C), under the
+ImageNet-P style perturbation sequences and for shift consistency. The cells go into `<out>/results.db`, so an
+interrupted demo resumes where it stopped; then the report (tables, figures, `report.html`) is written to
+`<out>` with `demo-max` as the baseline model, also of the flip rates FR and top-5 distances T5D.
+
+    >>> from robustbench_lift.demo import run_demo
+    >>> paths = run_demo("reports/demo")               # ~ a few minutes on a 2-core CPU
+    >>> paths = run_demo("/tmp/ci", limit=100)          # the reduced, fixed subset CI checks
+"""
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+from corruptions import get_corruption_names
+from robustbench_lift.data import DEMO
+from robustbench_lift.data.demo import demo_dataset
+from robustbench_lift.errors import UsageError
+from robustbench_lift.evaluate import evaluate
+from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
+from robustbench_lift.pooling import list_pools
+
+DEMO_SUITES: dict[str, dict] = {
+    "c": {"corruptions": get_corruption_names("all"), "severities": [1, 2, 3, 4, 5], "limit": 500},
+    "p": {"limit": 100},
+    "shift": {"limit": 500},
+}
+"""Suite -> options of `evaluate` for the demo; `limit` = images (c, shift) or sequences (p) per cell, evenly
+spaced over the 2,000 test images."""
+BASELINE_MODEL = f"{DEMO_PREFIX}-max"
+RESULTS_FILE = "results.db"
+EXAMPLE_IMAGE = 6
+"""Index of the demo test image the report's corruption grid shows (a star on stripes)."""
+
+
+def demo_models(pools: Sequence[str] | None = None) -> list[str]:
+    """Names of the demo models to run: those of `pools` (default: every pooling with shipped weights)."""
+    shipped = shipped_demo_weights()
+    chosen = list(pools) if pools else [p for p in list_pools() if p in shipped]
+    missing = [p for p in chosen if p not in shipped]
+    if missing or not chosen:
+        raise UsageError(f"no shipped demo weights for pooling {', '.join(missing) or '(any)'}; shipped: "
+                         f"{', '.join(shipped) or 'none'}. Train one with `liftbench train --model demo-<pool> "
+                         "--data demo` and evaluate it with `liftbench evaluate --data demo`")
+    return [f"{DEMO_PREFIX}-{pool}" for pool in chosen]
+
+
+def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pools: Sequence[str] | None = None,
+             suites: Sequence[str] = tuple(DEMO_SUITES), device: str = "auto", batch_size: int = 250,
+             report: bool = True, progress: bool = True) -> list[Path]:
+    """Evaluate the demo models into `<out>/results.db` and write the report; return the files written.
+
+    `limit`: at most this many images (sequences for `p`) per cell instead of the demo defaults (a reduced,
+    fixed subset: the same evenly spaced test images every time). `pools`: demo poolings to run (default: all
+    shipped). `report=False` only fills the store (what CI does before `liftbench check`).
+    """
+    unknown = [s for s in suites if s not in DEMO_SUITES]
+    if unknown:
+        raise UsageError(f"unknown demo suite(s) {', '.join(unknown)}: expected some of {', '.join(DEMO_SUITES)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = out / RESULTS_FILE
+    models = demo_models(pools)
+    for suite in suites:
+        options = dict(DEMO_SUITES[suite], limit=min(DEMO_SUITES[suite]["limit"], limit or DEMO_SUITES[suite]["limit"]))
+        run = functools.partial(evaluate, suite=suite, data=DEMO, weights="DEFAULT", out=store, device=device,
+                                batch_size=batch_size, progress=progress, **options)
+        if suite == "p" and BASELINE_MODEL in models:  # FR and T5D relative to demo-max, computed first
+            run(BASELINE_MODEL)
+            run = functools.partial(run, p_baseline=f"{store}#{BASELINE_MODEL}")
+        for model in models:
+            run(model)
+    if not report:
+        return [store]
+    from robustbench_lift.report import build_report
+
+    example = demo_dataset("test")[0][EXAMPLE_IMAGE]
+    return [store, *build_report(store, out, baseline=BASELINE_MODEL, example_image=example)]
