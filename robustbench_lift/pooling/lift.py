@@ -79,9 +79,11 @@ class LiftingFilter(nn.Module):
         taps = self.kernel_size
         x = pad_axis(x, dim, (taps - 1) // 2, taps // 2)  # the extra tap of an even K goes to the right
         weight = self.depthwise.unsqueeze(5 - dim)  # (C, 1, 1, K) along W, (C, 1, K, 1) along H
-        y = F.conv2d(x, weight, groups=x.shape[1])
+        y = F.relu_(F.conv2d(x, weight, groups=x.shape[1]))
         # In place where autograd allows: each avoided allocation of a band-sized tensor is a pass saved.
-        return torch.tanh_(F.relu_(y) * self.pointwise.view(1, -1, 1, 1))
+        # With a graph, ReLU's saved output must survive the scaling; without one (inference) it need not.
+        scale = self.pointwise.view(1, -1, 1, 1)
+        return torch.tanh_(y * scale if y.requires_grad else y.mul_(scale))
 
     def extra_repr(self) -> str:
         return f"{self.pointwise.numel()}, kernel_size={self.kernel_size}"
