@@ -15,8 +15,6 @@ reads (`models.load_model`), with its sha256 in `final.pt.sha256`.
 """
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from robustbench_lift.distributed import Distributed
 from robustbench_lift.errors import UsageError
 from robustbench_lift.evaluate import Engine, PreparedModel, resolve_device
 from robustbench_lift.models import create_model, save_checkpoint
-from robustbench_lift.models.weights import file_sha256
+from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
 from robustbench_lift.training.recipe import Recipe, derive_seed, recipe_for
@@ -40,13 +38,6 @@ __all__ = ["Recipe", "TrainSet", "open_train_set", "recipe_for", "train"]
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
 POSTFIX_EVERY = 10
 """Steps between progress-bar updates of loss, accuracy and images/s (each one synchronises the device)."""
-
-
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """`torch.save(state)` to `path` atomically (a temp file in the same folder, then `os.replace`)."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-        torch.save(state, tmp)
-    os.replace(tmp.name, path)
 
 
 def _read_state(path: Path) -> dict[str, Any] | None:
@@ -109,7 +100,7 @@ class Trainer:
 
     def save(self) -> None:
         if self.dist.is_main:
-            save_state(self.out_dir / LAST, self.state())
+            save_atomically(self.state(), self.out_dir / LAST)
 
     def resume(self) -> None:
         """Continue from `last.pt` (read by rank 0, handed to every rank) if it exists; refuse another run's."""

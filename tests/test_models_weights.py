@@ -1,6 +1,7 @@
 """Checkpoints and pretrained weights: reading, strict loading, errors, metadata, the offline message."""
 
 import hashlib
+import os
 import random
 import urllib.error
 from pathlib import Path
@@ -156,3 +157,12 @@ def test_lift_checkpoint_keeps_lift_layers(tmp_path: Path) -> None:
     loaded = load_model(save_checkpoint(model, tmp_path / "vgg.pt", META))
     assert sum(isinstance(m, LiftDownPool2d) for m in loaded.modules()) == 4
     assert torch.equal(_logits(loaded), _logits(model))
+
+
+def test_saved_checkpoints_get_the_usual_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(create_model("demo-max"), tmp_path / "ok.pt", META)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644 and not list(tmp_path.glob("*.tmp"))

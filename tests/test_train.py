@@ -90,17 +90,17 @@ def test_one_step_is_sgd_on_cross_entropy_plus_lifting_loss(tiny, tmp_path):
 def test_mid_epoch_resume_equals_uninterrupted(tiny, tmp_path, monkeypatch):
     """3 steps per epoch, last.pt every 2 steps: the run dies right after saving epoch 2, step 1, then resumes."""
     straight_path = train("demo-lift", tiny, tmp_path / "a", FAST, progress=False)
-    original = train_module.save_state
+    original = train_module.save_atomically
 
-    def crash_mid_second_epoch(path, state):
-        original(path, state)
+    def crash_mid_second_epoch(state, path):
+        original(state, path)
         if (state["epoch"], state["step"]) == (1, 1):
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "save_state", crash_mid_second_epoch)
+    monkeypatch.setattr(train_module, "save_atomically", crash_mid_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         train("demo-lift", tiny, tmp_path / "b", FAST, checkpoint_every=2, progress=False)
-    monkeypatch.setattr(train_module, "save_state", original)
+    monkeypatch.setattr(train_module, "save_atomically", original)
     assert not (tmp_path / "b" / "final.pt").exists()
     resumed, meta = read_checkpoint(train("demo-lift", tiny, tmp_path / "b", FAST, checkpoint_every=2,
                                           progress=False))

@@ -197,10 +197,20 @@ def save_checkpoint(model: nn.Module, path: str | Path, meta: Mapping[str, Any])
         json.dumps(merged)
     except TypeError as exc:
         raise UsageError(f"checkpoint metadata must be plain data (str, numbers, lists, dicts): {exc}") from exc
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    return save_atomically({"state_dict": state, "meta": merged}, path)
+
+
+def save_atomically(obj: Any, path: str | Path) -> Path:
+    """`torch.save(obj)` to `path` through a temporary file in the same folder and `os.replace`, so a crash
+    never leaves a truncated file; the file gets the usual permissions (0666 less the umask), not the
+    temporary file's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-        torch.save({"state_dict": state, "meta": merged}, tmp)
+        torch.save(obj, tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)
     os.replace(tmp.name, path)
     return path
