@@ -1,14 +1,27 @@
-"""Results stores for the report tests, written through the store's own API with hand-chosen error counts.
+"""Results stores for the report tests, written through the store's own API.
 
-Every cell has N_IMAGES images; image i has label i % 10 and the first `wrong` images of a cell predict the
-wrong class, so a cell's top-1 error is exactly wrong / N_IMAGES and its per-image predictions are real arrays
-the bootstrap can resample.
+"c" cells have hand-chosen error counts: every cell has N_IMAGES images; image i has label i % 10 and the first
+`wrong` images of a cell predict the wrong class, so a cell's top-1 error is exactly wrong / N_IMAGES and its
+per-image predictions are real arrays the bootstrap can resample.
+
+"p" and "shift" cells are what the real suites store: `evaluate` of a seeded 10-class `TinyNet` per model on the
+first demo images (p: `(N, T, 5)` predictions per sequence, with a hand-written FR/T5D baseline CSV; shift: a
+`("pairs", 0)` cell `(N, 2 * pairs, 5)` and `("diagonal", s)` cells `(N, 5)`), re-keyed to the fixture's model
+sha. `p_by_hand` and `shift_by_hand` recompute their metrics from those predictions with the published
+definitions, independently of `robustbench_lift`.
 """
 
+import functools
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from evaluate_fixtures import tiny_model
+from robustbench_lift.data.demo import MEAN as DEMO_MEAN, STD as DEMO_STD
+from robustbench_lift.evaluate import evaluate
 from robustbench_lift.store import CellResult, ResultStore
 
 N_IMAGES = 20
@@ -21,11 +34,20 @@ WRONG = {
     "resnet-lift": (4, {"gaussian_noise": (6, 8, 10, 12, 14), "defocus_blur": (6, 8, 9, 11, 13),
                         "snow": (8, 10, 10, 12, 15), "contrast": (5, 7, 9, 11, 16)}),
 }
-P_VALUES = {"resnet-max": {"translate": (0.10, 0.9), "rotate": (0.20, 1.4)},
-            "resnet-lift": {"translate": (0.05, 0.6), "rotate": (0.15, 1.1)}}
-"""model -> perturbation -> (flip probability, uT5D) stored as per-cell scalars of suite "p"."""
-AGREEMENT = {"resnet-max": (1.0, 0.9, 0.85, 0.8), "resnet-lift": (1.0, 0.95, 0.95, 0.9)}
-"""model -> agreement with the unshifted prediction at diagonal shifts 0..3 px (suite "shift")."""
+TINY_SEEDS = {"resnet-max": 1, "resnet-lift": 5}
+"""model -> `TinyNet` seed of its p and shift cells (both flip under noise, rotation and translation)."""
+P_CELLS = (("gaussian_noise", 1), ("gaussian_noise", 2), ("rotate", 1), ("translate", 1))
+"""Evaluated p cells: a noise at two difficulties (compared with the first frame), two geometric ones."""
+P_BASELINE = {("gaussian_noise", 1): (0.10, 0.8), ("gaussian_noise", 2): (0.20, 1.0), ("rotate", 1): (0.10, 1.0),
+              ("translate", 1): (0.20, 2.0)}
+"""Hand-written FR/T5D baseline: cell -> (flip probability, uT5D), stored as `P_BASELINE_NAME`."""
+P_BASELINE_NAME = "p_baseline.csv"
+BASELINE_KEYS = ("fr", "t5d", "base_flip_prob", "base_ut5d", "p_baseline")
+SUITE_IMAGES = 8
+"""Demo images (sequences) per p and shift cell: `evaluate(..., limit=SUITE_IMAGES)`."""
+STORE_COLUMNS = {"model", "weights_sha256", "suite", "dataset", "corruption", "severity", "n", "top1_err",
+                 "top5_err", "fingerprint", "seconds", "images_per_second", "run_id", "finished_at", "labels",
+                 "predictions"}
 
 
 def cell_arrays(wrong: int, n: int = N_IMAGES) -> tuple[np.ndarray, np.ndarray]:
@@ -36,19 +58,51 @@ def cell_arrays(wrong: int, n: int = N_IMAGES) -> tuple[np.ndarray, np.ndarray]:
     return labels, np.concatenate([top1[:, None], others], axis=1)
 
 
+def model_sha(model: str) -> str:
+    """The fixture's weights sha256 of `model` (the same for all of its suites)."""
+    return model.encode().hex().ljust(64, "0")[:64]
+
+
 def put(store: ResultStore, model: str, suite: str, dataset: str, corruption: str, severity: int, wrong: int,
         num_classes: int = 1000, sha: str | None = None, **metrics: float) -> None:
     labels, predictions = cell_arrays(wrong)
-    store.put_cell(CellResult(model, sha or model.encode().hex().ljust(64, "0")[:64], suite, dataset, corruption,
+    store.put_cell(CellResult(model, sha or model_sha(model), suite, dataset, corruption,
                               severity, labels, predictions, wrong / N_IMAGES, 0.0,
                               {"num_classes": num_classes}, 1.0, metrics))
 
 
+@functools.cache
+def suite_cells(model: str, suite: str) -> pd.DataFrame:
+    """The cells `evaluate` returns for `model`'s `TinyNet` on suite "p" (all `P_CELLS`, with the
+    `P_BASELINE` CSV) or "shift" (defaults: 5 pairs, crop mode, shifts 0..4) on the first demo images."""
+    options: dict[str, Any] = dict(limit=SUITE_IMAGES, name=model, num_classes=10, mean=DEMO_MEAN, std=DEMO_STD,
+                                   progress=False)
+    if suite == "shift":
+        return evaluate(tiny_model(10, TINY_SEEDS[model]), "shift", "demo", **options)
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / P_BASELINE_NAME
+        pd.DataFrame([(p, d, fp, u) for (p, d), (fp, u) in P_BASELINE.items()],
+                     columns=["perturbation", "difficulty", "flip_prob", "ut5d"]).to_csv(csv, index=False)
+        return evaluate(tiny_model(10, TINY_SEEDS[model]), "p", "demo", perturbations=sorted({p for p, _ in P_CELLS}),
+                        difficulties=[1, 2], p_baseline=csv, **options)
+
+
+def put_suite(store: ResultStore, model: str, suite: str, drop: tuple[str, ...] = ()) -> None:
+    """Store `suite_cells(model, suite)` under the fixture's sha of `model`, without the metrics in `drop`."""
+    for row in suite_cells(model, suite).to_dict("records"):
+        metrics = {k: v for k, v in row.items() if k not in STORE_COLUMNS and k not in drop and pd.notna(v)}
+        store.put_cell(CellResult(model, model_sha(model), suite, row["dataset"], row["corruption"], row["severity"],
+                                  row["labels"], row["predictions"], row["top1_err"], row["top5_err"],
+                                  row["fingerprint"], row["seconds"], metrics))
+
+
 def write_store(path: Path, models=tuple(WRONG), num_classes: int = 1000, dataset: str = "imagenet-c",
-                c: bool = True, p: bool = True, shift: bool = True, scale: float = 1.0) -> Path:
+                c: bool = True, p: bool = True, shift: bool = True, scale: float = 1.0,
+                p_baseline: bool = True) -> Path:
     """A store with clean and corruption cells of `models` ("c" suite), plus "p" and "shift" cells.
 
-    `scale` multiplies every wrong count (rounded), to make a worse or better run of the same models.
+    `scale` multiplies every wrong count (rounded), to make a worse or better run of the same models;
+    `p_baseline=False` stores the p cells as a run without a baseline (no FR/T5D).
     """
     with ResultStore(path) as store:
         for model in models:
@@ -59,10 +113,10 @@ def write_store(path: Path, models=tuple(WRONG), num_classes: int = 1000, datase
                 for severity, wrong in enumerate(counts, start=1):
                     put(store, model, "c", dataset, corruption, severity, min(round(wrong * scale), N_IMAGES),
                         num_classes)
-            for perturbation, (fp, ut5d) in P_VALUES[model].items() if p else ():
-                put(store, model, "p", "imagenet-p", perturbation, 1, 0, num_classes, flip_prob=fp, ut5d=ut5d)
-            for shift_px, agreement in enumerate(AGREEMENT[model]) if shift else ():
-                put(store, model, "shift", "imagenet-val", "diagonal", shift_px, 0, num_classes, agreement=agreement)
+            if p:
+                put_suite(store, model, "p", () if p_baseline else BASELINE_KEYS)
+            if shift:
+                put_suite(store, model, "shift")
     return path
 
 
@@ -87,3 +141,65 @@ def by_hand(model: str) -> dict[str, float]:
     mean_err = sum(sum(c) for c in cells.values()) / (N_IMAGES * 5 * len(cells))
     return {"clean_err": 100 * clean, "mCE": 100 * np.mean(ce), "rel_mCE": 100 * np.mean(rel),
             "mean_err": 100 * mean_err}
+
+
+def put_fake_suite(path: Path, wrong: int = N_IMAGES) -> None:
+    """One cell per model of a suite "fake" that has no summariser, at a c cell's key and all wrong."""
+    with ResultStore(path) as results:
+        for model in WRONG:
+            put(results, model, "fake", "imagenet-c", "gaussian_noise", 1, wrong)
+
+
+def _top1(model: str, suite: str) -> dict[tuple[str, int], np.ndarray]:
+    frame = suite_cells(model, suite)
+    return {(c, int(s)): np.asarray(p) for c, s, p in zip(frame["corruption"], frame["severity"], frame["predictions"])}
+
+
+def flip_and_distance(perturbation: str, sequences: np.ndarray) -> tuple[float, float]:
+    """Flip probability and uT5D of a cell from its top-5 lists `(N, T, 5)`, loop by loop (Hendrycks &
+    Dietterich 2019): noises compare frame j with frame 0, the others with frame j - 1; the distance of two
+    frames is sum_i |i - min(rank of the i-th class of the first in the second, 5)|; per sequence the mean over
+    frames, then the mean over sequences."""
+    flips, distances = [], []
+    for frames in sequences:
+        fp = d = 0.0
+        for j in range(1, len(frames)):
+            before, after = frames[0 if perturbation.endswith("_noise") else j - 1], list(frames[j])
+            fp += before[0] != after[0]
+            d += sum(abs(i - (after.index(c) if c in after else 5)) for i, c in enumerate(before))
+        flips.append(fp / (len(frames) - 1))
+        distances.append(d / (len(frames) - 1))
+    return float(np.mean(flips)), float(np.mean(distances))
+
+
+def p_cell_by_hand(model: str) -> dict[tuple[str, int], tuple[float, float]]:
+    """cell -> (flip probability, uT5D) of `model`'s stored p predictions."""
+    return {cell: flip_and_distance(cell[0], p) for cell, p in _top1(model, "p").items()}
+
+
+def p_by_hand(model: str) -> dict[str, float]:
+    """mFP (mean over perturbations of the mean over difficulties), mFR and mT5D (mean over perturbations of
+    sum_d value / sum_d baseline value), in points."""
+    cells = p_cell_by_hand(model)
+    names = sorted({p for p, _ in P_CELLS})
+    of = {p: [c for c in P_CELLS if c[0] == p] for p in names}
+    return {"mFP": 100 * np.mean([np.mean([cells[c][0] for c in of[p]]) for p in names]),
+            "mFR": 100 * np.mean([sum(cells[c][0] for c in of[p]) / sum(P_BASELINE[c][0] for c in of[p])
+                                  for p in names]),
+            "mT5D": 100 * np.mean([sum(cells[c][1] for c in of[p]) / sum(P_BASELINE[c][1] for c in of[p])
+                                   for p in names])}
+
+
+def shift_by_hand(model: str) -> tuple[float, list[float]]:
+    """Consistency (points: pairs (2j, 2j + 1) of the pairs cell with equal top-1) and the agreement (points)
+    with the shift-0 top-1 at diagonal shifts 0, 1, ..."""
+    cells = _top1(model, "shift")
+    pairs = cells[("pairs", 0)][..., 0]
+    same = [pairs[i, j] == pairs[i, j + 1] for i in range(len(pairs)) for j in range(0, pairs.shape[1], 2)]
+    diagonal = [cells[("diagonal", s)][:, 0] for s in range(sum(c == "diagonal" for c, _ in cells))]
+    return 100 * float(np.mean(same)), [100 * float(np.mean(d == diagonal[0])) for d in diagonal]
+
+
+def all_by_hand(model: str) -> dict[str, float]:
+    """Every summary metric of a full `write_store` store by hand (points)."""
+    return {**by_hand(model), **p_by_hand(model), "consistency": shift_by_hand(model)[0]}

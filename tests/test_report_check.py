@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from report_fixtures import by_hand, write_store
+from report_fixtures import all_by_hand, by_hand, write_store
 
 from robustbench_lift.cli import main
 from robustbench_lift.errors import UsageError
@@ -56,6 +56,22 @@ def test_regression_beyond_tolerance_fails_and_within_passes(tmp_path, baseline)
     assert check(worse, baseline, tolerance="clean_err=10,mCE=10,rel_mCE=20,mean_err=10").passed
     better = write_store(tmp_path / "better.db", p=False, shift=False, scale=0.8)
     assert check(better, baseline).passed
+
+
+def test_p_and_shift_metrics_are_tracked_and_gate_a_worse_run(tmp_path):
+    full = write_store(tmp_path / "full.db")
+    path = tmp_path / "baseline.json"
+    update_baseline(full, path)
+    data = json.loads(path.read_text())
+    for model in ("resnet-lift", "resnet-max"):
+        for metric, value in all_by_hand(model).items():
+            assert data["metrics"][model][metric] == pytest.approx(value, abs=1e-4), (model, metric)
+    assert check(full, path).passed
+    data["metrics"]["resnet-max"]["consistency"] += 1.0  # the run is now 1 point less consistent than tracked
+    data["metrics"]["resnet-max"]["mFR"] -= 1.0  # and its mFR 1 point above the tracked one
+    path.write_text(json.dumps(data))
+    regressed = {(c.model, c.metric) for c in check(full, path).regressions}
+    assert regressed == {("resnet-max", "consistency"), ("resnet-max", "mFR")}
 
 
 def test_consistency_is_higher_is_better():

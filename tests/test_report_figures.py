@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
-from report_fixtures import AGREEMENT, N_IMAGES, P_VALUES, WRONG, write_store
+from report_fixtures import (N_IMAGES, P_BASELINE_NAME, WRONG, all_by_hand, p_cell_by_hand, put_fake_suite,
+                             shift_by_hand, write_store)
 
 from robustbench_lift.report import build_report, figures
 from robustbench_lift.report.summary import load, summary_table
@@ -64,14 +65,17 @@ def test_mce_vs_clean_has_a_point_per_model_with_ci_bars(store):
 
 
 def test_flip_rate_and_consistency_plots(store):
-    fig = figures.flip_rate(perturbation_table(store))
+    table = perturbation_table(store)
+    fig = figures.flip_rate(table)
     (ax,) = fig.axes
-    assert bars(ax) == [pytest.approx([100 * P_VALUES[m][p][0] for p in ("rotate", "translate")]) for m in MODELS]
+    fp = {m: {name: 100 * v[0] for (name, d), v in p_cell_by_hand(m).items() if d == 1} for m in MODELS}
+    assert bars(ax) == [pytest.approx([fp[m][name] for name in table.index]) for m in MODELS]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [name.replace("_", " ") for name in table.index]
     assert ax.get_ylabel() == "flip probability (%)"
     fig = figures.consistency_vs_shift(shift_table(store))
     (ax,) = fig.axes
-    assert [line.get_ydata().tolist() for line in ax.lines] == [pytest.approx([100 * a for a in AGREEMENT[m]])
-                                                               for m in MODELS]
+    assert [line.get_xdata().tolist() for line in ax.lines] == [[0, 1, 2, 3, 4]] * len(MODELS)
+    assert [line.get_ydata().tolist() for line in ax.lines] == [pytest.approx(shift_by_hand(m)[1]) for m in MODELS]
     assert ax.get_xlabel() == "diagonal shift (pixels)" and "%" in ax.get_ylabel()
 
 
@@ -153,10 +157,34 @@ def test_report_without_p_and_shift_rows_leaves_their_sections_out(tmp_path):
     assert "ImageNet-P" not in text.split("<h2>")[-1] and "Consistency under shift" not in text
 
 
-def test_report_of_unsummarised_suites_only_has_their_detail_sections(tmp_path):
+def test_report_of_p_and_shift_only_has_their_summary_and_sections(tmp_path):
     store = write_store(tmp_path / "p.db", c=False)
     written = build_report(store, tmp_path / "out", grid=False, n_boot=20)
-    assert sorted(p.name for p in written if p.suffix == ".md") == ["perturbation.md", "shift.md"]
+    assert sorted(p.name for p in written if p.suffix == ".md") == ["perturbation.md", "shift.md", "summary.md"]
+    summary = (tmp_path / "out" / "tables" / "summary.md").read_text().splitlines()
+    assert summary[0].split(" | ")[1:] == ["mFP", "mFR", "mT5D", "consistency |"]
+    for model in WRONG:
+        row = next(line for line in summary if line.startswith(f"| {model} ") or line.startswith(f"| **{model}"))
+        assert f"{all_by_hand(model)['mFR']:.1f} [" in row and f"{all_by_hand(model)['consistency']:.1f} [" in row
     text = (tmp_path / "out" / "report.html").read_text()
-    assert "Suites without a summary yet (detail tables only): p, shift." in text
-    assert "<h2>Summary</h2>" not in text and "<h2>Consistency under shift</h2>" in text
+    assert f"ImageNet-P baseline for FR/T5D: {P_BASELINE_NAME}." in text
+    assert "Shift consistency: crop shifts" in text and "Suites without a summary" not in text
+    assert "<h2>Summary</h2>" in text and "<h2>Consistency under shift</h2>" in text
+    assert "<h2>ImageNet-P flip probability</h2>" in text and "Per-corruption" not in text
+
+
+def test_report_lists_suites_without_summariser_and_keeps_them_out_of_corruption_views(tmp_path):
+    store = write_store(tmp_path / "r.db", p=False, shift=False)
+    put_fake_suite(store)
+    written = build_report(store, tmp_path / "out", formats=["csv", "html"], grid=False, n_boot=20)
+    text = (tmp_path / "out" / "report.html").read_text()
+    assert "Suites without a summary yet (detail tables only): fake." in text
+    assert "ImageNet-P baseline" not in text and "Shift consistency" not in text
+    severity = next(p for p in written if p.name == "severity.csv")
+    table = np.genfromtxt(severity, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    clean, cells = WRONG["resnet-max"]
+    row = table[table["model"] == "resnet-max"][0]
+    assert row["1"] == pytest.approx(100 * np.mean([counts[0] for counts in cells.values()]) / N_IMAGES, abs=1e-4)
+    fig = figures.error_vs_severity(load(store))
+    line = fig.axes[0].lines[MODELS.index("resnet-max")]
+    assert line.get_ydata().tolist() == pytest.approx([100 * w / N_IMAGES for w in (clean, *cells["gaussian_noise"])])

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from corruptions import corrupt, get_corruption_names
 from robustbench_lift.errors import UsageError
-from robustbench_lift.report.summary import METRICS
+from robustbench_lift.report.summary import METRICS, row_kind
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 """Okabe & Ito (2008) colours, blue first; yellow late because it is faint on white."""
@@ -102,9 +102,9 @@ def error_vs_severity(results: pd.DataFrame) -> Figure:
     monotone (e.g. snow and elastic_transform at s3 < s2), so points are joined, not fitted.
     """
     family_of = {name: family for family in FAMILIES for name in get_corruption_names(family)}
-    is_clean = results["corruption"] == "clean"
-    cells = results[~is_clean & ~results["suite"].isin(["p", "shift"])]
-    clean = results[is_clean].groupby("label")["top1_err"].mean()
+    kinds = row_kind(results)
+    cells = results[kinds == "corruption"]
+    clean = results[kinds == "clean"].groupby("label")["top1_err"].mean()
     families = cells["corruption"].map(lambda c: family_of.get(c, "other"))
     names = [f for f in (*FAMILIES, "other") if f in set(families)]
     fig = Figure(figsize=(3.0 * len(names) + 0.5, 3.4), layout="constrained")

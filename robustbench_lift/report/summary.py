@@ -102,9 +102,11 @@ def closest(name: str, choices: Sequence[str], what: str) -> str:
 
 
 def row_kind(frame: pd.DataFrame) -> pd.Series:
-    """'clean', 'corruption', 'p' or 'shift' per row."""
-    kind = frame["suite"].where(frame["suite"].isin(["p", "shift"]), "corruption")
-    return kind.where(frame["corruption"] != "clean", "clean")
+    """'clean' (clean cells of "c" / "clean"), 'corruption' (other "c" cells), 'p', 'shift' or 'other' (a
+    suite the report does not know, which no table or figure of corruptions may count) per row."""
+    kind = frame["suite"].where(frame["suite"].isin(["p", "shift"]), "other")
+    kind = kind.mask(frame["suite"] == "c", "corruption")
+    return kind.mask(frame["suite"].isin(["c", "clean"]) & (frame["corruption"] == "clean"), "clean")
 
 
 SUITE_PRIORITY = ("c", "p", "shift", "clean")
@@ -134,8 +136,9 @@ def summary_table(results: ResultsLike, ci: bool = True, n_boot: int = 1000, see
     """One row per model (label), columns the measured `METRICS` in points and, with `ci`, `<metric>_lo` /
     `<metric>_hi` (percentile bootstrap at `level` over `n_boot` resamples; NaN without per-image predictions).
 
-    Models with only unsummarised suites have no row. `attrs`: "p_baseline" (FR/T5D baseline or "none") and
-    "skipped_suites". Raises `UsageError` when two rows of one suite (two data sets) both give a metric.
+    Models with only unsummarised suites have no row. `attrs`: "p_baseline" (FR/T5D baseline or "none"),
+    "shift_mode" (of the consistency cells, None without) and "skipped_suites". Raises `UsageError` when two
+    rows of one suite (two data sets) both give a metric.
     """
     frame = load(results, predictions=ci, datasets=datasets)
     per_suite, skipped = suite_summaries(frame, ci, n_boot, seed, level)
@@ -159,5 +162,7 @@ def summary_table(results: ResultsLike, ci: bool = True, n_boot: int = 1000, see
     table = table[[c for m in present for c in ((m, f"{m}_lo", f"{m}_hi") if ci else (m,))]]
     table.index.name = "model"
     baselines = sorted(set(per_suite["p_baseline"].dropna())) if "p_baseline" in per_suite else []
-    table.attrs.update(p_baseline=", ".join(baselines) or "none", skipped_suites=skipped)
+    modes = sorted(set(per_suite["shift_mode"].dropna())) if "shift_mode" in per_suite else []
+    table.attrs.update(p_baseline=", ".join(baselines) or "none", shift_mode=", ".join(modes) or None,
+                       skipped_suites=skipped)
     return table
