@@ -62,3 +62,18 @@ def test_shipped_weights_load_by_default_and_are_checked(manifest: Path) -> None
     demo.shipped_demo_weights.cache_clear()
     with pytest.raises(UsageError, match="expected 0000"):
         create_model("demo-max", weights="DEFAULT")
+
+
+def test_ship_demo_model_copies_and_records_the_checkpoint(manifest: Path, tmp_path: Path) -> None:
+    trained = create_model("demo-lift", seed=1)
+    meta = {"recipe": {"epochs": 7, "seed": 3}, "dataset": "demo", "test_acc": 0.91}
+    source = save_checkpoint(trained, tmp_path / "run" / "final.pt", meta)
+    shipped = demo.ship_demo_model(source)
+    assert shipped.path == manifest.parent / "demo-lift.pt" and shipped.path.read_bytes() == source.read_bytes()
+    assert shipped.sha256 == file_sha256(source) and shipped.test_acc == 0.91
+    assert shipped.command == "liftbench train --model demo-lift --data demo --epochs 7 --seed 3 --out runs/demo-lift"
+    assert json.loads(manifest.read_text())["lift"]["sha256"] == shipped.sha256
+    other = save_checkpoint(create_model("cifar_resnet10s-lift", num_classes=10), tmp_path / "other.pt",
+                            {**meta, "mean": list(MEAN), "std": list(STD)})
+    with pytest.raises(ValueError, match="expected a demo-<pool> model"):
+        demo.ship_demo_model(other)
