@@ -34,7 +34,7 @@ spaced over the 2,000 test images."""
 BASELINE_MODEL = f"{DEMO_PREFIX}-max"
 RESULTS_FILE = "results.db"
 EXAMPLE_IMAGE = 6
-"""Index of the demo test image the report's corruption grid shows (a star on stripes)."""
+"""Index of the demo test image the report's corruption grid shows (two dots on stripes)."""
 
 
 def demo_models(pools: Sequence[str] | None = None) -> list[str]:
