@@ -63,7 +63,7 @@ def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None,
 @click.command("check")
 @click.option("--results", multiple=True, required=True, type=_store, help="Results store(s) of the run.")
 @click.option("--baseline", required=True, type=click.Path(dir_okay=False),
-              help="Baseline JSON, e.g. reports/ci/baseline.json.")
+              help="Baseline JSON, e.g. reports/demo/baseline.json.")
 @click.option("--tolerance", default=None, help=f"Points per metric: {TOLERANCE_SPEC_HELP}.")
 @click.option("--update", is_flag=True, help="Write or rewrite the baseline from this run instead of checking.")
 def check_command(results: tuple[str, ...], baseline: str, tolerance: str | None, update: bool) -> None:

@@ -2,7 +2,7 @@
 
     >>> from robustbench_lift.report import build_report, check, compare
     >>> build_report(["results.db"], "reports/demo", baseline="resnet18-max")   # tables, figures, report.html
-    >>> check("results.db", "reports/ci/baseline.json").passed                    # CI gate
+    >>> check("results.db", "reports/demo/baseline.json").passed                    # CI gate
     >>> compare("resnet18-max", "resnet18-lift", results=["results.db"])         # side by side with deltas
 
 `summary` computes the metrics and CIs, `tables` and `figures` present them, `html` assembles the page,
