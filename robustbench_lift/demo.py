@@ -66,7 +66,8 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
     store = out / RESULTS_FILE
     models = demo_models(pools)
     for suite in suites:
-        options = dict(DEMO_SUITES[suite], limit=min(DEMO_SUITES[suite]["limit"], limit or DEMO_SUITES[suite]["limit"]))
+        default = DEMO_SUITES[suite]["limit"]
+        options = {**DEMO_SUITES[suite], "limit": min(default, limit or default)}
         run = functools.partial(evaluate, suite=suite, data=DEMO, weights="DEFAULT", out=store, device=device,
                                 batch_size=batch_size, progress=progress, **options)
         if suite == "p" and BASELINE_MODEL in models:  # FR and T5D relative to demo-max, computed first

@@ -7,7 +7,6 @@ pickles (`cifar-10-batches-py/test_batch` or `cifar-100-python/test`), without m
 """
 
 import hashlib
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.cifar import read_cifar_batch
 from robustbench_lift.errors import UsageError
 
 LAYOUT = "<root>/<corruption>.npy uint8 (5*n, H, W, 3) and <root>/labels.npy (5*n,)"
@@ -105,10 +105,7 @@ def load_cifar_test(root: str | Path) -> ArrayImages:
     for candidate in (root / "test_batch", root / "test", root / "cifar-10-batches-py" / "test_batch",
                       root / "cifar-100-python" / "test"):
         if candidate.is_file():
-            with open(candidate, "rb") as f:
-                batch = pickle.load(f, encoding="latin1")
-            labels = np.asarray(batch.get("labels", batch.get("fine_labels")))
-            images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-            return ArrayImages(np.ascontiguousarray(images), labels)
+            images, labels = read_cifar_batch(candidate)
+            return ArrayImages(images.permute(0, 2, 3, 1).contiguous().numpy(), labels.numpy())
     raise UsageError(f"{root}: no CIFAR test pickle (expected test_batch, test, cifar-10-batches-py/test_batch "
                      "or cifar-100-python/test, as torchvision downloads them)")
