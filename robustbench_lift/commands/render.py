@@ -2,14 +2,8 @@
 
 import click
 
+from robustbench_lift.commands.evaluate import parse_severities
 from robustbench_lift.render import SEVERITIES, render_imagenet_c
-
-
-def _severities(value: str) -> list[int]:
-    try:
-        return [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers in 1..5, got {value!r}") from None
 
 
 @click.command()
@@ -18,7 +12,7 @@ def _severities(value: str) -> list[int]:
 @click.option("--corruptions", default="common", show_default=True,
               help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ...).")
 @click.option("--severities", default=",".join(map(str, SEVERITIES)), show_default=True,
-              help="Comma-separated severities in 1..5.")
+              help="Severities in 1..5, e.g. 1,3,5 or 2-4.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True)
 @click.option("--workers", default=0, show_default=True, help="Image decoding processes and JPEG writer threads.")
 @click.option("--batch-size", default=32, show_default=True)
@@ -30,6 +24,6 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
 
     Resumable: existing files are kept. The images are "ImageNet-C style", corrupted by this package.
     """
-    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=_severities(severities),
+    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_severities(severities),
                                 backend=backend, workers=workers, batch_size=batch_size, seed=seed, device=device)
     click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")
