@@ -147,15 +147,18 @@ class Engine:
         self.std = torch.tensor(prepared.std, device=device).view(1, 3, 1, 1)
         self.k = min(TOP_K, prepared.num_classes)
 
+    def inputs(self, images: Tensor) -> Tensor:
+        """The model's input of images `(B, 3, H, W)` (uint8, or float in [0, 1]): scaled to [0, 1], normalised
+        with the model's mean and std, in the engine's memory format."""
+        x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Top-k class indices `(..., k)` (best first) and finite-logit flags `(...)` of images `(..., 3, H, W)`
         (uint8, or float in [0, 1])."""
         lead = images.shape[:-3]
-        x = images.reshape(-1, *images.shape[-3:])
-        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        x = (x - self.mean) / self.std
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.inputs(images.reshape(-1, *images.shape[-3:]))
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=bool(self.amp_dtype)):
             logits = self.model(x).float()
         if logits.ndim != 2 or logits.shape[1] != self.prepared.num_classes:

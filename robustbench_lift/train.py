@@ -123,11 +123,6 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
-    def inputs(self, images: Tensor) -> Tensor:
-        """Normalised float inputs of uint8 images, in the engine's memory format."""
-        x = (images.float() / 255 - self.engine.mean) / self.engine.std
-        return x.contiguous(memory_format=torch.channels_last) if self.engine.channels_last else x
-
     def train_step(self, images: Tensor, labels: Tensor, seed: int) -> list[Tensor]:
         """One optimizer step; returns `[task loss * n, lifting loss * n, correct, n]` of this rank's batch."""
         torch.manual_seed(seed)  # dropout and any other stochastic layer
@@ -135,7 +130,7 @@ class Trainer:
             images = crop_flip(images, torch.Generator().manual_seed(seed), self.recipe.crop_padding)
         dtype = self.engine.amp_dtype
         with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            logits = self.model(self.inputs(images)).float()
+            logits = self.model(self.engine.inputs(images)).float()
             task = self.criterion(logits, labels)
             lift = lifting_loss(self.module, self.recipe.lambda_u, self.recipe.lambda_p)
         self.optimizer.zero_grad(set_to_none=True)
