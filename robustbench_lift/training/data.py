@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from corruptions.shift import windows
 from robustbench_lift.data import DEMO
 from robustbench_lift.data.cifar import CIFAR_MEAN, CIFAR_STD, cifar_train_files, load_cifar_train
 from robustbench_lift.data.cifar_c import load_cifar_test
@@ -148,13 +148,7 @@ def crop_flip(images: Tensor, generator: torch.Generator, padding: int = 4) -> T
     applied per image with those offsets and flips.
     """
     count, _, height, width = images.shape
-    offsets = torch.randint(0, 2 * padding + 1, (2, count), generator=generator)
-    flips = torch.rand(count, generator=generator) < 0.5
-    rows = offsets[0, :, None] + torch.arange(height)
-    cols = offsets[1, :, None] + torch.arange(width)
-    cols = torch.where(flips[:, None], cols.flip(1), cols)
-    padded = F.pad(images, (padding,) * 4)
-    batch = torch.arange(count)[:, None, None]
-    index = [i.to(images.device) for i in (batch, rows[:, :, None], cols[:, None, :])]
-    # Advanced indices around a slice put the indexed dims first: (B, H, W, C).
-    return padded[index[0], :, index[1], index[2]].permute(0, 3, 1, 2)
+    offsets = torch.randint(0, 2 * padding + 1, (2, count), generator=generator).to(images.device) - padding
+    flips = (torch.rand(count, generator=generator) < 0.5).to(images.device)
+    crops = windows(images, offsets[0], offsets[1], height, width)  # zeros outside: the padding
+    return torch.where(flips.view(-1, 1, 1, 1), crops.flip(3), crops)
