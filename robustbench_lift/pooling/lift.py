@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.pooling.lift_fused import lift_pool2d
 from robustbench_lift.pooling.lifting import is_channels_last, lift, pad_axis, unlift
 from robustbench_lift.pooling.registry import register_pool
 
@@ -114,8 +115,7 @@ class _LiftDownPool(nn.Module):
     def _record(self, device: torch.device, steps: list[tuple[Tensor, Tensor] | None]) -> None:
         """Keep the mean `(c_u, c_p)` over the layer's 1-D steps (computed in training mode only)."""
         if self.training:
-            c_u, c_p = (sum(terms) / len(steps) for terms in zip(*steps))
-            self._constraints[str(device)] = (c_u, c_p)
+            self._constraints[str(device)] = tuple(sum(terms) / len(steps) for terms in zip(*steps))
 
     def recorded_constraints(self, clear: bool = True) -> list[tuple[Tensor, Tensor]]:
         """The `(c_u, c_p)` pairs of the last training-mode forward, one per device; `clear` forgets them."""
@@ -165,8 +165,7 @@ class LiftDownPool2d(_LiftDownPool):
 
     def decompose(self, x: Tensor) -> LiftSubbands2d:
         """All four sub-bands of `x` `(N, C, H, W)`, H, W >= 2, plus its size for `LiftUpPool2d`."""
-        if x.dim() != 4 or min(x.shape[-2:]) < 2:
-            raise UsageError(f"LiftDownPool2d expects (N, C, H, W) with H, W >= 2, got shape {tuple(x.shape)}")
+        _check_shape(x)
         memory_format = torch.channels_last if is_channels_last(x) else torch.contiguous_format
         # The depthwise convs of P and U run several times faster on channels-last data (oneDNN, cuDNN).
         x = x.contiguous(memory_format=torch.channels_last)
@@ -178,8 +177,24 @@ class LiftDownPool2d(_LiftDownPool):
         return LiftSubbands2d(*bands, (x.shape[-2], x.shape[-1]))
 
     def forward(self, x: Tensor) -> Tensor:
-        bands = self.decompose(x)
-        return sum(getattr(bands, name.lower()) for name in self.subbands)
+        """The sum of the chosen sub-bands of `decompose(x)`, computed by `lift_fused` with fewer tensors.
+
+        Under `torch.compile` the module path runs instead, which inductor fuses itself.
+        """
+        if torch.compiler.is_compiling():
+            bands = self.decompose(x)
+            return sum(getattr(bands, name.lower()) for name in self.subbands)
+        _check_shape(x)
+        weights = (self.predictor.depthwise, self.predictor.pointwise, self.updater.depthwise, self.updater.pointwise)
+        pooled, constraints = lift_pool2d(x, weights, self.subbands, self.training)
+        if constraints is not None:
+            self._record(x.device, [constraints])
+        return pooled
+
+
+def _check_shape(x: Tensor) -> None:
+    if x.dim() != 4 or min(x.shape[-2:]) < 2:
+        raise UsageError(f"LiftDownPool2d expects (N, C, H, W) with H, W >= 2, got shape {tuple(x.shape)}")
 
 
 class LiftUpPool1d(nn.Module):

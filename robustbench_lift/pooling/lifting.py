@@ -36,14 +36,17 @@ def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
             return F.pad(x, (left, right, 0, 0) if dim == 3 else (0, 0, left, right), mode="reflect")
         edges = (x.narrow(dim, 1, left).flip(dim), x, x.narrow(dim, length - 1 - right, right).flip(dim))
         return torch.cat(edges, dim)
-    positions = torch.arange(-left, length + right, device=x.device)
+    return x.index_select(dim, reflect_index(length, left, right, x.device))
+
+
+def reflect_index(length: int, left: int, right: int, device: torch.device) -> Tensor:
+    """Source index of every sample of an axis of `length` reflection-padded by `left`, `right` (periodic when short)."""
+    positions = torch.arange(-left, length + right, device=device)
     if length == 1:
-        index = torch.zeros_like(positions)
-    else:
-        period = 2 * (length - 1)
-        index = positions.remainder(period)
-        index = torch.where(index < length, index, period - index)
-    return x.index_select(dim, index)
+        return torch.zeros_like(positions)
+    period = 2 * (length - 1)
+    index = positions.remainder(period)
+    return torch.where(index < length, index, period - index)
 
 
 def is_channels_last(x: Tensor) -> bool:
