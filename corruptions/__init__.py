@@ -2,8 +2,9 @@
 
 `corrupt(images, name, severity, generator=..., backend=...)` applies one of the 19 corruptions of
 imagecorruptions / ImageNet-C (Hendrycks & Dietterich, ICLR 2019) to a batch `(N, 3, H, W)` on any device;
-`get_corruption_names(subset)` lists them. Results of on-the-fly corruption are "ImageNet-C style": close to,
-but not the released ImageNet-C (see `corruptions/FIDELITY.md`).
+`get_corruption_names(subset)` lists them; `preset="cifar"` takes CIFAR-10-C's constants (`corruptions.presets`).
+Results of on-the-fly corruption are "ImageNet-C style": close to, but not the released ImageNet-C (see
+`corruptions/FIDELITY.md`).
 """
 
 from corruptions.perturbations import perturbation_sequence

@@ -2,7 +2,8 @@
 and the extra gaussian_blur.
 
 Operations and per-severity constants follow imagecorruptions (imaug fork 1.1.5, `imagecorruptions/
-corruptions.py`). Every function is `fn(x, severity, generator) -> Tensor` on float `(N, 3, H, W)` in [0, 1].
+corruptions.py`); `preset="cifar"` takes make_cifar_c.py's constants (`corruptions.presets`). Every function is
+`fn(x, severity, generator, *, preset) -> Tensor` on float `(N, 3, H, W)` in [0, 1].
 
 Differences from the reference:
 - glass_blur resolves the reference's sequential pixel-shuffling loop for all pixels at once (`shuffle_sources`):
@@ -21,47 +22,59 @@ from corruptions._ops import (disk_kernel, filter2d, gaussian_blur2d, image_chun
                               zoom_center)
 from corruptions._random import image_generators, per_image_uniform
 
-# imagecorruptions `defocus_blur`: (disk radius, alias blur sigma).
-DEFOCUS = ((3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5))
-# imagecorruptions `gaussian_blur`: sigma (skimage `gaussian`, truncate 4, border "nearest").
-GAUSSIAN_SIGMA = (1, 2, 3, 4, 6)
-# imagecorruptions `glass_blur`: (sigma, max_delta, iterations).
-GLASS = ((0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2))
-# imagecorruptions `motion_blur`: (radius, sigma); angle uniform in [-45, 45) degrees.
-MOTION = ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15))
+# Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
+# make_cifar_c.py's.
+# `defocus_blur`: (disk radius, alias blur sigma).
+DEFOCUS = {"imagenet": ((3, 0.1), (4, 0.5), (6, 0.5), (8, 0.5), (10, 0.5)),
+           "cifar": ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1))}
+# `gaussian_blur`: sigma (skimage `gaussian`, truncate 4, border "nearest").
+GAUSSIAN_SIGMA = {"imagenet": (1, 2, 3, 4, 6), "cifar": (0.4, 0.6, 0.7, 0.8, 1)}
+# `glass_blur`: (sigma, max_delta, iterations).
+GLASS = {"imagenet": ((0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2)),
+         "cifar": ((0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2))}
+# `motion_blur`: (radius, sigma); angle uniform in [-45, 45) degrees.
+MOTION = {"imagenet": ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15)),
+          "cifar": ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5))}
 MOTION_ANGLE_RANGE = (-45.0, 45.0)
-# imagecorruptions `zoom_blur`: zoom factors `np.arange(1, stop, step)` as (stop, step).
-ZOOM_RANGES = ((1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03))
+# `zoom_blur`: zoom factors `np.arange(1, stop, step)` as (stop, step).
+ZOOM_RANGES = {"imagenet": ((1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03)),
+               "cifar": ((1.06, 0.01), (1.11, 0.01), (1.16, 0.01), (1.21, 0.01), (1.26, 0.01))}
 
-
-def defocus_blur(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def defocus_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+                 preset: str = "imagenet") -> Tensor:
     """Correlation with an antialiased disk (`disk_kernel`), OpenCV reflect-101 border."""
-    radius, alias_blur = DEFOCUS[severity - 1]
+    radius, alias_blur = DEFOCUS[preset][severity - 1]
     return filter2d(x, disk_kernel(radius, alias_blur)).clamp(0, 1)
 
 
-def gaussian_blur(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def gaussian_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+                  preset: str = "imagenet") -> Tensor:
     """Gaussian filter with sigma from `GAUSSIAN_SIGMA` (skimage `gaussian`)."""
-    return gaussian_blur2d(x, GAUSSIAN_SIGMA[severity - 1]).clamp(0, 1)
+    return gaussian_blur2d(x, GAUSSIAN_SIGMA[preset][severity - 1]).clamp(0, 1)
 
 
-def motion_blur(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def motion_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+                preset: str = "imagenet") -> Tensor:
     """Motion blur along a random direction per image (`corruptions._ops.motion_blur`)."""
-    radius, sigma = MOTION[severity - 1]
+    radius, sigma = MOTION[preset][severity - 1]
     low, high = MOTION_ANGLE_RANGE
     angles = low + (high - low) * per_image_uniform(image_generators(generator, x.shape[0], x.device), (), x.device)
     return _motion_blur(x, radius, sigma, angles).clamp_(0, 1)
 
 
-def zoom_factors(severity: int) -> list[float]:
-    """The zooms of `zoom_blur`: `np.arange(1, stop, step)` with NumPy's length `ceil((stop - 1) / step)`."""
-    stop, step = ZOOM_RANGES[severity - 1]
-    return [1 + k * step for k in range(math.ceil((stop - 1) / step))]
+def zoom_factors(severity: int, preset: str = "imagenet") -> list[float]:
+    """The zooms of `zoom_blur`, exactly `np.arange(1, stop, step)`: length `ceil((stop - 1) / step)`, values
+    `1 + k * delta` with NumPy's `delta = (1 + step) - 1` (not `step`: 1.25 is 1.2500000000000002 there, and a
+    32 px crop of 26 then zooms to 33 rows rather than 32)."""
+    stop, step = ZOOM_RANGES[preset][severity - 1]
+    delta = (1 + step) - 1
+    return [1 + k * delta for k in range(math.ceil((stop - 1) / step))]
 
 
-def zoom_blur(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def zoom_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+              preset: str = "imagenet") -> Tensor:
     """Mean of the image and its centre zooms by every factor of `zoom_factors` (`zoom_center`)."""
-    factors = zoom_factors(severity)
+    factors = zoom_factors(severity, preset)
     out = x.clone()
     for part in image_chunks(x.shape[0], x.device):
         for factor in factors:
@@ -114,10 +127,11 @@ def shuffle_pixels(x: Tensor, offsets: Tensor, max_delta: int) -> Tensor:
     return gather_pixels(x, shuffle_sources(offsets, max_delta))
 
 
-def glass_blur(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def glass_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+               preset: str = "imagenet") -> Tensor:
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,
     `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
-    sigma, max_delta, iterations = GLASS[severity - 1]
+    sigma, max_delta, iterations = GLASS[preset][severity - 1]
     n, _, h, w = x.shape
     # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
     scaled = per_image_uniform(image_generators(generator, n, x.device), (iterations, h, w), x.device) * 2 * max_delta

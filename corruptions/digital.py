@@ -2,7 +2,9 @@
 pixelate, jpeg_compression and the extra saturate.
 
 Operations and per-severity constants follow imagecorruptions (imaug fork 1.1.5, `imagecorruptions/
-corruptions.py`). Every function is `fn(x, severity, generator) -> Tensor` on float `(N, 3, H, W)` in [0, 1].
+corruptions.py`); `preset="cifar"` takes make_cifar_c.py's constants and its pixelate and elastic_transform
+(`corruptions.presets`). Every function is `fn(x, severity, generator, *, preset) -> Tensor` on float
+`(N, 3, H, W)` in [0, 1].
 
 Inherited differences from the generator of the released ImageNet-C (`make_imagenet_c.py`): pixelate upsamples
 with NEAREST where the release used BOX; elastic_transform is imagecorruptions' variant (Gaussian-smoothed
@@ -21,42 +23,54 @@ from torchvision.io import decode_jpeg, encode_jpeg
 from corruptions._ops import gaussian_blur2d, hsv_to_rgb, rgb_to_hsv
 from corruptions._random import image_generators, per_image_uniform
 
-# imagecorruptions `brightness`: added to HSV value.
-BRIGHTNESS_SHIFT = (0.1, 0.2, 0.3, 0.4, 0.5)
-# imagecorruptions `contrast`: factor on the deviation from the per-channel mean.
-CONTRAST_FACTOR = (0.4, 0.3, 0.2, 0.1, 0.05)
-# imagecorruptions `saturate`: (factor, offset) on HSV saturation.
-SATURATE = ((0.3, 0.0), (0.1, 0.0), (2.0, 0.0), (5.0, 0.1), (20.0, 0.2))
-# imagecorruptions `jpeg_compression`: JPEG quality (PIL / libjpeg scale).
-JPEG_QUALITY = (25, 18, 15, 10, 7)
-# imagecorruptions `pixelate`: down-scaling factor (PIL BOX down to int(side * c), NEAREST back).
-PIXELATE_FACTOR = (0.6, 0.5, 0.4, 0.3, 0.25)
+# Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
+# make_cifar_c.py's.
+# `brightness`: added to HSV value.
+BRIGHTNESS_SHIFT = {"imagenet": (0.1, 0.2, 0.3, 0.4, 0.5), "cifar": (0.05, 0.1, 0.15, 0.2, 0.3)}
+# `contrast`: factor on the deviation from the per-channel mean.
+CONTRAST_FACTOR = {"imagenet": (0.4, 0.3, 0.2, 0.1, 0.05), "cifar": (0.75, 0.5, 0.4, 0.3, 0.15)}
+# `saturate`: (factor, offset) on HSV saturation.
+SATURATE = {"imagenet": ((0.3, 0.0), (0.1, 0.0), (2.0, 0.0), (5.0, 0.1), (20.0, 0.2)),
+            "cifar": ((0.3, 0.0), (0.1, 0.0), (1.5, 0.0), (2.0, 0.1), (2.5, 0.2))}
+# `jpeg_compression`: JPEG quality (PIL / libjpeg scale).
+JPEG_QUALITY = {"imagenet": (25, 18, 15, 10, 7), "cifar": (80, 65, 58, 50, 40)}
+# `pixelate`: down-scaling factor (PIL BOX down to int(side * c); back up with NEAREST in imagecorruptions, with
+# BOX in make_cifar_c.py, as `PIXELATE_UPSAMPLING` says).
+PIXELATE_FACTOR = {"imagenet": (0.6, 0.5, 0.4, 0.3, 0.25), "cifar": (0.95, 0.9, 0.85, 0.75, 0.65)}
+PIXELATE_UPSAMPLING = {"imagenet": "nearest", "cifar": "box"}
 # imagecorruptions `elastic_transform`: alpha = 250 * (0.05, 0.065, 0.085, 0.1, 0.12); displacements uniform in
 # +-0.005 * height (both axes), smoothed with sigma = 0.01 * (height, width), truncate 3, reflect border.
 ELASTIC_ALPHA = tuple(250 * f for f in (0.05, 0.065, 0.085, 0.1, 0.12))
 ELASTIC_MAX_SHIFT = 0.005
 ELASTIC_SIGMA = 0.01
 ELASTIC_TRUNCATE = 3.0
+# make_cifar_c.py `elastic_transform`: (alpha, sigma, affine shift) as fractions of the image side (32 there):
+# an affine warp moving three points by up to the affine shift, then displacements U(-1, 1) smoothed with sigma
+# (truncate 3, reflect border) times alpha.
+CIFAR_ELASTIC = ((0.0, 0.0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05), (0.1, 0.03, 0.03))
 # Pillow `Resample.c`: 8-bit resampling keeps PRECISION_BITS = 32 - 8 - 2 fractional bits in its coefficients.
 PIL_PRECISION_BITS = 22
 
 
-def brightness(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def brightness(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+               preset: str = "imagenet") -> Tensor:
     """HSV value `V' = clip(V + c)` (skimage HSV conversion)."""
     hsv = rgb_to_hsv(x)
-    hsv[:, 2] = (hsv[:, 2] + BRIGHTNESS_SHIFT[severity - 1]).clamp(0, 1)
+    hsv[:, 2] = (hsv[:, 2] + BRIGHTNESS_SHIFT[preset][severity - 1]).clamp(0, 1)
     return hsv_to_rgb(hsv).clamp(0, 1)
 
 
-def contrast(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def contrast(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+             preset: str = "imagenet") -> Tensor:
     """`clip((x - m) * c + m)`, `m` the per-image, per-channel mean."""
     means = x.mean(dim=(2, 3), keepdim=True)
-    return ((x - means) * CONTRAST_FACTOR[severity - 1] + means).clamp(0, 1)
+    return ((x - means) * CONTRAST_FACTOR[preset][severity - 1] + means).clamp(0, 1)
 
 
-def saturate(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def saturate(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+             preset: str = "imagenet") -> Tensor:
     """HSV saturation `S' = clip(S * a + b)` (skimage HSV conversion)."""
-    factor, offset = SATURATE[severity - 1]
+    factor, offset = SATURATE[preset][severity - 1]
     hsv = rgb_to_hsv(x)
     hsv[:, 1] = (hsv[:, 1] * factor + offset).clamp(0, 1)
     return hsv_to_rgb(hsv).clamp(0, 1)
@@ -66,10 +80,11 @@ def _to_uint8_levels(x: Tensor) -> Tensor:
     return (x * 255).round().clamp(0, 255)
 
 
-def jpeg_compression(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def jpeg_compression(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+                     preset: str = "imagenet") -> Tensor:
     """Encode to JPEG at quality `JPEG_QUALITY` and decode (torchvision libjpeg / nvjpeg), on 8-bit values."""
     images = _to_uint8_levels(x).to(torch.uint8)
-    encoded = encode_jpeg(list(images), quality=JPEG_QUALITY[severity - 1])
+    encoded = encode_jpeg(list(images), quality=JPEG_QUALITY[preset][severity - 1])
     # decode_jpeg takes the compressed bytes on the CPU whatever device it decodes on (nvjpeg on CUDA)
     decoded = decode_jpeg([data.cpu() for data in encoded], device=x.device)
     return torch.stack(decoded).to(x.dtype) / 255
@@ -122,14 +137,18 @@ def pil_nearest_index(size_in: int, size_out: int, device: torch.device) -> Tens
     return torch.tensor(index, device=device)
 
 
-def pixelate(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
-    """PIL BOX down to `(int(W * c), int(H * c))` (horizontal pass, 8-bit rounding, vertical pass), then PIL
-    NEAREST back up (`pil_nearest_index`). Bit-exact with PIL on 8-bit inputs."""
+def pixelate(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+             preset: str = "imagenet") -> Tensor:
+    """PIL BOX down to `(int(W * c), int(H * c))` (horizontal pass, 8-bit rounding, vertical pass), then back up
+    with PIL NEAREST (`pil_nearest_index`; imagecorruptions) or BOX (make_cifar_c.py), as `PIXELATE_UPSAMPLING`
+    says for the preset. Bit-exact with PIL on 8-bit inputs."""
     n, c, h, w = x.shape
-    factor = PIXELATE_FACTOR[severity - 1]
+    factor = PIXELATE_FACTOR[preset][severity - 1]
     small_h, small_w = int(h * factor), int(w * factor)
     levels = _to_uint8_levels(x).to(torch.int32)
     small = pil_box_resize(pil_box_resize(levels, small_w, 3), small_h, 2)
+    if PIXELATE_UPSAMPLING[preset] == "box":
+        return pil_box_resize(pil_box_resize(small, w, 3), h, 2).to(x.dtype) / 255
     # columns first: gathering along the last axis is the slow one, so do it on the few rows of the small image
     big = small.index_select(3, pil_nearest_index(small_w, w, x.device))
     big = big.index_select(2, pil_nearest_index(small_h, h, x.device))
@@ -148,14 +167,69 @@ def warp_reflect(x: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def elastic_transform(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def elastic_transform(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+                      preset: str = "imagenet") -> Tensor:
     """imagecorruptions' elastic transform: displacement fields `dx, dy ~ U(-m, m)` per pixel, `m = 0.005 H`,
     smoothed by a Gaussian of sigma `0.01 (H, W)` (truncate 3, reflect border), times `alpha`; the image is
-    resampled at `(row + dy, col + dx)` (`warp_reflect`)."""
+    resampled at `(row + dy, col + dx)` (`warp_reflect`). `preset="cifar"`: make_cifar_c.py's affine + elastic
+    warp instead (`affine_elastic`)."""
     n, _, h, w = x.shape
+    if preset == "cifar":
+        alpha, sigma, shift = (f * min(h, w) for f in CIFAR_ELASTIC[severity - 1])
+        draws = per_image_uniform(image_generators(generator, n, x.device), (6 + 2 * h * w,), x.device) * 2 - 1
+        corner_shifts = draws[:, :6].view(n, 3, 2).double() * shift
+        return affine_elastic(x, corner_shifts, draws[:, 6:].view(n, 2, h, w).to(x.dtype), alpha, sigma)
     max_shift = h * ELASTIC_MAX_SHIFT
     uniform = per_image_uniform(image_generators(generator, n, x.device), (2, h, w), x.device).to(x.dtype)
     field = gaussian_blur2d((uniform * 2 - 1) * max_shift, (ELASTIC_SIGMA * h, ELASTIC_SIGMA * w),
                             truncate=ELASTIC_TRUNCATE, mode="reflect") * ELASTIC_ALPHA[severity - 1]
     return warp_reflect(x, field[:, 1], field[:, 0]).clamp(0, 1)
 
+
+def affine_anchors(h: int, w: int) -> Tensor:
+    """make_cifar_c.py's three affine anchor points `(3, 2)` float64, given to `cv2.getAffineTransform` as (x, y):
+    centre + size, (centre_0 + size, centre_1 - size), centre - size, with `centre = (h // 2, w // 2)` and
+    `size = min(h, w) // 3` (the script builds them from the (rows, cols) shape; for square images it is moot)."""
+    centre = torch.tensor([h // 2, w // 2], dtype=torch.float64)
+    size = min(h, w) // 3
+    return torch.stack([centre + size, centre + torch.tensor([size, -size]), centre - size])
+
+
+def warp_affine_mirror(x: Tensor, matrices: Tensor) -> Tensor:
+    """`cv2.warpAffine(image, M, (W, H), borderMode=BORDER_REFLECT_101)` for every image, bilinear, with
+    `matrices` `(N, 2, 3)` mapping source (x, y) to output (x, y): output pixel `p` samples the source at
+    `M^-1 p`. Sampling positions are folded into the image (reflect-101 extension is even about the first and
+    last pixel centres, so bilinear interpolation of the extension equals interpolation at the folded position)."""
+    n, _, h, w = x.shape
+    matrices = matrices.to(x.device, torch.float64)
+    inverse = torch.linalg.inv(torch.cat([matrices, matrices.new_tensor([[[0.0, 0.0, 1.0]]]).expand(n, 1, 3)], 1))
+    inverse = inverse[:, :2]
+    rows = torch.arange(h, dtype=torch.float64, device=x.device).view(h, 1).expand(h, w)
+    cols = torch.arange(w, dtype=torch.float64, device=x.device).view(1, w).expand(h, w)
+    points = torch.stack([cols, rows, torch.ones_like(rows)]).view(3, -1)
+    source = (inverse @ points).view(n, 2, h, w)
+
+    def fold(position: Tensor, size: int) -> Tensor:
+        period = 2 * (size - 1)
+        position = position.remainder(period)
+        return torch.where(position > size - 1, period - position, position) / (size - 1) * 2 - 1
+
+    grid = torch.stack([fold(source[:, 0], w), fold(source[:, 1], h)], dim=-1).to(x.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def affine_elastic(x: Tensor, corner_shifts: Tensor, uniform: Tensor, alpha: float, sigma: float) -> Tensor:
+    """make_cifar_c.py's elastic transform given its random draws: the affine map moving `affine_anchors` by
+    `corner_shifts` `(N, 3, 2)` (`cv2.getAffineTransform`), applied with `warp_affine_mirror`; then displacement
+    fields `alpha * gaussian(uniform, sigma)` (`uniform` `(N, 2, H, W)` in [-1, 1): dx first, then dy; truncate 3,
+    reflect border; no smoothing for sigma 0) sampled as `scipy.ndimage.map_coordinates(order=1, mode="reflect")`
+    (`warp_reflect`)."""
+    n, _, h, w = x.shape
+    anchors = affine_anchors(h, w).to(corner_shifts)
+    # getAffineTransform: M with M [p, 1] = p' for the three anchors p and their moved copies p'
+    lifted = torch.cat([anchors, anchors.new_ones(3, 1)], dim=1).expand(n, 3, 3)
+    matrices = torch.linalg.solve(lifted, anchors + corner_shifts).transpose(1, 2)
+    warped = warp_affine_mirror(x, matrices)
+    field = uniform if sigma == 0 else gaussian_blur2d(uniform, sigma, truncate=ELASTIC_TRUNCATE, mode="reflect")
+    field = field * alpha
+    return warp_reflect(warped, field[:, 1], field[:, 0]).clamp(0, 1)

@@ -45,7 +45,9 @@ released JPEGs; numbers from on-the-fly corruption are "ImageNet-C style" and ar
 - frost rescales the frost picture x1.1 before cropping; the fork picks among 6 frost pictures where ImageNet-C
   used the first 5 (the torch backend defaults to 5; `frost_images=6` is the fork's choice, used above).
 - fog draws a plasma map of the next power of two of the image side (the release: a fixed 256 map).
-- The per-severity constants are those of `make_imagenet_c.py` (CIFAR-10-C used milder ones).
+- The per-severity constants are those of `make_imagenet_c.py`. CIFAR-10-C used milder ones: the torch
+  backend's `preset="cifar"` (not compared here: imagecorruptions has no such preset; tested against
+  make_cifar_c.py's functions in `tests/test_corruptions_presets.py`).
 
 ## The torch backend vs imagecorruptions
 

@@ -15,6 +15,7 @@ from torch import Tensor
 from corruptions import blur, digital, noise, weather
 from corruptions._ops import image_chunks
 from corruptions._random import image_seeds
+from corruptions.presets import check_preset
 from corruptions.reference import MIN_SIZE, corrupt_reference
 from robustbench_lift.errors import UsageError
 
@@ -78,10 +79,16 @@ def check_severity(severity: int) -> int:
     return severity
 
 
-def resolve_backend(backend: str, name: str, device: torch.device) -> str:
-    """"torch" or "reference" for `backend` ("auto" picks the faster one for `name` on `device`)."""
+def resolve_backend(backend: str, name: str, device: torch.device, preset: str = "imagenet") -> str:
+    """"torch" or "reference" for `backend` ("auto" picks the faster one for `name` on `device`; the reference,
+    imagecorruptions, has only the `"imagenet"` preset's constants)."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if check_preset(preset) != "imagenet":
+        if backend == "reference":
+            raise UsageError(f"the reference backend (imagecorruptions) has only ImageNet-C constants, not the "
+                             f"{preset!r} preset: use backend 'torch' or 'auto'")
+        return "torch"
     if backend != "auto":
         return backend
     return "reference" if device.type == "cpu" and name in REFERENCE_FASTER_ON_CPU else "torch"
@@ -100,7 +107,7 @@ def _check_images(images: Tensor) -> None:
 
 
 def corrupt(images: Tensor, name: str, severity: int, *, generator: torch.Generator | None = None,
-            backend: str = "torch", **options) -> Tensor:
+            backend: str = "torch", preset: str = "imagenet", **options) -> Tensor:
     """Corrupt a batch with ImageNet-C corruption `name` at `severity` (1-5).
 
     `images`: uint8 `(N, 3, H, W)` (0-255) or float (0-1), H, W >= 32, any device. Returns the same dtype, shape
@@ -108,22 +115,25 @@ def corrupt(images: Tensor, name: str, severity: int, *, generator: torch.Genera
     output, floats returned as level / 255). Random corruptions draw one seed per image from `generator` (torch's
     global generator when `None`), so an image's corruption depends on its position in the sequence of images
     corrupted with that generator, not on the batch size. `backend`: "torch" (batched, any device),
-    "reference" (imagecorruptions on the CPU, image by image), "auto" (the faster on this device). `options`:
-    extra keywords of the torch function (e.g. `frost_images=6` for frost), torch backend only.
+    "reference" (imagecorruptions on the CPU, image by image), "auto" (the faster on this device). `preset`:
+    the per-severity constants, `"imagenet"` (ImageNet-C) or `"cifar"` (CIFAR-10-C, for 32 px images; torch
+    backend), see `corruptions.presets`. `options`: extra keywords of the torch function (e.g. `frost_images=6`
+    for frost), torch backend only.
     """
     check_name(name)
     check_severity(severity)
     _check_images(images)
-    chosen = resolve_backend(backend, name, images.device)
+    chosen = resolve_backend(backend, name, images.device, preset)
     function = CORRUPTIONS[name]
-    unknown = sorted(set(options) - set(inspect.signature(function).parameters) - {"x", "severity", "generator"})
+    unknown = sorted(set(options) - set(inspect.signature(function).parameters)
+                     - {"x", "severity", "generator", "preset"})
     if unknown or (options and chosen == "reference"):
         raise UsageError(f"corruption {name!r} with backend {chosen!r} takes no option(s) {sorted(options)}")
     if chosen == "reference":
         levels = images if images.dtype == torch.uint8 else (images.float() * 255).round().clamp(0, 255).byte()
         out = corrupt_reference(levels, name, severity, generator)
     else:
-        out = _corrupt_torch(function, images, severity, generator, options)
+        out = _corrupt_torch(function, images, severity, generator, {**options, "preset": preset})
     return out if images.dtype == torch.uint8 else (out.to(torch.float32) / 255).to(images.dtype)
 
 

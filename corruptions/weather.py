@@ -1,9 +1,10 @@
 """Weather corruptions of ImageNet-C as batched torch functions: snow, frost, fog, spatter.
 
 Operations and per-severity constants follow imagecorruptions (bethgelab, imaug fork 1.1.5,
-`imagecorruptions/corruptions.py`), reimplemented for `(N, 3, H, W)` float tensors in [0, 1] on any device.
-Every function is `fn(x, severity, generator) -> Tensor` in [0, 1]; each image draws its random numbers from its
-own generator (`corruptions._random.image_generators`), so its result does not depend on its batch.
+`imagecorruptions/corruptions.py`), reimplemented for `(N, 3, H, W)` float tensors in [0, 1] on any device;
+`preset="cifar"` takes make_cifar_c.py's constants and its frost picture scale (`corruptions.presets`). Every
+function is `fn(x, severity, generator, *, preset) -> Tensor` in [0, 1]; each image draws its random numbers from
+its own generator (`corruptions._random.image_generators`), so its result does not depend on its batch.
 
 Known differences from the generator of the released ImageNet-C (`make_imagenet_c.py`), inherited from
 imagecorruptions: snow blurs its snow layer with a NumPy-style motion-blur kernel (shifted copies weighted by a
@@ -24,28 +25,42 @@ from torch import Tensor
 from corruptions._cv import box_blur3, canny, correlate3x3, distance_to_edges, equalize_hist
 from corruptions._ops import gaussian_blur2d, image_chunks, motion_blur, zoom_center
 from corruptions._random import image_generators, per_image_normal, per_image_uniform
+from corruptions.presets import CIFAR_SIDE
 from corruptions.shift import windows
 from robustbench_lift.errors import UsageError
 
-# imagecorruptions corruptions.py `snow`: (loc, scale, zoom, threshold, blur radius, blur sigma, image mix).
-SNOW_PARAMS = ((0.1, 0.3, 3, 0.5, 10, 4, 0.8), (0.2, 0.3, 2, 0.5, 12, 4, 0.7), (0.55, 0.3, 4, 0.9, 12, 8, 0.7),
-               (0.55, 0.3, 4.5, 0.85, 12, 8, 0.65), (0.55, 0.3, 2.5, 0.85, 12, 12, 0.55))
-# imagecorruptions `snow`: blur angle uniform in [-135, -45) degrees.
+# Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
+# make_cifar_c.py's.
+# `snow`: (loc, scale, zoom, threshold, blur radius, blur sigma, image mix).
+SNOW_PARAMS = {
+    "imagenet": ((0.1, 0.3, 3, 0.5, 10, 4, 0.8), (0.2, 0.3, 2, 0.5, 12, 4, 0.7), (0.55, 0.3, 4, 0.9, 12, 8, 0.7),
+                 (0.55, 0.3, 4.5, 0.85, 12, 8, 0.65), (0.55, 0.3, 2.5, 0.85, 12, 12, 0.55)),
+    "cifar": ((0.1, 0.2, 1, 0.6, 8, 3, 0.95), (0.1, 0.2, 1, 0.5, 10, 4, 0.9), (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
+              (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85), (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8))}
+# `snow`: blur angle uniform in [-135, -45) degrees.
 SNOW_ANGLE_RANGE = (-135.0, -45.0)
-# imagecorruptions `frost`: (image weight, frost weight).
-FROST_PARAMS = ((1.0, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75))
+# `frost`: (image weight, frost weight).
+FROST_PARAMS = {"imagenet": ((1.0, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75)),
+                "cifar": ((1.0, 0.2), (1.0, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45))}
 # imagecorruptions `frost`: file names in its `frost/` folder; ImageNet-C (`make_imagenet_c.py`) drew among the
 # first five, the imaug fork among all six.
 FROST_FILES = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg", "frost6.jpg")
 # imagecorruptions `frost`: the frost picture is scaled by 1.1 on top of what makes it cover the image.
 FROST_RESCALE = 1.1
-# imagecorruptions `fog`: (plasma weight, wibble decay).
-FOG_PARAMS = ((1.5, 2.0), (2.0, 2.0), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4))
+# make_cifar_c.py `frost`: the picture is scaled by 0.2 (cv2.resize, bilinear) for 32 px images; here by
+# 0.2 * side / 32 for larger ones, so the frost keeps its size relative to the image.
+CIFAR_FROST_SCALE = 0.2
+# `fog`: (plasma weight, wibble decay).
+FOG_PARAMS = {"imagenet": ((1.5, 2.0), (2.0, 2.0), (2.5, 1.7), (2.5, 1.5), (3.0, 1.4)),
+              "cifar": ((0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75))}
 # imagecorruptions `plasma_fractal`: initial wibble.
 PLASMA_WIBBLE = 100.0
-# imagecorruptions `spatter`: (loc, scale, blur sigma, threshold, intensity/mud sigma, mud?).
-SPATTER_PARAMS = ((0.65, 0.3, 4, 0.69, 0.6, 0), (0.65, 0.3, 3, 0.68, 0.6, 0), (0.65, 0.3, 2, 0.68, 0.5, 0),
-                  (0.65, 0.3, 1, 0.65, 1.5, 1), (0.67, 0.4, 1, 0.65, 1.5, 1))
+# `spatter`: (loc, scale, blur sigma, threshold, intensity/mud sigma, mud?).
+SPATTER_PARAMS = {
+    "imagenet": ((0.65, 0.3, 4, 0.69, 0.6, 0), (0.65, 0.3, 3, 0.68, 0.6, 0), (0.65, 0.3, 2, 0.68, 0.5, 0),
+                 (0.65, 0.3, 1, 0.65, 1.5, 1), (0.67, 0.4, 1, 0.65, 1.5, 1)),
+    "cifar": ((0.62, 0.1, 0.7, 0.7, 0.5, 0), (0.65, 0.1, 0.8, 0.7, 0.5, 0), (0.65, 0.3, 1, 0.69, 0.5, 0),
+              (0.65, 0.1, 0.7, 0.69, 0.6, 1), (0.65, 0.1, 0.5, 0.68, 0.6, 1))}
 # imagecorruptions `spatter`: water is pale turquoise (175, 238, 238), mud brown (63, 42, 20), in RGB order.
 WATER_RGB = (175 / 255, 238 / 255, 238 / 255)
 MUD_RGB = (63 / 255, 42 / 255, 20 / 255)
@@ -67,27 +82,28 @@ def blend_snow(x: Tensor, layer: Tensor, mix: float) -> Tensor:
     return (out + layer).add_(layer.flip(-2, -1)).clamp_(0, 1)  # out-of-place first: `layer` may broadcast `x`
 
 
-def snow_from_noise(x: Tensor, severity: int, noise: Tensor, angles: Tensor) -> Tensor:
+def snow_from_noise(x: Tensor, severity: int, noise: Tensor, angles: Tensor, preset: str = "imagenet") -> Tensor:
     """`snow` given its random draws: standard normal `noise` `(N, 1, H, W)` and blur `angles` `(N,)` (degrees).
 
     imagecorruptions `snow`: layer = loc + scale * noise, centre zoom x`zoom`, zero below `threshold`, clip to
     [0, 1], motion blur (radius, sigma, angle), quantised to 1/255, then `blend_snow` with `mix`.
     """
-    loc, scale, zoom, threshold, radius, sigma, mix = SNOW_PARAMS[severity - 1]
+    loc, scale, zoom, threshold, radius, sigma, mix = SNOW_PARAMS[preset][severity - 1]
     layer = zoom_center(noise * scale + loc, zoom)
     layer = torch.where(layer < threshold, torch.zeros_like(layer), layer).clamp(0, 1)
     layer = motion_blur(layer, radius, sigma, angles)
     return blend_snow(x, (layer * 255).round() / 255, mix)
 
 
-def snow(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def snow(x: Tensor, severity: int, generator: torch.Generator | None = None, *, preset: str = "imagenet") -> Tensor:
     """Snow: a thresholded, zoomed Gaussian snow layer, motion-blurred at an angle ~ U[-135, -45) degrees, added
     as is and rotated by 180 degrees to a brightened image (`snow_from_noise`)."""
     n, _, h, w = x.shape
     gens = image_generators(generator, n, x.device)
     noise = per_image_normal(gens, (1, h, w), x.device)
     low, high = SNOW_ANGLE_RANGE
-    return snow_from_noise(x, severity, noise, low + (high - low) * per_image_uniform(gens, (), x.device))
+    angles = low + (high - low) * per_image_uniform(gens, (), x.device)
+    return snow_from_noise(x, severity, noise, angles, preset)
 
 
 @functools.cache
@@ -103,20 +119,27 @@ def _frost_picture(index: int, device: torch.device) -> Tensor:
 
 
 @functools.lru_cache(maxsize=4)
-def _frost_stack(h: int, w: int, count: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """The first `count` frost pictures rescaled to cover `h x w`, as uint8 `(count, 3, H_max, W_max)` (zero
+def _frost_stack(h: int, w: int, count: int, preset: str, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The first `count` frost pictures rescaled for `h x w` images, as uint8 `(count, 3, H_max, W_max)` (zero
     padded; about 12 MB for 224 px images) and their sizes `(count, 2)` int64.
 
     imagecorruptions `frost`: scale = max(1, h / fh, w / fw) * 1.1, new size ceil(side * scale), cv2 INTER_CUBIC
-    (Keys a = -0.75, half-pixel centres, as torch's bicubic), rounded to uint8.
+    (Keys a = -0.75, half-pixel centres, as torch's bicubic), rounded to uint8. make_cifar_c.py: `cv2.resize(fx=
+    fy=0.2)` (bilinear, half-pixel centres, size rounded; at 0.2 every output pixel is a source pixel), here with
+    scale `0.2 * max(h, w) / 32`, at least what covers the image.
     """
     pictures = []
     for index in range(count):
-        picture = _frost_picture(index, device)
-        fh, fw = picture.shape[1:]
-        factor = max(1.0, h / fh, w / fw) * FROST_RESCALE
-        size = (math.ceil(fh * factor), math.ceil(fw * factor))
-        resized = F.interpolate(picture[None].to(torch.float32), size=size, mode="bicubic", align_corners=False)
+        picture = _frost_picture(index, device)[None].to(torch.float32)
+        fh, fw = picture.shape[2:]
+        if preset == "cifar":
+            factor = max(CIFAR_FROST_SCALE * max(h, w) / CIFAR_SIDE, h / fh, w / fw)
+            resized = F.interpolate(picture, scale_factor=factor, mode="bilinear", align_corners=False,
+                                    recompute_scale_factor=False)
+        else:
+            factor = max(1.0, h / fh, w / fw) * FROST_RESCALE
+            size = (math.ceil(fh * factor), math.ceil(fw * factor))
+            resized = F.interpolate(picture, size=size, mode="bicubic", align_corners=False)
         pictures.append(resized[0].round().clamp(0, 255).to(torch.uint8))
     sizes = torch.tensor([p.shape[1:] for p in pictures], device=device)
     height, width = int(sizes[:, 0].max()), int(sizes[:, 1].max())
@@ -124,7 +147,8 @@ def _frost_stack(h: int, w: int, count: int, device: torch.device) -> tuple[Tens
     return stack.contiguous(memory_format=torch.channels_last), sizes  # the layout `windows` gathers from
 
 
-def frost(x: Tensor, severity: int, generator: torch.Generator | None = None, *, frost_images: int = 5) -> Tensor:
+def frost(x: Tensor, severity: int, generator: torch.Generator | None = None, *, frost_images: int = 5,
+          preset: str = "imagenet") -> Tensor:
     """Frost: `clip(a * x + b * crop)` with a random crop of one of imagecorruptions' frost pictures.
 
     `frost_images=5` draws among the first five pictures as ImageNet-C did; `6` adds the imaug fork's sixth.
@@ -132,9 +156,9 @@ def frost(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
     """
     if frost_images not in (5, 6):
         raise UsageError(f"frost_images must be 5 (ImageNet-C) or 6 (imagecorruptions-imaug), got {frost_images}")
-    image_weight, frost_weight = FROST_PARAMS[severity - 1]
+    image_weight, frost_weight = FROST_PARAMS[preset][severity - 1]
     n, _, h, w = x.shape
-    stack, sizes = _frost_stack(h, w, frost_images, x.device)
+    stack, sizes = _frost_stack(h, w, frost_images, preset, x.device)
     gens = image_generators(generator, n, x.device)
     draws = per_image_uniform(gens, (3,), x.device)
     choice = (draws[:, 0] * frost_images).long().clamp(max=frost_images - 1)
@@ -183,10 +207,10 @@ def plasma_fractal(gens: list[torch.Generator], mapsize: int, decay: float, devi
     return maps / maps.amax(dim=(1, 2), keepdim=True)
 
 
-def fog(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def fog(x: Tensor, severity: int, generator: torch.Generator | None = None, *, preset: str = "imagenet") -> Tensor:
     """Fog: `clip((x + a * plasma) * m / (m + a))`, `m` the image maximum, plasma map of the next power of two
     of the image side cropped to the image (imagecorruptions `fog`)."""
-    weight, decay = FOG_PARAMS[severity - 1]
+    weight, decay = FOG_PARAMS[preset][severity - 1]
     n, _, h, w = x.shape
     mapsize = 1 << (max(h, w) - 1).bit_length()
     plasma = plasma_fractal(image_generators(generator, n, x.device), mapsize, decay, x.device)
@@ -218,14 +242,14 @@ def water_spatter(x: Tensor, liquid: Tensor, intensity: float) -> Tensor:
     return (x + m[:, None] * colour).clamp(0, 1)
 
 
-def spatter_from_noise(x: Tensor, severity: int, noise: Tensor) -> Tensor:
+def spatter_from_noise(x: Tensor, severity: int, noise: Tensor, preset: str = "imagenet") -> Tensor:
     """`spatter` given its standard normal `noise` `(N, 1, H, W)`.
 
     imagecorruptions `spatter`: liquid = gaussian(loc + scale * noise, sigma), zeroed below `threshold`; water
     drops at severities 1-3 (`water_spatter`), mud at 4-5: mask `liquid > threshold` blurred with `mud_sigma`,
     zeroed below 0.8, `out = clip(x * (1 - m) + m * mud brown)`.
     """
-    loc, scale, sigma, threshold, strength, mud = SPATTER_PARAMS[severity - 1]
+    loc, scale, sigma, threshold, strength, mud = SPATTER_PARAMS[preset][severity - 1]
     liquid = gaussian_blur2d(noise * scale + loc, sigma)
     liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
     if not mud:
@@ -236,9 +260,10 @@ def spatter_from_noise(x: Tensor, severity: int, noise: Tensor) -> Tensor:
     return (x * (1 - mask) + colour * mask).clamp(0, 1)
 
 
-def spatter(x: Tensor, severity: int, generator: torch.Generator | None = None) -> Tensor:
+def spatter(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+            preset: str = "imagenet") -> Tensor:
     """Spatter: water drops (severities 1-3) or mud (4-5) from a blurred, thresholded Gaussian liquid layer
     (`spatter_from_noise`)."""
     n, _, h, w = x.shape
     noise = per_image_normal(image_generators(generator, n, x.device), (1, h, w), x.device)
-    return spatter_from_noise(x, severity, noise)
+    return spatter_from_noise(x, severity, noise, preset)

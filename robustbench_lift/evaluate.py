@@ -250,13 +250,14 @@ def evaluate(model: str | nn.Module, suite: str = "c", data: str | Path | None =
              std: Sequence[float] | None = None, perturbations: Sequence[str] | None = None,
              difficulties: Sequence[int] | None = None, p_baseline: str | Path | None = None,
              shift_mode: str | None = None, pairs: int | None = None,
-             max_shift: int | None = None) -> pd.DataFrame:
+             max_shift: int | None = None, preset: str | None = None) -> pd.DataFrame:
     """Evaluate one model on one suite; returns its cells (`load_results(..., predictions=True)` rows).
 
     `model`: a zoo name (with optional `weights`, whose metadata gives classes and normalisation) or an
     `nn.Module` (`name`, `num_classes`, `mean`, `std` describe it; ImageNet normalisation by default). `suite`:
-    `"c"`, `"clean"`, `"p"`, `"shift"` or `"all"` (c, p and shift); `data`: see `suites.CorruptionSuite` /
-    `CleanSuite`, `suites_p.PerturbationSuite` (`perturbations`, `difficulties`, `p_baseline`) and
+    `"c"`, `"clean"`, `"p"`, `"shift"` or `"all"` (c, p and shift); `data`: see `suites.CorruptionSuite`
+    (`preset`: constants of on-the-fly corruption, imagenet or cifar) / `CleanSuite`,
+    `suites_p.PerturbationSuite` (`perturbations`, `difficulties`, `p_baseline`) and
     `suites_shift.ShiftSuite` (`shift_mode`, `pairs`, `max_shift`). `out`: SQLite file (cells already in it
     with the same settings are skipped; None keeps results in memory). `limit`: evenly spaced images (or
     sequences) per cell. `seed`: per-image seeds of on-the-fly corruptions, perturbations and crop offsets
@@ -278,12 +279,12 @@ def evaluate(model: str | nn.Module, suite: str = "c", data: str | Path | None =
                              severities=severities, seed=seed, backend=backend, device=target, resize=resize,
                              crop=crop, class_map=read_class_map(class_map) if class_map else None,
                              perturbations=perturbations, difficulties=difficulties, p_baseline=p_baseline,
-                             shift_mode=shift_mode, pairs=pairs, max_shift=max_shift)
+                             shift_mode=shift_mode, pairs=pairs, max_shift=max_shift, preset=preset)
         engine = Engine(prepared, target, batch_size, workers, amp, channels_last, compile, progress and dist.is_main)
         store = ResultStore(out or ":memory:") if dist.is_main else None
         config = {"model": prepared.name, "weights": str(weights) if weights else None, "suite": suite,
                   "data": str(data), "clean": str(clean) if clean else None, "batch_size": batch_size,
-                  "limit": limit, "seed": seed, "backend": backend, "precision": engine.precision}
+                  "limit": limit, "seed": seed, "backend": backend, "preset": preset, "precision": engine.precision}
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
         keys = []
         for suite_obj in suites:

@@ -10,8 +10,8 @@ a resumed run still had to write. The images are "ImageNet-C style" (corrupted b
 released ImageNet-C.
 
 `render_cifar_c(images, labels, out_dir)` writes `<corruption>.npy` `(5 N, H, W, 3)` uint8 (severities 1..5
-stacked in that order) and `labels.npy` `(5 N,)`, the CIFAR-10-C layout; note that it applies the ImageNet-C
-constants, not CIFAR-10-C's milder ones (`make_cifar_c.py`).
+stacked in that order) and `labels.npy` `(5 N,)`, the CIFAR-10-C layout, with CIFAR-10-C's constants
+(`make_cifar_c.py`, `preset="cifar"`) unless told otherwise.
 """
 
 import difflib
@@ -135,9 +135,10 @@ def _write_jpeg(image_hwc: np.ndarray, path: Path) -> None:
 
 
 def corrupt_indexed(images: Tensor, indices: Sequence[int], corruption: str, severity: int, seed: int,
-                    backend: str = "auto") -> Tensor:
-    """`corruptions.corrupt` of a batch whose images are items `indices` of a data set, each image's randomness
-    drawn from a (CPU) generator seeded with `image_seed(seed, corruption, severity, index)`.
+                    backend: str = "auto", preset: str = "imagenet") -> Tensor:
+    """`corruptions.corrupt` (with `backend`, `preset`) of a batch whose images are items `indices` of a data set,
+    each image's randomness drawn from a (CPU) generator seeded with `image_seed(seed, corruption, severity,
+    index)`.
 
     The result of an image depends on neither its batch nor the device's RNG for the seed; `corrupt` takes one
     generator per call, so random corruptions run one call per image, deterministic ones on the whole batch.
@@ -146,12 +147,12 @@ def corrupt_indexed(images: Tensor, indices: Sequence[int], corruption: str, sev
     from corruptions.registry import DETERMINISTIC
 
     if corruption in DETERMINISTIC:
-        return corruptions.corrupt(images, corruption, severity, backend=backend)
+        return corruptions.corrupt(images, corruption, severity, backend=backend, preset=preset)
     outputs = []
     for i, index in enumerate(indices):
         generator = torch.Generator().manual_seed(image_seed(seed, corruption, severity, index))
         outputs.append(corruptions.corrupt(images[i:i + 1], corruption, severity, generator=generator,
-                                           backend=backend))
+                                           backend=backend, preset=preset))
     return torch.cat(outputs)
 
 
@@ -209,17 +210,22 @@ def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequenc
 
 
 def render_cifar_c(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, out_dir: str | Path, *,
-                   corruptions: Sequence[str] | str | None = None, backend: str = "auto", batch_size: int = 256,
-                   seed: int = 0, device: str | torch.device | None = None, progress: bool = True) -> RenderSummary:
+                   corruptions: Sequence[str] | str | None = None, preset: str = "cifar", backend: str = "auto",
+                   batch_size: int = 256, seed: int = 0, device: str | torch.device | None = None,
+                   progress: bool = True) -> RenderSummary:
     """Write CIFAR-C style arrays: `<corruption>.npy` `(5 N, H, W, 3)` uint8 and `labels.npy` `(5 N,)`.
 
     `images`: uint8 `(N, H, W, 3)` (H, W >= 32), `labels` `(N,)`. Row `(s - 1) * N + i` is image `i` at severity
     `s`. Existing `.npy` files are skipped; each is written to a temporary name and renamed. Image `i` is
     corrupted with `image_seed(seed, corruption, severity, i)` (`corrupt_indexed`), as on-the-fly evaluation does.
+    `preset`: the severity constants, `"cifar"` (CIFAR-10-C's; torch backend) or `"imagenet"`.
     """
     from tqdm import tqdm
 
+    from corruptions.presets import check_preset
+
     names = resolve_corruptions(corruptions)
+    check_preset(preset)
     images = torch.as_tensor(np.asarray(images))
     labels = np.asarray(labels)
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3 or len(labels) != len(images):
@@ -237,7 +243,7 @@ def render_cifar_c(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, out
             for start in range(0, len(images), batch_size):
                 batch = nchw[start:start + batch_size].to(device)
                 indices = range(start, start + len(batch))
-                corrupted = corrupt_indexed(batch, indices, name, severity, seed, backend)
+                corrupted = corrupt_indexed(batch, indices, name, severity, seed, backend, preset)
                 offset = (severity - 1) * len(images) + start
                 stacked[offset:offset + len(batch)] = corrupted.permute(0, 2, 3, 1).cpu().numpy()
                 bar.update(len(batch))

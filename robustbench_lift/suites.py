@@ -121,7 +121,7 @@ class _CleanAndReference(Dataset):
     R cells that use the reference backend, computed here, i.e. in the loader workers."""
 
     def __init__(self, dataset: Dataset, cells: list[tuple[str, int]], seed: int) -> None:
-        self.dataset, self.cells, self.seed = dataset, cells, seed
+        self.dataset, self.cells, self.seed = dataset, cells, seed  # reference cells: the "imagenet" preset
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -138,8 +138,10 @@ class CorruptionSuite(Suite):
     `data`: a pre-rendered tree (ImageNet-C, Tiny-ImageNet-C), a CIFAR-C folder, or clean images (a folder,
     CIFAR test pickles, `"demo"`) corrupted on the fly with `corruptions.corrupt`, seeded per image from `seed`:
     cells whose backend (`"auto"` resolved per corruption for `device`) is `"torch"` are corrupted on the
-    device from the decoded batch, `"reference"` ones in the loader workers. On-the-fly numbers are "ImageNet-C
-    style", not comparable with the released images: the data set name gets `-otf`.
+    device from the decoded batch, `"reference"` ones in the loader workers. `preset`: the severity constants of
+    on-the-fly corruption, `"imagenet"` (default) or `"cifar"` (CIFAR-10-C's, for 32 px images; `corruptions.
+    presets`). On-the-fly numbers are "ImageNet-C style" ("CIFAR-10-C style"), not comparable with the released
+    images: the data set name gets `-otf` (`-otf-cifar`).
     """
 
     name = "c"
@@ -147,10 +149,18 @@ class CorruptionSuite(Suite):
     def __init__(self, data: str | Path, dataset: str | None = None, clean: str | Path | None = None,
                  corruptions: Sequence[str] | None = None, severities: Sequence[int] | None = None,
                  class_map: dict[str, int] | None = None, seed: int = 0, backend: str = "auto",
-                 device: str | torch.device = "cpu", resize: int | None = 256, crop: int | None = 224) -> None:
+                 device: str | torch.device = "cpu", resize: int | None = 256, crop: int | None = 224,
+                 preset: str | None = None) -> None:
+        from corruptions.presets import check_preset
+
         self.layout = detect_layout(data)
         on_the_fly = self.layout not in ("imagenet-c", "cifar-c")
-        super().__init__(dataset or Path(str(data)).name + ("-otf" if on_the_fly else ""))
+        if preset is not None and not on_the_fly:
+            raise UsageError(f"preset {preset!r} applies to corruption on the fly; {data} is a pre-rendered "
+                             f"{self.layout} tree, whose constants are fixed: drop the preset")
+        self.preset = check_preset(preset or "imagenet")
+        suffix = ("-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")) if on_the_fly else ""
+        super().__init__(dataset or Path(str(data)).name + suffix)
         self.severities = sorted(set(severities or SEVERITIES))
         if not set(self.severities) <= set(SEVERITIES):
             raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
@@ -167,7 +177,8 @@ class CorruptionSuite(Suite):
 
             check_names(self.corruptions, get_corruption_names("all"), "corruption")
             self.tree, clean = None, clean or data
-            self.backends = {c: resolve_backend(backend, c, torch.device(device)) for c in self.corruptions}
+            self.backends = {c: resolve_backend(backend, c, torch.device(device), self.preset)
+                             for c in self.corruptions}
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
         self.clean = open_clean(clean, class_map, resize, crop) if clean is not None else None
@@ -180,7 +191,7 @@ class CorruptionSuite(Suite):
                 return batch[:, 0]
             if cell in in_workers:
                 return batch[:, 1 + in_workers.index(cell)]
-            return corrupt_indexed(batch[:, 0], indices.tolist(), *cell, self.seed, "torch")
+            return corrupt_indexed(batch[:, 0], indices.tolist(), *cell, self.seed, "torch", self.preset)
         return _CleanAndReference(dataset, in_workers, self.seed), inputs
 
     def groups(self) -> list[CellGroup]:
@@ -188,8 +199,8 @@ class CorruptionSuite(Suite):
         if self.tree is None:
             base = {"data": self.clean.fingerprint(), "images": len(self.clean), "source": "on-the-fly"}
             fingerprints = {CLEAN: {**base, "source": "clean"}}
-            fingerprints.update({cell: {**base, "seed": self.seed, "backend": self.backends[cell[0]]}
-                                 for cell in cells})
+            settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset})
+            fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]]} for cell in cells})
             return [CellGroup(self.clean, fingerprints, self._views)]
         groups = [_static_group(self.clean, CLEAN, "clean")] if self.clean else []
         return groups + [_static_group(self.tree.cell(*cell), cell, self.layout) for cell in cells]

@@ -121,7 +121,7 @@ def test_frost_crops_come_from_the_package_pictures(frost_images):
     `frost_images` pictures, read and rescaled independently with OpenCV."""
     x = torch.zeros(16, 3, 40, 48)
     out = weather.frost(x, 1, torch.Generator().manual_seed(0), frost_images=frost_images)
-    crops = (out * 255 / weather.FROST_PARAMS[0][1]).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    crops = (out * 255 / weather.FROST_PARAMS["imagenet"][0][1]).permute(0, 2, 3, 1).numpy().astype(np.float32)
     pictures = _reference_frost_pictures((40, 48))
     used = set()
     for crop in crops:
@@ -150,7 +150,7 @@ def test_fog_formula_and_plasma_range():
     # the whole map is used, so the output spans [1 / (1 + w), 1] and is grey (equal channels)
     assert torch.equal(weather.fog(torch.zeros(1, 3, 40, 40), 3), torch.zeros(1, 3, 40, 40))
     white = weather.fog(torch.ones(2, 3, 64, 64), 3)
-    weight = weather.FOG_PARAMS[2][0]
+    weight = weather.FOG_PARAMS["imagenet"][2][0]
     assert torch.allclose(white.amin(dim=(1, 2, 3)), torch.full((2,), 1 / (1 + weight)))
     assert torch.allclose(white.amax(dim=(1, 2, 3)), torch.ones(2))
     assert torch.equal(white[:, 0], white[:, 2])
@@ -162,7 +162,8 @@ def test_opencv_steps_of_spatter_match_opencv():
     from skimage.filters import gaussian
 
     rng = np.random.default_rng(0)
-    for loc, scale, sigma, threshold, *_ in weather.SPATTER_PARAMS[:3]:
+    water = weather.SPATTER_PARAMS["imagenet"][:3] + weather.SPATTER_PARAMS["cifar"][:3]
+    for loc, scale, sigma, threshold, *_ in water:
         layers = []
         for _ in range(3):
             layer = gaussian(rng.normal(loc, scale, size=(61, 83)), sigma=sigma)

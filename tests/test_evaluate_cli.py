@@ -79,12 +79,37 @@ def test_table_output_and_resume(setup, capsys):
     assert len(load_results(setup / "t.db")) == 1  # the second --model found its cell stored
 
 
+def test_cifar_preset_corrupts_on_the_fly_with_cifar_constants(setup, capsys):
+    out = setup / "preset.db"
+    code, _, _ = run(["evaluate", "--model", MODEL, "--weights", str(setup / "three.pt"), "--data",
+                      str(setup / "clean"), "--corruptions", "contrast", "--severities", "1", "--preset", "cifar",
+                      "--resize", "0", "--crop", "0", "--out", str(out), "--no-progress", "--bootstrap", "0"], capsys)
+    assert code == 0
+    row = load_results(out, predictions=True).set_index("corruption").loc["contrast"]
+    assert row["dataset"] == "clean-otf-cifar" and row["fingerprint"]["preset"] == "cifar"
+    from PIL import Image
+
+    import corruptions
+
+    x = torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB"))) for p in sorted_paths(setup / "clean")])
+    model = create_model(MODEL, weights=setup / "three.pt").eval()
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    top1 = {}
+    for preset in ("cifar", "imagenet"):
+        corrupted = corruptions.corrupt(x.permute(0, 3, 1, 2), "contrast", 1, preset=preset)
+        with torch.no_grad():
+            top1[preset] = model((corrupted.float() / 255 - mean) / std).argmax(1).numpy()
+    assert np.array_equal(row["predictions"][:, 0], top1["cifar"])
+    assert not np.array_equal(top1["cifar"], top1["imagenet"])  # the check can tell the presets apart
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", "cifar_resnet18-maxx"], "unknown model 'cifar_resnet18-maxx'"),
     (["--model", MODEL, "--weights", "missing.pt"], "missing.pt"),
     (["--model", MODEL, "--severities", "0-9"], "--severities '0-9'"),
     (["--model", MODEL, "--weights", "a.pt", "--weights", "b.pt"], "2 --weights for 1 --model"),
     (["--model", MODEL, "--corruptions", "fogg"], "no corruption folder(s) fogg/"),
+    (["--model", MODEL, "--preset", "cifar"], "pre-rendered imagenet-c tree"),
     (["--model", MODEL, "--device", "cuda:7" if torch.cuda.is_available() else "cuda"], "cuda"),
 ])
 def test_usage_errors_exit_2(setup, capsys, args, message):

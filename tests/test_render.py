@@ -136,7 +136,8 @@ def test_cifar_c_writer_stacks_severities_in_order(tmp_path):
         for severity in range(1, 6):
             for i in range(3):
                 generator = torch.Generator().manual_seed(image_seed(0, name, severity, i))
-                expected = corruptions.corrupt(nchw[i:i + 1], name, severity, generator=generator)[0]
+                expected = corruptions.corrupt(nchw[i:i + 1], name, severity, generator=generator,
+                                               preset="cifar")[0]  # CIFAR-10-C's constants by default
                 assert np.array_equal(stacked[(severity - 1) * 3 + i], expected.permute(1, 2, 0).numpy())
     again = render_cifar_c(images, labels, tmp_path, corruptions=["brightness", "shot_noise"], progress=False)
     assert again.written == 0 and again.skipped == 2

@@ -124,6 +124,9 @@ def format_summary(summary: pd.DataFrame) -> str:
 @click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True,
               help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.")
+@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions: severity "
+              "constants of ImageNet-C or of CIFAR-10-C (milder, for 32 px images; torch backend).  "
+              "[default: imagenet]")
 @click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
 @click.option("--num-classes", type=int, help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
 @click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
@@ -150,6 +153,7 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
       liftbench evaluate --model resnet50-max --weights DEFAULT --data ImageNet-C --clean val
       liftbench evaluate --model cifar_resnet18-lift --weights ckpt.pt --data CIFAR-100-C
       liftbench evaluate --model resnet18-blur --data val --corruptions noise   # on the fly
+      liftbench evaluate --model cifar_resnet18-lift --weights ckpt.pt --data cifar-10-batches-py --preset cifar
       liftbench evaluate --model alexnet-max --weights DEFAULT --suite p --data val --out alexnet.db
       liftbench evaluate --model resnet50-lift --suite p --data val --p-baseline alexnet.db
       liftbench evaluate --model demo-lift --suite all --data demo --limit 200

@@ -3,6 +3,7 @@
 Layout of `out_dir`: `report.html` (self-contained), `tables/<name>.<md|csv|tex>`, `figures/<name>.<png|svg>`.
 """
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,7 +34,7 @@ SECTIONS = (
     ("Consistency under shift", "shift", "consistency_vs_shift", "Agreement of the top-1 prediction with the "
      "unshifted image along the diagonal."),
     ("What was measured", None, "corruption_grid", "One photograph under each evaluated corruption at each "
-     "severity, rendered by `corruptions.corrupt` (torch backend, seeded)."),
+     "severity, rendered by `corruptions.corrupt` (torch backend, seeded, with the cells' severity constants)."),
 )
 
 
@@ -42,6 +43,20 @@ def grid_names(frame: pd.DataFrame) -> list[str]:
     known = set(get_corruption_names("all"))
     names = frame.loc[row_kind(frame) == "corruption", "corruption"].unique()
     return sorted((n for n in names if n in known), key=corruption_order)
+
+
+def grid_preset(frame: pd.DataFrame) -> str:
+    """The severity preset for the corruption grid: `"cifar"` when every corruption cell was made with CIFAR-10-C's
+    constants (on the fly with that preset, or released CIFAR-C arrays), else `"imagenet"`."""
+    fingerprints = frame.loc[row_kind(frame) == "corruption"].get("fingerprint", pd.Series(dtype=object))
+
+    def preset(fingerprint: dict | str) -> str:
+        fingerprint = json.loads(fingerprint) if isinstance(fingerprint, str) else fingerprint
+        cifar = fingerprint.get("preset") == "cifar" or fingerprint.get("source") == "cifar-c"
+        return "cifar" if cifar else "imagenet"
+
+    found = set(fingerprints.map(preset))
+    return found.pop() if len(found) == 1 else "imagenet"
 
 
 def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None = None,
@@ -85,7 +100,8 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: str | Path | 
         photo = example_image if isinstance(example_image, torch.Tensor) else figures.example_photo(example_image)
     if photo is not None:
         severities = sorted(int(s) for s in frame.loc[row_kind(frame) == "corruption", "severity"].unique() if s > 0)
-        plots["corruption_grid"] = figures.corruption_grid(photo, names, severities, seed=seed)
+        plots["corruption_grid"] = figures.corruption_grid(photo, names, severities, seed=seed,
+                                                           preset=grid_preset(frame))
     return plots
 
 

@@ -166,10 +166,11 @@ def consistency_vs_shift(shift: pd.DataFrame) -> Figure:
 
 
 def corruption_grid(image: torch.Tensor, names: Sequence[str], severities: Sequence[int] = (1, 2, 3, 4, 5),
-                    seed: int = 0) -> Figure:
+                    seed: int = 0, preset: str = "imagenet") -> Figure:
     """`image` (uint8 `(3, H, W)`) clean, then under each corruption (rows) at each severity (columns).
 
-    Rendered with `corruptions.corrupt` (torch backend) and a `torch.Generator` seeded with `seed` per cell.
+    Rendered with `corruptions.corrupt` (torch backend, severity constants of `preset`) and a `torch.Generator`
+    seeded with `seed` per cell.
     """
     columns = ["clean", *(f"severity {s}" for s in severities)]
     cell = 1.25
@@ -181,7 +182,8 @@ def corruption_grid(image: torch.Tensor, names: Sequence[str], severities: Seque
             if severity == 0:
                 shown = batch
             else:
-                shown = corrupt(batch, name, severity, generator=torch.Generator().manual_seed(seed), backend="torch")
+                shown = corrupt(batch, name, severity, generator=torch.Generator().manual_seed(seed), backend="torch",
+                                preset=preset)
             ax = axes[r, c]
             ax.imshow(shown[0].permute(1, 2, 0).cpu().numpy(), interpolation="antialiased")
             ax.set_xticks([])
