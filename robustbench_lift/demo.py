@@ -2,10 +2,11 @@
 
 Every shipped demo model (`demo-<pool>`, `robustbench_lift/models/demo.py`: one small CIFAR-style ResNet per
 pooling, trained by `liftbench train` on the procedural demo set) is evaluated on the demo test split under
-every corruption at every severity (generated on the fly: "ImageNet-C style", not ImageNet-C), under the
-ImageNet-P style perturbation sequences and for shift consistency. The cells go into `<out>/results.db`, so an
-interrupted demo resumes where it stopped; then the report (tables, figures, `report.html`) is written to
-`<out>` with `demo-max` as the baseline model, also of the flip rates FR and top-5 distances T5D.
+every corruption at every severity (generated on the fly with CIFAR-10-C's severity constants, as the demo
+images are 32 px: "CIFAR-10-C style", not CIFAR-10-C), under the ImageNet-P style perturbation sequences and
+for shift consistency. The cells go into `<out>/results.db`, so an interrupted demo resumes where it stopped;
+then the report (tables, figures, `report.html`) is written to `<out>` with `demo-max` as the baseline model,
+also of the flip rates FR and top-5 distances T5D.
 
     >>> from robustbench_lift.demo import run_demo
     >>> paths = run_demo("reports/demo")               # ~ a few minutes on a 2-core CPU
@@ -25,7 +26,7 @@ from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.pooling import list_pools
 
 DEMO_SUITES: dict[str, dict] = {
-    "c": {"corruptions": get_corruption_names("all"), "severities": [1, 2, 3, 4, 5], "limit": 500},
+    "c": {"corruptions": get_corruption_names("all"), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
     "p": {"limit": 100},
     "shift": {"limit": 500},
 }

@@ -53,6 +53,9 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     assert set(cells["model"]) == {"demo-max", "demo-lift"} and set(cells["suite"]) == {"c", "p", "shift"}
     corrupted = cells[(cells["suite"] == "c") & (cells["corruption"] != "clean")]
     assert len(corrupted) == 2 * 19 * 5 and (corrupted["n"] == 6).all()
+    # 32 px images: CIFAR-10-C's severity constants
+    assert (corrupted["dataset"] == "demo-otf-cifar").all()
+    assert all(f["preset"] == "cifar" for f in corrupted["fingerprint"])
     p_cells = cells[cells["suite"] == "p"]
     flipping = p_cells[(p_cells["model"] == "demo-max") & (p_cells["flip_prob"] > 0)]
     assert len(flipping) and np.allclose(flipping["fr"], 1.0)  # demo-max is the FR baseline of the demo
