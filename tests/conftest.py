@@ -26,3 +26,13 @@ def load_photos(size: int = 64, names: tuple[str, ...] = PHOTO_NAMES) -> torch.T
 def photos() -> torch.Tensor:
     """Four real photographs as uint8 `(4, 3, 64, 64)`."""
     return load_photos(64)
+
+
+def nchw(image: np.ndarray) -> torch.Tensor:
+    """An `(H, W, 3)` array as a `(1, 3, H, W)` tensor (same dtype)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+def hwc(x: torch.Tensor) -> np.ndarray:
+    """The first image of an `(N, 3, H, W)` tensor as an `(H, W, 3)` float64 array."""
+    return x[0].permute(1, 2, 0).double().numpy()

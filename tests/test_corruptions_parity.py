@@ -8,6 +8,7 @@ import pytest
 import torch
 from imagecorruptions import corruptions as ic
 from scipy.ndimage import gaussian_filter, map_coordinates
+from conftest import hwc, nchw
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import color
 from skimage.filters import gaussian
@@ -30,18 +31,10 @@ def odd_photo() -> np.ndarray:
     return load_photographs((97, 131), names=("astronaut",))[0].permute(1, 2, 0).double().numpy() / 255
 
 
-def _nchw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-
-
-def _hwc(x: torch.Tensor) -> np.ndarray:
-    return x[0].permute(1, 2, 0).numpy()
-
-
 @pytest.mark.parametrize("sigma", [0.7, 1, 3, 6])
 def test_gaussian_blur_is_skimage_gaussian(odd_photo, sigma):
     expected = gaussian(odd_photo, sigma=sigma, channel_axis=-1)
-    np.testing.assert_allclose(_hwc(_ops.gaussian_blur2d(_nchw(odd_photo).float(), sigma)), expected, atol=1e-6)
+    np.testing.assert_allclose(hwc(_ops.gaussian_blur2d(nchw(odd_photo).float(), sigma)), expected, atol=1e-6)
 
 
 def test_gaussian_blur_reflect_with_two_sigmas_is_scipy(odd_photo):
@@ -69,7 +62,7 @@ def test_disk_kernel_is_imagecorruptions_disk(radius, alias_blur):
 def test_zoom_center_is_clipped_zoom(odd_photo, factor):
     image = odd_photo.astype(np.float32)
     expected = ic.clipped_zoom(image, factor)[:97, :131]
-    np.testing.assert_allclose(_hwc(_ops.zoom_center(_nchw(image), factor)), expected, atol=1e-5)
+    np.testing.assert_allclose(hwc(_ops.zoom_center(nchw(image), factor)), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("preset", ["imagenet", "cifar"])
@@ -82,8 +75,8 @@ def test_zoom_factors_are_numpy_aranges(preset):
 @pytest.mark.parametrize("radius, sigma", [(10, 3), (20, 15)])
 def test_motion_blur_is_imagecorruptions_kernel(odd_photo, angle, radius, sigma):
     expected = ic._motion_blur(odd_photo * 255, radius=radius, sigma=sigma, angle=angle)
-    got = _ops.motion_blur(_nchw(odd_photo * 255).float(), radius, sigma, torch.tensor([angle]))
-    np.testing.assert_allclose(_hwc(got), expected, atol=2e-4)
+    got = _ops.motion_blur(nchw(odd_photo * 255).float(), radius, sigma, torch.tensor([angle]))
+    np.testing.assert_allclose(hwc(got), expected, atol=2e-4)
 
 
 def test_motion_blur_stops_where_the_reference_leaves_the_image(odd_photo):
@@ -91,8 +84,8 @@ def test_motion_blur_stops_where_the_reference_leaves_the_image(odd_photo):
     small = odd_photo[:32, :40] * 255
     for angle in (0.0, 30.0):
         expected = ic._motion_blur(small, radius=20, sigma=15, angle=angle)
-        got = _ops.motion_blur(_nchw(small).float(), 20, 15, torch.tensor([angle]))
-        np.testing.assert_allclose(_hwc(got), expected, atol=2e-4)
+        got = _ops.motion_blur(nchw(small).float(), 20, 15, torch.tensor([angle]))
+        np.testing.assert_allclose(hwc(got), expected, atol=2e-4)
 
 
 def test_hsv_round_trip_is_skimage(odd_photo):
@@ -100,9 +93,9 @@ def test_hsv_round_trip_is_skimage(odd_photo):
     rgb[:4, :4] = 0.5  # grey pixels (zero saturation)
     rgb[4:8, :4] = [0.2, 0.7, 0.7]  # ties in the maximum
     hsv = color.rgb2hsv(rgb)
-    np.testing.assert_allclose(_hwc(_ops.rgb_to_hsv(_nchw(rgb))), hsv, atol=1e-12)
+    np.testing.assert_allclose(hwc(_ops.rgb_to_hsv(nchw(rgb))), hsv, atol=1e-12)
     hsv[..., 2] = np.clip(hsv[..., 2] + 0.3, 0, 1)
-    np.testing.assert_allclose(_hwc(_ops.hsv_to_rgb(_nchw(hsv))), color.hsv2rgb(hsv), atol=1e-12)
+    np.testing.assert_allclose(hwc(_ops.hsv_to_rgb(nchw(hsv))), color.hsv2rgb(hsv), atol=1e-12)
 
 
 @pytest.mark.parametrize("h, w, constants", [(40, 50, (1, 2, 1)), (97, 131, (1, 4, 2)), (32, 32, (0.7, 1, 2)),
@@ -119,10 +112,10 @@ def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants)
             for col in range(w - delta, delta, -1):
                 dx, dy = stream.randint(-delta, delta, size=(2,))
                 offsets[it, row, col] = dy * w + dx
-    got = _nchw(image).float()
+    got = nchw(image).float()
     for it in range(iterations):
         got = shuffle_pixels(got, torch.from_numpy(offsets[it])[None], delta)
-    np.testing.assert_array_equal(_hwc(got).astype(np.uint8), expected)
+    np.testing.assert_array_equal(hwc(got).astype(np.uint8), expected)
 
 
 def test_warp_reflect_is_map_coordinates(odd_photo):
@@ -131,8 +124,8 @@ def test_warp_reflect_is_map_coordinates(odd_photo):
     rows, cols = np.meshgrid(np.arange(97), np.arange(131), indexing="ij")
     expected = np.stack([map_coordinates(odd_photo[..., c], (rows + dy, cols + dx), order=1, mode="reflect")
                          for c in range(3)], axis=-1)
-    got = warp_reflect(_nchw(odd_photo).float(), torch.from_numpy(dy)[None].float(), torch.from_numpy(dx)[None].float())
-    np.testing.assert_allclose(_hwc(got), expected, atol=1e-4)
+    got = warp_reflect(nchw(odd_photo).float(), torch.from_numpy(dy)[None].float(), torch.from_numpy(dx)[None].float())
+    np.testing.assert_allclose(hwc(got), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", DETERMINISTIC)

@@ -12,6 +12,7 @@ import torch
 from imagecorruptions import corruptions as ic
 from PIL import Image
 from scipy.ndimage import map_coordinates
+from conftest import hwc, nchw
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import color
 from skimage.filters import gaussian
@@ -51,14 +52,6 @@ SCRIPT = {
 def photo() -> np.ndarray:
     """float64 `(32, 32, 3)` in [0, 1] on the 8-bit grid, from a real photograph."""
     return load_photographs((32, 32), names=("chelsea",))[0].permute(1, 2, 0).double().numpy() / 255
-
-
-def _nchw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-
-
-def _hwc(x: torch.Tensor) -> np.ndarray:
-    return x[0].permute(1, 2, 0).double().numpy()
 
 
 def _script_contrast(x: np.ndarray, c: float) -> np.ndarray:
@@ -103,7 +96,7 @@ def test_deterministic_corruptions_follow_the_script(photo, name, script):
                 "gaussian_blur": blur.gaussian_blur, "defocus_blur": blur.defocus_blur,
                 "zoom_blur": blur.zoom_blur}[name]
     for severity, c in zip(SEVERITIES, SCRIPT[name]):
-        got = _hwc(function(_nchw(photo).float(), severity, preset="cifar"))
+        got = hwc(function(nchw(photo).float(), severity, preset="cifar"))
         np.testing.assert_allclose(got, script(photo, c), atol=2e-5, err_msg=f"{name} severity {severity}")
 
 
@@ -113,7 +106,7 @@ def test_pixelate_resizes_with_pil_box_both_ways(photo):
     for severity, c in zip(SEVERITIES, SCRIPT["pixelate"]):
         small = Image.fromarray(levels).resize((int(32 * c), int(32 * c)), Image.BOX)
         expected = np.asarray(small.resize((32, 32), Image.BOX))
-        got = corruptions.corrupt(_nchw(levels), "pixelate", severity, preset="cifar")
+        got = corruptions.corrupt(nchw(levels), "pixelate", severity, preset="cifar")
         np.testing.assert_array_equal(got[0].permute(1, 2, 0).numpy(), expected)
 
 
@@ -123,7 +116,7 @@ def test_jpeg_uses_the_script_qualities(photo):
         buffer = io.BytesIO()
         Image.fromarray(levels).save(buffer, "JPEG", quality=quality)
         expected = np.asarray(Image.open(buffer)).astype(np.float64)
-        got = corruptions.corrupt(_nchw(levels), "jpeg_compression", severity, preset="cifar")
+        got = corruptions.corrupt(nchw(levels), "jpeg_compression", severity, preset="cifar")
         assert np.abs(got[0].permute(1, 2, 0).numpy() - expected).mean() < 0.5, f"severity {severity}"
 
 
@@ -166,13 +159,13 @@ def test_elastic_is_the_scripts_affine_and_elastic_warp(photo):
     for c in SCRIPT["elastic_transform"]:
         shifts = rng.uniform(-c[2], c[2], size=(3, 2))
         fields = rng.uniform(-1, 1, size=(2, 32, 32))
-        got = digital.affine_elastic(_nchw(photo), torch.from_numpy(shifts)[None], torch.from_numpy(fields)[None],
+        got = digital.affine_elastic(nchw(photo), torch.from_numpy(shifts)[None], torch.from_numpy(fields)[None],
                                      c[0], c[1])
-        np.testing.assert_allclose(_hwc(got), _script_elastic(photo, shifts, fields, c), atol=1e-5)
+        np.testing.assert_allclose(hwc(got), _script_elastic(photo, shifts, fields, c), atol=1e-5)
 
 
 def test_elastic_draws_come_from_the_generator_per_image(photo):
-    x = _nchw(photo).float().repeat(4, 1, 1, 1)
+    x = nchw(photo).float().repeat(4, 1, 1, 1)
     first = digital.elastic_transform(x, 3, torch.Generator().manual_seed(3), preset="cifar")
     assert torch.equal(first, digital.elastic_transform(x, 3, torch.Generator().manual_seed(3), preset="cifar"))
     assert not torch.equal(first[0], first[1])
@@ -198,7 +191,7 @@ def test_frost_crops_come_from_pictures_scaled_by_a_fifth():
 
 def test_preset_is_milder_on_average_for_the_noises(photo):
     """CIFAR-10-C's constants are milder: at every severity, every noise changes the photograph less."""
-    x = _nchw(np.round(photo * 255).astype(np.uint8)).repeat(8, 1, 1, 1)
+    x = nchw(np.round(photo * 255).astype(np.uint8)).repeat(8, 1, 1, 1)
     for name in ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"):
         for severity in SEVERITIES:
             change = {preset: (corruptions.corrupt(x, name, severity, generator=torch.Generator().manual_seed(0),
