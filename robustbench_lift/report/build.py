@@ -3,7 +3,6 @@
 Layout of `out_dir`: `report.html` (self-contained), `tables/<name>.<md|csv|tex>`, `figures/<name>.<png|svg>`.
 """
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,8 +49,7 @@ def grid_preset(frame: pd.DataFrame) -> str:
     constants (on the fly with that preset, or released CIFAR-C arrays), else `"imagenet"`."""
     fingerprints = frame.loc[row_kind(frame) == "corruption"].get("fingerprint", pd.Series(dtype=object))
 
-    def preset(fingerprint: dict | str) -> str:
-        fingerprint = json.loads(fingerprint) if isinstance(fingerprint, str) else fingerprint
+    def preset(fingerprint: dict) -> str:
         cifar = fingerprint.get("preset") == "cifar" or fingerprint.get("source") == "cifar-c"
         return "cifar" if cifar else "imagenet"
 
