@@ -20,14 +20,18 @@ glass_blur, zoom_blur, elastic_transform and motion_blur >= 5x.
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from corruptions import corrupt, get_corruption_names
-from corruptions.fidelity import load_photographs
+from corruptions.names import get_corruption_names
 from corruptions.reference import warm_up
-from corruptions.registry import resolve_backend
+from corruptions.registry import corrupt, resolve_backend
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from photos import load_photographs  # noqa: E402  (the test photographs)
 
 SLOW_REFERENCE = ("glass_blur", "zoom_blur", "elastic_transform", "motion_blur")
 

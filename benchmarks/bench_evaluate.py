@@ -36,7 +36,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 
 from corruptions.perturbations import release_length
-from robustbench_lift.evaluate import evaluate
+from robustbench_lift.engine import evaluate
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",

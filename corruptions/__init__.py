@@ -4,11 +4,15 @@
 imagecorruptions / ImageNet-C (Hendrycks & Dietterich, ICLR 2019) to a batch `(N, 3, H, W)` on any device;
 `get_corruption_names(subset)` lists them; `preset="cifar"` takes CIFAR-10-C's constants (`corruptions.presets`).
 Results of on-the-fly corruption are "ImageNet-C style": close to, but not the released ImageNet-C (see
-`corruptions/FIDELITY.md`).
+`corruptions/FIDELITY.md`). Importing the package is light: the torch functions load on first use, so
+`corruptions.names` (every name, family and subset) can be read without torch.
 """
 
-from corruptions.perturbations import perturbation_sequence
-from corruptions.registry import corrupt, get_corruption_names
-from corruptions.shift import random_crop_pairs, shift
+from robustbench_lift.registry import lazy
 
-__all__ = ["corrupt", "get_corruption_names", "perturbation_sequence", "random_crop_pairs", "shift"]
+_EXPORTS = {"corrupt": "corruptions.registry", "get_corruption_names": "corruptions.names",
+            "get_perturbation_names": "corruptions.names", "perturbation_sequence": "corruptions.perturbations",
+            "random_crop_pairs": "corruptions.shift", "shift": "corruptions.shift",
+            "corrupt_indexed": "corruptions.seeding"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy(_EXPORTS)

@@ -40,10 +40,3 @@ def per_image_normal(gens: list[torch.Generator], shape: tuple[int, ...], device
 def per_image_poisson(gens: list[torch.Generator], rates: Tensor) -> Tensor:
     """Poisson counts with rates `(N, ...)` (float), row `i` drawn from `gens[i]`; same shape and dtype."""
     return torch.stack([torch.poisson(r, generator=g) for r, g in zip(rates, gens)])
-
-
-def per_image_randint(generator: torch.Generator | None, n: int, high: int, shape: tuple[int, ...],
-                      device: torch.device) -> Tensor:
-    """int64 `(N, *shape)` uniform in `{0..high-1}`, one per-image generator per row."""
-    return torch.stack([torch.randint(high, shape, generator=g, device=device)
-                        for g in image_generators(generator, n, device)])

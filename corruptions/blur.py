@@ -18,8 +18,8 @@ import math
 import torch
 from torch import Tensor
 
-from corruptions._ops import (disk_kernel, filter2d, gaussian_blur2d, image_chunks, motion_blur as _motion_blur,
-                              zoom_center)
+from corruptions._ops import disk_kernel, filter2d, gaussian_blur2d, image_chunks, zoom_center
+from corruptions._ops import motion_blur as _motion_blur
 from corruptions._random import image_generators, per_image_uniform
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then

@@ -12,7 +12,6 @@ Differences from the release: motion_blur and snow use the NumPy-style motion-bl
 `grid_sample` (bilinear, zero fill) where the release used PIL and OpenCV; frames are not H.264-encoded.
 """
 
-import difflib
 import math
 
 import torch
@@ -21,20 +20,13 @@ from torch import Tensor
 
 from corruptions._ops import gaussian_blur2d, hsv_to_rgb, motion_blur, rgb_to_hsv, zoom_center
 from corruptions._random import image_generators, per_image_normal, per_image_poisson
+from corruptions.names import NOISE_PERTURBATIONS, PERTURBATIONS
 from corruptions.registry import QUANTISATION_TOLERANCE
 from corruptions.shift import windows
 from corruptions.weather import blend_snow, water_spatter
 from robustbench_lift.errors import UsageError
 
-TEST_PERTURBATIONS = ("gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow", "brightness",
-                      "translate", "rotate", "tilt", "scale")
-VALIDATION_PERTURBATIONS = ("speckle_noise", "gaussian_blur", "spatter", "shear")
-# Flip rates compare these with the first (clean) frame, the others with the previous frame (ImageNet-P/test.py).
-NOISE_PERTURBATIONS = ("gaussian_noise", "shot_noise", "speckle_noise")
 GEOMETRIC_PERTURBATIONS = ("zoom_blur", "translate", "rotate", "tilt", "scale", "shear")
-SUBSETS = {"test": TEST_PERTURBATIONS, "validation": VALIDATION_PERTURBATIONS,
-           "all": TEST_PERTURBATIONS + VALIDATION_PERTURBATIONS}
-
 # make_imagenet_p.py: 31 frames (i = 0..30), translate 41 (i = 0..40).
 RELEASE_LENGTH = 31
 TRANSLATE_LENGTH = 41
@@ -56,13 +48,6 @@ GAUSSIAN_BLUR = (0.25, 0.035, 6.0)
 # frame the layer flows down: np.convolve along rows with [0.05, 0.1, 0.15, 0.7], mode "same".
 SPATTER = {"loc": 0.65, "scale": 0.27, "sigma": 3.7, "threshold": 0.69, "intensity": 0.6}
 SPATTER_FLOW = (0.05, 0.1, 0.15, 0.7)
-
-
-def get_perturbation_names(subset: str = "test") -> list[str]:
-    """ImageNet-P perturbation names: `"test"` (10), `"validation"` (4) or `"all"` (14)."""
-    if subset not in SUBSETS:
-        raise UsageError(f"unknown perturbation subset {subset!r}: expected one of {', '.join(SUBSETS)}")
-    return list(SUBSETS[subset])
 
 
 def release_length(name: str) -> int:
@@ -237,11 +222,7 @@ def perturbation_sequence(images: Tensor, name: str, *, length: int | None = Non
     Returns `(N, T, 3, h, w)` in the input's dtype and device; uint8 frames are truncated to 8 bits as the
     release's `np.uint8(...)` / `ToPILImage` did, float frames are not quantised.
     """
-    names = get_perturbation_names("all")
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"unknown perturbation {name!r}: expected one of {', '.join(names)}{hint}")
+    PERTURBATIONS.check([name])
     full = release_length(name)
     length = full if length is None else length
     if not 1 <= length <= full:

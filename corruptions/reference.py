@@ -1,10 +1,10 @@
 """The reference backend: imagecorruptions (`imagecorruptions-imaug` 1.1.5) image by image on the CPU.
 
 Each image gets its own seed, drawn from the batch generator in batch order (`corruptions._random.image_seeds`,
-as the torch backend does), so results are reproducible and independent of the batch size. The seed fixes NumPy's global generator
-for the call (restored afterwards) and is passed as the fork's `seed=` keyword to impulse_noise and glass_blur,
-whose generators (scikit-image's and numba's) ignore the NumPy one. numba compiles glass_blur's shuffle loop
-(~1 s per severity) on first use; `warm_up(severity)` does it once per process.
+as the torch backend does), so results are reproducible and independent of the batch size. The seed fixes
+NumPy's global generator for the call (restored afterwards) and is passed as the fork's `seed=` keyword to
+impulse_noise and glass_blur, whose generators (scikit-image's and numba's) ignore the NumPy one. numba compiles
+glass_blur's shuffle loop (~1 s per severity) on first use; `warm_up(severity)` does it once per process.
 """
 
 import functools

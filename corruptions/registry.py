@@ -1,10 +1,8 @@
-"""Names, groupings and dispatch of the ImageNet-C corruptions: `get_corruption_names` and `corrupt`.
+"""Dispatch of the corruptions: `corrupt(images, name, severity, ...)` on the torch or the reference backend.
 
-Names, order and subsets are those of imagecorruptions (`imagecorruptions/__init__.py`, imaug fork 1.1.5):
-the 15 ImageNet-C corruptions in four families, then the 4 extra (validation) ones.
+Names, families and subsets live in `corruptions.names`.
 """
 
-import difflib
 import inspect
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,36 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
-from corruptions import blur, digital, noise, weather
 from corruptions._ops import image_chunks
 from corruptions._random import image_seeds
+from corruptions.names import CORRUPTIONS, SEVERITIES
 from corruptions.presets import check_preset
 from corruptions.reference import MIN_SIZE, corrupt_reference
 from robustbench_lift.errors import UsageError
 
 CorruptionFn = Callable[[Tensor, int, torch.Generator | None], Tensor]
 
-# imagecorruptions `corruption_tuple` order: noise (3), blur (4), weather (4), digital (4), then validation (4).
-CORRUPTIONS: dict[str, CorruptionFn] = {
-    "gaussian_noise": noise.gaussian_noise, "shot_noise": noise.shot_noise, "impulse_noise": noise.impulse_noise,
-    "defocus_blur": blur.defocus_blur, "glass_blur": blur.glass_blur, "motion_blur": blur.motion_blur,
-    "zoom_blur": blur.zoom_blur,
-    "snow": weather.snow, "frost": weather.frost, "fog": weather.fog, "brightness": digital.brightness,
-    "contrast": digital.contrast, "elastic_transform": digital.elastic_transform, "pixelate": digital.pixelate,
-    "jpeg_compression": digital.jpeg_compression,
-    "speckle_noise": noise.speckle_noise, "gaussian_blur": blur.gaussian_blur, "spatter": weather.spatter,
-    "saturate": digital.saturate,
-}
-_NAMES = tuple(CORRUPTIONS)
-# imagecorruptions `get_corruption_names`: slices of `corruption_tuple`.
-SUBSETS: dict[str, tuple[str, ...]] = {
-    "common": _NAMES[:15], "validation": _NAMES[15:], "all": _NAMES, "noise": _NAMES[0:3], "blur": _NAMES[3:7],
-    "weather": _NAMES[7:11], "digital": _NAMES[11:15],
-}
-# No randomness for a given image (REFERENCE.md); the others draw per-image random numbers.
-DETERMINISTIC = ("brightness", "contrast", "saturate", "defocus_blur", "gaussian_blur", "zoom_blur", "pixelate",
-                 "jpeg_compression")
-SEVERITIES = (1, 2, 3, 4, 5)
 BACKENDS = ("torch", "reference", "auto")
 # `auto` on the CPU: corruptions whose reference implementation is faster than the torch one at 224 x 224,
 # batch 64 (benchmarks/bench_corruptions.py). On other devices `auto` always means torch.
@@ -53,23 +30,6 @@ REFERENCE_FASTER_ON_CPU: frozenset[str] = frozenset({"defocus_blur", "pixelate",
 # Float results are truncated to 8 bits like imagecorruptions' `np.uint8(...)`; the tolerance keeps float32
 # rounding of an exact level (e.g. 200/255 * 255 = 199.99998) on that level.
 QUANTISATION_TOLERANCE = 1e-3
-
-
-def get_corruption_names(subset: str = "common") -> list[str]:
-    """Corruption names of `subset`: "common" (the 15 of ImageNet-C), "validation" (the 4 extra), "all", or a
-    family: "noise", "blur", "weather", "digital" (same lists and order as imagecorruptions)."""
-    if subset not in SUBSETS:
-        raise UsageError(f"unknown corruption subset {subset!r}: expected one of {', '.join(SUBSETS)}")
-    return list(SUBSETS[subset])
-
-
-def check_name(name: str) -> str:
-    """Return `name` if it is a corruption, else raise UsageError naming the closest ones."""
-    if name not in CORRUPTIONS:
-        close = difflib.get_close_matches(str(name), _NAMES, n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"unknown corruption {name!r}: expected one of {', '.join(_NAMES)}{hint}")
-    return name
 
 
 def check_severity(severity: int) -> int:
@@ -120,11 +80,11 @@ def corrupt(images: Tensor, name: str, severity: int, *, generator: torch.Genera
     backend), see `corruptions.presets`. `options`: extra keywords of the torch function (e.g. `frost_images=6`
     for frost), torch backend only.
     """
-    check_name(name)
+    CORRUPTIONS.check([name])
     check_severity(severity)
     _check_images(images)
     chosen = resolve_backend(backend, name, images.device, preset)
-    function = CORRUPTIONS[name]
+    function = CORRUPTIONS.get(name)
     unknown = sorted(set(options) - set(inspect.signature(function).parameters)
                      - {"x", "severity", "generator", "preset"})
     if unknown or (options and chosen == "reference"):

@@ -15,10 +15,12 @@ content leaving one side is lost and zeros enter on the other, which is what cro
 zero-padded image gives.
 """
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
-from corruptions._random import per_image_randint
+from corruptions._random import image_seeds
 from robustbench_lift.errors import UsageError
 
 SHIFT_MODES = ("circular", "crop")
@@ -79,6 +81,24 @@ def shift(images: Tensor, dx: int | Tensor, dy: int | Tensor, *, mode: str = "ci
     return windows(images, -dy, -dx, images.shape[2], images.shape[3], circular=mode == "circular")
 
 
+def crop_pair_offsets(seeds: Sequence[int], n_pairs: int, max_offset: int) -> Tensor:
+    """int64 `(N, n_pairs, 2, 2)` = `[image, pair, crop a/b, (row, col)]` offsets uniform in `{0..max_offset-1}`,
+    image i's drawn on the CPU from a generator seeded with `seeds[i]` (so they do not depend on the device)."""
+    return torch.stack([torch.randint(max_offset, (n_pairs, 2, 2), generator=torch.Generator().manual_seed(seed))
+                        for seed in seeds]) if len(seeds) else torch.zeros(0, n_pairs, 2, 2, dtype=torch.int64)
+
+
+def crop_pairs(images: Tensor, offsets: Tensor, crop_size: int, *, circular: bool = False) -> Tensor:
+    """The crops of `offsets` (`(N, P, 2, 2)`, as `crop_pair_offsets`): `(N, P, 2, C, crop_size, crop_size)`,
+    `[image, pair, crop a/b]`; windows past the border read zeros or wrap around (`circular`), see `windows`."""
+    n, c = images.shape[:2]
+    n_pairs = offsets.shape[1]
+    flat = offsets.to(images.device).reshape(n * n_pairs * 2, 2)
+    source = torch.arange(n, device=images.device).repeat_interleave(n_pairs * 2)
+    crops = windows(images, flat[:, 0], flat[:, 1], crop_size, crop_size, index=source, circular=circular)
+    return crops.view(n, n_pairs, 2, c, crop_size, crop_size)
+
+
 def random_crop_pairs(images: Tensor, crop_size: int = ZHANG_CROP_SIZE, *, n_pairs: int = 5,
                       max_offset: int = ZHANG_MAX_OFFSET,
                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -86,8 +106,10 @@ def random_crop_pairs(images: Tensor, crop_size: int = ZHANG_CROP_SIZE, *, n_pai
 
     `images`: `(N, C, S, S')` with `crop_size + max_offset - 1 <= min(S, S')` (Zhang: 256 images, 224 crops,
     offsets in `{0..31}`). Each image draws `n_pairs * 4` offsets (row and column of both crops) uniformly from
-    `{0..max_offset-1}`, from per-image generators (`corruptions._random`): an image's offsets depend on the
-    generator and the image's position in the stream, not on the batch size.
+    `{0..max_offset-1}` with its own generator, seeded by one draw of `generator` per image
+    (`corruptions._random`): an image's offsets depend on the generator and the image's position in the
+    stream, not on the batch size. (The shift suite seeds each image's generator from its index instead:
+    `crop_pair_offsets` + `crop_pairs`.)
 
     Returns `(crops_a, crops_b, offsets)`: crops `(N, n_pairs, C, crop_size, crop_size)` (input dtype/device) and
     int64 offsets `(N, n_pairs, 2, 2)` = `[image, pair, crop a/b, (row, col)]`.
@@ -96,11 +118,8 @@ def random_crop_pairs(images: Tensor, crop_size: int = ZHANG_CROP_SIZE, *, n_pai
     if crop_size + max_offset - 1 > min(h, w):
         raise UsageError(f"crops of {crop_size} at offsets < {max_offset} need images of at least "
                          f"{crop_size + max_offset - 1} px, got {h}x{w}")
-    offsets = per_image_randint(generator, n, max_offset, (n_pairs, 2, 2), images.device)
-    flat = offsets.reshape(n * n_pairs * 2, 2)
-    source = torch.arange(n, device=images.device).repeat_interleave(n_pairs * 2)
-    crops = windows(images, flat[:, 0], flat[:, 1], crop_size, crop_size, index=source)
-    crops = crops.view(n, n_pairs, 2, c, crop_size, crop_size)
+    offsets = crop_pair_offsets(image_seeds(generator, n), n_pairs, max_offset).to(images.device)
+    crops = crop_pairs(images, offsets, crop_size)
     return crops[:, :, 0], crops[:, :, 1], offsets
 
 
@@ -110,14 +129,15 @@ def default_max_shift(size: int) -> int:
 
 
 def diagonal_shifts(images: Tensor, max_shift: int | None = None, crop_size: int | None = None, *,
-                    mode: str = "crop") -> Tensor:
+                    mode: str = "crop", shifts: Sequence[int] | None = None) -> Tensor:
     """Crops at `(k, k)`, `k = 0..max_shift`, for the diagonal-shift curve (antialiased-cnns `main.py -ed`).
 
     `images`: `(N, C, H, W)`. `max_shift` defaults to `default_max_shift(min(H, W))`; `crop_size` to `min(H, W)`
     (CIFAR: 32 px inputs shifted in place). The reference protocol is 256 px inputs, `max_shift=32`,
     `crop_size=224`. Crop `k` is the window at `(k, k)`; where it runs past the image it wraps
     (`mode="circular"`) or reads zeros (`mode="crop"`), so crop `k` of a full-size crop equals
-    `shift(images, -k, -k, mode=mode)`. Returns `(N, max_shift + 1, C, crop_size, crop_size)`.
+    `shift(images, -k, -k, mode=mode)`. Returns `(N, max_shift + 1, C, crop_size, crop_size)`, or with `shifts`
+(values in `0..max_shift`) only those crops, `(N, len(shifts), C, crop_size, crop_size)`.
     """
     _check_mode(mode)
     n, c, h, w = images.shape
@@ -127,7 +147,10 @@ def diagonal_shifts(images: Tensor, max_shift: int | None = None, crop_size: int
     if max_shift < 0 or not 0 < crop_size <= side:
         raise UsageError(f"diagonal shifts need 0 <= max_shift and 0 < crop_size <= {side}, "
                          f"got max_shift={max_shift}, crop_size={crop_size}")
-    k = torch.arange(max_shift + 1, device=images.device).repeat(n)
-    source = torch.arange(n, device=images.device).repeat_interleave(max_shift + 1)
+    chosen = torch.arange(max_shift + 1) if shifts is None else torch.as_tensor(list(shifts), dtype=torch.int64)
+    if len(chosen) and not 0 <= int(chosen.min()) <= int(chosen.max()) <= max_shift:
+        raise UsageError(f"diagonal shifts must be in 0..{max_shift}, got {chosen.tolist()}")
+    k = chosen.to(images.device).repeat(n)
+    source = torch.arange(n, device=images.device).repeat_interleave(len(chosen))
     crops = windows(images, k, k, crop_size, crop_size, index=source, circular=mode == "circular")
-    return crops.view(n, max_shift + 1, c, crop_size, crop_size)
+    return crops.view(n, len(chosen), c, crop_size, crop_size)

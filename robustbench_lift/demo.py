@@ -17,16 +17,16 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-from corruptions import get_corruption_names
+from corruptions.names import SUBSETS
 from robustbench_lift.data import DEMO
 from robustbench_lift.data.demo import demo_dataset
+from robustbench_lift.engine import evaluate
 from robustbench_lift.errors import UsageError
-from robustbench_lift.evaluate import evaluate
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.pooling import list_pools
 
 DEMO_SUITES: dict[str, dict] = {
-    "c": {"corruptions": get_corruption_names("all"), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
+    "c": {"corruptions": list(SUBSETS["all"]), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
     "p": {"limit": 100},
     "shift": {"limit": 500},
 }

@@ -7,7 +7,7 @@ Schema (`PRAGMA user_version` = `SCHEMA_VERSION`):
   torchvision, numpy, python), platform, host, device and world size.
 - `cells`, primary key `(model, weights_sha256, suite, dataset, corruption, severity)` (clean cells:
   corruption `clean`, severity 0; `weights_sha256` of the weights file, or of the state dict for a random
-  initialisation, a weights tag or an in-memory module: `evaluate.prepare_model`): `n` images, `top1_err`,
+  initialisation, a weights tag or an in-memory module: `engine.model.prepare_model`): `n` images, `top1_err`,
   `top5_err` (fractions; NULL for suites without them), `metrics` (JSON of a suite's other scalars), `labels`
   and `predictions` (arrays as `.npy` bytes: labels `(N,)`, the top-k class indices best first `(N, [T,] k)`
   in int16 when the class count allows, else int32; image i is item i of the cell's data in sorted order),
@@ -24,7 +24,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ def compact_indices(array: np.ndarray) -> np.ndarray:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class ResultStore:

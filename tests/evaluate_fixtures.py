@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from conftest import load_photos
 from PIL import Image
 from torch import nn
 
-from conftest import load_photos
 from corruptions import corrupt
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from evaluate_fixtures import tiny_model
-from robustbench_lift.data.demo import MEAN as DEMO_MEAN, STD as DEMO_STD
-from robustbench_lift.evaluate import evaluate
+
+from robustbench_lift.data.demo import MEAN as DEMO_MEAN
+from robustbench_lift.data.demo import STD as DEMO_STD
+from robustbench_lift.engine import evaluate
 from robustbench_lift.store import CellResult, ResultStore
 
 N_IMAGES = 20
@@ -200,6 +201,14 @@ def shift_by_hand(model: str) -> tuple[float, list[float]]:
     return 100 * float(np.mean(same)), [100 * float(np.mean(d == diagonal[0])) for d in diagonal]
 
 
+def shift_accuracy_by_hand(model: str) -> float:
+    """Top-1 accuracy (points) over every crop of the pairs cell, against each image's label."""
+    row = suite_cells(model, "shift").query("corruption == 'pairs'").iloc[0]
+    top1 = np.asarray(row["predictions"])[..., 0]
+    return 100 * float(np.mean(top1 == np.asarray(row["labels"])[:, None]))
+
+
 def all_by_hand(model: str) -> dict[str, float]:
     """Every summary metric of a full `write_store` store by hand (points)."""
-    return {**by_hand(model), **p_by_hand(model), "consistency": shift_by_hand(model)[0]}
+    return {**by_hand(model), **p_by_hand(model), "consistency": shift_by_hand(model)[0],
+            "shift_acc": shift_accuracy_by_hand(model)}

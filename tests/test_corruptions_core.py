@@ -5,11 +5,12 @@ import imagecorruptions
 import numpy as np
 import pytest
 import torch
+from photos import load_photographs
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 
 import corruptions
-from corruptions.fidelity import load_photographs
-from corruptions.registry import DETERMINISTIC, REFERENCE_FASTER_ON_CPU, SUBSETS, resolve_backend
+from corruptions.names import DETERMINISTIC, SUBSETS
+from corruptions.registry import REFERENCE_FASTER_ON_CPU, resolve_backend
 from robustbench_lift.errors import UsageError
 
 ALL = corruptions.get_corruption_names("all")

@@ -6,9 +6,10 @@ import imagecorruptions
 import numpy as np
 import pytest
 import torch
-from imagecorruptions import corruptions as ic
-from scipy.ndimage import gaussian_filter, map_coordinates
 from conftest import hwc, nchw
+from imagecorruptions import corruptions as ic
+from photos import load_photographs, mean_abs_difference, psnr
+from scipy.ndimage import gaussian_filter, map_coordinates
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import color
 from skimage.filters import gaussian
@@ -17,8 +18,7 @@ import corruptions
 from corruptions import _ops
 from corruptions.blur import ZOOM_RANGES, shuffle_pixels, zoom_factors
 from corruptions.digital import warp_reflect
-from corruptions.fidelity import load_photographs, mean_abs_difference, psnr
-from corruptions.registry import DETERMINISTIC
+from corruptions.names import DETERMINISTIC
 
 SEVERITIES = (1, 2, 3, 4, 5)
 RANDOM_HERE = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur", "motion_blur",

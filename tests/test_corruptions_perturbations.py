@@ -16,12 +16,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from corruptions._random import image_generators, per_image_normal
-from corruptions.perturbations import (
-    NOISE_PERTURBATIONS,
-    frame_parameters,
-    get_perturbation_names,
-    perturbation_sequence,
-)
+from corruptions.names import NOISE_PERTURBATIONS, get_perturbation_names
+from corruptions.perturbations import frame_parameters, perturbation_sequence
 from robustbench_lift.errors import UsageError
 
 

@@ -9,21 +9,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import hwc, nchw
 from imagecorruptions import corruptions as ic
+from photos import load_photographs
 from PIL import Image
 from scipy.ndimage import map_coordinates
-from conftest import hwc, nchw
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import color
 from skimage.filters import gaussian
 
 import corruptions
 from corruptions import blur, digital, noise, weather
-from corruptions.fidelity import load_photographs
 from corruptions.registry import resolve_backend
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.build import grid_preset
-from robustbench_lift.suites import CorruptionSuite
+from robustbench_lift.suites.corruption import CorruptionSuite
+from robustbench_lift.suites.options import CorruptionOptions
 
 SEVERITIES = (1, 2, 3, 4, 5)
 # make_cifar_c.py (hendrycks/robustness), as the script writes them: the oracle of the tests below.
@@ -221,14 +222,14 @@ def test_preset_errors_and_backends():
 
 
 def test_corruption_suite_names_and_fingerprints_the_preset(tmp_path):
-    suite = CorruptionSuite("demo", corruptions=["fog"], severities=[2], preset="cifar")
+    suite = CorruptionSuite("demo", CorruptionOptions(corruptions=["fog"], severities=[2], preset="cifar"))
     assert suite.dataset == "demo-otf-cifar"
     fingerprints = suite.groups()[0].fingerprints
     assert fingerprints[("fog", 2)]["preset"] == "cifar" and "preset" not in fingerprints[("clean", 0)]
-    assert CorruptionSuite("demo", corruptions=["fog"]).dataset == "demo-otf"
+    assert CorruptionSuite("demo", CorruptionOptions(corruptions=["fog"])).dataset == "demo-otf"
     (tmp_path / "labels.npy").write_bytes(b"")
     with pytest.raises(UsageError, match="pre-rendered cifar-c tree"):
-        CorruptionSuite(tmp_path, preset="cifar")
+        CorruptionSuite(tmp_path, CorruptionOptions(preset="cifar"))
 
 
 def test_report_grid_uses_the_cells_preset():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+
 from robustbench_lift.cli import cli
 from robustbench_lift.data.demo import MEAN, STD, demo_dataset
 from robustbench_lift.demo import demo_models, run_demo

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from evaluate_fixtures import CORRUPTIONS, build_data, sorted_paths
+
+from corruptions.names import expand_corruptions
 from robustbench_lift.cli import main
-from robustbench_lift.commands.evaluate import parse_corruptions, parse_severities
+from robustbench_lift.commands.options import parse_levels
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import create_model, save_checkpoint
 from robustbench_lift.store import load_results
@@ -75,7 +76,7 @@ def test_table_output_and_resume(setup, capsys):
             "--out", str(setup / "t.db"), "--no-progress", "--bootstrap", "0"]
     code, stdout, _ = run(args, capsys)
     assert code == 0
-    assert "mean err" in stdout and "fog" in stdout and f"{MODEL} err" in stdout
+    assert "mean corr. err." in stdout and "| fog" in stdout and f"| {MODEL}" in stdout
     assert len(load_results(setup / "t.db")) == 1  # the second --model found its cell stored
 
 
@@ -124,12 +125,14 @@ def test_missing_option_is_a_usage_error(capsys):
 
 
 def test_parse_lists():
-    assert parse_corruptions("noise, fog,shot_noise") == ["gaussian_noise", "shot_noise", "impulse_noise", "fog"]
-    assert len(parse_corruptions("common")) == 15 and parse_corruptions(None) is None
-    assert parse_severities("1,3-5") == [1, 3, 4, 5] and parse_severities("2") == [2]
+    assert expand_corruptions("noise, fog,shot_noise") == ["gaussian_noise", "shot_noise", "impulse_noise", "fog"]
+    assert len(expand_corruptions("common")) == 15 and expand_corruptions(None) == expand_corruptions("common")
+    with pytest.raises(UsageError, match="unknown corruption 'fogg'.*did you mean fog"):
+        expand_corruptions("fogg")
+    assert parse_levels("1,3-5") == [1, 3, 4, 5] and parse_levels("2") == [2] and parse_levels("") is None
     for bad in ("6", "x", "0-2"):
         with pytest.raises(UsageError, match="expected numbers 1..5"):
-            parse_severities(bad)
+            parse_levels(bad)
 
 
 def test_unreadable_image_is_a_failure_exit_1(setup, tmp_path, capsys):

@@ -5,9 +5,9 @@ import socket
 
 import numpy as np
 import torch.multiprocessing as mp
-
 from evaluate_fixtures import CORRUPTIONS, build_data, tiny_model
-from robustbench_lift.evaluate import evaluate
+
+from robustbench_lift.engine import evaluate
 from robustbench_lift.store import load_results
 
 

@@ -8,16 +8,28 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from evaluate_fixtures import (
+    CLASSES,
+    CORRUPTIONS,
+    MEAN,
+    SEVERITIES,
+    STD,
+    build_data,
+    photo_set,
+    reference_top5,
+    render,
+    sorted_paths,
+    tiny_model,
+)
 from PIL import Image
 from torch import nn
 
 from corruptions import corrupt
-from evaluate_fixtures import (CLASSES, CORRUPTIONS, MEAN, SEVERITIES, STD, build_data, photo_set, render,
-                               reference_top5, sorted_paths, tiny_model)
+from robustbench_lift.engine import evaluate
+from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.evaluate import Engine, evaluate
+from robustbench_lift.report.aggregate import summarize
 from robustbench_lift.store import load_results
-from robustbench_lift.summary import summarize
 
 
 @pytest.fixture(scope="module")
@@ -190,11 +202,11 @@ def test_layout_and_name_errors(data, tmp_path):
         evaluate(model, "c", data / "tiny-c", severities=[1], **run)  # default: the 15 common corruptions
     with pytest.raises(UsageError, match=r"no severity folder\(s\) 2 \(found 1, 3"):
         evaluate(model, "c", data / "tiny-c", corruptions=["fog"], severities=[1, 2], **run)
-    with pytest.raises(UsageError, match=r"unknown corruption 'fogg'.*closest: fog"):
+    with pytest.raises(UsageError, match=r"unknown corruption 'fogg'.*did you mean fog"):
         evaluate(model, "c", data / "clean", corruptions=["fogg"], **run)  # on the fly
     with pytest.raises(UsageError, match="severities must be in 1..5"):
         evaluate(model, "c", data / "tiny-c", corruptions=["fog"], severities=[7], **run)
-    with pytest.raises(UsageError, match=r"unknown suite 'cc'.*closest: c"):
+    with pytest.raises(UsageError, match=r"unknown suite 'cc'.*did you mean c\?"):
         evaluate(model, "cc", data / "tiny-c", **run)
     with pytest.raises(UsageError, match="does not take corruptions"):
         evaluate(model, "clean", data / "clean", corruptions=["fog"], **run)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from evaluate_fixtures import CORRUPTIONS, SEVERITIES, SlowTiny, build_data
-from robustbench_lift.evaluate import evaluate
+
+from robustbench_lift.engine import evaluate
 from robustbench_lift.store import load_results
 
 TESTS = Path(__file__).parent
@@ -36,7 +36,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
         import sys
         sys.path.insert(0, {str(TESTS)!r})
         from evaluate_fixtures import SlowTiny
-        from robustbench_lift.evaluate import evaluate
+        from robustbench_lift.engine import evaluate
         evaluate(SlowTiny(delay=0.4), "c", {str(data / 'tiny-c')!r}, out={str(killed)!r}, batch_size=3,
                  clean={str(data / 'clean')!r}, corruptions={CORRUPTIONS!r}, severities={SEVERITIES!r},
                  name="tiny", progress=False)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from robustbench_lift.metrics_perturbation import flip_probability, frame_pairs, mean_over_videos, top5_distance
+from robustbench_lift.metrics.perturbation import flip_probability, frame_pairs, mean_over_videos, top5_distance
 
 
 def test_flip_probability_consecutive_vs_first_frame():

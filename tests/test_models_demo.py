@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+
 from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models import create_model, list_models, model_spec, save_checkpoint
-from robustbench_lift.models import demo
+from robustbench_lift.models import create_model, demo, list_models, model_spec, save_checkpoint
 from robustbench_lift.models.weights import file_sha256
 from robustbench_lift.pooling import list_pools
 
@@ -47,7 +46,8 @@ def test_shipped_weights_load_by_default_and_are_checked(manifest: Path) -> None
     trained = create_model("demo-max", seed=3)
     path = save_checkpoint(trained, manifest.parent / "demo-max.pt",
                            {"recipe": {"epochs": 1}, "dataset": "demo", "mean": list(MEAN), "std": list(STD)})
-    entry = {"file": path.name, "sha256": file_sha256(path), "test_acc": 0.5, "command": demo.demo_train_command("max", 1)}
+    entry = {"file": path.name, "sha256": file_sha256(path), "test_acc": 0.5,
+             "command": demo.demo_train_command("max", 1)}
     manifest.write_text(json.dumps({"max": entry}))
     demo.shipped_demo_weights.cache_clear()
     spec = model_spec("demo-max")

@@ -5,9 +5,9 @@ import antialiased_cnns
 import pytest
 import torch
 import torchvision
+from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from torch import nn
 
-from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from robustbench_lift.models import create_model
 
 BASELINES = ["resnet18", "resnet34", "resnet50", "vgg13", "vgg13_bn", "vgg16_bn", "mobilenet_v2", "alexnet"]

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torchvision
 from click.testing import CliRunner
+from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from torch import nn
 
-from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from robustbench_lift.cli import cli
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import create_model, describe_model, list_models, model_spec

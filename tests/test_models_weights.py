@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+
 from robustbench_lift import __version__
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.models import create_model, load_model, read_checkpoint, save_checkpoint

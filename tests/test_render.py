@@ -8,9 +8,10 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import data
 
 import corruptions
+from corruptions.seeding import derive_seed
 from robustbench_lift.cli import main
+from robustbench_lift.data.render import render_cifar_c, render_imagenet_c
 from robustbench_lift.errors import UsageError
-from robustbench_lift.render import image_seed, render_cifar_c, render_imagenet_c
 
 CELLS = ("brightness", "gaussian_noise")
 SEVERITIES = (1, 3)
@@ -135,7 +136,7 @@ def test_cifar_c_writer_stacks_severities_in_order(tmp_path):
         assert stacked.shape == (15, 32, 32, 3) and stacked.dtype == np.uint8
         for severity in range(1, 6):
             for i in range(3):
-                generator = torch.Generator().manual_seed(image_seed(0, name, severity, i))
+                generator = torch.Generator().manual_seed(derive_seed(0, name, severity, i))
                 expected = corruptions.corrupt(nchw[i:i + 1], name, severity, generator=generator,
                                                preset="cifar")[0]  # CIFAR-10-C's constants by default
                 assert np.array_equal(stacked[(severity - 1) * 3 + i], expected.permute(1, 2, 0).numpy())

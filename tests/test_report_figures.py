@@ -7,8 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
-from report_fixtures import (N_IMAGES, P_BASELINE_NAME, WRONG, all_by_hand, p_cell_by_hand, put_fake_suite,
-                             shift_by_hand, write_store)
+from report_fixtures import (
+    N_IMAGES,
+    P_BASELINE_NAME,
+    WRONG,
+    all_by_hand,
+    p_cell_by_hand,
+    put_fake_suite,
+    shift_by_hand,
+    write_store,
+)
 
 from robustbench_lift.report import build_report, figures
 from robustbench_lift.report.summary import load, summary_table
@@ -162,7 +170,7 @@ def test_report_of_p_and_shift_only_has_their_summary_and_sections(tmp_path):
     written = build_report(store, tmp_path / "out", grid=False, n_boot=20)
     assert sorted(p.name for p in written if p.suffix == ".md") == ["perturbation.md", "shift.md", "summary.md"]
     summary = (tmp_path / "out" / "tables" / "summary.md").read_text().splitlines()
-    assert summary[0].split(" | ")[1:] == ["mFP", "mFR", "mT5D", "consistency |"]
+    assert summary[0].split(" | ")[1:] == ["mFP", "mFR", "mT5D", "consistency", "shift acc. |"]
     for model in WRONG:
         row = next(line for line in summary if line.startswith(f"| {model} ") or line.startswith(f"| **{model}"))
         assert f"{all_by_hand(model)['mFR']:.1f} [" in row and f"{all_by_hand(model)['consistency']:.1f} [" in row

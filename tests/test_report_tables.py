@@ -4,14 +4,35 @@ and from the p and shift predictions of the real suites (flip probability, top-5
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import (ALEXNET, N_IMAGES, P_BASELINE, P_BASELINE_NAME, WRONG, all_by_hand, by_hand,
-                             p_by_hand, p_cell_by_hand, put_fake_suite, shift_by_hand, write_store)
+from report_fixtures import (
+    ALEXNET,
+    N_IMAGES,
+    P_BASELINE,
+    P_BASELINE_NAME,
+    WRONG,
+    all_by_hand,
+    by_hand,
+    p_by_hand,
+    p_cell_by_hand,
+    put_fake_suite,
+    shift_by_hand,
+    write_store,
+)
 
-from robustbench_lift import summary as engine_summary
 from robustbench_lift.errors import UsageError
+from robustbench_lift.report.aggregate import SUMMARIZERS
 from robustbench_lift.report.summary import summary_table
-from robustbench_lift.report.tables import (best_mask, corruption_table, delta_table, perturbation_table, render,
-                                            report_tables, severity_table, shift_table, write_tables)
+from robustbench_lift.report.tables import (
+    best_mask,
+    corruption_table,
+    delta_table,
+    perturbation_table,
+    render,
+    report_tables,
+    severity_table,
+    shift_table,
+    write_tables,
+)
 from robustbench_lift.store import ResultStore
 
 
@@ -20,7 +41,7 @@ def store(tmp_path_factory):
     return write_store(tmp_path_factory.mktemp("tables") / "results.db")
 
 
-P_SHIFT_METRICS = ("mFP", "mFR", "mT5D", "consistency")
+P_SHIFT_METRICS = ("mFP", "mFR", "mT5D", "consistency", "shift_acc")
 
 
 def test_summary_equals_hand_computed_values_with_cis_around_them(store):
@@ -45,7 +66,7 @@ def test_p_without_baseline_reports_raw_flip_probability_only(tmp_path):
         assert table.loc[model, "mFP"] == pytest.approx(p_by_hand(model)["mFP"])
 
 
-def test_suite_without_summariser_is_skipped_until_one_is_registered(tmp_path, monkeypatch):
+def test_suite_without_summariser_is_skipped_until_one_is_registered(tmp_path):
     path = write_store(tmp_path / "r.db", p=False, shift=False)
     put_fake_suite(path)
     table = summary_table(path, n_boot=50)
@@ -60,8 +81,11 @@ def test_suite_without_summariser_is_skipped_until_one_is_registered(tmp_path, m
 
     def fake(cells, n_boot, seed, level):
         return {"consistency": 0.9, "consistency_lo": 0.85, "consistency_hi": 0.95}
-    monkeypatch.setitem(engine_summary.SUMMARIZERS, "fake", fake)
-    table = summary_table(path, n_boot=50)
+    SUMMARIZERS.register("fake", fake)
+    try:
+        table = summary_table(path, n_boot=50)
+    finally:
+        SUMMARIZERS.unregister("fake")
     assert table["consistency"].tolist() == pytest.approx([90.0, 90.0]) and table.attrs["skipped_suites"] == []
 
 
@@ -128,16 +152,17 @@ def test_deltas_and_best_marks(store):
 
 
 def hand_best(metric: str) -> set[str]:
-    """Models with the best hand-computed value of `metric` (highest consistency, else lowest)."""
+    """Models with the best hand-computed value of `metric` (highest consistency and shift accuracy, else
+    lowest)."""
     values = {model: round(all_by_hand(model)[metric], 9) for model in WRONG}
-    best = (max if metric == "consistency" else min)(values.values())
+    best = (max if metric in ("consistency", "shift_acc") else min)(values.values())
     return {model for model, value in values.items() if value == best}
 
 
 def test_renderings_mark_best_and_escape(store, tmp_path):
     summary = summary_table(store, n_boot=50)
     metric_cols = ["clean_err", "mCE", "rel_mCE", "mean_err", *P_SHIFT_METRICS]
-    best = best_mask(summary[metric_cols], "column", [m == "consistency" for m in metric_cols])
+    best = best_mask(summary[metric_cols], "column", [m in ("consistency", "shift_acc") for m in metric_cols])
     bold = {model: sum(model in hand_best(m) for m in metric_cols) for model in WRONG}
     md = render(summary, "md", best)
     header = md.splitlines()[0]
@@ -154,7 +179,7 @@ def test_renderings_mark_best_and_escape(store, tmp_path):
     assert r"\toprule" in tex and r"\bottomrule" in tex
     assert r"res\_net\&lift" in tex and tex.count(r"\textbf{") == sum(bold.values())
     tex_header = tex.splitlines()[2]
-    assert tex_header.split(" & ")[5:] == ["mFP", "mFR", "mT5D", r"consistency \\"]
+    assert tex_header.split(" & ")[5:] == ["mFP", "mFR", "mT5D", "consistency", r"shift acc. \\"]
     html = render(summary, "html", best)
     assert html.count("<strong>") == sum(bold.values()) and html.count("<tr>") == 3
     csv = pd.read_csv(pd.io.common.StringIO(render(summary, "csv")), index_col=0)

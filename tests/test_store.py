@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.store import (RESULT_COLUMNS, CellResult, ResultStore, check_resumable, export_results,
-                                    load_results)
+from robustbench_lift.store import (
+    RESULT_COLUMNS,
+    CellResult,
+    ResultStore,
+    check_resumable,
+    export_results,
+    load_results,
+)
 
 
 def make_cell(sha: str = "a" * 64, corruption: str = "fog", severity: int = 2, classes: int = 1000,

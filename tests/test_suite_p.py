@@ -8,18 +8,17 @@ import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
-
-from corruptions.perturbations import perturbation_sequence
-from evaluate_fixtures import (MEAN, STD, InvariantNet, bordered_set, photo_set, sorted_paths, tiny_model,
-                               write_folder)
-from robustbench_lift.errors import UsageError
-from robustbench_lift.evaluate import evaluate
-from robustbench_lift.render import image_seed
-from robustbench_lift.store import load_results
-from robustbench_lift.suites_p import per_sequence
-from robustbench_lift.summary import summarize
+from evaluate_fixtures import MEAN, STD, InvariantNet, bordered_set, photo_set, sorted_paths, tiny_model, write_folder
 from single_thread_fixtures import single_thread  # noqa: F401
 from test_evaluate_distributed import free_port
+
+from corruptions.perturbations import perturbation_sequence
+from corruptions.seeding import derive_seed
+from robustbench_lift.engine import evaluate
+from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.perturbation import per_sequence
+from robustbench_lift.report.aggregate import summarize
+from robustbench_lift.store import load_results
 
 # Two sequences of 4 frames (top-5 lists, best first). Sequence 0, consecutive pairs: (f0, f1) same, (f1, f2)
 # top-1 flips and classes 0, 1 swap ranks (distance |0-1| + |1-0| = 2), (f2, f3) class 4 drops out of the
@@ -59,8 +58,8 @@ def photos(tmp_path_factory):
 
 
 def test_on_the_fly_equals_independent_loop(photos, tmp_path):
-    from PIL import Image
     import torchvision.transforms.functional as TF
+    from PIL import Image
 
     model = tiny_model()
     names = ["gaussian_noise", "brightness", "translate"]
@@ -72,7 +71,7 @@ def test_on_the_fly_equals_independent_loop(photos, tmp_path):
         expected, flips = [], []
         for index, path in enumerate(paths):
             image = TF.center_crop(TF.resize(Image.open(path).convert("RGB"), 40), [40, 80])  # Resize, 40 x 80 window
-            generator = torch.Generator().manual_seed(image_seed(3, row.corruption, 1, index))
+            generator = torch.Generator().manual_seed(derive_seed(3, row.corruption, 1, index))
             frames = perturbation_sequence(TF.pil_to_tensor(image)[None], row.corruption, out_size=32,
                                            generator=generator)[0]
             top = model_top5(model, frames)
@@ -168,7 +167,6 @@ def test_two_gloo_ranks_equal_one(photos, tmp_path):
 def write_videos(root, frames: torch.Tensor, labels: torch.Tensor, folder: str) -> None:
     """`root/<folder>/<class>/vid<i>.mp4`, H.264 at 1 fps like the release."""
     import av
-
     from evaluate_fixtures import CLASSES
 
     for i, (video, label) in enumerate(zip(frames, labels)):

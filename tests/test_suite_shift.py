@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-
 from evaluate_fixtures import MEAN, STD, InvariantNet, bordered_set, photo_set, sorted_paths, tiny_model, write_folder
-from robustbench_lift.errors import UsageError
-from robustbench_lift.evaluate import evaluate
-from robustbench_lift.render import image_seed
-from robustbench_lift.store import load_results
-from robustbench_lift.summary import summarize
 from single_thread_fixtures import single_thread  # noqa: F401
 from test_evaluate_distributed import free_port
+
+from corruptions.seeding import derive_seed
+from robustbench_lift.engine import evaluate
+from robustbench_lift.errors import UsageError
+from robustbench_lift.report.aggregate import summarize
+from robustbench_lift.store import load_results
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def top1(model, crops: list[torch.Tensor]) -> np.ndarray:
 
 
 def test_consistency_and_diagonal_equal_independent_loop(photos):
-    from PIL import Image
     import torchvision.transforms.functional as TF
+    from PIL import Image
 
     model = tiny_model()
     frame = evaluate(model, "shift", photos, resize=64, crop=48, seed=5, pairs=3, batch_size=7, progress=False)
@@ -46,7 +46,7 @@ def test_consistency_and_diagonal_equal_independent_loop(photos):
     for index, path in enumerate(sorted_paths(photos)):
         canvas = TF.pil_to_tensor(TF.center_crop(TF.resize(Image.open(path).convert("RGB"), 64), 64))
         offsets = torch.randint(8, (3, 2, 2), generator=torch.Generator().manual_seed(
-            image_seed(5, "shift-pairs", 0, index)))
+            derive_seed(5, "shift-pairs", 0, index)))
         crops = [canvas[:, r:r + 48, c:c + 48] for pair in offsets for r, c in pair.tolist()]
         predicted = top1(model, crops)
         same += list(predicted[0::2] == predicted[1::2])

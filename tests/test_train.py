@@ -12,16 +12,16 @@ import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 import torchvision.transforms.functional as TF
+from single_thread_fixtures import single_thread  # noqa: F401
 
-import robustbench_lift.train as train_module
+import robustbench_lift.training.loop as train_module
 from robustbench_lift.cli import main
 from robustbench_lift.data.demo import MEAN, STD, demo_dataset
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import REQUIRED_META, create_model, load_model, read_checkpoint
 from robustbench_lift.pooling import lifting_loss, list_pools
-from robustbench_lift.train import Recipe, TrainSet, open_train_set, train
+from robustbench_lift.training import Recipe, TrainSet, open_train_set, train
 from robustbench_lift.training.data import Split, crop_flip
-from single_thread_fixtures import single_thread  # noqa: F401
 
 SIZE = 16
 CIFAR10_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

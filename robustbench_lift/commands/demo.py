@@ -2,9 +2,7 @@
 
 import click
 
-from robustbench_lift.demo import DEMO_SUITES, run_demo
-from robustbench_lift.report.tables import render
-from robustbench_lift.report.summary import summary_table
+from robustbench_lift.suites import ALL
 
 
 @click.command("demo")
@@ -13,7 +11,7 @@ from robustbench_lift.report.summary import summary_table
 @click.option("--limit", type=click.IntRange(min=1), help="At most N images (sequences for p) per cell: a reduced, "
               "fixed subset.  [default: c 500, p 100, shift 500]")
 @click.option("--pool", "pools", multiple=True, help="Only the demo model of this pooling (repeatable).")
-@click.option("--suite", "suites", multiple=True, type=click.Choice(list(DEMO_SUITES)),
+@click.option("--suite", "suites", multiple=True, type=click.Choice(ALL),
               help="Only this suite (repeatable).  [default: all]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write tables, figures and HTML.")
@@ -28,7 +26,11 @@ def demo(out: str, limit: int | None, pools: tuple[str, ...], suites: tuple[str,
       liftbench demo --limit 100 --no-report --out /tmp/ci && \\
         liftbench check --results /tmp/ci/results.db --baseline reports/demo/baseline.json
     """
-    written = run_demo(out, limit=limit, pools=pools or None, suites=suites or tuple(DEMO_SUITES), device=device,
+    from robustbench_lift.demo import run_demo
+    from robustbench_lift.report.summary import summary_table
+    from robustbench_lift.report.tables import render
+
+    written = run_demo(out, limit=limit, pools=pools or None, suites=suites or ALL, device=device,
                        report=report, progress=progress)
     click.echo(render(summary_table(written[0], ci=False), "md"))
     page = next((p for p in written if p.name == "report.html"), None)

@@ -1,102 +1,46 @@
 """`liftbench evaluate`: run models over a suite into the results store, then print the summary table."""
 
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from corruptions.perturbations import SUBSETS as P_SUBSETS
-from corruptions.registry import SUBSETS
+from corruptions.names import DIFFICULTIES
+from robustbench_lift.commands.options import parse_levels
 from robustbench_lift.errors import UsageError
-from robustbench_lift.evaluate import evaluate as run_evaluation
-from robustbench_lift.metrics import SEVERITIES
-from robustbench_lift.store import export_results
-from robustbench_lift.suite_registry import SUITES
-from robustbench_lift.suites_p import DIFFICULTIES
-from robustbench_lift.summary import summarize
+from robustbench_lift.suites import SUITES
 
-HEADLINE = {"clean_err": "clean err", "mCE": "mCE", "rel_mCE": "rel mCE", "mean_err": "mean err", "mFP": "mFP",
-            "mFR": "mFR", "mT5D": "mT5D", "consistency": "consistency", "shift_acc": "shift acc"}
-NOTES = {"p_baseline": "FR/T5D baseline", "shift_mode": "shift mode"}
+if TYPE_CHECKING:
+    import pandas as pd
 
 
-def parse_corruptions(text: str | None) -> list[str] | None:
-    """Comma-separated corruption names or subsets of `corruptions.get_corruption_names` (common, validation,
-    all, noise, blur, weather, digital)."""
-    if not text:
-        return None
-    names: list[str] = []
-    for token in (t.strip() for t in text.split(",") if t.strip()):
-        names += [n for n in (SUBSETS[token] if token in SUBSETS else (token,)) if n not in names]
-    return names
+def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) -> None:
+    """The run's summary: JSON records of `report.aggregate.summarize` (fractions), or the report's summary
+    table (points, 95% CIs) and per-corruption table."""
+    import json
 
+    from robustbench_lift.report.aggregate import summarize
+    from robustbench_lift.report.summary import summary_table
+    from robustbench_lift.report.tables import corruption_table, render
 
-def parse_perturbations(text: str | None) -> list[str] | None:
-    """Comma-separated perturbation names or subsets of `corruptions.perturbations` (test, validation, all)."""
-    if not text:
-        return None
-    names: list[str] = []
-    for token in (t.strip() for t in text.split(",") if t.strip()):
-        names += [n for n in (P_SUBSETS[token] if token in P_SUBSETS else (token,)) if n not in names]
-    return names
-
-
-def parse_severities(text: str | None, option: str = "--severities", allowed: tuple[int, ...] = SEVERITIES
-                     ) -> list[int] | None:
-    """`"1,3,5"` or `"2-4"` -> sorted numbers among `allowed` (severities 1..5, or difficulties 1..3)."""
-    if not text:
-        return None
-    numbers: set[int] = set()
-    expected = f"expected numbers {allowed[0]}..{allowed[-1]} like 1,3 or 2-{allowed[-1]}"
-    try:
-        for token in (t.strip() for t in text.split(",") if t.strip()):
-            low, _, high = token.partition("-")
-            numbers.update(range(int(low), int(high or low) + 1))
-    except ValueError as exc:
-        raise UsageError(f"{option} {text!r}: {expected}") from exc
-    if not numbers or not numbers <= set(allowed):
-        raise UsageError(f"{option} {text!r}: {expected}")
-    return sorted(numbers)
-
-
-def _percent(value: float, low: float, high: float) -> str:
-    if pd.isna(value):
-        return "-"
-    return f"{100 * value:.1f}" + ("" if pd.isna(low) else f" [{100 * low:.1f}, {100 * high:.1f}]")
-
-
-def format_summary(summary: pd.DataFrame) -> str:
-    """The headline table (clean error, mCE, relative mCE, mean error with 95% CIs, in percent) and a table of
-    CE per corruption (mean error per corruption for models without the AlexNet normaliser)."""
-    head = pd.DataFrame({"model": summary["model"], "dataset": summary["dataset"], "suite": summary["suite"]})
-    for metric, title in HEADLINE.items():
-        if metric in summary:
-            head[title] = [_percent(*values) for values in
-                           zip(summary[metric], summary[f"{metric}_lo"], summary[f"{metric}_hi"])]
-    per_corruption = {}
-    for _, row in summary.iterrows():
-        prefix = "CE/" if row.get("normalised") else "err/"
-        values = {c[len(prefix):]: row[c] for c in summary.columns
-                  if c.startswith(prefix) and not c.endswith(("_lo", "_hi")) and pd.notna(row[c])}
-        if values:
-            per_corruption[f"{row['model']} {'CE' if prefix == 'CE/' else 'err'}"] = values
-    for column, title in NOTES.items():
-        if column in summary:
-            head[title] = summary[column].fillna("")
-    text = head.to_string(index=False)
-    if per_corruption:
-        table = (100 * pd.DataFrame(per_corruption)).round(1)
-        text += "\n\n" + table.to_string()
-    return text
+    if as_json:
+        summary = summarize(frame, n_boot=n_boot, seed=seed)
+        records = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")
+        click.echo(json.dumps(records, indent=1, default=float))  # NaN (no interval) -> null, valid JSON
+        return
+    table = summary_table(frame, ci=n_boot > 0, n_boot=n_boot, seed=seed)
+    click.echo(render(table, "md"))
+    notes = {"FR/T5D baseline": table.attrs["p_baseline"], "shift mode": table.attrs["shift_mode"]}
+    click.echo("  ".join(f"{k}: {v}" for k, v in notes.items() if v not in (None, "none")))
+    if (frame["suite"] == "c").any():
+        click.echo("\n" + render(corruption_table(frame), "md"))
 
 
 @click.command()
 @click.option("--model", "models", multiple=True, required=True, help="Zoo model name (repeat for several).")
 @click.option("--weights", multiple=True, type=click.Path(), help="Checkpoint per --model, in the same order.")
-@click.option("--suite", type=click.Choice([*sorted(SUITES), "all"]), default="c", show_default=True,
+@click.option("--suite", type=click.Choice([*SUITES, "all"]), default="c", show_default=True,
               help="all = c, p and shift.")
 @click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, "
               "CIFAR pickles or 'demo'.")
@@ -159,12 +103,16 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
       liftbench evaluate --model demo-lift --suite all --data demo --limit 200
       torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
     """
+    import pandas as pd
+
+    from robustbench_lift.engine import evaluate as run_evaluation
+    from robustbench_lift.store import export_results
+
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
-    frames = [run_evaluation(model, weights=weights[index] if weights else None,
-                             corruptions=parse_corruptions(corruptions), severities=parse_severities(severities),
-                             perturbations=parse_perturbations(perturbations),
-                             difficulties=parse_severities(difficulties, "--difficulties", DIFFICULTIES),
+    frames = [run_evaluation(model, weights=weights[index] if weights else None, corruptions=corruptions,
+                             severities=parse_levels(severities), perturbations=perturbations,
+                             difficulties=parse_levels(difficulties, "--difficulties", DIFFICULTIES),
                              compile=compile_model, dataset=dataset_name, resize=resize or None, crop=crop or None,
                              **options)
               for index, model in enumerate(models)]
@@ -172,10 +120,6 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
         return
     if export:
         export_results(options["out"], export)
-    summary = summarize(pd.concat(frames, ignore_index=True), n_boot=bootstrap, seed=options["seed"])
-    if as_json:
-        records = summary.astype(object).where(summary.notna(), None).to_dict(orient="records")
-        click.echo(json.dumps(records, indent=1, default=float))  # NaN (no interval) -> null, valid JSON
-    else:
-        click.echo(format_summary(summary))
+    print_summary(pd.concat(frames, ignore_index=True), bootstrap, options["seed"], as_json)
+    if not as_json:
         click.echo(f"\nresults: {Path(options['out']).resolve()}")

@@ -4,8 +4,6 @@ import json
 
 import click
 
-from robustbench_lift.models import describe_model, list_models, model_spec
-
 
 @click.command("models")
 @click.option("--backbone", default=None, help="Only this backbone (e.g. resnet50, cifar_resnet18).")
@@ -15,6 +13,8 @@ from robustbench_lift.models import describe_model, list_models, model_spec
 def models(backbone: str | None, pool: str | None, as_json: bool, describe: str | None) -> None:
     """List zoo models: parameters, GFLOPs at the model's input size (torch.utils.flop_counter, 2 per MAC of
     convs and matmuls), pooling sites, and the known pretrained weights."""
+    from robustbench_lift.models import describe_model, list_models, model_spec
+
     if describe:
         click.echo(describe_model(describe))
         return

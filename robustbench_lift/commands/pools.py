@@ -2,13 +2,13 @@
 
 import click
 
-from robustbench_lift.pooling import create_pool, list_pools, pool_description
-
 
 @click.command()
 @click.option("--channels", default=64, show_default=True, help="Channel count for the parameter column.")
 def pools(channels: int) -> None:
     """List the pooling layers with a one-line description and their parameter count."""
+    from robustbench_lift.pooling import create_pool, list_pools, pool_description
+
     rows = [(name, sum(p.numel() for p in create_pool(name, channels).parameters()), pool_description(name))
             for name in list_pools()]
     width = max(len(name) for name, _, _ in rows)

@@ -2,8 +2,8 @@
 
 import click
 
-from robustbench_lift.commands.evaluate import parse_severities
-from robustbench_lift.render import SEVERITIES, render_imagenet_c
+from corruptions.names import SEVERITIES
+from robustbench_lift.commands.options import parse_levels
 
 
 @click.command()
@@ -24,6 +24,8 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
 
     Resumable: existing files are kept. The images are "ImageNet-C style", corrupted by this package.
     """
-    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_severities(severities),
+    from robustbench_lift.data.render import render_imagenet_c
+
+    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_levels(severities),
                                 backend=backend, workers=workers, batch_size=batch_size, seed=seed, device=device)
     click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")

@@ -4,9 +4,7 @@ from pathlib import Path
 
 import click
 
-from robustbench_lift.report import build_report, check, compare, update_baseline
-from robustbench_lift.report.check import TOLERANCE_SPEC_HELP
-from robustbench_lift.report.tables import FORMATS, render
+from robustbench_lift.report import FORMATS, TOLERANCE_SPEC_HELP
 
 _dataset = click.option("--dataset", "datasets", multiple=True,
                         help="Only rows of this data set (repeatable); needed when a model has several.")
@@ -32,6 +30,8 @@ def report_command(results: tuple[str, ...], out: str, baseline: str | None, for
                    example_image: str | None, no_grid: bool, datasets: tuple[str, ...], n_boot: int,
                    seed: int) -> None:
     """Write tables, figures and a self-contained HTML page from RESULTS stores."""
+    from robustbench_lift.report.build import build_report
+
     written = build_report(list(results), out, baseline=baseline,
                            formats=[f.strip() for f in formats.split(",") if f.strip()],
                            example_image=example_image, grid=not no_grid, n_boot=n_boot, seed=seed,
@@ -53,6 +53,9 @@ def report_command(results: tuple[str, ...], out: str, baseline: str | None, for
 def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None, fmt: str,
                     datasets: tuple[str, ...], n_boot: int, seed: int) -> None:
     """Set models A and B (or runs A and B) side by side: values, 95% CIs, delta B - A, whether it leaves A's CI."""
+    from robustbench_lift.report.compare import compare
+    from robustbench_lift.report.tables import render
+
     table = compare(a, b, results=list(results) or None, model=model, n_boot=n_boot, seed=seed,
                     datasets=list(datasets) or None)
     if fmt == "md":
@@ -68,6 +71,8 @@ def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None,
 @click.option("--update", is_flag=True, help="Write or rewrite the baseline from this run instead of checking.")
 def check_command(results: tuple[str, ...], baseline: str, tolerance: str | None, update: bool) -> None:
     """Gate a run on a baseline JSON: exit 1 when a tracked metric is worse by more than its tolerance, else 0."""
+    from robustbench_lift.report.check import check, update_baseline
+
     if update:
         data = update_baseline(list(results), baseline, tolerance)
         click.echo(f"Wrote {Path(baseline)}: {len(data['metrics'])} model(s), tolerances "

@@ -5,9 +5,6 @@ from typing import Any
 
 import click
 
-from robustbench_lift.models import read_checkpoint
-from robustbench_lift.train import FINAL, open_train_set, recipe_for, train as run_training
-
 
 @click.command()
 @click.option("--model", required=True, help="Zoo model name, e.g. demo-lift, cifar_resnet18-blur, resnet50-lift.")
@@ -39,6 +36,10 @@ def train(model: str, data: str, out: str, device: str, workers: int, amp: bool 
       liftbench train --model cifar_resnet18-lift --data cifar-100-python --out runs/c100 --epochs 100
       torchrun --nproc_per_node 8 -m robustbench_lift train --model resnet50-lift --data imagenet/train --out runs/r50
     """
+    from robustbench_lift.models import read_checkpoint
+    from robustbench_lift.training import FINAL, open_train_set, recipe_for
+    from robustbench_lift.training import train as run_training
+
     train_set = open_train_set(data)
     path = run_training(model, train_set, out, recipe_for(train_set.kind).override(**recipe), weights=weights,
                         num_classes=num_classes, device=device, workers=workers, amp=amp, resume=resume,

@@ -29,7 +29,8 @@ __all__ = ["ArrayImages", "CifarC", "DEMO", "ImageFolder", "ImageNetC", "ImageNe
 
 def detect_layout(path: str | Path) -> str:
     """`"imagenet-c"` (pre-rendered tree), `"imagenet-p"` (released videos), `"cifar-c"` (npy arrays),
-    `"cifar-test"` (clean CIFAR pickles), `"folder"` (clean image folder) or `"demo"`; a `UsageError` naming the expected layouts otherwise."""
+    `"cifar-test"` (clean CIFAR pickles), `"folder"` (clean image folder) or `"demo"`; a `UsageError` naming
+    the expected layouts otherwise."""
     if str(path) == DEMO:
         return DEMO
     root = Path(path)

@@ -32,7 +32,8 @@ def _inside(shape: Tensor, u: Tensor, v: Tensor) -> Tensor:
     r = torch.sqrt(u ** 2 + v ** 2)
     phi = torch.atan2(v, u)
     box = torch.maximum(u.abs(), v.abs())
-    triangle = torch.stack([u * math.cos(a) + v * math.sin(a) for a in (math.pi / 2, 7 * math.pi / 6, 11 * math.pi / 6)])
+    corners = (math.pi / 2, 7 * math.pi / 6, 11 * math.pi / 6)
+    triangle = torch.stack([u * math.cos(a) + v * math.sin(a) for a in corners])
     masks = torch.stack([
         r <= 1.0,
         (r >= 0.55) & (r <= 1.0),

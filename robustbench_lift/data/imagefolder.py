@@ -24,7 +24,8 @@ from torch.utils.data import Dataset
 
 from robustbench_lift.errors import LiftbenchError, UsageError
 
-IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
+"""File endings read as images (any Pillow can decode; greyscale is converted to RGB)."""
 CLEAN_RESIZE = 256
 CLEAN_CROP = 224
 """ImageNet evaluation preprocessing (torchvision reference scripts; Hendrycks & Dietterich's clean images)."""

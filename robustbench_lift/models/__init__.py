@@ -6,18 +6,9 @@
     >>> model = create_model("cifar_resnet18-lift3", num_classes=10, subbands=("LL",))
 """
 
-from robustbench_lift.models.registry import (
-    BACKBONES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ModelSpec,
-    create_model,
-    describe_model,
-    list_models,
-    load_model,
-    model_spec,
-)
+from robustbench_lift.models.registry import create_model, describe_model, list_models, load_model, model_spec
 from robustbench_lift.models.sites import Pooling, Site, apply_pooling
+from robustbench_lift.models.spec import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 from robustbench_lift.models.weights import (
     REQUIRED_META,
     cache_path,

@@ -10,28 +10,33 @@ narrow ResNet-10 in CIFAR form only); pools from
 `demo-<pool>` are the shipped demo models (`models/demo.py`): `cifar_resnet10s-<pool>` with 10 classes, trained
 on the built-in demo data set, their weights inside the package (`weights="DEFAULT"`).
 
-Placement of the pools: `models/sites.py` (one transformation for every pooling) and the backbone files.
-Nothing is built at import: parameter counts and FLOPs are computed on demand on the meta device.
+Placement of the pools: `models/sites.py` (one transformation for every pooling) and the backbone files;
+backbones and `ModelSpec`: `models/spec.py`.
 """
 
 import dataclasses
 import difflib
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 import torchvision
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models import mobilenet, resnet, vgg
-from robustbench_lift.models.cifar import cifar_mobilenet, cifar_resnet, cifar_vgg
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
-from robustbench_lift.models.sites import Pooling, Site, apply_pooling
+from robustbench_lift.models.spec import (
+    BACKBONES,
+    CIFAR_CLASSES,
+    CIFAR_INPUT,
+    CIFAR_PREFIX,
+    IMAGENET_INPUT,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ModelSpec,
+)
 from robustbench_lift.models.weights import (
     antialiased_weights,
     download,
@@ -41,117 +46,9 @@ from robustbench_lift.models.weights import (
 )
 from robustbench_lift.pooling import list_pools
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-"""Input normalisation of torchvision's and antialiased-cnns' ImageNet weights (torchvision `ImageClassification`)."""
-IMAGENET_INPUT, CIFAR_INPUT = 224, 32
-CIFAR_CLASSES = 100
-"""Default classes of a CIFAR form: CIFAR-100, the data set of the LiftPool paper's ablations."""
-CIFAR_PREFIX = "cifar_"
 SIZE_OPTIONS = {"blur": "filter_size", "lift": "kernel_size"}
 """The option a numeric name suffix sets, per pooling."""
 _NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
-
-
-@dataclass(frozen=True)
-class Backbone:
-    """A torchvision architecture: builder, site finder, CIFAR adaptation (None: no CIFAR form)."""
-
-    title: str
-    build: Callable[[str, int], nn.Module]
-    sites: Callable[[nn.Module], list[Site]]
-    cifar: Callable[[nn.Module, int], nn.Module] | None = None
-    baseline_only: bool = False
-    cifar_only: bool = False
-
-
-BACKBONES: dict[str, Backbone] = {
-    "resnet18": Backbone("ResNet-18", resnet.build, resnet.sites, cifar_resnet),
-    "resnet34": Backbone("ResNet-34", resnet.build, resnet.sites, cifar_resnet),
-    "resnet50": Backbone("ResNet-50", resnet.build, resnet.sites, cifar_resnet),
-    "vgg13": Backbone("VGG-13", vgg.build, vgg.sites, cifar_vgg),
-    "vgg13_bn": Backbone("VGG-13-BN", vgg.build, vgg.sites, cifar_vgg),
-    "vgg16_bn": Backbone("VGG-16-BN", vgg.build, vgg.sites, cifar_vgg),
-    "mobilenet_v2": Backbone("MobileNetV2", mobilenet.build, mobilenet.sites, cifar_mobilenet),
-    "alexnet": Backbone("AlexNet", vgg.build, vgg.sites, baseline_only=True),
-    "resnet10s": Backbone("ResNet-10-S", resnet.build, resnet.sites, cifar_resnet, cifar_only=True),
-}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a zoo name builds.
-
-    Attributes:
-        name: canonical name, e.g. `resnet50-lift`, `resnet50-blur5`, `cifar_resnet18-max`.
-        backbone: `resnet50` or `cifar_resnet50`; `arch` is the torchvision architecture.
-        pooling: pooling name; `pool_kwargs` its options (suffix and keyword arguments, `sites` included).
-        input_size: side of the square input the model is meant for (224, CIFAR forms 32).
-        num_classes: default number of classes (1000, CIFAR forms 100).
-        weights: known pretrained weights, tag -> URL (torchvision for `-max`, antialiased-cnns for `-blur`) or
-            path (the shipped demo models); `default_weights` is the tag `weights="DEFAULT"` picks;
-            `weights_sha256` the sha256 a tag's file must have, where known in full.
-        mean, std: input normalisation of the known weights (None for CIFAR forms: set by whoever trains them).
-    """
-
-    name: str
-    backbone: str
-    arch: str
-    pooling: str
-    pool_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    input_size: int = IMAGENET_INPUT
-    num_classes: int = 1000
-    weights: Mapping[str, str] = field(default_factory=dict)
-    default_weights: str | None = None
-    weights_sha256: Mapping[str, str] = field(default_factory=dict)
-    mean: tuple[float, float, float] | None = IMAGENET_MEAN
-    std: tuple[float, float, float] | None = IMAGENET_STD
-
-    @property
-    def cifar(self) -> bool:
-        return self.backbone.startswith(CIFAR_PREFIX)
-
-    @property
-    def weights_source(self) -> str:
-        """Where pretrained weights for this spec come from, in words."""
-        if not self.weights:
-            return "none published (train it, or pass a checkpoint)"
-        origin = "shipped with liftbench" if self.name.startswith(f"{DEMO_PREFIX}-") else \
-            "torchvision" if self.pooling == "max" else "antialiased-cnns"
-        return f"{origin}: {', '.join(self.weights)} (DEFAULT = {self.default_weights})"
-
-    def build(self, num_classes: int | None = None) -> tuple[nn.Module, list[tuple[str, Site]]]:
-        """The model at torchvision's random initialisation (global RNG) and its `(pool name, site)` pairs."""
-        backbone = BACKBONES[self.arch]
-        model = backbone.build(self.arch, num_classes or self.num_classes)
-        if self.cifar:
-            model = backbone.cifar(model, num_classes or self.num_classes)
-        sites = backbone.sites(model)
-        if self.pooling == "max":
-            return model, [(site.path, site) for site in sites]
-        options = dict(self.pool_kwargs)
-        return model, apply_pooling(model, sites, Pooling(self.pooling, options, options.pop("sites", "all")))
-
-    def num_params(self, num_classes: int | None = None) -> int:
-        """Number of parameters (built on the meta device: no memory, no initialisation)."""
-        with torch.device("meta"):
-            model, _ = self.build(num_classes)
-        return sum(p.numel() for p in model.parameters())
-
-    def summary(self) -> dict[str, Any]:
-        """Name, backbone, pooling, input size, parameters, GFLOPs, number of pooling sites and known weight tags.
-
-        GFLOPs: one forward pass at `input_size` as counted by `torch.utils.flop_counter.FlopCounterMode`, 2 FLOPs
-        per multiply-accumulate of convolutions and matrix products (pooling, normalisation and element-wise ops
-        are not counted; LiftPool's depthwise convs are). Built and run on the meta device: no memory, no compute.
-        """
-        with torch.device("meta"):
-            model, placed = self.build()
-            with FlopCounterMode(display=False) as counter:
-                model.eval()(torch.empty(1, 3, self.input_size, self.input_size))
-        return {"name": self.name, "backbone": self.backbone, "pooling": self.pooling, "input_size": self.input_size,
-                "params": sum(p.numel() for p in model.parameters()), "gflops": counter.get_total_flops() / 1e9,
-                "sites": len(placed), "weights": list(self.weights)}
 
 
 def _unknown(name: str, what: str = "model") -> UsageError:
@@ -171,7 +68,7 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
     arch = backbone.removeprefix(CIFAR_PREFIX)
     cifar = backbone != arch
     pool, size = (match["pool"] or "max", match["size"]) if match else (None, None)
-    entry = BACKBONES.get(arch)
+    entry = BACKBONES.get(arch) if arch in BACKBONES else None
     known = entry is not None and pool in list_pools() and (entry.cifar is not None if cifar else not entry.cifar_only)
     if not known or (entry.baseline_only and pool != "max"):
         raise _unknown(name)
@@ -322,7 +219,7 @@ def describe_model(name: str, **pool_kwargs: Any) -> str:
         model, placed = spec.build()
     layers = dict(model.named_modules())
     options = ", ".join(f"{k}={v!r}" for k, v in spec.pool_kwargs.items()) or "defaults"
-    lines = [f"{spec.name}: {BACKBONES[spec.arch].title}{' (CIFAR form)' if spec.cifar else ''}, pooling "
+    lines = [f"{spec.name}: {BACKBONES.get(spec.arch).title}{' (CIFAR form)' if spec.cifar else ''}, pooling "
              f"{spec.pooling} ({options}), input {spec.input_size}x{spec.input_size}, "
              f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, {len(placed)} down-sampling sites",
              f"weights: {spec.weights_source}",

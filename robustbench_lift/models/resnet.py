@@ -1,6 +1,6 @@
 """ResNet-18/34/50 as torchvision defines them, and their down-sampling sites.
 
-Sites (antialiased-cnns' `pool_only=True` placement, shared/LIFTPOOL.md): the stem max-pool; in each first
+Sites (antialiased-cnns' `pool_only=True` placement, docs/liftpool.md): the stem max-pool; in each first
 block of layer2..4 the stride-2 conv of the residual branch (BasicBlock `conv1`, Bottleneck `conv2`, torchvision
 v1.5), whose stride moves to a pool in front of the branch's next conv (`conv2` / `conv3` becomes
 `Sequential(pool, conv)`); and the stride-2 1x1 shortcut conv (`downsample` becomes `pool, conv, bn`). The stem

@@ -6,7 +6,7 @@ every pooling, so `-blur` and `-lift` differ only in the operator. Two kinds of 
 - a max-pool (ResNet stem, every VGG max-pool): replaced by the pool. For `blur` it becomes antialiased-cnns'
   "MaxBlurPool", a dense `MaxPool2d(kernel_size=2, stride=1)` followed by the BlurPool, so that its published
   state dicts load strictly. For every other pooling (lift, haar, avg, skip) the max-pool is *replaced*, as
-  LiftPool replaces the network's pooling (shared/LIFTPOOL.md); no max survives.
+  LiftPool replaces the network's pooling (docs/liftpool.md); no max survives.
 - a stride-2 convolution: it runs at stride 1 and the pool takes over the stride, placed before `before`, the
   module that consumed the strided output. For a residual branch that is the next convolution, so the pool
   follows the strided conv's normalisation and activation (antialiased-cnns' ConvBlurPool order); for a 1x1

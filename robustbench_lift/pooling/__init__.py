@@ -5,6 +5,7 @@
 """
 
 # Registration order is the order `list_pools()` reports: one import line per pooling file.
+# isort: off
 from robustbench_lift.pooling.simple import Subsample2d
 from robustbench_lift.pooling.blur import BlurPool2d, binomial_filter
 from robustbench_lift.pooling.haar import HaarPool2d, haar_decompose, haar_reconstruct
@@ -21,6 +22,7 @@ from robustbench_lift.pooling.lift import (
     lifting_loss,
 )
 from robustbench_lift.pooling.registry import create_pool, list_pools, pool_description, register_pool
+# isort: on
 
 __all__ = [
     "SUBBANDS_1D", "SUBBANDS_2D", "BlurPool2d", "HaarPool2d", "LiftDownPool1d", "LiftDownPool2d", "LiftUpPool1d",

@@ -60,6 +60,8 @@ class BlurPool2d(nn.Module):
         return f"{self.channels}, filter_size={self.filter_size}, stride={self.stride}, pad={self.pad_mode}"
 
 
-@register_pool("blur", "anti-aliased BlurPool (Zhang 2019): binomial filter (size 1..7, default 4), reflect pad, stride 2")
-def _blur(channels: int, filter_size: int = 4, stride: int = 2, pad_type: str = "reflect", pad_off: int = 0) -> nn.Module:
+@register_pool("blur",
+               "anti-aliased BlurPool (Zhang 2019): binomial filter (size 1..7, default 4), reflect pad, stride 2")
+def _blur(channels: int, filter_size: int = 4, stride: int = 2, pad_type: str = "reflect",
+          pad_off: int = 0) -> nn.Module:
     return BlurPool2d(channels, filter_size, stride, pad_type, pad_off)

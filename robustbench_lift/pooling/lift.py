@@ -7,7 +7,7 @@ predictor and ONE updater serve all three 1-D passes, acting as `1 x K` kernels 
 Pooling returns the sum of the chosen sub-bands (all four by default). LiftUpPool runs the steps backwards
 with the stored details and is exact for any P and U.
 
-Where the paper is silent the choices are ours and documented in `shared/LIFTPOOL.md`: reflection padding,
+Where the paper is silent the choices are ours and documented in `docs/liftpool.md`: reflection padding,
 K = 5, zero-initialised 1x1 weights (a fresh layer is the lazy wavelet), one reflected sample appended to an
 odd axis, and the constraints as means over the three 1-D steps.
 

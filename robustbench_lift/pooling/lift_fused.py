@@ -27,81 +27,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from robustbench_lift.pooling.lifting import is_channels_last, pad_axis, reflect_index, split
+from robustbench_lift.pooling.lift_buffers import Filter, Workspace, add_pad_adjoint, pad_into, step_filters
+from robustbench_lift.pooling.lifting import is_channels_last, pad_axis, split
 
 BAND_ORDER = ("LL", "LH", "HL", "HH")
-
-
-class _Filter(NamedTuple):
-    """P or U for one step: conv weight `(C, 1, 1, K)` along W or `(C, 1, K, 1)` along H, scale `(1, C, 1, 1)`."""
-
-    weight: Tensor
-    scale: Tensor
-    left: int
-    right: int
-
-
-def _filters(dim: int, weights: tuple[Tensor, ...], conv_dtype: torch.dtype) -> tuple[_Filter, _Filter]:
-    taps = weights[0].shape[-1]
-    left, right = (taps - 1) // 2, taps // 2  # the extra tap of an even K goes to the right, as in LiftingFilter
-    return tuple(_Filter(w.unsqueeze(5 - dim).to(conv_dtype), a.view(1, -1, 1, 1), left, right)
-                 for w, a in (weights[:2], weights[2:]))
-
-
-class _Workspace:
-    """Scratch tensors of one forward or backward call, each allocated once and reused by the three steps.
-
-    The steps run in turn and nothing written here outlives the step that wrote it; a slot grows if a later
-    step needs more.
-    """
-
-    def __init__(self) -> None:
-        self._slots: dict[str, Tensor] = {}
-
-    def take(self, slot: str, shape: list[int], dtype: torch.dtype, device: torch.device) -> Tensor:
-        """A channels-last `(N, C, H, W)` tensor over the slot's memory."""
-        n, c, h, w = shape
-        flat = self._slots.get(slot)
-        if flat is None or flat.numel() < n * c * h * w or flat.dtype != dtype:
-            flat = self._slots[slot] = torch.empty(n * c * h * w, dtype=dtype, device=device)
-        return flat[:n * c * h * w].view(n, h, w, c).permute(0, 3, 1, 2)
-
-    def padded(self, like: Tensor, dim: int, filt: _Filter, dtype: torch.dtype) -> Tensor:
-        """Room for `like` reflection-padded along `dim` for `filt`."""
-        shape = list(like.shape)
-        shape[dim] += filt.left + filt.right
-        return self.take("padded", shape, dtype, like.device)
-
-
-def _pad_into(buffer: Tensor, source: Tensor, dim: int, filt: _Filter) -> Tensor:
-    """Write `source` reflection-padded along `dim` into `buffer` (as `pad_axis`, without a new tensor)."""
-    length, left, right = source.shape[dim], filt.left, filt.right
-    if length <= max(left, right):  # too short to reflect once: pad_axis' periodic reflection
-        return buffer.copy_(pad_axis(source, dim, left, right))
-    buffer.narrow(dim, left, length).copy_(source)
-    if left:
-        buffer.narrow(dim, 0, left).copy_(source.narrow(dim, 1, left).flip(dim))
-    if right:
-        buffer.narrow(dim, left + length, right).copy_(source.narrow(dim, length - 1 - right, right).flip(dim))
-    return buffer
-
-
-def _add_pad_adjoint(target: Tensor, grad: Tensor, dim: int, filt: _Filter, alpha: float) -> None:
-    """`target += alpha * scale * (adjoint of the reflection pad)(grad)`, scale P's or U's per-channel factor.
-
-    The adjoint sends each padded sample's gradient back to the sample it was copied from.
-    """
-    length, left, right = target.shape[dim], filt.left, filt.right
-    if length <= max(left, right):
-        index = reflect_index(length, left, right, grad.device)
-        target.index_add_(dim, index, (grad * filt.scale).to(target.dtype), alpha=alpha)
-        return
-    target.addcmul_(grad.narrow(dim, left, length), filt.scale, value=alpha)
-    if left:
-        target.narrow(dim, 1, left).addcmul_(grad.narrow(dim, 0, left).flip(dim), filt.scale, value=alpha)
-    if right:
-        target.narrow(dim, length - 1 - right, right).addcmul_(
-            grad.narrow(dim, left + length, right).flip(dim), filt.scale, value=alpha)
 
 
 def _accumulator_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -121,13 +50,13 @@ class _Step(NamedTuple):
     open_u: Tensor
 
 
-def _filter_into(source: Tensor, dim: int, filt: _Filter, buffer: Tensor, keep: bool,
+def _filter_into(source: Tensor, dim: int, filt: Filter, buffer: Tensor, keep: bool,
                  out_dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
     """`sigmoid(2a * relu(conv_w(pad(source))))` (`buffer` takes the padded input), and the ReLU mask if `keep`.
 
     The result is written over the convolution's output unless autocast gave that another dtype.
     """
-    activation = F.conv2d(_pad_into(buffer, source, dim, filt), filt.weight, groups=source.shape[1])
+    activation = F.conv2d(pad_into(buffer, source, dim, filt), filt.weight, groups=source.shape[1])
     open_mask = activation > 0 if keep else None
     activation.relu_()
     out = activation if activation.dtype == out_dtype else torch.empty_like(activation, dtype=out_dtype)
@@ -135,9 +64,9 @@ def _filter_into(source: Tensor, dim: int, filt: _Filter, buffer: Tensor, keep: 
 
 
 def _lift_forward(x: Tensor, dim: int, weights: tuple[Tensor, ...], conv_dtype: torch.dtype, keep: bool,
-                  workspace: _Workspace, constraints: list[Tensor] | None) -> _Step:
+                  workspace: Workspace, constraints: list[Tensor] | None) -> _Step:
     """One step along `dim` (even length); appends its `(mean (s - x_o)^2, mean d^2)` to `constraints` if given."""
-    predictor, updater = _filters(dim, weights, conv_dtype)
+    predictor, updater = step_filters(dim, weights, conv_dtype)
     even, odd = split(x, dim)
     buffer = workspace.padded(even, dim, predictor, conv_dtype)
     # tanh(u) = 2 sigmoid(2u) - 1, with the factor 2 folded into the scale and the affine part into the update
@@ -155,12 +84,12 @@ def _lift_forward(x: Tensor, dim: int, weights: tuple[Tensor, ...], conv_dtype: 
 def _lift_backward(x: Tensor, dim: int, step: _Step, grad_approx: Tensor | None, grad_detail: Tensor | None,
                    grad_x: Tensor, weights: tuple[Tensor, ...], conv_dtype: torch.dtype,
                    coef_u: Tensor | None, coef_p: Tensor | None, grad_weights: list[Tensor],
-                   workspace: _Workspace) -> None:
+                   workspace: Workspace) -> None:
     """Write the gradient of the step's input `x` into `grad_x`; add P's and U's to `grad_weights` (wP, aP, wU, aU).
 
     `coef_u`, `coef_p` (`dL/dc * 2 / n`, or None) weigh the constraints' gradients; None band gradients are zeros.
     """
-    predictor, updater = _filters(dim, weights, conv_dtype)
+    predictor, updater = step_filters(dim, weights, conv_dtype)
     even, odd = split(x, dim)
     approx, detail = step.approx, step.detail
     grad_even, grad_odd = split(grad_x, dim)
@@ -196,7 +125,7 @@ def _same(a: Tensor, b: Tensor) -> bool:
     return a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
 
 
-def _filter_backward(output: Tensor, grad: Tensor, open_mask: Tensor, source: Tensor, filt: _Filter, dim: int,
+def _filter_backward(output: Tensor, grad: Tensor, open_mask: Tensor, source: Tensor, filt: Filter, dim: int,
                      buffer: Tensor, grad_weights: list[Tensor], sign: float, grad_source: Tensor) -> None:
     """Back through `output = tanh(a * relu(z))`, `z = conv_w(pad(source))`; `output` is overwritten.
 
@@ -207,7 +136,7 @@ def _filter_backward(output: Tensor, grad: Tensor, open_mask: Tensor, source: Te
     """
     grad_pre = torch.ops.aten.tanh_backward.grad_input(grad, output, grad_input=output)
     torch.ops.aten.threshold_backward.grad_input(grad_pre, open_mask, 0, grad_input=grad_pre)
-    conv_grad, padded = grad_pre.to(filt.weight.dtype), _pad_into(buffer, source, dim, filt)
+    conv_grad, padded = grad_pre.to(filt.weight.dtype), pad_into(buffer, source, dim, filt)
     channels = source.shape[1]
     # The input gradient as a transposed convolution: oneDNN runs it as a forward pass, 1.2-2.5x faster than the
     # input half of convolution_backward here.
@@ -222,7 +151,7 @@ def _filter_backward(output: Tensor, grad: Tensor, open_mask: Tensor, source: Te
     grad_weight = grad_weight.to(grad_weights[0].dtype)
     grad_weights[1].add_((grad_weight * weight).sum((1, 2, 3)), alpha=sign)
     grad_weights[0].add_((grad_weight * filt.scale.view(-1, 1, 1, 1)).squeeze(3), alpha=sign)
-    _add_pad_adjoint(grad_source, grad_padded, dim, filt, sign)
+    add_pad_adjoint(grad_source, grad_padded, dim, filt, sign)
 
 
 def _rows_as_columns(x: Tensor) -> Tensor:
@@ -235,7 +164,7 @@ def _pool_forward(x: Tensor, weights: tuple[Tensor, ...], chosen: tuple[bool, ..
                   conv_dtype: torch.dtype, keep: bool) -> tuple[Tensor, Tensor | None, Tensor | None, list[_Step]]:
     """W step, then an H step on each of its outputs; the chosen bands summed, the constraints averaged."""
     constraints: list[Tensor] | None = [] if with_constraints else None
-    workspace = _Workspace()
+    workspace = Workspace()
     with _autocast_off(x.device.type):
         first = _lift_forward(x, 3, weights, conv_dtype, keep, workspace, constraints)
         low = _lift_forward(_even_rows(first.approx), 2, weights, conv_dtype, keep, workspace, constraints)
@@ -280,9 +209,9 @@ class LiftPool2dFunction(torch.autograd.Function):
 
         grad_x = torch.empty_like(x)
         grad_first = split(grad_x, 3)  # the H steps write dL/ds and dL/dd of the W step straight into these
-        workspace = _Workspace()  # sized for the W step, the largest, which runs last
+        workspace = Workspace()  # sized for the W step, the largest, which runs last
         workspace.take("scratch", list(first.approx.shape), x.dtype, x.device)
-        workspace.padded(first.approx, 3, _filters(3, weights, ctx.conv_dtype)[0], ctx.conv_dtype)
+        workspace.padded(first.approx, 3, step_filters(3, weights, ctx.conv_dtype)[0], ctx.conv_dtype)
         with _autocast_off(x.device.type):
             for source, step, grads, target in ((first.approx, low, band_grads[:2], grad_first[0]),
                                                 (first.detail, high, band_grads[2:], grad_first[1])):

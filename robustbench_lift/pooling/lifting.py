@@ -7,7 +7,7 @@ Shared by the learned LiftPool layers (`lift.py`) and the fixed Haar pooling (`h
     s = x_e + U(d)          (approximation, low-pass)
 
 and the inverse, exact for any P and U, is ``x_e = s - U(d)``, ``x_o = d + P(x_e)``, interleave. An odd axis is
-first extended by one reflected sample (our choice, `shared/LIFTPOOL.md`); the inverse crops it again.
+first extended by one reflected sample (our choice, `docs/liftpool.md`); the inverse crops it again.
 """
 
 from collections.abc import Callable
@@ -40,7 +40,8 @@ def pad_axis(x: Tensor, dim: int, left: int, right: int) -> Tensor:
 
 
 def reflect_index(length: int, left: int, right: int, device: torch.device) -> Tensor:
-    """Source index of every sample of an axis of `length` reflection-padded by `left`, `right` (periodic when short)."""
+    """Source index of every sample of an axis of `length` reflection-padded by `left`, `right` (periodic when
+    short)."""
     positions = torch.arange(-left, length + right, device=device)
     if length == 1:
         return torch.zeros_like(positions)

@@ -6,7 +6,8 @@ from robustbench_lift.pooling.registry import register_pool
 
 
 class Subsample2d(nn.Module):
-    """Keep every `stride`-th pixel: `(N, C, H, W) -> (N, C, ceil(H/stride), ceil(W/stride))` (a strided conv's sampling)."""
+    """Keep every `stride`-th pixel: `(N, C, H, W) -> (N, C, ceil(H/stride), ceil(W/stride))` (a strided conv's
+    sampling)."""
 
     def __init__(self, stride: int = 2) -> None:
         super().__init__()

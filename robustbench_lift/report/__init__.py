@@ -1,18 +1,26 @@
-"""Reports and regression checks over results stores written by `liftbench evaluate`.
+"""Reports and regression checks over results stores written by `liftbench evaluate` (no torch, no suites).
 
     >>> from robustbench_lift.report import build_report, check, compare
     >>> build_report(["results.db"], "reports/demo", baseline="resnet18-max")   # tables, figures, report.html
     >>> check("results.db", "reports/demo/baseline.json").passed                    # CI gate
     >>> compare("resnet18-max", "resnet18-lift", results=["results.db"])         # side by side with deltas
 
-`summary` computes the metrics and CIs, `tables` and `figures` present them, `html` assembles the page,
-`build` writes everything, `check` gates a run against a reviewed baseline JSON, `compare` sets two models or
-runs side by side.
+`aggregate` computes every suite's metrics and CIs from the store, `summary` merges them per model, `tables`
+and `figures` present them, `html` assembles the page, `build` writes everything, `check` gates a run against a
+reviewed baseline JSON, `compare` sets two models or runs side by side. The names below load on first use.
 """
 
-from robustbench_lift.report.build import build_report
-from robustbench_lift.report.check import CheckResult, check, update_baseline
-from robustbench_lift.report.compare import compare
-from robustbench_lift.report.summary import METRICS, summary_table
+from robustbench_lift.registry import lazy
 
-__all__ = ["build_report", "check", "update_baseline", "CheckResult", "compare", "summary_table", "METRICS"]
+FORMATS = ("md", "csv", "tex", "html")
+"""Table formats of `liftbench report` and `compare`."""
+TOLERANCE_SPEC_HELP = ("a TOML/JSON file ({metric = points} at top level or under [tolerance]) or "
+                       "comma-separated metric=points pairs, e.g. 'mCE=0.5,clean_err=0.3'")
+"""How `liftbench check --tolerance` is written."""
+
+_EXPORTS = {"build_report": "robustbench_lift.report.build", "check": "robustbench_lift.report.check",
+            "update_baseline": "robustbench_lift.report.check", "CheckResult": "robustbench_lift.report.check",
+            "compare": "robustbench_lift.report.compare", "summary_table": "robustbench_lift.report.summary",
+            "METRICS": "robustbench_lift.report.summary", "summarize": "robustbench_lift.report.aggregate"}
+__all__ = ["FORMATS", "TOLERANCE_SPEC_HELP", *sorted(_EXPORTS)]
+__getattr__ = lazy(_EXPORTS)

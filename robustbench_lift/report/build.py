@@ -5,17 +5,19 @@ Layout of `out_dir`: `report.html` (self-contained), `tables/<name>.<md|csv|tex>
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import torch
 
-from corruptions import get_corruption_names
+from corruptions.names import SUBSETS
 from robustbench_lift import __version__
-from robustbench_lift.report import figures
+from robustbench_lift.report import FORMATS, figures
 from robustbench_lift.report.html import Section, write_page
 from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
-from robustbench_lift.report.tables import (FORMATS, check_formats, corruption_order, render, report_tables,
-                                            write_tables)
+from robustbench_lift.report.tables import check_formats, corruption_order, render, report_tables, write_tables
+
+if TYPE_CHECKING:
+    import torch
 
 TableSet = dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]
 
@@ -39,7 +41,7 @@ SECTIONS = (
 
 def grid_names(frame: pd.DataFrame) -> list[str]:
     """Corruptions of the results that `corruptions` can render, in the tables' order."""
-    known = set(get_corruption_names("all"))
+    known = set(SUBSETS["all"])
     names = frame.loc[row_kind(frame) == "corruption", "corruption"].unique()
     return sorted((n for n in names if n in known), key=corruption_order)
 
@@ -58,7 +60,7 @@ def grid_preset(frame: pd.DataFrame) -> str:
 
 
 def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None = None,
-                 formats: Sequence[str] = FORMATS, example_image: str | Path | torch.Tensor | None = None,
+                 formats: Sequence[str] = FORMATS, example_image: "str | Path | torch.Tensor | None" = None,
                  grid: bool = True, n_boot: int = 1000, seed: int = 0,
                  datasets: Sequence[str] | None = None) -> list[Path]:
     """Write tables, figures and (with "html" in `formats`) `report.html` into `out_dir`; return every path.
@@ -79,7 +81,7 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     return written
 
 
-def _figures(frame: pd.DataFrame, tables: TableSet, example_image: str | Path | torch.Tensor | None,
+def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path | torch.Tensor | None",
              grid: bool, seed: int) -> dict:
     summary = tables["summary"][0]
     plots = {}
@@ -95,6 +97,8 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: str | Path | 
     names = grid_names(frame) if grid else []
     photo = None
     if names:
+        import torch
+
         photo = example_image if isinstance(example_image, torch.Tensor) else figures.example_photo(example_image)
     if photo is not None:
         severities = sorted(int(s) for s in frame.loc[row_kind(frame) == "corruption", "severity"].unique() if s > 0)

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from robustbench_lift.errors import UsageError
+from robustbench_lift.report import TOLERANCE_SPEC_HELP
 from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
 
 DIGITS = 4
@@ -35,8 +36,6 @@ DEFAULT_TOLERANCE = 0.5
 half-width of a top-1 error near 25% over 30,000 images (1.96 * sqrt(0.25 * 0.75 / 30000) = 0.49 points), so a
 reseeded full ImageNet evaluation passes while a real regression of a point does not."""
 
-TOLERANCE_SPEC_HELP = ("a TOML/JSON file ({metric = points} at top level or under [tolerance]) or "
-                       "comma-separated metric=points pairs, e.g. 'mCE=0.5,clean_err=0.3'")
 
 
 @dataclass(frozen=True)

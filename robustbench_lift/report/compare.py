@@ -3,7 +3,7 @@
 For every metric either side measured: both values with their 95% bootstrap CIs (`summary_table`), delta =
 B - A in points, and `outside_ci`: whether B's value lies outside A's interval, i.e. the change is larger than
 the image-resampling noise of the reference side A. (A paired interval of the delta itself would be tighter
-for two models evaluated on the same images; it needs bootstrap replicates that `robustbench_lift.summary`
+for two models evaluated on the same images; it needs bootstrap replicates that `report.aggregate`
 does not return.)
 """
 

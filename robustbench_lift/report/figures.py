@@ -15,25 +15,28 @@ by hatch, so a figure reads in grey as well.
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import matplotlib.axes
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
 
-from corruptions import corrupt, get_corruption_names
+from corruptions.names import SUBSETS
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.summary import METRICS, row_kind
+
+if TYPE_CHECKING:
+    import torch
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 """Okabe & Ito (2008) colours, blue first; yellow late because it is faint on white."""
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HATCHES = ("", "//", "..", "xx", "\\\\", "--", "oo", "++")
 FAMILIES = ("noise", "blur", "weather", "digital")
-"""Corruption families of ImageNet-C (Hendrycks & Dietterich 2019), as `corruptions.get_corruption_names` subsets."""
+"""Corruption families of ImageNet-C (Hendrycks & Dietterich 2019), as `corruptions.names.SUBSETS`."""
 SAVE_RC = {"svg.fonttype": "none", "svg.hashsalt": "liftbench"}
 """SVG text stays text (searchable, small) and ids are stable, so committed reports diff cleanly."""
 
@@ -101,7 +104,7 @@ def error_vs_severity(results: pd.DataFrame) -> Figure:
     Corruptions outside the four families (the extra ones) form an "other" panel. Severity need not be
     monotone (e.g. snow and elastic_transform at s3 < s2), so points are joined, not fitted.
     """
-    family_of = {name: family for family in FAMILIES for name in get_corruption_names(family)}
+    family_of = {name: family for family in FAMILIES for name in SUBSETS[family]}
     kinds = row_kind(results)
     cells = results[kinds == "corruption"]
     clean = results[kinds == "clean"].groupby("label")["top1_err"].mean()
@@ -165,13 +168,17 @@ def consistency_vs_shift(shift: pd.DataFrame) -> Figure:
     return fig
 
 
-def corruption_grid(image: torch.Tensor, names: Sequence[str], severities: Sequence[int] = (1, 2, 3, 4, 5),
+def corruption_grid(image: "torch.Tensor", names: Sequence[str], severities: Sequence[int] = (1, 2, 3, 4, 5),
                     seed: int = 0, preset: str = "imagenet") -> Figure:
     """`image` (uint8 `(3, H, W)`) clean, then under each corruption (rows) at each severity (columns).
 
     Rendered with `corruptions.corrupt` (torch backend, severity constants of `preset`) and a `torch.Generator`
     seeded with `seed` per cell.
     """
+    import torch
+
+    from corruptions.registry import corrupt
+
     columns = ["clean", *(f"severity {s}" for s in severities)]
     cell = 1.25
     fig = Figure(figsize=(cell * len(columns) + 0.9, cell * len(names) + 0.4), layout="constrained")
@@ -206,9 +213,10 @@ def save(fig: Figure, out_dir: str | Path, name: str, dpi: int = 120) -> list[Pa
     return paths
 
 
-def example_photo(path: str | Path | None = None, size: int = 224) -> torch.Tensor | None:
+def example_photo(path: str | Path | None = None, size: int = 224) -> "torch.Tensor | None":
     """uint8 `(3, size, size)`: the JPEG/PNG at `path`, else scikit-image's bundled "chelsea" photograph (when
     scikit-image is installed, else None); shorter side resized to `size`, then centre-cropped."""
+    import torch
     from torchvision.io import ImageReadMode, decode_image
     from torchvision.transforms.v2.functional import center_crop, resize
 

@@ -1,4 +1,4 @@
-"""The per-model summary of a report, on top of `robustbench_lift.summary.summarize` (which computes every
+"""The per-model summary of a report, on top of `robustbench_lift.report.aggregate.summarize` (which computes every
 metric and its bootstrap CI per (model, weights, suite, data set) with `robustbench_lift.metrics`).
 
 Input: the DataFrame of `robustbench_lift.store.load_results` (one row per cell), or paths to stores. A model
@@ -8,7 +8,7 @@ only the `METRICS` columns (and their `_lo`/`_hi` bounds); suites without a regi
 skipped (listed in `attrs["skipped_suites"]`), so their metrics are simply absent until one is registered.
 
 Columns expected from the summarisers (fractions; `<name>_lo`/`<name>_hi` interval bounds):
-- "c" / "clean": clean_err, mCE, rel_mCE, mean_err, CE/<corruption> (as `robustbench_lift.summary` has them);
+- "c" / "clean": clean_err, mCE, rel_mCE, mean_err, CE/<corruption> (as `report.aggregate` has them);
 - "p": mFP (mean raw flip probability), mFR, mT5D (ratios to the baseline, 1 = baseline) and the text
   column `p_baseline` naming that baseline;
 - "shift": consistency (fraction of crop pairs with the same top-1) and the text column `shift_mode`.
@@ -21,16 +21,15 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
 from robustbench_lift.errors import UsageError
+from robustbench_lift.report.aggregate import SUMMARIZERS, summarize
 from robustbench_lift.store import KEY_COLUMNS, load_results
-from robustbench_lift.summary import SUMMARIZERS, summarize
 
-ResultsLike = Union[pd.DataFrame, str, Path, Sequence[Union[str, Path]]]
+ResultsLike = pd.DataFrame | str | Path | Sequence[str | Path]
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,10 @@ METRICS: dict[str, Metric] = {
     "mFR": Metric("mFR", False, "mean flip rate, p-baseline = 100 (%)"),
     "mT5D": Metric("mT5D", False, "mean top-5 distance, p-baseline = 100 (%)"),
     "consistency": Metric("consistency", True, "crop pairs with the same top-1 prediction (%)"),
+    "shift_acc": Metric("shift acc.", True, "top-1 accuracy over the same shifted crops (%)"),
 }
-"""Every reported metric in display order; all in percent points, lower is better except consistency."""
+"""Every reported metric in display order, the one label table of the report, `check`, `compare` and the CLI;
+all in percent points, lower is better except consistency and shift accuracy."""
 
 
 def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:

@@ -21,11 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustbench_lift import metrics
-from robustbench_lift.report.summary import (METRICS, ResultsLike, closest, load, row_kind, suite_summaries,
-                                             summary_table)
-
-FORMATS = ("md", "csv", "tex", "html")
+from robustbench_lift.metrics.corruption import ALEXNET_ERRORS
+from robustbench_lift.report import FORMATS
+from robustbench_lift.report.summary import (
+    METRICS,
+    ResultsLike,
+    closest,
+    load,
+    row_kind,
+    suite_summaries,
+    summary_table,
+)
 
 
 def delta_table(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -40,7 +46,7 @@ def delta_table(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 def corruption_table(results: ResultsLike) -> pd.DataFrame:
     """CE per corruption (AlexNet = 100) per model when every model has it (ImageNet), else the mean top-1
-    error over the evaluated severities: the `CE/<c>` or `err/<c>` columns of `robustbench_lift.summary`."""
+    error over the evaluated severities: the `CE/<c>` or `err/<c>` columns of `report.aggregate`."""
     frame = load(results)
     models = list(dict.fromkeys(frame.loc[row_kind(frame) == "corruption", "label"]))
     if not models:
@@ -60,7 +66,7 @@ def corruption_table(results: ResultsLike) -> pd.DataFrame:
 
 def corruption_order(name: str) -> tuple[int, str]:
     """Sort key: ImageNet-C order (the 15 by family, then the 4 extra), unknown names last by name."""
-    order = list(metrics.ALEXNET_ERRORS)
+    order = list(ALEXNET_ERRORS)
     return (order.index(name), name) if name in order else (len(order), name)
 
 

@@ -1,2 +1,11 @@
-"""Parts of `liftbench train`: the recipe (`recipe.py`) and the training data with its seeded augmentation
-(`data.py`). The loop itself is `robustbench_lift.train`."""
+"""Training: the loop (`loop.py`), per-data-set recipes (`recipe.py`) and the training data with its seeded
+augmentation (`data.py`).
+
+    >>> from robustbench_lift.training import recipe_for, train
+"""
+
+from robustbench_lift.training.data import TrainSet, open_train_set
+from robustbench_lift.training.loop import FINAL, train
+from robustbench_lift.training.recipe import Recipe, recipe_for
+
+__all__ = ["FINAL", "Recipe", "TrainSet", "open_train_set", "recipe_for", "train"]

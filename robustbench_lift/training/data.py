@@ -15,6 +15,7 @@ import torchvision.transforms.functional as TF
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from corruptions.seeding import derive_seed
 from corruptions.shift import windows
 from robustbench_lift.data import DEMO
 from robustbench_lift.data.cifar import CIFAR_MEAN, CIFAR_STD, cifar_train_files, load_cifar_train
@@ -22,7 +23,6 @@ from robustbench_lift.data.cifar_c import load_cifar_test
 from robustbench_lift.data.imagefolder import ImageFolder, subfolders
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
-from robustbench_lift.training.recipe import derive_seed
 
 
 class FolderTrain(ImageFolder):

@@ -10,8 +10,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from robustbench_lift.errors import UsageError
 from robustbench_lift.pooling.lift import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
 
@@ -94,8 +92,3 @@ def recipe_for(kind: str) -> Recipe:
     if kind not in RECIPES:
         raise UsageError(f"no recipe for data set kind {kind!r}: expected one of {', '.join(RECIPES)}")
     return RECIPES[kind]
-
-
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed mixed from non-negative integers (NumPy's SeedSequence), e.g. `(seed, epoch, step, rank)`."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> np.uint64(1))

@@ -12,14 +12,14 @@ error, all as fractions in [0, 1] (tables multiply by 100):
 
 The sums run over the severities actually evaluated, with AlexNet's error at the same severities, so a run on
 a subset of severities is normalised consistently. Every aggregate takes arrays with any leading shape, so the
-same code computes a point estimate and its bootstrap replicates (`bootstrap_means`, `percentile_interval`).
-Flip probability and top-5 distance (ImageNet-P) live in `metrics_perturbation`; their per-video values are
-bootstrapped by the same `bootstrap_means`, resampling videos instead of images.
+same code computes a point estimate and its bootstrap replicates (`metrics.bootstrap`).
 """
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from corruptions.names import SEVERITIES, SUBSETS
 
 ALEXNET_ERRORS: dict[str, tuple[float, float, float, float, float]] = {
     # AlexNet top-1 error per severity 1..5: hendrycks/robustness README at commit 76d9393 ("Add AlexNet errors
@@ -48,9 +48,7 @@ ALEXNET_ERRORS: dict[str, tuple[float, float, float, float, float]] = {
 ALEXNET_CLEAN_ERROR = 0.43478
 """AlexNet's clean top-1 error for relative CE: 1 - 0.56522, torchvision's AlexNet acc@1 56.522 (the
 torchvision model card). Hendrycks & Dietterich do not publish the value they used; this one is ours."""
-COMMON_CORRUPTIONS: tuple[str, ...] = tuple(ALEXNET_ERRORS)[:15]
-EXTRA_CORRUPTIONS: tuple[str, ...] = tuple(ALEXNET_ERRORS)[15:]
-SEVERITIES = (1, 2, 3, 4, 5)
+COMMON_CORRUPTIONS = SUBSETS["common"]
 
 
 def top1_error(top1: np.ndarray, labels: np.ndarray) -> float:
@@ -123,36 +121,3 @@ def corruption_summary(errors: Mapping[tuple[str, int], np.ndarray], clean_error
         if common:
             summary[name] = np.mean(common, axis=0)
     return summary
-
-
-def bootstrap_means(values: Sequence[np.ndarray], n_boot: int = 1000, seed: int = 0,
-                    chunk: int = 100) -> np.ndarray:
-    """Bootstrap replicates of the mean of each row of `values`: float64 `(n_boot, len(values))`.
-
-    `values[j]` holds one number per unit (image: 0/1 for wrong; video: its flip probability). Rows of equal
-    length are resampled jointly (the same unit indices for every row: image i is the same photograph in every
-    corruption cell, so aggregates over cells keep their correlation); rows of unequal length independently.
-    Replicate b of row j = sum_i w_bi * values[j][i] / N with multinomial counts w_b ~ Mult(N, 1/N), drawn from
-    `np.random.default_rng(seed)` in chunks of `chunk` replicates to bound memory.
-    """
-    rows = [np.asarray(v, dtype=np.float64) for v in values]
-    rng = np.random.default_rng(seed)
-    lengths = {len(r) for r in rows}
-    if any(n == 0 for n in lengths):
-        raise ValueError("cannot bootstrap an empty set of units")
-    groups = [list(range(len(rows)))] if len(lengths) == 1 else [[j] for j in range(len(rows))]
-    out = np.empty((n_boot, len(rows)))
-    for group in groups:
-        matrix = np.stack([rows[j] for j in group], axis=1)  # (N, rows in group)
-        n = matrix.shape[0]
-        for start in range(0, n_boot, chunk):
-            counts = rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, n_boot - start))
-            out[start:start + len(counts), group] = counts @ matrix / n
-    return out
-
-
-def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval `(low, high)` of 1-D `replicates` at confidence `level` (NaNs ignored)."""
-    tail = (1 - level) / 2 * 100
-    low, high = np.nanpercentile(np.asarray(replicates, dtype=np.float64), [tail, 100 - tail])
-    return float(low), float(high)

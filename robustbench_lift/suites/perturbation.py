@@ -13,7 +13,7 @@ sequence), so every number below can be recomputed from the store. Sources:
   whole, and translate follows CIFAR-10-P (`make_cifar_p.py`: 16 frames shifted `i - 7` px, zero fill) since
   ImageNet-P's +-20 px would move most of a 32 px image out of view. Names get `-otf` (ImageNet-P style).
 
-Scores (`robustbench_lift.metrics_perturbation`; Hendrycks & Dietterich, ICLR 2019): per sequence the flip
+Scores (`robustbench_lift.metrics.perturbation`; Hendrycks & Dietterich, ICLR 2019): per sequence the flip
 probability (noises against the first frame, the others against the previous one) and uT5D; per cell their
 means `flip_prob`, `ut5d`. FR and T5D need the baseline model's FP and uT5D, which are not published in a
 readable form: with `p_baseline` (a CSV `perturbation,[difficulty,]flip_prob,ut5d`, or a results store holding
@@ -21,7 +21,6 @@ one model's `p` cells, `path.db#model` to choose) cells also get `fr = flip_prob
 `t5d = ut5d / base_ut5d`, the baseline's values and its name `p_baseline`.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,18 +31,16 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from corruptions.perturbations import (NOISE_PERTURBATIONS, SUBSETS, get_perturbation_names, perturbation_sequence,
-                                       release_length)
+from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, RANDOM_PERTURBATIONS, expand_perturbations
+from corruptions.perturbations import perturbation_sequence, release_length
+from corruptions.seeding import seeded_generator
 from corruptions.shift import shift
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
-from robustbench_lift.metrics_perturbation import flip_probability, top5_distance
-from robustbench_lift.render import image_seed
-from robustbench_lift.suites import CellGroup, InputFn, Suite, check_names
+from robustbench_lift.metrics.perturbation import per_sequence
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite
+from robustbench_lift.suites.options import PerturbationOptions
 
-RANDOM_PERTURBATIONS = frozenset({*NOISE_PERTURBATIONS, "snow", "spatter"})
-DIFFICULTIES = (1, 2, 3)
-"""Noise levels of the release (`name`, `name_2`, `name_3`); the other perturbations have difficulty 1 only."""
 TRANSLATE_MARGIN = 20
 """make_imagenet_p.py: translate shifts of up to 20 px before the centre crop."""
 SMALL_INPUT = 32
@@ -91,22 +88,6 @@ def load_p_baseline(source: str | Path) -> PBaseline:
     return PBaseline(f"{runs[0][0]} ({Path(path).name}, {runs[0][1]})", values)
 
 
-def per_sequence(cell: tuple[str, int], predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flip probability and uT5D of every sequence `(N,)` from top-k predictions `(N, T, k)`.
-
-    Noise perturbations compare each frame with the first; with fewer than 5 classes the lists are padded with
-    the same absent classes in every frame, so the distance is the top-k one.
-    """
-    predictions = np.asarray(predictions)
-    against_first = cell[0] in NOISE_PERTURBATIONS
-    k = predictions.shape[-1]
-    if k < 5:
-        padding = np.broadcast_to(-1 - np.arange(5 - k), (*predictions.shape[:-1], 5 - k))
-        predictions = np.concatenate([predictions, padding], axis=-1)
-    return (flip_probability(predictions[..., 0], against_first),
-            top5_distance(predictions[..., :5], against_first))
-
-
 def _small_translate(images: Tensor) -> Tensor:
     """CIFAR-10-P translate frames `(N, 16, 3, H, W)` of `(N, 3, H, W)` images (zero fill)."""
     frames, offset = CIFAR_TRANSLATE
@@ -120,30 +101,29 @@ class PerturbationSuite(Suite):
 
     name = "p"
 
-    def __init__(self, data: str | Path, dataset: str | None = None, perturbations: Sequence[str] | None = None,
-                 difficulties: Sequence[int] | None = None, class_map: dict[str, int] | None = None, seed: int = 0,
-                 p_baseline: str | Path | PBaseline | None = None, device: str | torch.device = "cpu",
-                 resize: int | None = 256, crop: int | None = 224) -> None:
+    def __init__(self, data: str | Path, options: PerturbationOptions = PerturbationOptions(), *, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
         self.layout = detect_layout(data)
-        super().__init__(dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else "-otf"))
-        names = list(perturbations or SUBSETS["test"])
-        check_names(names, get_perturbation_names("all"), "perturbation")
-        levels = sorted(set(difficulties or (1,)))
+        super().__init__(options.dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else "-otf"))
+        names = expand_perturbations(options.perturbations)
+        levels = sorted(set(options.difficulties or (1,)))
         if not set(levels) <= set(DIFFICULTIES):
             raise UsageError(f"difficulties must be in 1..3, got {', '.join(map(str, levels))}")
         self.cells = [(p, d) for p in names for d in levels if d == 1 or p in NOISE_PERTURBATIONS]
         if not self.cells:
             raise UsageError(f"difficulties {levels} apply to the noises only ({', '.join(NOISE_PERTURBATIONS)}); "
                              "add difficulty 1 for the other perturbations")
-        self.seed, self.crop, self.device = seed, crop, torch.device(device)
+        self.seed, self.crop, self.device = seed, options.crop, torch.device(device)
         if self.layout == "imagenet-p":
-            self.tree = ImageNetP(data, class_map)
+            self.tree = ImageNetP(data, options.class_map)
             self.tree.check(self.cells)
         else:
             self.tree = None
+            resize = options.resize
             window = (resize, resize + 2 * TRANSLATE_MARGIN) if resize else None
-            self.source = open_clean(data, class_map, resize, window)
-        self.baseline = load_p_baseline(p_baseline) if isinstance(p_baseline, (str, Path)) else p_baseline
+            self.source = open_clean(data, options.class_map, resize, window)
+        baseline = options.p_baseline
+        self.baseline = load_p_baseline(baseline) if isinstance(baseline, (str, Path)) else baseline
         if self.baseline is not None:
             absent = [f"{p}/{d}" for p, d in self.cells if (p, d) not in self.baseline.values]
             if absent:
@@ -161,8 +141,7 @@ class PerturbationSuite(Suite):
         if name not in RANDOM_PERTURBATIONS:
             return perturbation_sequence(batch, name, difficulty=difficulty, out_size=out_size)
         return torch.cat([perturbation_sequence(batch[i:i + 1], name, difficulty=difficulty, out_size=out_size,
-                                                generator=torch.Generator().manual_seed(
-                                                    image_seed(self.seed, name, difficulty, index)))
+                                                generator=seeded_generator(self.seed, name, difficulty, index))
                           for i, index in enumerate(indices.tolist())])
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:

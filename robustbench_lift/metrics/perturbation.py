@@ -15,8 +15,7 @@ mean over videos (`mean_over_videos`); FR_p = FP_p / FP_p(baseline) and T5D_p = 
 
 import numpy as np
 
-NOISE_PERTURBATIONS = frozenset({"gaussian_noise", "shot_noise", "speckle_noise"})
-"""Perturbations compared against the first frame (ImageNet-P `test.py`: the noise sequences)."""
+from corruptions.names import NOISE_PERTURBATIONS, P_SUBSETS
 
 
 def frame_pairs(num_frames: int, against_first: bool, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -57,3 +56,39 @@ def top5_distance(top5: np.ndarray, against_first: bool, step: int = 1) -> np.nd
 def mean_over_videos(per_video: np.ndarray) -> float:
     """Data-set value of a per-video metric: the plain mean over videos (ImageNet-P `test.py`)."""
     return float(np.mean(per_video))
+
+
+def per_sequence(cell: tuple[str, int], predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flip probability and uT5D of every sequence `(N,)` from top-k predictions `(N, T, k)`.
+
+    Noise perturbations compare each frame with the first; with fewer than 5 classes the lists are padded with
+    the same absent classes in every frame, so the distance is the top-k one.
+    """
+    predictions = np.asarray(predictions)
+    against_first = cell[0] in NOISE_PERTURBATIONS
+    k = predictions.shape[-1]
+    if k < 5:
+        padding = np.broadcast_to(-1 - np.arange(5 - k), (*predictions.shape[:-1], 5 - k))
+        predictions = np.concatenate([predictions, padding], axis=-1)
+    return (flip_probability(predictions[..., 0], against_first),
+            top5_distance(predictions[..., :5], against_first))
+
+
+def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tuple[str, int], np.ndarray],
+                            base: dict[tuple[str, int], tuple[float, float]] | None) -> dict[str, np.ndarray]:
+    """`FP/<p>`, `uT5D/<p>`, `mFP`, `mUT5D` and, with `base` (cell -> baseline (FP, uT5D)), `FR/<p>`,
+    `T5D/<p>`, `mFR`, `mT5D` from per-cell values (scalars or `(B,)` replicates) keyed `(perturbation, d)`."""
+    out: dict[str, np.ndarray] = {}
+    names = list(dict.fromkeys(p for p, _ in fp))
+    for p in names:
+        cells = [cell for cell in fp if cell[0] == p]
+        out[f"FP/{p}"] = np.mean([fp[c] for c in cells], axis=0)
+        out[f"uT5D/{p}"] = np.mean([ut5d[c] for c in cells], axis=0)
+        if base is not None:
+            out[f"FR/{p}"] = np.sum([fp[c] for c in cells], axis=0) / sum(base[c][0] for c in cells)
+            out[f"T5D/{p}"] = np.sum([ut5d[c] for c in cells], axis=0) / sum(base[c][1] for c in cells)
+    tests = [p for p in names if p in P_SUBSETS["test"]]
+    for prefix, mean in (("FP", "mFP"), ("uT5D", "mUT5D"), ("FR", "mFR"), ("T5D", "mT5D")):
+        if tests and f"{prefix}/{tests[0]}" in out:
+            out[mean] = np.mean([out[f"{prefix}/{p}"] for p in tests], axis=0)
+    return out

@@ -1,6 +1,6 @@
 """Summaries of stored cells: one row per (model, weights, suite, data set) with bootstrap confidence intervals.
 
-For the `c` and `clean` suites (`robustbench_lift.metrics` has the formulas): `clean_err`, `clean_top5_err`,
+For the `c` and `clean` suites (`robustbench_lift.metrics` has every formula): `clean_err`, `clean_top5_err`,
 `mean_err` over the corruption cells, and for 1000-class (ImageNet) models `mCE`, `rel_mCE` (relative mCE
 needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value a fraction, with `<name>_lo`,
 `<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples images jointly across the
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from corruptions.perturbations import TEST_PERTURBATIONS
 from robustbench_lift.errors import UsageError
-from robustbench_lift.metrics import bootstrap_means, corruption_summary, percentile_interval
+from robustbench_lift.metrics.bootstrap import bootstrap_means, percentile_interval
+from robustbench_lift.metrics.corruption import corruption_summary
+from robustbench_lift.metrics.perturbation import per_sequence, perturbation_aggregates
+from robustbench_lift.metrics.shift import PAIRS, pair_agreement
+from robustbench_lift.registry import Registry
 from robustbench_lift.store import load_results
-from robustbench_lift.suites_p import per_sequence
-from robustbench_lift.suites_shift import PAIRS, pair_agreement
 
 GROUP_COLUMNS = ["model", "weights_sha256", "suite", "dataset"]
 IMAGENET_CLASSES = 1000
@@ -69,26 +70,6 @@ def error_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> 
     return row
 
 
-def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tuple[str, int], np.ndarray],
-                            base: dict[tuple[str, int], tuple[float, float]] | None) -> dict[str, np.ndarray]:
-    """`FP/<p>`, `uT5D/<p>`, `mFP`, `mUT5D` and, with `base` (cell -> baseline (FP, uT5D)), `FR/<p>`,
-    `T5D/<p>`, `mFR`, `mT5D` from per-cell values (scalars or `(B,)` replicates) keyed `(perturbation, d)`."""
-    out: dict[str, np.ndarray] = {}
-    names = list(dict.fromkeys(p for p, _ in fp))
-    for p in names:
-        cells = [cell for cell in fp if cell[0] == p]
-        out[f"FP/{p}"] = np.mean([fp[c] for c in cells], axis=0)
-        out[f"uT5D/{p}"] = np.mean([ut5d[c] for c in cells], axis=0)
-        if base is not None:
-            out[f"FR/{p}"] = np.sum([fp[c] for c in cells], axis=0) / sum(base[c][0] for c in cells)
-            out[f"T5D/{p}"] = np.sum([ut5d[c] for c in cells], axis=0) / sum(base[c][1] for c in cells)
-    tests = [p for p in names if p in TEST_PERTURBATIONS]
-    for prefix, mean in (("FP", "mFP"), ("uT5D", "mUT5D"), ("FR", "mFR"), ("T5D", "mT5D")):
-        if tests and f"{prefix}/{tests[0]}" in out:
-            out[mean] = np.mean([out[f"{prefix}/{p}"] for p in tests], axis=0)
-    return out
-
-
 def perturbation_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> dict[str, Any]:
     """Summary of one model's `p` cells (rows of `load_results`, with predictions for intervals)."""
     keys = list(zip(cells["corruption"], cells["severity"]))
@@ -126,8 +107,13 @@ def shift_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> 
     return row
 
 
-SUMMARIZERS: dict[str, Callable[[pd.DataFrame, int, int, float], dict[str, Any]]] = {
-    "clean": error_summary, "c": error_summary, "p": perturbation_summary, "shift": shift_summary}
+Summarizer = Callable[[pd.DataFrame, int, int, float], dict[str, Any]]
+SUMMARIZERS: Registry = Registry("suite summary")
+"""Suite name -> `summarizer(cells, n_boot, seed, level) -> row`."""
+SUMMARIZERS.register("clean", error_summary)
+SUMMARIZERS.register("c", error_summary)
+SUMMARIZERS.register("p", perturbation_summary)
+SUMMARIZERS.register("shift", shift_summary)
 
 
 def summarize(results: pd.DataFrame | str | Path, n_boot: int = 1000, seed: int = 0,
@@ -141,8 +127,6 @@ def summarize(results: pd.DataFrame | str | Path, n_boot: int = 1000, seed: int 
     rows = []
     for key, cells in frame.groupby(GROUP_COLUMNS, sort=False):
         summarizer = SUMMARIZERS.get(key[2])
-        if summarizer is None:
-            raise UsageError(f"no summary for suite {key[2]!r}: expected one of {', '.join(SUMMARIZERS)}")
         rows.append({**dict(zip(GROUP_COLUMNS, key)), **summarizer(cells.reset_index(drop=True), n_boot, seed, level)})
     return pd.DataFrame(rows)
 

@@ -1,6 +1,6 @@
 """`liftbench train`: train any zoo model on CIFAR-10/100, an ImageFolder (ImageNet) or the demo set.
 
-    >>> from robustbench_lift.train import recipe_for, train
+    >>> from robustbench_lift.training import recipe_for, train
     >>> path = train("demo-lift", "demo", "runs/demo-lift", recipe_for("demo").override(epochs=5))
 
 Loss: cross-entropy with label smoothing, plus `pooling.lifting_loss` (LiftPool's constraints; zero for models
@@ -9,7 +9,7 @@ Each epoch's data order is a permutation seeded by `(seed, epoch)`; augmentation
 seeded by `(seed, epoch, step, rank)`, so a run resumed from `last.pt` (written atomically every epoch and every
 `checkpoint_every` steps, with optimizer, schedule and GradScaler state) ends with the weights of an uninterrupted
 run, bit for bit on the CPU. On CUDA: AMP (bf16, fp16 with GradScaler without bf16), channels_last, pinned memory
-(the choices of `evaluate.Engine`). Under torchrun the global batch of every step is split over the ranks
+(the choices of `engine.runner.Engine`). Under torchrun the global batch of every step is split over the ranks
 (DistributedDataParallel, gloo on the CPU, nccl on CUDA) and rank 0 writes. `final.pt` carries the metadata the zoo
 reads (`models.load_model`), with its sha256 in `final.pt.sha256`.
 """
@@ -24,16 +24,18 @@ import torch.distributed
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from robustbench_lift.distributed import Distributed
+from corruptions.seeding import derive_seed
+from robustbench_lift.engine.device import resolve_device
+from robustbench_lift.engine.distributed import Distributed
+from robustbench_lift.engine.model import PreparedModel
+from robustbench_lift.engine.options import RunOptions
+from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import UsageError
-from robustbench_lift.evaluate import Engine, PreparedModel, resolve_device
 from robustbench_lift.models import create_model, save_checkpoint
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
-from robustbench_lift.training.recipe import Recipe, derive_seed, recipe_for
-
-__all__ = ["Recipe", "TrainSet", "open_train_set", "recipe_for", "train"]
+from robustbench_lift.training.recipe import Recipe, recipe_for
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
 POSTFIX_EVERY = 10
@@ -76,7 +78,8 @@ class Trainer:
         cuda = device.type == "cuda"
         # The engine evaluates the test split; its precision and memory format are also the training ones.
         self.engine = Engine(PreparedModel(self.module, meta["model"], "", data.num_classes, data.mean, data.std),
-                             device, recipe.batch_size, workers, amp, channels_last=cuda, progress=False)
+                             device, RunOptions(batch_size=recipe.batch_size, workers=workers, amp=amp,
+                                                channels_last=cuda, progress=False))
         self.module.train()
         self.model = (nn.parallel.DistributedDataParallel(self.module, device_ids=[device.index] if cuda else None)
                       if dist.active else self.module)

@@ -5,17 +5,15 @@ as `make_imagenet_c.py` (hendrycks/robustness) did, corrupts with `corruptions.c
 `<out>/<corruption>/<severity>/<class>/<image stem>.JPEG` (PIL, quality 85, optimize, as the release). It is
 resumable: files that exist are skipped, and every file is written to a temporary name and renamed, so an
 interrupted run leaves no truncated JPEG. Each image's randomness comes from a seed derived from
-`(seed, corruption, severity, image index)`, so the output does not depend on batch size, workers or which files
-a resumed run still had to write. The images are "ImageNet-C style" (corrupted by this package), not the
-released ImageNet-C.
+`(seed, corruption, severity, image index)` (`corruptions.seeding`), so the output does not depend on batch
+size, workers or which files a resumed run still had to write. The images are "ImageNet-C style" (corrupted by
+this package), not the released ImageNet-C.
 
 `render_cifar_c(images, labels, out_dir)` writes `<corruption>.npy` `(5 N, H, W, 3)` uint8 (severities 1..5
 stacked in that order) and `labels.npy` `(5 N,)`, the CIFAR-10-C layout, with CIFAR-10-C's constants
 (`make_cifar_c.py`, `preset="cifar"`) unless told otherwise.
 """
 
-import difflib
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -27,13 +25,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.seeding import corrupt_indexed
+from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
 from robustbench_lift.errors import UsageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 # make_imagenet_c.py: Resize(256) -> CenterCrop(224); PIL save quality=85, optimize=True.
 RESIZE, CROP = 256, 224
 JPEG_QUALITY = 85
-SEVERITIES = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -45,46 +44,11 @@ class RenderSummary:
     out: Path
 
 
-def resolve_corruptions(names: Sequence[str] | str | None) -> list[str]:
-    """Corruption names from names and/or subset names (`common`, `validation`, `all`, `noise`, ...).
-
-    `None` means the 15 common corruptions. Unknown names raise `UsageError` with the closest valid names.
-    """
-    import corruptions
-
-    subsets = ("common", "validation", "all", "noise", "blur", "weather", "digital")
-    if names is None:
-        names = ["common"]
-    elif isinstance(names, str):
-        names = [part for part in names.split(",") if part.strip()]
-    valid = corruptions.get_corruption_names("all")
-    resolved: list[str] = []
-    for name in (part.strip() for part in names):
-        if name in subsets:
-            expansion = corruptions.get_corruption_names(name)
-        elif name in valid:
-            expansion = [name]
-        else:
-            close = difflib.get_close_matches(name, valid + list(subsets), n=3, cutoff=0.4)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UsageError(f"unknown corruption {name!r}: expected a name of {', '.join(valid)} "
-                             f"or a subset of {', '.join(subsets)}{hint}")
-        resolved += [n for n in expansion if n not in resolved]
-    return resolved
-
-
 def _check_severities(severities: Sequence[int]) -> list[int]:
     bad = [s for s in severities if s not in SEVERITIES]
     if bad or not severities:
         raise UsageError(f"severities must be a non-empty subset of 1..5, got {list(severities)}")
     return sorted(set(severities))
-
-
-def image_seed(seed: int, corruption: str, severity: int, index: int) -> int:
-    """A 63-bit seed for image `index` of one (corruption, severity) cell, the same on every run, platform and
-    batching (a hash, unlike Python's `hash`)."""
-    digest = hashlib.blake2b(f"{seed}/{corruption}/{severity}/{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
 
 
 def list_image_folder(data: str | Path) -> list[tuple[Path, str]]:
@@ -96,7 +60,7 @@ def list_image_folder(data: str | Path) -> list[tuple[Path, str]]:
              for path in sorted(cls.iterdir()) if path.suffix.lower() in IMAGE_EXTENSIONS]
     if not items:
         raise UsageError(f"no images found in {str(root)!r}: expected <class>/<image> with extensions "
-                         f"{', '.join(IMAGE_EXTENSIONS)}")
+                         f"{', '.join(sorted(IMAGE_EXTENSIONS))}")
     counts = Counter(f"{cls}/{path.stem}" for path, cls in items)
     clashes = sorted(name for name, count in counts.items() if count > 1)
     if clashes:
@@ -134,28 +98,6 @@ def _write_jpeg(image_hwc: np.ndarray, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def corrupt_indexed(images: Tensor, indices: Sequence[int], corruption: str, severity: int, seed: int,
-                    backend: str = "auto", preset: str = "imagenet") -> Tensor:
-    """`corruptions.corrupt` (with `backend`, `preset`) of a batch whose images are items `indices` of a data set,
-    each image's randomness drawn from a (CPU) generator seeded with `image_seed(seed, corruption, severity,
-    index)`.
-
-    The result of an image depends on neither its batch nor the device's RNG for the seed; `corrupt` takes one
-    generator per call, so random corruptions run one call per image, deterministic ones on the whole batch.
-    """
-    import corruptions
-    from corruptions.registry import DETERMINISTIC
-
-    if corruption in DETERMINISTIC:
-        return corruptions.corrupt(images, corruption, severity, backend=backend, preset=preset)
-    outputs = []
-    for i, index in enumerate(indices):
-        generator = torch.Generator().manual_seed(image_seed(seed, corruption, severity, index))
-        outputs.append(corruptions.corrupt(images[i:i + 1], corruption, severity, generator=generator,
-                                           backend=backend, preset=preset))
-    return torch.cat(outputs)
-
-
 def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequence[str] | str | None = None,
                       severities: Sequence[int] = SEVERITIES, backend: str = "auto", workers: int = 0,
                       batch_size: int = 32, seed: int = 0, device: str | torch.device | None = None,
@@ -168,7 +110,7 @@ def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequenc
     """
     from tqdm import tqdm
 
-    names = resolve_corruptions(corruptions)
+    names = expand_corruptions(corruptions)
     severities = _check_severities(severities)
     items = list_image_folder(data)
     out = Path(out)
@@ -217,14 +159,14 @@ def render_cifar_c(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, out
 
     `images`: uint8 `(N, H, W, 3)` (H, W >= 32), `labels` `(N,)`. Row `(s - 1) * N + i` is image `i` at severity
     `s`. Existing `.npy` files are skipped; each is written to a temporary name and renamed. Image `i` is
-    corrupted with `image_seed(seed, corruption, severity, i)` (`corrupt_indexed`), as on-the-fly evaluation does.
+    corrupted with `derive_seed(seed, corruption, severity, i)` (`corrupt_indexed`), as on-the-fly evaluation does.
     `preset`: the severity constants, `"cifar"` (CIFAR-10-C's; torch backend) or `"imagenet"`.
     """
     from tqdm import tqdm
 
     from corruptions.presets import check_preset
 
-    names = resolve_corruptions(corruptions)
+    names = expand_corruptions(corruptions)
     check_preset(preset)
     images = torch.as_tensor(np.asarray(images))
     labels = np.asarray(labels)

@@ -1,0 +1,86 @@
+"""Names, families and subsets of every corruption and perturbation: the one owner of these lists (no torch).
+
+Corruptions (`CORRUPTIONS`): the 19 of imagecorruptions (`imagecorruptions/__init__.py`, imaug fork 1.1.5, in its
+`corruption_tuple` order): the 15 of ImageNet-C (Hendrycks & Dietterich, ICLR 2019) in four families, then the
+4 extra ("validation") ones. Each entry is its torch function (imported on first use) with metadata `family`,
+`subsets` and `deterministic` (no randomness for a given image). `SUBSETS` are imagecorruptions'
+`get_corruption_names` lists.
+
+Perturbations (`PERTURBATIONS`): the 14 of ImageNet-P (`make_imagenet_p.py`): 10 test, 4 validation. `noise`
+sequences are scored against their first frame (`ImageNet-P/test.py`), the others frame to frame; `random`
+ones draw per-image random numbers.
+"""
+
+from robustbench_lift.registry import Registry
+
+SEVERITIES = (1, 2, 3, 4, 5)
+"""ImageNet-C severities."""
+DIFFICULTIES = (1, 2, 3)
+"""ImageNet-P difficulties."""
+
+CORRUPTIONS: Registry = Registry("corruption")
+for _name, _family, _module, _extra, _deterministic in (
+        ("gaussian_noise", "noise", "noise", False, False), ("shot_noise", "noise", "noise", False, False),
+        ("impulse_noise", "noise", "noise", False, False),
+        ("defocus_blur", "blur", "blur", False, True), ("glass_blur", "blur", "blur", False, False),
+        ("motion_blur", "blur", "blur", False, False), ("zoom_blur", "blur", "blur", False, True),
+        ("snow", "weather", "weather", False, False), ("frost", "weather", "weather", False, False),
+        ("fog", "weather", "weather", False, False), ("brightness", "weather", "digital", False, True),
+        ("contrast", "digital", "digital", False, True),
+        ("elastic_transform", "digital", "digital", False, False),
+        ("pixelate", "digital", "digital", False, True), ("jpeg_compression", "digital", "digital", False, True),
+        ("speckle_noise", "noise", "noise", True, False), ("gaussian_blur", "blur", "blur", True, True),
+        ("spatter", "weather", "weather", True, False), ("saturate", "digital", "digital", True, True)):
+    CORRUPTIONS.register(_name, f"corruptions.{_module}:{_name}", family=_family,
+                         subsets=("validation",) if _extra else ("common", _family), deterministic=_deterministic)
+
+SUBSETS: dict[str, tuple[str, ...]] = {
+    "common": tuple(CORRUPTIONS.names(subsets="common")),
+    "validation": tuple(CORRUPTIONS.names(subsets="validation")),
+    "all": tuple(CORRUPTIONS.names(subsets="common") + CORRUPTIONS.names(subsets="validation")),
+    **{family: tuple(CORRUPTIONS.names(subsets=family)) for family in ("noise", "blur", "weather", "digital")},
+}
+DETERMINISTIC: tuple[str, ...] = tuple(CORRUPTIONS.names(deterministic=True))
+
+PERTURBATIONS: Registry = Registry("perturbation")
+for _name, _split, _noise, _random in (
+        ("gaussian_noise", "test", True, True), ("shot_noise", "test", True, True),
+        ("motion_blur", "test", False, False), ("zoom_blur", "test", False, False), ("snow", "test", False, True),
+        ("brightness", "test", False, False), ("translate", "test", False, False), ("rotate", "test", False, False),
+        ("tilt", "test", False, False), ("scale", "test", False, False),
+        ("speckle_noise", "validation", True, True), ("gaussian_blur", "validation", False, False),
+        ("spatter", "validation", False, True), ("shear", "validation", False, False)):
+    PERTURBATIONS.register(_name, "corruptions.perturbations:perturbation_sequence", subsets=(_split,),
+                           noise=_noise, random=_random)
+
+P_SUBSETS: dict[str, tuple[str, ...]] = {
+    "test": tuple(PERTURBATIONS.names(subsets="test")),
+    "validation": tuple(PERTURBATIONS.names(subsets="validation")),
+    "all": tuple(PERTURBATIONS),
+}
+NOISE_PERTURBATIONS: tuple[str, ...] = tuple(PERTURBATIONS.names(noise=True))
+RANDOM_PERTURBATIONS: tuple[str, ...] = tuple(PERTURBATIONS.names(random=True))
+
+
+def get_corruption_names(subset: str = "common") -> list[str]:
+    """Corruption names of `subset`: "common" (the 15 of ImageNet-C), "validation" (the 4 extra), "all", or a
+    family: "noise", "blur", "weather", "digital" (same lists and order as imagecorruptions)."""
+    Registry("corruption subset").check([subset], extra=list(SUBSETS))
+    return list(SUBSETS[subset])
+
+
+def get_perturbation_names(subset: str = "test") -> list[str]:
+    """ImageNet-P perturbation names: `"test"` (10), `"validation"` (4) or `"all"` (14)."""
+    Registry("perturbation subset").check([subset], extra=list(P_SUBSETS))
+    return list(P_SUBSETS[subset])
+
+
+def expand_corruptions(tokens: str | list[str] | tuple[str, ...] | None, strict: bool = True) -> list[str]:
+    """Corruption names from names and/or subsets (comma-separated text or a list); `None`: the common 15.
+    Not `strict`: names this package does not know pass through (a pre-rendered tree's own)."""
+    return CORRUPTIONS.expand(tokens, SUBSETS, "common", strict)
+
+
+def expand_perturbations(tokens: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """Perturbation names from names and/or subsets test, validation, all; `None`: the 10 test ones."""
+    return PERTURBATIONS.expand(tokens, P_SUBSETS, "test")

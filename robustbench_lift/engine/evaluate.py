@@ -1,0 +1,203 @@
+"""`evaluate`: one model over one suite (or all), every cell committed to the results store.
+
+    >>> from robustbench_lift.engine import evaluate
+    >>> from robustbench_lift.report.aggregate import summarize
+    >>> results = evaluate("resnet50-max", "c", "/data/ImageNet-C", weights="resnet50-max.pt",
+    ...                    options=CorruptionOptions(clean="/data/imagenet/val"), run=RunOptions(out="results.db"))
+    >>> summarize(results)                                                 # clean error, CE per corruption, mCE
+
+The path of one evaluation: the model is prepared (`engine.model`), the suites list their cell groups
+(`suites`), the store says which cells are already there (`store`), the runner computes the rest on every rank
+(`engine.runner`, `engine.distributed`), each suite scores its cells from the predictions (`metrics`), and
+rank 0 commits them. NaN/inf logits fail the cell with an error naming it (cells of the same pass without them
+are still committed).
+"""
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from robustbench_lift.data import evenly_spaced, read_class_map
+from robustbench_lift.engine.device import environment, resolve_device
+from robustbench_lift.engine.distributed import Distributed
+from robustbench_lift.engine.model import prepare_model
+from robustbench_lift.engine.options import ModelOptions, RunOptions
+from robustbench_lift.engine.runner import Engine
+from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, check_resumable, load_results
+from robustbench_lift.suites import make_suite, options_class, suite_names
+from robustbench_lift.suites.base import CellGroup, Suite
+from robustbench_lift.suites.options import SuiteOptions, field_names, options_for
+
+SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
+
+
+def _merge(parts: list[dict[str, Any]], cell: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predictions of `cell` from every rank, in image-index order."""
+    indices = np.concatenate([p["indices"] for p in parts])
+    order = np.argsort(indices, kind="stable")
+    if len(np.unique(indices)) != len(indices):
+        raise LiftbenchError(f"cell {cell[0]}/{cell[1]}: an image was evaluated by more than one rank")
+    labels = np.concatenate([p["labels"] for p in parts])[order]
+    return labels, np.concatenate([p["predictions"][cell] for p in parts])[order]
+
+
+def split_options(suite: str, **flat: Any) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:
+    """Typed options from keyword arguments: each goes to `RunOptions`, `ModelOptions` or the options of the
+    suites `suite` stands for; one that none of them takes is a `UsageError` (e.g. corruptions for `clean`)."""
+    run = {k: v for k, v in flat.items() if k in field_names(RunOptions)}
+    model = {k: v for k, v in flat.items() if k in field_names(ModelOptions)}
+    rest = {k: v for k, v in flat.items() if k not in run and k not in model}
+    names = suite_names(suite)
+    classes = [options_class(n) for n in names]
+    unused = sorted(k for k, v in rest.items() if v is not None and not any(k in field_names(c) for c in classes))
+    if unused:
+        raise UsageError(f"suite {suite!r} does not take {', '.join(unused)}")
+    suites = [options_for(c, n, **{k: v for k, v in rest.items() if k in field_names(c)})
+              for n, c in zip(names, classes)]
+    return RunOptions(**run), ModelOptions(**model), suites
+
+
+def _requested(suite: SuiteRequest, flat: dict[str, Any], run: RunOptions | None,
+               model: ModelOptions | None) -> tuple[RunOptions, ModelOptions, list[tuple[str, SuiteOptions]]]:
+    """`(run, model, [(suite name, options)])` of a request given as a suite name with keyword options, or as
+    one or several typed suite options (then `run`/`model` objects, not keywords, describe the rest)."""
+    if isinstance(suite, str):
+        if (run is not None or model is not None) and flat:
+            raise UsageError("give keyword options or run=/model= objects, not both")
+        run_flat, model_flat, suites = split_options(suite, **flat)
+        return run or run_flat, model or model_flat, list(zip(suite_names(suite), suites))
+    if flat:
+        raise UsageError(f"keyword options {', '.join(sorted(flat))} go with a suite name; with typed suite "
+                         "options pass run=RunOptions(...) and model=ModelOptions(...)")
+    requested = [suite] if isinstance(suite, SuiteOptions) else list(suite)
+    from robustbench_lift.suites import SUITES
+
+    by_class = {options_class(n): n for n in SUITES}
+    unknown = [type(o).__name__ for o in requested if type(o) not in by_class]
+    if unknown:
+        raise UsageError(f"no suite takes {', '.join(unknown)}: expected one of "
+                         + ", ".join(c.__name__ for c in by_class))
+    return run or RunOptions(), model or ModelOptions(), [(by_class[type(o)], o) for o in requested]
+
+
+def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path | None = None, *,
+             run: RunOptions | None = None, options: ModelOptions | None = None, **flat: Any) -> pd.DataFrame:
+    """Evaluate one model on one suite (or several); returns its cells (`load_results(..., predictions=True)` rows).
+
+    `model`: a zoo name or an `nn.Module`, described by `ModelOptions` (weights; name, classes and
+    normalisation of a module). `suite`: a name (`"c"`, `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and
+    shift) with its options as keywords (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
+    field of `RunOptions`, `ModelOptions` and the suite's options, `suites.options`), or typed suite options
+    (`CorruptionOptions(...)`, a list of them) with `run=RunOptions(...)` and `options=ModelOptions(...)`.
+    `data`: a corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, CIFAR pickles or `"demo"`.
+    Cells already in `run.out` with the same settings are skipped; a `p_baseline` also re-scores the stored
+    `p` cells of this model. Other ranks than 0 of a distributed run return an empty frame.
+    """
+    run, described, requested = _requested(suite, flat, run, options)
+    if data is None:
+        raise UsageError("no data: pass data=<folder> (a corruption tree, CIFAR-C folder, clean folder or 'demo')")
+    target = resolve_device(run.device)
+    dist = Distributed(target)
+    if target.type == "cuda" and dist.active:  # torchrun: this rank's GPU (LOCAL_RANK)
+        target = torch.device("cuda", torch.cuda.current_device())
+    store = None
+    try:
+        prepared = prepare_model(model, described, seed=run.seed)
+        suites = [make_suite(name, data, _with_class_map(options), seed=run.seed, device=target)
+                  for name, options in requested]
+        engine = Engine(prepared, target, dataclasses.replace(run, progress=run.progress and dist.is_main))
+        store = ResultStore(run.out or ":memory:") if dist.is_main else None
+        config = {"model": prepared.name, "weights": str(described.weights) if described.weights else None,
+                  "suites": {name: _jsonable(options) for name, options in requested}, "data": str(data),
+                  "batch_size": run.batch_size, "limit": run.limit, "seed": run.seed, "precision": engine.precision}
+        run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
+        keys = []
+        for suite_obj in suites:
+            key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
+            stored = dist.from_main(lambda: store.fingerprints(*key))
+            for group in suite_obj.groups():
+                _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run)
+            if store is not None and suite_obj.rescore:
+                _rescore(store, key, suite_obj)
+            keys.append(key)
+        if store is None:
+            return pd.DataFrame()
+        store.finish_run(run_id)
+        frame = load_results(store, predictions=True)
+        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS[:4]))), index=frame.index).isin(keys)
+        return frame[mine].reset_index(drop=True)
+    finally:
+        if store is not None:
+            store.close()
+        dist.close()
+
+
+def _with_class_map(options: SuiteOptions) -> SuiteOptions:
+    """`options` with a class-map file read into its dict."""
+    if options.class_map is None or isinstance(options.class_map, dict):
+        return options
+    return dataclasses.replace(options, class_map=read_class_map(options.class_map))
+
+
+def _jsonable(options: SuiteOptions) -> dict[str, Any]:
+    """The non-default fields of `options` as JSON-friendly values, for the run's recorded config."""
+    return {f.name: str(v) if isinstance(v, Path) else v for f in dataclasses.fields(options)
+            if (v := getattr(options, f.name)) != f.default}
+
+
+def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run_id: int,
+               key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions) -> None:
+    """Evaluate the pending cells of one group on every rank; rank 0 commits each cell."""
+    limit = run.limit
+    indices = evenly_spaced(len(group.dataset), limit)
+    prepared = engine.prepared
+    common = {"limit": limit, "n": len(indices), "precision": engine.precision, "num_classes": prepared.num_classes,
+              "mean": list(prepared.mean), "std": list(prepared.std)}
+    fingerprints = {cell: {**fingerprint, **common} for cell, fingerprint in group.fingerprints.items()}
+    where = str(run.out or "the in-memory store")
+    pending = [cell for cell in group.cells
+               if not check_resumable(stored, cell, fingerprints[cell], where, run.overwrite)]
+    if not pending:
+        return
+    anchor = group.anchor
+    computed = pending if anchor is None or anchor in pending else [anchor, *pending]
+    label = f"{prepared.name} {pending[0][0]}/{pending[0][1]}" if len(pending) == 1 else \
+        f"{prepared.name} {suite.dataset} ({len(pending)} cells)"
+    parts = dist.all_gather(engine.run(group, computed, dist.shard(indices), label))
+    errors = [message for part in parts for message in part["errors"].values()]
+    if store is not None:
+        seconds = max(part["seconds"] for part in parts) / len(computed)
+        failed = {cell for part in parts for cell in part["errors"]}
+        anchor_predictions = _merge(parts, anchor)[1] if anchor is not None and anchor not in failed else None
+        for cell in pending:
+            if cell in failed or (anchor is not None and anchor_predictions is None):
+                continue
+            labels, predictions = _merge(parts, cell)
+            top1, top5, metrics = suite.cell_metrics(cell, predictions, labels, anchor_predictions)
+            store.put_cell(CellResult(*key, *cell, labels=labels, predictions=predictions, top1_err=top1,
+                                      top5_err=top5, fingerprint=fingerprints[cell], seconds=seconds,
+                                      metrics=metrics),
+                           run_id)
+    if errors:
+        raise LiftbenchError("; ".join(sorted(set(errors))))
+
+
+def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> None:
+    """Re-score the stored cells of `key` with `suite.cell_metrics` (e.g. against a new baseline); a cell whose
+    scalars change is rewritten with the same predictions, fingerprint and run."""
+    rows = list(store.cells(predictions=True, **dict(zip(KEY_COLUMNS[:4], key))))
+    for row in rows:
+        cell = (row["corruption"], row["severity"])
+        top1, top5, metrics = suite.cell_metrics(cell, row["predictions"], row["labels"])
+        if json.loads(json.dumps(metrics)) != json.loads(row["metrics"]):
+            store.put_cell(CellResult(*key, *cell, labels=row["labels"], predictions=row["predictions"],
+                                      top1_err=top1, top5_err=top5, fingerprint=json.loads(row["fingerprint"]),
+                                      seconds=row["seconds"], metrics=metrics), row["run_id"])

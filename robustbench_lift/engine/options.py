@@ -1,0 +1,53 @@
+"""Typed options of a run (how to evaluate) and of the model under evaluation (what it is)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from robustbench_lift.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run executes.
+
+    `batch_size`: images per forward pass (sequences and crop pairs are batched to about this many frames);
+    `workers`: loader processes (default 0 on the CPU, min(8, cores) on CUDA); `device`: auto, cpu or cuda[:i];
+    `amp`: autocast bf16 (fp16 without bf16; default on CUDA only); `channels_last` (default on); `compile`:
+    `torch.compile` the model; `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image
+    random number (corruptions, perturbations, crops) and a zoo model's initialisation without weights;
+    `out`: the SQLite store (None: in memory); `overwrite`: recompute cells stored with other settings;
+    `progress`: progress bars.
+    """
+
+    batch_size: int = 64
+    workers: int | None = None
+    device: str = "auto"
+    amp: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+    limit: int | None = None
+    seed: int = 0
+    out: str | Path | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        checks = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0), ("limit", self.limit, 1),
+                  ("seed", self.seed, 0))
+        for name, value, low in checks:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """What describes a model: `weights` (a file, a weights tag such as DEFAULT, or a URL) for a zoo name;
+    for an `nn.Module` its store `name` (default its class name), `num_classes` (default its last Linear's
+    outputs) and normalisation `mean`/`std` (default the checkpoint's, else ImageNet's)."""
+
+    weights: str | Path | None = None
+    name: str | None = None
+    num_classes: int | None = None
+    mean: Sequence[float] | None = None
+    std: Sequence[float] | None = None

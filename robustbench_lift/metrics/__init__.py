@@ -1,0 +1,7 @@
+"""Every metric formula of the benchmark, as pure NumPy functions (no torch, no models, no suites).
+
+- `corruption`: top-1/top-5 error, CE, relative CE, mCE, mean error (ImageNet-C, CIFAR-C), AlexNet constants;
+- `perturbation`: flip probability, top-5 distance, FR/T5D aggregates (ImageNet-P);
+- `shift`: crop-pair consistency, diagonal agreement;
+- `bootstrap`: replicates of per-unit means and percentile intervals for every aggregate's CI.
+"""

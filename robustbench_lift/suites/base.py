@@ -1,0 +1,105 @@
+"""Benchmark suites: what to evaluate, as groups of cells that share one pass over one image source.
+
+A cell is one `(corruption, severity)` of a suite on a data set (the clean cell is `("clean", 0)`). A
+`CellGroup` is a set of cells computed from the same decoded batches: a pre-rendered cell is a group of its
+own; on the fly, one group holds the clean cell and every `(corruption, severity)`, so each clean batch is
+decoded once and every cell's inputs are made from it (the engine commits every cell of a group when the pass
+over the data ends; a resumed run recomputes only the cells that were not committed).
+
+This module holds what every suite shares and the `clean` suite; `corruption`, `perturbation` and `shift` hold
+the others. `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T frames per item), and
+`Suite.cell_metrics` turns the stored top-k predictions into the suite's scalars.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from robustbench_lift.data import open_clean
+from robustbench_lift.metrics.corruption import top1_error, topk_error
+from robustbench_lift.suites.options import CleanOptions
+
+CLEAN = ("clean", 0)
+InputFn = Callable[[Tensor, Tensor, tuple[str, int]], Tensor]
+"""`(uint8 batch on the device, int64 image indices (B,), cell) -> images (B, [T,] 3, H, W)` (uint8 or float in
+[0, 1]) that the model sees for that cell."""
+
+
+@dataclass
+class CellGroup:
+    """Cells computed in one pass over `dataset` (items `(index, uint8 (3, H, W), label)`).
+
+    `fingerprints[cell]`: what identifies the cell's numbers besides the model (data identity, source, seed,
+    backend); `views(dataset, pending cells)`: the data set to iterate and the input function (default: the
+    images as they are). `frames`: the most inputs a cell makes from one item (the loader batches
+    `batch_size // frames` items, so a forward pass sees about `batch_size` images). `anchor`: a cell every
+    cell of the group is scored against (`Suite.cell_metrics(..., anchor=)`), computed whenever any cell is.
+    """
+
+    dataset: Dataset
+    fingerprints: dict[tuple[str, int], dict[str, Any]]
+    views: Callable[[Dataset, list[tuple[str, int]]], tuple[Dataset, InputFn]] | None = None
+    frames: int = 1
+    anchor: tuple[str, int] | None = None
+
+    @property
+    def cells(self) -> list[tuple[str, int]]:
+        return list(self.fingerprints)
+
+    def prepare(self, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
+        """The data set to iterate and the input function for the pending `cells` of this group."""
+        if self.views is None:
+            return self.dataset, lambda batch, indices, cell: batch
+        return self.views(self.dataset, cells)
+
+
+class Suite(ABC):
+    """A suite over one data set (`dataset`, the name in the store): `groups()` lists the work, `cell_metrics`
+    scores one cell from its stored predictions. With `rescore`, `evaluate` re-scores the suite's stored cells
+    too (their metrics depend on more than the predictions, e.g. a baseline)."""
+
+    name = ""
+    rescore = False
+
+    def __init__(self, dataset: str) -> None:
+        self.dataset = dataset
+
+    @abstractmethod
+    def groups(self) -> list[CellGroup]:
+        """Every cell of the suite, grouped by the pass over the data that computes it."""
+
+    def cell_metrics(self, cell: tuple[str, int], predictions: np.ndarray, labels: np.ndarray,
+                     anchor: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:
+        """`(top1_err, top5_err, other scalars)` of `cell` from top-k predictions `(N, [T,] k)` and labels `(N,)`
+        (`anchor`: the predictions of the group's anchor cell); errors over every input of every item."""
+        items = predictions.reshape(len(labels), -1, predictions.shape[-1])  # (N, T, k)
+        flat, repeated = items.reshape(-1, items.shape[-1]), np.repeat(labels, items.shape[1])
+        return top1_error(flat, repeated), topk_error(flat[:, :5], repeated), {}
+
+
+def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
+    """A group of one cell whose images are evaluated as they are."""
+    return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source}})
+
+
+class CleanSuite(Suite):
+    """Suite `clean`: top-1/top-5 error on a clean data set (cell `("clean", 0)`)."""
+
+    name = "clean"
+
+    def __init__(self, data: str | Path, options: CleanOptions = CleanOptions(), *, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
+        super().__init__(options.dataset or Path(data).name)
+        self.source = open_clean(data, options.class_map, options.resize, options.crop)
+
+    def groups(self) -> list[CellGroup]:
+        return [static_group(self.source, CLEAN, "clean")]
+
+

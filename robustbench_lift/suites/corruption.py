@@ -1,0 +1,99 @@
+"""Suite `c`: ImageNet-C, Tiny-ImageNet-C and CIFAR-C as released, or any clean data corrupted on the fly."""
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.seeding import corrupt_indexed
+from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
+from robustbench_lift.errors import UsageError
+from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, static_group
+from robustbench_lift.suites.options import CorruptionOptions
+
+
+class _CleanAndReference(Dataset):
+    """Item `(index, uint8 (1 + R, 3, H, W), label)`: the clean image, decoded once, and its corruptions for the
+    R cells that use the reference backend, computed here, i.e. in the loader workers."""
+
+    def __init__(self, dataset: Dataset, cells: list[tuple[str, int]], seed: int) -> None:
+        self.dataset, self.cells, self.seed = dataset, cells, seed  # reference cells: the "imagenet" preset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
+        index, image, label = self.dataset[index]
+        views = [corrupt_indexed(image[None], [index], *cell, self.seed, "reference")[0] for cell in self.cells]
+        return index, torch.stack([image, *views]), label
+
+
+class CorruptionSuite(Suite):
+    """Suite `c`: every `(corruption, severity)` of a corruption set, plus the clean cell when available.
+
+    `data`: a pre-rendered tree (ImageNet-C, Tiny-ImageNet-C), a CIFAR-C folder, or clean images (a folder,
+    CIFAR test pickles, `"demo"`) corrupted on the fly with `corruptions.corrupt`, seeded per image from `seed`:
+    cells whose backend (`"auto"` resolved per corruption for `device`) is `"torch"` are corrupted on the
+    device from the decoded batch, `"reference"` ones in the loader workers. `preset`: the severity constants of
+    on-the-fly corruption, `"imagenet"` (default) or `"cifar"` (CIFAR-10-C's, for 32 px images; `corruptions.
+    presets`). On-the-fly numbers are "ImageNet-C style" ("CIFAR-10-C style"), not comparable with the released
+    images: the data set name gets `-otf` (`-otf-cifar`).
+    """
+
+    name = "c"
+
+    def __init__(self, data: str | Path, options: CorruptionOptions = CorruptionOptions(), *, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
+        from corruptions.presets import check_preset
+        from corruptions.registry import resolve_backend
+
+        self.layout = detect_layout(data)
+        on_the_fly = self.layout not in ("imagenet-c", "cifar-c")
+        if options.preset is not None and not on_the_fly:
+            raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a pre-rendered "
+                             f"{self.layout} tree, whose constants are fixed: drop the preset")
+        self.preset = check_preset(options.preset or "imagenet")
+        suffix = ("-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")) if on_the_fly else ""
+        super().__init__(options.dataset or Path(str(data)).name + suffix)
+        self.severities = sorted(set(options.severities or SEVERITIES))
+        if not set(self.severities) <= set(SEVERITIES):
+            raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
+        self.corruptions = expand_corruptions(options.corruptions, strict=on_the_fly)
+        self.seed = seed
+        class_map, clean = options.class_map, options.clean
+        if self.layout == "imagenet-c":
+            self.tree = ImageNetC(data, class_map)
+            class_map = self.tree.class_map
+        elif self.layout == "cifar-c":
+            self.tree = CifarC(data)
+        else:
+            self.tree, clean = None, clean or data
+            self.backends = {c: resolve_backend(options.backend, c, torch.device(device), self.preset)
+                             for c in self.corruptions}
+        if self.tree is not None:
+            self.tree.check(self.corruptions, self.severities)
+        self.clean = open_clean(clean, class_map, options.resize, options.crop) if clean is not None else None
+
+    def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
+        in_workers = [cell for cell in cells if cell != CLEAN and self.backends[cell[0]] == "reference"]
+
+        def inputs(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+            if cell == CLEAN:
+                return batch[:, 0]
+            if cell in in_workers:
+                return batch[:, 1 + in_workers.index(cell)]
+            return corrupt_indexed(batch[:, 0], indices.tolist(), *cell, self.seed, "torch", self.preset)
+        return _CleanAndReference(dataset, in_workers, self.seed), inputs
+
+    def groups(self) -> list[CellGroup]:
+        cells = [(c, s) for c in self.corruptions for s in self.severities]
+        if self.tree is None:
+            base = {"data": self.clean.fingerprint(), "images": len(self.clean), "source": "on-the-fly"}
+            fingerprints = {CLEAN: {**base, "source": "clean"}}
+            settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset})
+            fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]]} for cell in cells})
+            return [CellGroup(self.clean, fingerprints, self._views)]
+        groups = [static_group(self.clean, CLEAN, "clean")] if self.clean else []
+        return groups + [static_group(self.tree.cell(*cell), cell, self.layout) for cell in cells]

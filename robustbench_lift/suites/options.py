@@ -1,0 +1,82 @@
+"""Typed options of the suites: one frozen dataclass per suite, sharing the data options of `SuiteOptions`.
+
+    >>> evaluate("demo-lift", CorruptionOptions(corruptions=["fog"], severities=[1, 3], preset="cifar"), "demo")
+
+`None` means the suite's default (documented per field). `options_for(suite, **flat)` builds a suite's options
+from keyword arguments, refusing a keyword the suite does not take.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from robustbench_lift.errors import UsageError
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """Options every suite takes: how clean images are read and what the data set is called in the store.
+
+    `dataset`: store name (default: the data folder's name, `-otf` added for on-the-fly corruption);
+    `class_map`: JSON/text file or dict class folder -> index; `resize`/`crop`: clean images' shorter side and
+    centre crop (`None`: keep; ImageNet protocol 256/224).
+    """
+
+    dataset: str | None = None
+    class_map: str | Path | dict[str, int] | None = None
+    resize: int | None = 256
+    crop: int | None = 224
+
+
+@dataclass(frozen=True)
+class CleanOptions(SuiteOptions):
+    """Suite `clean`: top-1/top-5 error on clean images."""
+
+
+@dataclass(frozen=True)
+class CorruptionOptions(SuiteOptions):
+    """Suite `c`: `corruptions` (names or subsets, default the 15 common), `severities` (default 1-5), the
+    `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and severity `preset` ("imagenet" or
+    "cifar")."""
+
+    clean: str | Path | None = None
+    corruptions: Sequence[str] | None = None
+    severities: Sequence[int] | None = None
+    backend: str = "auto"
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class PerturbationOptions(SuiteOptions):
+    """Suite `p`: `perturbations` (default the 10 test ones), `difficulties` (default 1), and the FR/T5D
+    `p_baseline` (a CSV or a results store of one model's p cells)."""
+
+    perturbations: Sequence[str] | None = None
+    difficulties: Sequence[int] | None = None
+    p_baseline: Any = None
+
+
+@dataclass(frozen=True)
+class ShiftOptions(SuiteOptions):
+    """Suite `shift`: `shift_mode` ("crop" or "circular", default crop), crop `pairs` per image (default 5) and
+    `max_shift` (default input // 8)."""
+
+    shift_mode: str | None = None
+    pairs: int | None = None
+    max_shift: int | None = None
+
+
+def field_names(cls: type) -> set[str]:
+    """The field names of a dataclass."""
+    return {f.name for f in fields(cls)}
+
+
+def options_for(cls: type[SuiteOptions], suite: str, **flat: Any) -> SuiteOptions:
+    """`cls(**flat)`; a keyword `cls` does not take is a `UsageError` naming `suite`, unless its value is `None`
+    (an option left unset, e.g. by the CLI)."""
+    given = {k: v for k, v in flat.items() if v is not None or k in field_names(cls)}
+    unknown = sorted(set(given) - field_names(cls))
+    if unknown:
+        raise UsageError(f"suite {suite!r} does not take {', '.join(unknown)}")
+    return cls(**given)
