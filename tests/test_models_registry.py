@@ -79,6 +79,11 @@ def test_spec() -> None:
     assert spec.input_size == 224 and spec.num_classes == 1000 and spec.default_weights == "lpf5"
     assert model_spec("resnet50").name == "resnet50-max"
     assert set(model_spec("resnet50-max").weights) == {"IMAGENET1K_V1", "IMAGENET1K_V2"}
+    # torchvision's ImageClassification preset is the normalisation of its ImageNet weights
+    preset = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.transforms()
+    for name in ("resnet50-max", "resnet50-lift", "resnet50-blur5"):
+        assert model_spec(name).mean == tuple(preset.mean) and model_spec(name).std == tuple(preset.std), name
+        assert all(isinstance(v, str) for v in model_spec(name).weights_sha256.values()), name
     cifar = model_spec("cifar_vgg13-lift3", subbands=("LL",))
     assert (cifar.input_size, cifar.num_classes, cifar.weights) == (32, 100, {})
     assert dict(cifar.pool_kwargs) == {"kernel_size": 3, "subbands": ("LL",)}
