@@ -1,10 +1,11 @@
 """DeepLabV3+ (Chen et al., ECCV 2018) on the zoo's ResNet-18/34/50 with any pooling.
 
-Encoder: torchvision's ResNet at output stride 16: layer4 runs at stride 1 and the 3x3 convs of its later blocks
-dilate by 2 (torchvision's `replace_stride_with_dilation=[False, False, True]`, carried over to BasicBlock);
-then the pooling goes to the remaining down-sampling sites exactly as in the classification zoo
-(`models/resnet.py`, `models/sites.py`): the stem max-pool and the residual and shortcut convs of layer2.0 and
-layer3.0. The stem conv keeps its stride. No avgpool or fc.
+Encoder: the zoo's classification ResNet with the pooling at its sites (`models/resnet.py`, `models/sites.py`:
+the stem max-pool, the residual and shortcut convs of layer2.0, layer3.0, layer4.0; the stem conv keeps its
+stride), brought to output stride 16: layer4's pools become `nn.Identity` (its strided convs, for max, stride 1)
+and the 3x3 convs of its later blocks dilate by 2 (torchvision's `replace_stride_with_dilation=[False, False,
+True]`, carried over to BasicBlock); avgpool and fc become `nn.Identity`. Module names stay the classification
+model's, so its checkpoints load into `backbone` (`load_encoder`).
 
 Head: torchvision's ASPP on layer4 (256 channels: 1x1 conv, 3x3 convs at rates 6, 12, 18, image pooling;
 1x1 projection, dropout 0.5); the low-level feature is layer1's output (stride 4) projected to 48 channels;
@@ -23,7 +24,8 @@ Up-sampling from stride 16 to 4:
   stem pool feed no up-sampling, and the final x4 to the input is bilinear in every variant (the logits have
   the classes' channels, and the strided stem conv keeps no sub-bands). With `sites="stem"` layer2/layer3 keep
   their strided convs, so the decoder is bilinear.
-Inputs of any size are zero-padded at the bottom and right to a multiple of 16 and the logits cropped back.
+Inputs of any size are zero-padded at the bottom and right to a multiple of 16 (at least 64) and the logits
+cropped back (`segnet.pad_input`).
 """
 
 from collections.abc import Mapping
@@ -35,7 +37,7 @@ from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import resnet
-from robustbench_lift.models.segnet import pad_to_multiple
+from robustbench_lift.models.segnet import pad_input
 from robustbench_lift.models.sites import Pooling, Site, apply_pooling
 from robustbench_lift.pooling import LiftDownPool2d, LiftSubbands2d, LiftUpPool2d
 
@@ -71,8 +73,13 @@ def _out_channels(stage: nn.Module) -> int:
     return [m for m in stage[-1].modules() if isinstance(m, nn.BatchNorm2d)][-1].num_features
 
 
-def dilate_layer4(backbone: nn.Module) -> None:
-    """Output stride 16: layer4's strided convs run at stride 1, the 3x3 convs of its later blocks dilate by 2."""
+def dilate_layer4(backbone: nn.Module, placed: list[tuple[str, Site]]) -> None:
+    """Output stride 16: layer4's pools (of the `placed` ones) become `nn.Identity`, its strided convs run at
+    stride 1, and the 3x3 convs of its later blocks dilate by 2."""
+    for path, _ in placed:
+        if path.startswith("layer4.") and not isinstance(backbone.get_submodule(path), nn.Conv2d):
+            parent, _, key = path.rpartition(".")
+            setattr(backbone.get_submodule(parent), key, nn.Identity())
     for index, block in enumerate(backbone.layer4):
         for conv in block.modules():
             if isinstance(conv, nn.Conv2d) and conv.stride == (2, 2):
@@ -106,7 +113,7 @@ class DeepLabV3Plus(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
-        x = pad_to_multiple(x, OUTPUT_STRIDE)
+        x = pad_input(x, OUTPUT_STRIDE)
         net = self.backbone
         low = net.layer1(net.maxpool(net.relu(net.bn1(net.conv1(x)))))
         y = self.aspp(net.layer4(net.layer3(net.layer2(low))))
@@ -120,8 +127,10 @@ class DeepLabV3Plus(nn.Module):
 
     def load_encoder(self, state_dict: Mapping[str, Tensor]) -> None:
         """Load a classification ResNet's state dict of the same pooling (torchvision's for `-max`, a zoo
-        checkpoint for the others) into `backbone`; its `fc.*` entries are ignored, every other must match."""
-        state = {k: v for k, v in state_dict.items() if not k.startswith("fc.")}
+        checkpoint of `<arch>-<pool>` for the others) into `backbone`. Entries of the modules DeepLab removed
+        (now `nn.Identity`: fc, layer4's pools) are ignored; every other must match."""
+        removed = tuple(f"{name}." for name, m in self.backbone.named_modules() if isinstance(m, nn.Identity))
+        state = {k: v for k, v in state_dict.items() if not k.startswith(removed)}
         missing, unexpected = self.backbone.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise UsageError(f"the state dict does not fit the DeepLabV3+ backbone: missing {missing[:8]}, "
@@ -140,10 +149,11 @@ def _keep_bands(backbone: nn.Module, path: str) -> None:
 def deeplabv3plus(arch: str, pooling: Pooling, num_classes: int) -> tuple[nn.Module, list[tuple[str, Site]]]:
     """DeepLabV3+ on ResNet `arch` with `pooling`, and its `(pool name, site)` pairs (names in the model)."""
     backbone = resnet.build(arch, 1)
-    del backbone.avgpool, backbone.fc
-    dilate_layer4(backbone)
+    backbone.avgpool, backbone.fc = nn.Identity(), nn.Identity()
     sites = resnet.sites(backbone)
     placed = [(s.path, s) for s in sites] if pooling.name == "max" else apply_pooling(backbone, sites, pooling)
+    dilate_layer4(backbone, placed)
+    placed = [(path, site) for path, site in placed if not path.startswith("layer4.")]
     feeding = [next((path for path, site in placed if site.path.startswith(f"{stage}.0.conv")), None)
                for stage in LIFT_UP_STAGES]  # the residual-branch pools (the shortcut's are `downsample.0`)
     lift_paths = None

@@ -15,7 +15,7 @@ Down pool -> up-sampling partner (`pool_pair`):
 - avg, skip, blur (antialiased-cnns' dense 2x2 max then BlurPool, as at every max-pool site of the zoo):
   bilinear interpolation (`align_corners=False`) to the size the pool saw.
 Inputs of any size are zero-padded at the bottom and right to a multiple of the network stride (2^stages; zero
-is the mean colour of normalised input) and the logits cropped back, so every pool sees even sizes.
+is the mean colour of normalised input) and the logits cropped back, so every pool sees even sizes (`pad_input`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -35,10 +35,13 @@ DEMO_STAGES = ((16, 16), (32, 32), (64, 64))
 """The demo SegNet: three narrow stages (stride 8, 32 px input -> 4 px at the bottleneck)."""
 
 
-def pad_to_multiple(x: Tensor, stride: int) -> Tensor:
-    """Zero-pad `x` `(N, C, H, W)` at the bottom and right so that H and W are multiples of `stride`."""
+def pad_input(x: Tensor, stride: int) -> Tensor:
+    """Zero-pad `x` `(N, C, H, W)` at the bottom and right to multiples of `stride`, and to at least 4 strides:
+    the deepest pool then sees >= 8 pixels, which every pooling needs (BlurPool reflects up to 3 beyond a dense
+    2x2 max)."""
     height, width = x.shape[-2:]
-    return F.pad(x, (0, -width % stride, 0, -height % stride))
+    return F.pad(x, (0, max(4 * stride, width + -width % stride) - width,
+                     0, max(4 * stride, height + -height % stride) - height))
 
 
 def _sum_bands(bands: Any, names: Sequence[str]) -> Tensor:
@@ -148,7 +151,7 @@ class SegNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
-        x = pad_to_multiple(x, self.stride)
+        x = pad_input(x, self.stride)
         kept, stage = [], 0
         for index, layer in enumerate(self.features):
             if stage < len(self.pool_index) and index == self.pool_index[stage]:
