@@ -73,7 +73,11 @@ def run(names: list[str], batch_size: int, size: int, repeats: int, device: torc
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 1000, (batch_size,), generator=generator).to(device)
-    runners = [Runner(name, batch, labels, channels_last) for name in names]
+    return measure([Runner(name, batch, labels, channels_last) for name in names], repeats)
+
+
+def measure(runners: list[Runner], repeats: int) -> dict[str, dict[str, float]]:
+    """Warm up, then time `repeats` round-robin rounds of each runner; the fastest of each kind per model."""
     for runner in runners:  # warm-up: allocator, oneDNN / cuDNN algorithm choice
         runner.infer()
         runner.train_step()

@@ -84,7 +84,7 @@ def test_counts_are_summed_before_dividing_and_weights_repeat_images() -> None:
 
 def test_single_images_and_bad_input() -> None:
     inter, union = intersection_union(PREDS[1], LABELS[1], 5)
-    assert inter.shape == (1, 5)
+    assert inter.shape == union.shape == (1, 5)
     assert np.isnan(mean_iou(*intersection_union(np.zeros((2, 2), np.uint8), np.full((2, 2), V, np.uint8), 3)))
     with pytest.raises(UsageError, match=r"label values \[7\] outside \[0, 5\)"):
         intersection_union(PREDS, np.where(LABELS == 2, 7, LABELS), 5)

@@ -164,7 +164,7 @@ def test_parameter_counts_follow_the_published_layer_lists() -> None:
                (256, 128), (128, 128), (128, 64), (64, 64)]
     segnet = vgg_features + sum(_conv(a, b) for a, b in decoder) + _conv(64, 21, bn=False)
     assert model_spec("segnet_vgg16_bn-max").num_params() == segnet
-    assert round(segnet / 1e6, 1) == 29.5  # the paper's count (its Table 6)
+    assert round(segnet / 1e6, 1) == 29.5  # SegNet's published size
     # DeepLabV3+ head: ASPP (1x1, three 3x3 atrous, image pooling, projection), 48-channel low level, 2 3x3 convs
     aspp = _conv(2048, 256, 1, False) + 3 * _conv(2048, 256, 3, False) + _conv(2048, 256, 1, False) \
         + _conv(5 * 256, 256, 1, False)

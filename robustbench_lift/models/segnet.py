@@ -188,7 +188,7 @@ def _build(stages: Sequence[Sequence[int]], pooling: Pooling, num_classes: int,
 
 
 def segnet_vgg16_bn(pooling: Pooling, num_classes: int) -> tuple[nn.Module, list[tuple[str, Site]]]:
-    """SegNet with the VGG-16-BN encoder (29.4M parameters for 21 classes with max pooling) and its pool sites."""
+    """SegNet with the VGG-16-BN encoder (29.46M parameters for 21 classes with max pooling) and its pool sites."""
     return _build(VGG16_STAGES, pooling, num_classes)
 
 
