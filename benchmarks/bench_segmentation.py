@@ -5,7 +5,7 @@ same run.
                                             [--batch-size 4] [--size 256] [--repeats 3] [--device cpu|cuda]
                                             [--no-channels-last]
 
-The protocol of `bench_models.py`, whose `Runner` it uses: inference is `model.eval()` under
+The protocol of `bench_models.py`, whose `run` it uses: inference is `model.eval()` under
 `torch.inference_mode()`; a training step is a train-mode forward, pixel-wise cross-entropy against random
 labels (plus `lifting_loss` for LiftPool models), backward and an SGD step. Models run round-robin, one repeat of
 each in turn, and the fastest repeat counts. Ratios are times relative to the first model: above 1 is slower.
@@ -17,22 +17,10 @@ import argparse
 
 import torch
 
-from bench_models import Runner, measure
+from bench_models import run
 from robustbench_lift.models import model_spec
 
 GOAL = 1.5
-
-
-def run(names: list[str], batch_size: int, size: int, repeats: int, device: torch.device,
-        channels_last: bool) -> dict[str, dict[str, float]]:
-    """`{name: {"infer_s": fastest seconds per batch, "train_s": fastest seconds per step}}`."""
-    generator = torch.Generator().manual_seed(0)
-    batch = torch.randn(batch_size, 3, size, size, generator=generator).to(device)
-    if channels_last:
-        batch = batch.contiguous(memory_format=torch.channels_last)
-    classes = min(model_spec(name).num_classes for name in names)
-    labels = torch.randint(0, classes, (batch_size, size, size), generator=generator).to(device)
-    return measure([Runner(name, batch, labels, channels_last) for name in names], repeats)
 
 
 def main() -> None:
@@ -48,7 +36,8 @@ def main() -> None:
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} batch={args.batch_size} "
           f"size={args.size} repeats={args.repeats} channels_last={args.channels_last}")
     names = args.models.split(",")
-    result = run(names, args.batch_size, args.size, args.repeats, device, args.channels_last)
+    classes = min(model_spec(name).num_classes for name in names)
+    result = run(names, args.batch_size, args.size, args.repeats, device, args.channels_last, classes, dense=True)
     base = result[names[0]]
     width = max(len(name) for name in names)
     print(f"\n{'model':<{width}} {'infer s/batch':>13} {'x first':>8} {'train s/step':>12} {'x first':>8}")
