@@ -14,7 +14,7 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from robustbench_lift.cli import cli
 from robustbench_lift.data.demo import CLASSES
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models import create_model, describe_model, list_models, model_spec
+from robustbench_lift.models import create_model, describe_model, list_models, model_spec, save_checkpoint
 from robustbench_lift.models.deeplab import BandKeepingLiftDownPool2d
 from robustbench_lift.pooling import LiftDownPool2d, lifting_loss, list_pools
 
@@ -192,6 +192,17 @@ def test_gradients_reach_every_parameter(name: str) -> None:
         assert param.grad.abs().sum() > 0 or lifting, param_name
     pools = [m for m in model.modules() if isinstance(m, LiftDownPool2d)]
     assert all(pool.predictor.pointwise.grad.abs().sum() > 0 for pool in pools)
+
+
+def test_checkpoints_round_trip_with_shared_lifting_filters(tmp_path) -> None:
+    trained = create_model("demo_seg-lift", seed=5).eval()
+    _randomise_lifting(trained)
+    path = save_checkpoint(trained, tmp_path / "seg.pt", {"recipe": {}, "dataset": "demo"})
+    loaded = create_model("demo_seg-lift", weights=path).eval()
+    assert loaded.unpools[0].up.predictor is loaded.features[6].predictor  # still one P, not two copies
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), trained(x))
 
 
 def test_zoo_lists_describes_and_checks_segmentation_names() -> None:
