@@ -53,6 +53,8 @@ class BandKeepingLiftDownPool2d(LiftDownPool2d):
     """A `LiftDownPool2d` that keeps the sub-bands of its last forward until `take()`: it sits inside a ResNet
     block whose forward the decoder cannot reach. Same parameters and state-dict keys as `LiftDownPool2d`."""
 
+    kept: LiftSubbands2d | None = None
+
     def forward(self, x: Tensor) -> Tensor:
         self.kept = self.decompose(x)
         return sum(getattr(self.kept, name.lower()) for name in self.subbands)
