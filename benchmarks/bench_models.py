@@ -65,15 +65,21 @@ class Runner:
         return self._timed(self._train)
 
 
-def run(names: list[str], batch_size: int, size: int, repeats: int, device: torch.device,
-        channels_last: bool) -> dict[str, dict[str, float]]:
-    """`{name: {"infer_s": fastest seconds per batch, "train_s": fastest seconds per step}}`."""
+def run(names: list[str], batch_size: int, size: int, repeats: int, device: torch.device, channels_last: bool,
+        classes: int = 1000, dense: bool = False) -> dict[str, dict[str, float]]:
+    """`{name: {"infer_s": fastest seconds per batch, "train_s": fastest seconds per step}}` on a seeded random
+    batch with random labels in `[0, classes)`: one per image, or with `dense` one per pixel (segmentation)."""
     generator = torch.Generator().manual_seed(0)
     batch = torch.randn(batch_size, 3, size, size, generator=generator).to(device)
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 1000, (batch_size,), generator=generator).to(device)
-    runners = [Runner(name, batch, labels, channels_last) for name in names]
+    shape = (batch_size, size, size) if dense else (batch_size,)
+    labels = torch.randint(0, classes, shape, generator=generator).to(device)
+    return measure([Runner(name, batch, labels, channels_last) for name in names], repeats)
+
+
+def measure(runners: list[Runner], repeats: int) -> dict[str, dict[str, float]]:
+    """Warm up, then time `repeats` round-robin rounds of each runner; the fastest of each kind per model."""
     for runner in runners:  # warm-up: allocator, oneDNN / cuDNN algorithm choice
         runner.infer()
         runner.train_step()

@@ -9,6 +9,8 @@ narrow ResNet-10 in CIFAR form only); pools from
 `-max`, which is torchvision's model unchanged. `cifar_` selects the CIFAR form (see `models/cifar.py`).
 `demo-<pool>` are the shipped demo models (`models/demo.py`): `cifar_resnet10s-<pool>` with 10 classes, trained
 on the built-in demo data set, their weights inside the package (`weights="DEFAULT"`).
+Segmentation models (`task == "segmentation"`, `models/segmentation.py`): `segnet_vgg16_bn-<pool>`,
+`deeplabv3plus_resnet{18,34,50}-<pool>` and the demo's `demo_seg-<pool>`, logits `(N, classes, H, W)`.
 
 Placement of the pools: `models/sites.py` (one transformation for every pooling) and the backbone files;
 backbones and `ModelSpec`: `models/spec.py`.
@@ -27,6 +29,7 @@ from torch import nn
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
+from robustbench_lift.models.segmentation import SEGMENTATION, segmentation_fields
 from robustbench_lift.models.spec import (
     BACKBONES,
     CIFAR_CLASSES,
@@ -55,7 +58,7 @@ def _unknown(name: str, what: str = "model") -> UsageError:
     close = difflib.get_close_matches(name, list_models(), n=5, cutoff=0.5)
     hint = f"; closest: {', '.join(close)}" if close else ""
     return UsageError(f"unknown {what} {name!r}: expected [cifar_]<backbone>-<pool>[size] with backbone one of "
-                      f"{', '.join(BACKBONES)} and pool one of {', '.join(list_pools())}{hint}")
+                      f"{', '.join([*BACKBONES, *SEGMENTATION])} and pool one of {', '.join(list_pools())}{hint}")
 
 
 def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
@@ -69,8 +72,10 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
     cifar = backbone != arch
     pool, size = (match["pool"] or "max", match["size"]) if match else (None, None)
     entry = BACKBONES.get(arch) if arch in BACKBONES else None
-    known = entry is not None and pool in list_pools() and (entry.cifar is not None if cifar else not entry.cifar_only)
-    if not known or (entry.baseline_only and pool != "max"):
+    seg = backbone in SEGMENTATION
+    known = pool in list_pools() and (seg or entry is not None and (
+        entry.cifar is not None if cifar else not entry.cifar_only))
+    if not known or (not seg and entry.baseline_only and pool != "max"):
         raise _unknown(name)
     if size is not None:
         if pool not in SIZE_OPTIONS:
@@ -80,9 +85,11 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
             raise UsageError(f"{name!r} sets {option}={size} but {option}={pool_kwargs[option]} was also given")
         pool_kwargs = {option: int(size), **pool_kwargs}
     if pool == "max" and pool_kwargs:
-        raise UsageError(f"{backbone}-max is torchvision's model unchanged and takes no pooling options, "
+        raise UsageError(f"{backbone}-max is the max-pooling baseline and takes no pooling options, "
                          f"got {sorted(pool_kwargs)}")
     canonical = f"{backbone}-{pool}{size or ''}"
+    if seg:
+        return ModelSpec(canonical, backbone, backbone, pool, dict(pool_kwargs), **segmentation_fields(backbone))
     weights, default = ({}, None)
     if not cifar and pool == "max":
         weights, default = torchvision_weights(arch)
@@ -108,13 +115,14 @@ def _demo_spec(name: str, match: re.Match, pool_kwargs: dict[str, Any]) -> Model
 
 
 def list_models(backbone: str | None = None, pool: str | None = None) -> list[str]:
-    """Zoo names (ImageNet forms, CIFAR forms, then the demo models), optionally only one backbone (`resnet50`,
-    `cifar_resnet50`, `demo`) and/or one pooling. Size variants (`-blur5`, `-lift3`) are accepted by
-    `create_model` but not listed."""
+    """Zoo names (ImageNet forms, CIFAR forms, the demo models, then segmentation), optionally only one backbone
+    (`resnet50`, `cifar_resnet50`, `demo`, `segnet_vgg16_bn`) and/or one pooling. Size variants (`-blur5`,
+    `-lift3`) are accepted by `create_model` but not listed."""
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
              if (entry.cifar if prefix else not entry.cifar_only)
              for p in list_pools() if not entry.baseline_only or p == "max"]
     names += [f"{DEMO_PREFIX}-{p}" for p in list_pools()]
+    names += [f"{arch}-{p}" for arch in SEGMENTATION for p in list_pools()]
     for value, kind, position in ((backbone, "backbone", 0), (pool, "pool", 1)):
         valid = list(dict.fromkeys(n.split("-")[position] for n in names))
         if value is not None and value not in valid:
@@ -219,10 +227,13 @@ def describe_model(name: str, **pool_kwargs: Any) -> str:
         model, placed = spec.build()
     layers = dict(model.named_modules())
     options = ", ".join(f"{k}={v!r}" for k, v in spec.pool_kwargs.items()) or "defaults"
-    lines = [f"{spec.name}: {BACKBONES.get(spec.arch).title}{' (CIFAR form)' if spec.cifar else ''}, pooling "
+    seg = SEGMENTATION.get(spec.arch) if spec.task == "segmentation" else None
+    title = seg.title if seg else BACKBONES.get(spec.arch).title
+    lines = [f"{spec.name}: {title}{' (CIFAR form)' if spec.cifar else ''}, pooling "
              f"{spec.pooling} ({options}), input {spec.input_size}x{spec.input_size}, "
              f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, {len(placed)} down-sampling sites",
              f"weights: {spec.weights_source}",
+             f"pairing: {seg.pairing}" if seg else
              "baseline: torchvision's model unchanged" if spec.pooling == "max" else
              "placement: max-pools replaced (blur: dense max 2x2 stride 1, then BlurPool, as antialiased-cnns); "
              "stride-2 convs run at stride 1 with the pool in front of the next conv (shortcut: of the 1x1 conv)"]

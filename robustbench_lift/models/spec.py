@@ -69,6 +69,7 @@ class ModelSpec:
             path (the shipped demo models); `default_weights` is the tag `weights="DEFAULT"` picks;
             `weights_sha256` the sha256 a tag's file must have, where known in full.
         mean, std: input normalisation of the known weights (None for CIFAR forms: set by whoever trains them).
+        task: "classification" (logits `(N, classes)`) or "segmentation" (logits `(N, classes, H, W)`).
     """
 
     name: str
@@ -83,6 +84,7 @@ class ModelSpec:
     weights_sha256: Mapping[str, str] = field(default_factory=dict)
     mean: tuple[float, float, float] | None = IMAGENET_MEAN
     std: tuple[float, float, float] | None = IMAGENET_STD
+    task: str = "classification"
 
     @property
     def cifar(self) -> bool:
@@ -99,6 +101,12 @@ class ModelSpec:
 
     def build(self, num_classes: int | None = None) -> tuple[nn.Module, list[tuple[str, Site]]]:
         """The model at torchvision's random initialisation (global RNG) and its `(pool name, site)` pairs."""
+        options = dict(self.pool_kwargs)
+        pooling = Pooling(self.pooling, options, options.pop("sites", "all"))
+        if self.task == "segmentation":  # encoder-decoders place each pool with its up-sampler themselves
+            from robustbench_lift.models.segmentation import SEGMENTATION
+
+            return SEGMENTATION.get(self.arch).build(pooling, num_classes or self.num_classes)
         backbone = BACKBONES.get(self.arch)
         model = backbone.build(self.arch, num_classes or self.num_classes)
         if self.cifar:
@@ -106,8 +114,7 @@ class ModelSpec:
         sites = backbone.sites(model)
         if self.pooling == "max":
             return model, [(site.path, site) for site in sites]
-        options = dict(self.pool_kwargs)
-        return model, apply_pooling(model, sites, Pooling(self.pooling, options, options.pop("sites", "all")))
+        return model, apply_pooling(model, sites, pooling)
 
     def num_params(self, num_classes: int | None = None) -> int:
         """Number of parameters (built on the meta device: no memory, no initialisation)."""
