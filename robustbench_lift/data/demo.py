@@ -49,13 +49,8 @@ def _inside(shape: Tensor, u: Tensor, v: Tensor) -> Tensor:
     return masks.gather(0, shape.view(1, -1, 1, 1).expand(1, *u.shape)).squeeze(0)
 
 
-def render_shapes(seeds: Tensor, labels: Tensor, size: int = 32) -> Tensor:
-    """Draw one image per `(seed, label)`: uint8 `(N, 3, size, size)`; depends on nothing but its arguments."""
-    if size < 16:
-        raise UsageError(f"demo images need size >= 16, got {size}")
-    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    params = torch.stack([torch.rand(18, generator=g) for g in generators])
-    noise = torch.stack([torch.randn(3, size, size, generator=g) for g in generators])
+def _shape_coverage(params: Tensor, labels: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The shape of each image on the 2x canvas: float mask `(N, 1, 2 size, 2 size)` and the canvas grid `y`, `x`."""
     canvas = 2 * size
     grid = (torch.arange(canvas, dtype=torch.float32) + 0.5) / canvas * 2 - 1  # pixel centres in [-1, 1]
     y, x = grid.view(1, -1, 1), grid.view(1, 1, -1)
@@ -65,8 +60,17 @@ def render_shapes(seeds: Tensor, labels: Tensor, size: int = 32) -> Tensor:
     cos, sin = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
     dx, dy = x - centre_x.view(-1, 1, 1), y - centre_y.view(-1, 1, 1)
     u, v = (cos * dx + sin * dy) / scale.view(-1, 1, 1), (-sin * dx + cos * dy) / scale.view(-1, 1, 1)
-    mask = _inside(labels, u, v).unsqueeze(1).float()
+    return _inside(labels, u, v).unsqueeze(1).float(), y, x
 
+
+def render_shapes(seeds: Tensor, labels: Tensor, size: int = 32) -> Tensor:
+    """Draw one image per `(seed, label)`: uint8 `(N, 3, size, size)`; depends on nothing but its arguments."""
+    if size < 16:
+        raise UsageError(f"demo images need size >= 16, got {size}")
+    generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    params = torch.stack([torch.rand(18, generator=g) for g in generators])
+    noise = torch.stack([torch.randn(3, size, size, generator=g) for g in generators])
+    mask, y, x = _shape_coverage(params, labels, size)
     background_a, background_b, foreground = (params[:, k:k + 3].view(-1, 3, 1, 1) for k in (9, 12, 15))
     stripe_angle = params[:, 4] * math.pi
     frequency = 2 + 10 * params[:, 5]
@@ -84,6 +88,14 @@ def render_shapes(seeds: Tensor, labels: Tensor, size: int = 32) -> Tensor:
     return ((image + noise).clamp(0, 1) * 255).round().to(torch.uint8)
 
 
+def render_masks(seeds: Tensor, labels: Tensor, size: int = 32) -> Tensor:
+    """The segmentation masks of `render_shapes(seeds, labels, size)`: uint8 `(N, size, size)`, `label + 1` where
+    the shape covers at least half of the pixel (2 of its 4 canvas sub-pixels), 0 (background) elsewhere."""
+    params = torch.stack([torch.rand(18, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+    coverage = F.avg_pool2d(_shape_coverage(params, labels, size)[0], 2)[:, 0]
+    return torch.where(coverage >= 0.5, labels.view(-1, 1, 1) + 1, 0).to(torch.uint8)
+
+
 def demo_dataset(split: str = "test", size: int = 32, seed: int = DEFAULT_SEED, limit: int | None = None,
                  ) -> tuple[Tensor, Tensor]:
     """The demo split as uint8 images `(N, 3, size, size)` and int64 labels `(N,)` in 0..9 (`CLASSES`).
@@ -99,11 +111,26 @@ def demo_dataset(split: str = "test", size: int = 32, seed: int = DEFAULT_SEED, 
     return images.clone(), labels.clone()
 
 
-@functools.lru_cache(maxsize=4)
-def _generate(split: str, size: int, seed: int, count: int) -> tuple[Tensor, Tensor]:
+def demo_segmentation(split: str = "test", size: int = 32, seed: int = DEFAULT_SEED, limit: int | None = None,
+                      ) -> tuple[Tensor, Tensor]:
+    """The demo split for segmentation: the images of `demo_dataset` and their masks uint8 `(N, size, size)`
+    (`render_masks`: 0 background, 1 + class index on the shape; `len(CLASSES) + 1` classes)."""
+    images, labels = demo_dataset(split, size, seed, limit)
+    seeds = _split_draws(split, seed, len(labels))[0]
+    masks = torch.cat([render_masks(seeds[i:i + 500], labels[i:i + 500], size) for i in range(0, len(labels), 500)])
+    return images, masks
+
+
+def _split_draws(split: str, seed: int, count: int) -> tuple[Tensor, Tensor]:
+    """Seeds and labels of the first `count` images of a split."""
     split_index = SPLITS[split][1]
     order = torch.randperm(SPLITS[split][0], generator=torch.Generator().manual_seed(seed * 7919 + split_index))
     labels = (order[:count] % len(CLASSES)).long()
-    seeds = (seed * len(SPLITS) + split_index) * 10_000_000 + torch.arange(count)
+    return (seed * len(SPLITS) + split_index) * 10_000_000 + torch.arange(count), labels
+
+
+@functools.lru_cache(maxsize=4)
+def _generate(split: str, size: int, seed: int, count: int) -> tuple[Tensor, Tensor]:
+    seeds, labels = _split_draws(split, seed, count)
     images = torch.cat([render_shapes(seeds[i:i + 500], labels[i:i + 500], size) for i in range(0, count, 500)])
     return images, labels

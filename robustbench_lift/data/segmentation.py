@@ -1,0 +1,198 @@
+"""Segmentation data: PASCAL VOC 2012, Cityscapes and generic `images/` + `masks/` folders.
+
+Items are `(index, uint8 image (3, H, W), uint8 mask (H, W))`, masks holding class indices and `IGNORE_INDEX`
+(255) for pixels no metric counts. Layouts (`segmentation_layout` tells which one a folder has):
+
+- `voc`: PASCAL VOC 2012 (`VOCdevkit/VOC2012` or a parent of it): `JPEGImages/<id>.jpg`,
+  `SegmentationClass/<id>.png` (palette PNGs whose indices are the 21 classes, 255 the void border) and the ids
+  of `ImageSets/Segmentation/<split>.txt` (val: 1,449 images);
+- `cityscapes`: `leftImg8bit/<split>/<city>/<name>_leftImg8bit.png` with
+  `gtFine/<split>/<city>/<name>_gtFine_labelIds.png`, the 34 label ids mapped to the 19 training ids
+  (`CITYSCAPES_TRAIN_IDS`), every other id to 255;
+- `masks`: `images/<stem>.<ext>` paired with `masks/<stem>.png` by file stem (single-channel or palette PNGs of
+  class indices), the layout `liftbench render` writes per corruption cell.
+Images of a set may differ in size (VOC, ADE20K): `sizes` lists each one's `(H, W)` so batches can group them.
+"""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
+from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.metrics.segmentation import IGNORE_INDEX
+
+CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
+                        26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+"""Cityscapes label id -> training id of the 19 evaluated classes (road, sidewalk, building, wall, fence, pole,
+traffic light, traffic sign, vegetation, terrain, sky, person, rider, car, truck, bus, train, motorcycle,
+bicycle); `cityscapesscripts/helpers/labels.py` of the Cityscapes scripts. Every other id is ignored."""
+CITYSCAPES_CLASSES = 19
+LAYOUTS = {
+    "voc": "JPEGImages/, SegmentationClass/ and ImageSets/Segmentation/<split>.txt (PASCAL VOC 2012)",
+    "cityscapes": "leftImg8bit/<split>/<city>/ and gtFine/<split>/<city>/ (Cityscapes)",
+    "masks": "images/<stem>.<ext> and masks/<stem>.png",
+}
+"""Layout name -> what it expects, for error messages."""
+
+
+def _voc_root(root: Path) -> Path:
+    """`root` itself, or its `VOC2012` / `VOCdevkit/VOC2012` sub-folder if that is where the VOC folders are."""
+    for candidate in (root, root / "VOC2012", root / "VOCdevkit" / "VOC2012"):
+        if (candidate / "SegmentationClass").is_dir():
+            return candidate
+    return root
+
+
+def segmentation_layout(path: str | Path) -> str:
+    """`"voc"`, `"cityscapes"` or `"masks"`; a `UsageError` naming the expected layouts and what was found."""
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"segmentation data folder {root} not found")
+    if (_voc_root(root) / "SegmentationClass").is_dir():
+        return "voc"
+    if (root / "leftImg8bit").is_dir() and (root / "gtFine").is_dir():
+        return "cityscapes"
+    if (root / "images").is_dir() and (root / "masks").is_dir():
+        return "masks"
+    found = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))[:8]
+    raise UsageError(f"{root} is no segmentation data set: expected one of {'; '.join(LAYOUTS.values())}; found "
+                     f"{', '.join(found) or 'nothing'}")
+
+
+def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
+    root = _voc_root(root)
+    listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+    if not listing.is_file():
+        raise UsageError(f"{root}: no {listing.relative_to(root)}; expected {LAYOUTS['voc']}")
+    ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
+    return [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png") for i in ids]
+
+
+def _cityscapes_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
+    images = sorted((root / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))
+    if not images:
+        raise UsageError(f"{root}: no leftImg8bit/{split}/<city>/*_leftImg8bit.png; expected {LAYOUTS['cityscapes']}")
+    return [(p, root / "gtFine" / split / p.parent.name / p.name.replace("_leftImg8bit", "_gtFine_labelIds"))
+            for p in images]
+
+
+def _folder_pairs(root: Path) -> list[tuple[Path, Path]]:
+    images = {p.stem: p for p in sorted((root / "images").iterdir())
+              if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")}
+    masks = {p.stem: p for p in sorted((root / "masks").iterdir()) if p.suffix.lower() == ".png"}
+    unpaired = sorted(set(images) ^ set(masks))
+    if unpaired or not images:
+        raise UsageError(f"{root}: images/ and masks/ must pair by stem ({LAYOUTS['masks']}); found "
+                         f"{len(images)} images and {len(masks)} masks"
+                         + (f", unpaired: {', '.join(unpaired[:5])}" if unpaired else ""))
+    return [(images[stem], masks[stem]) for stem in sorted(images)]
+
+
+def read_mask(path: Path, lookup: np.ndarray | None = None) -> np.ndarray:
+    """Class indices uint8 `(H, W)` of a palette or single-channel PNG, mapped through `lookup` (256,) if given."""
+    try:
+        with Image.open(path) as opened:
+            if opened.mode not in ("P", "L", "I", "I;16"):
+                raise UsageError(f"mask {path} is a {opened.mode} image: expected a palette or single-channel PNG "
+                                 "of class indices")
+            mask = np.asarray(opened)
+    except OSError as exc:
+        raise LiftbenchError(f"cannot decode mask {path}: {exc}") from exc
+    if lookup is not None:
+        return lookup[mask]
+    if mask.max(initial=0) > IGNORE_INDEX:
+        raise UsageError(f"mask {path} holds values up to {mask.max()}: expected class indices and {IGNORE_INDEX}")
+    return mask.astype(np.uint8)
+
+
+class SegmentationFolder(Dataset):
+    """`(image, mask)` pairs of one layout; item `i` is `(i, uint8 (3, H, W), uint8 (H, W))` in listing order."""
+
+    def __init__(self, root: str | Path, split: str = "val") -> None:
+        self.root = Path(root)
+        self.layout = segmentation_layout(self.root)
+        self.pairs = {"voc": lambda: _voc_pairs(self.root, split), "masks": lambda: _folder_pairs(self.root),
+                      "cityscapes": lambda: _cityscapes_pairs(self.root, split)}[self.layout]()
+        missing = [str(p) for pair in self.pairs for p in pair if not p.is_file()]
+        if missing:
+            raise UsageError(f"{self.root} ({self.layout}): {len(missing)} listed files are missing, first "
+                             f"{missing[0]}; expected {LAYOUTS[self.layout]}")
+        self.lookup = None
+        if self.layout == "cityscapes":
+            self.lookup = np.full(256, IGNORE_INDEX, np.uint8)
+            self.lookup[list(CITYSCAPES_TRAIN_IDS)] = list(CITYSCAPES_TRAIN_IDS.values())
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """`(H, W)` of every image, from the file headers."""
+        def size(path: Path) -> tuple[int, int]:
+            with Image.open(path) as opened:
+                return opened.height, opened.width
+        return [size(image) for image, _ in self.pairs]
+
+    @property
+    def stems(self) -> list[str]:
+        """A unique file stem per item (the name it gets in a rendered tree)."""
+        return [image.stem for image, _ in self.pairs]
+
+    def fingerprint(self) -> str:
+        """sha256 of the layout and the image and mask paths relative to the root: the identity of the set."""
+        listing = "\n".join(f"{i.relative_to(self.root)}\t{m.relative_to(self.root)}" for i, m in self.pairs)
+        return hashlib.sha256(f"{self.layout}\n{listing}".encode()).hexdigest()
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
+        image_path, mask_path = self.pairs[index]
+        try:
+            with Image.open(image_path) as opened:
+                image = TF.pil_to_tensor(opened.convert("RGB"))
+        except OSError as exc:
+            raise LiftbenchError(f"cannot decode image {image_path}: {exc}") from exc
+        mask = torch.from_numpy(read_mask(mask_path, self.lookup))
+        if tuple(mask.shape) != tuple(image.shape[1:]):
+            raise LiftbenchError(f"mask {mask_path} is {mask.shape[0]}x{mask.shape[1]}, its image {image_path} "
+                                 f"{image.shape[1]}x{image.shape[2]}")
+        return index, image, mask
+
+
+class ArraySegmentation(Dataset):
+    """In-memory `(image, mask)` pairs, uint8 `(N, 3, H, W)` and `(N, H, W)`: the demo set (`open_segmentation`)."""
+
+    def __init__(self, images: Tensor, masks: Tensor, name: str) -> None:
+        if images.ndim != 4 or masks.shape != (images.shape[0], *images.shape[2:]):
+            raise UsageError(f"expected images (N, 3, H, W) and masks (N, H, W), got {tuple(images.shape)} and "
+                             f"{tuple(masks.shape)}")
+        self.images, self.masks, self.name = images, masks, name
+        self.sizes = [tuple(images.shape[2:])] * len(images)
+        self.stems = [f"{i:05d}" for i in range(len(images))]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def fingerprint(self) -> str:
+        """sha256 of the name, images and masks."""
+        digest = hashlib.sha256(self.name.encode())
+        digest.update(self.images.numpy().tobytes())
+        digest.update(self.masks.numpy().tobytes())
+        return digest.hexdigest()
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
+        return index, self.images[index], self.masks[index]
+
+
+def open_segmentation(path: str | Path, split: str = "val") -> Dataset:
+    """The segmentation set at `path` (`segmentation_layout`), or the demo test split with masks for `"demo"`."""
+    if str(path) == "demo":
+        from robustbench_lift.data.demo import demo_segmentation
+
+        return ArraySegmentation(*demo_segmentation("test"), name="demo-test")
+    return SegmentationFolder(path, split)

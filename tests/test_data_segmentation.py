@@ -1,0 +1,99 @@
+"""Segmentation data: VOC, Cityscapes and images/ + masks/ trees built in tmp_path, layout errors, demo masks."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from robustbench_lift.data.demo import demo_dataset, demo_segmentation
+from robustbench_lift.data.segmentation import SegmentationFolder, open_segmentation, segmentation_layout
+from robustbench_lift.errors import UsageError
+
+
+def _image(path: Path, height: int, width: int, seed: int) -> np.ndarray:
+    array = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return array
+
+
+def _palette_mask(path: Path, indices: np.ndarray) -> None:
+    mask = Image.fromarray(indices.astype(np.uint8), mode="P")
+    mask.putpalette([(7 * i) % 256 for i in range(768)])  # colours unrelated to the indices, as VOC's
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mask.save(path)
+
+
+def test_voc_layout_reads_palette_indices_listed_in_the_split(tmp_path: Path) -> None:
+    root = tmp_path / "VOCdevkit" / "VOC2012"
+    masks = {"2007_000032": np.array([[0, 1, 255], [20, 15, 0]]), "2007_000039": np.zeros((3, 2), int) + 7}
+    for i, (name, mask) in enumerate(masks.items()):
+        _image(root / "JPEGImages" / f"{name}.jpg", *mask.shape, seed=i)
+        _palette_mask(root / "SegmentationClass" / f"{name}.png", mask)
+    _image(root / "JPEGImages" / "2007_999999.jpg", 4, 4, seed=9)  # not in val.txt: left out
+    (root / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("2007_000032\n2007_000039\n")
+    data = open_segmentation(tmp_path)
+    assert data.layout == "voc" and len(data) == 2 and data.sizes == [(2, 3), (3, 2)]
+    for i, mask in enumerate(masks.values()):
+        index, image, read = data[i]
+        assert index == i and image.shape == (3, *mask.shape) and image.dtype == torch.uint8
+        np.testing.assert_array_equal(read.numpy(), mask)
+
+
+def test_cityscapes_label_ids_map_to_the_19_train_ids(tmp_path: Path) -> None:
+    ids = np.array([[7, 8, 11, 12, 13, 17, 19], [20, 21, 22, 23, 24, 25, 26], [27, 28, 31, 32, 33, 0, 34]])
+    # cityscapesScripts labels.py: road 7->0 ... bicycle 33->18; unlabeled 0 and license plate (34 here) ignored
+    expected = np.array([[0, 1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12, 13], [14, 15, 16, 17, 18, 255, 255]])
+    _image(tmp_path / "leftImg8bit" / "val" / "lindau" / "lindau_000000_000019_leftImg8bit.png", 3, 7, seed=0)
+    label_path = tmp_path / "gtFine" / "val" / "lindau" / "lindau_000000_000019_gtFine_labelIds.png"
+    label_path.parent.mkdir(parents=True)
+    Image.fromarray(ids.astype(np.uint8), mode="L").save(label_path)
+    data = SegmentationFolder(tmp_path)
+    assert data.layout == "cityscapes"
+    np.testing.assert_array_equal(data[0][2].numpy(), expected)
+
+
+def test_masks_folder_pairs_by_stem_and_names_the_unpaired(tmp_path: Path) -> None:
+    written = {}
+    for stem, size in (("b", (5, 4)), ("a", (2, 2))):
+        written[stem] = _image(tmp_path / "images" / f"{stem}.png", *size, seed=len(written))
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        Image.fromarray(np.full(size, 3, np.uint8), mode="L").save(tmp_path / "masks" / f"{stem}.png")
+    data = SegmentationFolder(tmp_path)
+    assert data.stems == ["a", "b"] and data.sizes == [(2, 2), (5, 4)]
+    np.testing.assert_array_equal(data[1][1].permute(1, 2, 0).numpy(), written["b"])
+    assert data.fingerprint() == SegmentationFolder(tmp_path).fingerprint()
+    _image(tmp_path / "images" / "c.png", 2, 2, seed=5)
+    with pytest.raises(UsageError, match="unpaired: c"):
+        SegmentationFolder(tmp_path)
+
+
+def test_layout_errors_name_what_was_expected_and_found(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(UsageError, match=r"JPEGImages/.*leftImg8bit/.*masks/.*found photos"):
+        segmentation_layout(tmp_path)
+    _image(tmp_path / "images" / "x.png", 2, 2, seed=0)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "masks" / "x.png")
+    with pytest.raises(UsageError, match="RGB image: expected a palette or single-channel"):
+        SegmentationFolder(tmp_path)[0]
+    (tmp_path / "SegmentationClass").mkdir()
+    with pytest.raises(UsageError, match="ImageSets/Segmentation/val.txt"):
+        SegmentationFolder(tmp_path)
+
+
+def test_demo_masks_cover_the_drawn_shape() -> None:
+    images, masks = demo_segmentation("test", limit=40)
+    np.testing.assert_array_equal(images.numpy(), demo_dataset("test", limit=40)[0].numpy())
+    labels = demo_dataset("test", limit=40)[1]
+    for image, mask, label in zip(images.float(), masks, labels):
+        assert set(mask.unique().tolist()) == {0, int(label) + 1}
+        inside = mask.bool()
+        interior = inside & inside.roll(1, 0) & inside.roll(-1, 0) & inside.roll(1, 1) & inside.roll(-1, 1)
+        pixels = image[:, interior]  # one flat foreground colour plus noise of std <= 0.06 * 255
+        if pixels.shape[1]:
+            assert (pixels - pixels.median(dim=1, keepdim=True).values).abs().max() < 4 * 0.06 * 255
+    assert open_segmentation("demo").masks.shape == (2000, 32, 32)
