@@ -57,6 +57,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "border, or wrap around.  [default: crop]")
 @click.option("--pairs", type=int, help="Suite shift: crop pairs per image.  [default: 5]")
 @click.option("--max-shift", type=int, help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
+@click.option("--seg-baseline", type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's "
+              "seg cells (store.db or store.db#model).")
+@click.option("--split", help="Suite seg: VOC / Cityscapes split.  [default: val]")
 @click.option("--batch-size", default=64, show_default=True, help="Images per forward pass (sequences and crop "
               "pairs are batched to about this many frames).")
 @click.option("--workers", type=int, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
@@ -90,8 +93,9 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
 
     Suites: c (ImageNet-C / Tiny-ImageNet-C trees and CIFAR-C arrays as released, or any clean data
     corrupted on the fly), p (ImageNet-P videos, or sequences generated from clean data), shift (crop-pair
-    consistency and the diagonal-shift curve on clean data), all (c, p and shift) and clean. Cells already in
-    --out with the same settings are skipped.
+    consistency and the diagonal-shift curve on clean data), seg (mIoU and mCD of segmentation models on
+    clean and corrupted images), all (c, p and shift) and clean. Cells already in --out with the same
+    settings are skipped.
 
     \b
       liftbench evaluate --model resnet50-max --weights DEFAULT --data ImageNet-C --clean val
@@ -101,6 +105,7 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
       liftbench evaluate --model alexnet-max --weights DEFAULT --suite p --data val --out alexnet.db
       liftbench evaluate --model resnet50-lift --suite p --data val --p-baseline alexnet.db
       liftbench evaluate --model demo-lift --suite all --data demo --limit 200
+      liftbench evaluate --model demo_seg-lift --suite seg --data demo --preset cifar --seg-baseline max.db
       torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
     """
     import pandas as pd

@@ -4,7 +4,8 @@ Per batch: uint8 images are copied to the device (pinned memory, non_blocking), 
 makes its inputs from them (as they are, or corrupted on the device), they are scaled to [0, 1], normalised
 with the model's mean/std, put in channels_last, and run under `torch.inference_mode` and autocast (bf16, or
 fp16 without bf16 support, by default on CUDA only). Top-k indices stay on the device until the pass ends, so
-nothing synchronises per batch. NaN/inf logits are reported per cell.
+nothing synchronises per batch. NaN/inf logits are reported per cell. Dense groups (segmentation) pass each
+batch's masks along and keep per-image class intersection/union counts instead (`engine.dense`).
 """
 
 import os
@@ -17,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+from robustbench_lift.engine.dense import class_areas, empty_outputs, intersection_union_counts, size_batches
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.errors import LiftbenchError
@@ -53,13 +55,21 @@ class Engine:
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, images: Tensor, masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Top-k class indices `(..., k)` (best first) and finite-logit flags `(...)` of images `(..., 3, H, W)`
-        (uint8, or float in [0, 1])."""
+        (uint8, or float in [0, 1]); with `masks` `(..., H, W)`, int32 intersection/union counts `(..., 2, C)`
+        of the per-pixel predictions instead of top-k."""
         lead = images.shape[:-3]
         x = self.inputs(images.reshape(-1, *images.shape[-3:]))
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=bool(self.amp_dtype)):
             logits = self.model(x).float()
+        if masks is not None:
+            masks = masks.reshape(-1, *masks.shape[-2:])
+            if logits.shape != (len(x), self.prepared.num_classes, *masks.shape[-2:]):
+                raise LiftbenchError(f"model {self.prepared.name} returned logits {tuple(logits.shape)}, expected "
+                                     f"(batch, {self.prepared.num_classes}, {masks.shape[-2]}, {masks.shape[-1]})")
+            counts = intersection_union_counts(logits.argmax(1), masks, self.prepared.num_classes)
+            return counts.reshape(*lead, *counts.shape[1:]), torch.isfinite(logits).flatten(1).all(1).reshape(lead)
         if logits.ndim != 2 or logits.shape[1] != self.prepared.num_classes:
             raise LiftbenchError(f"model {self.prepared.name} returned logits {tuple(logits.shape)}, expected "
                                  f"(batch, {self.prepared.num_classes})")
@@ -67,16 +77,18 @@ class Engine:
         return top.reshape(*lead, self.k), torch.isfinite(logits).all(dim=1).reshape(lead)
 
     def _forward_queue(self, queue: list[tuple[tuple[str, int], Tensor]], tops: dict[tuple[str, int], list[Tensor]],
-                       finite: dict[tuple[str, int], list[Tensor]]) -> None:
+                       finite: dict[tuple[str, int], list[Tensor]], masks: Tensor | None = None) -> None:
         """One forward pass over the inputs `(B, [T,] 3, H, W)` of several cells, split back per cell (so cells of
-        one or a few inputs per item still fill a batch); empties the queue."""
+        one or a few inputs per item still fill a batch); empties the queue. `masks` `(B, H, W)`: the batch's
+        masks, the same for every queued cell (dense groups)."""
         if not queue:
             return
-        top, ok = self.forward(torch.cat([x.reshape(-1, *x.shape[-3:]) for _, x in queue]))
+        dense = None if masks is None else masks.repeat(len(queue), 1, 1)
+        top, ok = self.forward(torch.cat([x.reshape(-1, *x.shape[-3:]) for _, x in queue]), dense)
         start = 0
         for cell, x in queue:
             lead = x.shape[:-3]
-            tops[cell].append(top[start:start + lead.numel()].reshape(*lead, -1))
+            tops[cell].append(top[start:start + lead.numel()].reshape(*lead, *top.shape[1:]))
             finite[cell].append(ok[start:start + lead.numel()].reshape(lead))
             start += lead.numel()
         queue.clear()
@@ -90,9 +102,12 @@ class Engine:
         "seconds": float}` (NumPy arrays; n = len(indices)).
         """
         dataset, inputs = group.prepare(cells)
-        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=max(1, self.batch_size // group.frames),
-                            num_workers=self.workers,
-                            pin_memory=self.device.type == "cuda")
+        per_batch = max(1, self.batch_size // group.frames)
+        batching = {"batch_size": per_batch} if group.sizes is None else {
+            "batch_sampler": size_batches([group.sizes[i] for i in indices], per_batch)}
+        loader = DataLoader(Subset(dataset, indices.tolist()), num_workers=self.workers,
+                            pin_memory=self.device.type == "cuda", **batching)
+        classes = self.prepared.num_classes
         seen, labels = [], []
         tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
         finite: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
@@ -101,26 +116,29 @@ class Engine:
                   dynamic_ncols=True, leave=True) as bar:
             for batch_indices, images, batch_labels in loader:
                 images = images.to(self.device, non_blocking=True)
+                masks = batch_labels.to(self.device, non_blocking=True) if group.dense else None
                 seen.append(batch_indices)
-                labels.append(batch_labels)
+                labels.append(class_areas(batch_labels, classes) if group.dense else batch_labels)
                 queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
                 for cell in cells:
                     x = inputs(images, batch_indices, cell)
                     if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
-                        self._forward_queue(queue, tops, finite)
+                        self._forward_queue(queue, tops, finite, masks)
                     queue.append((cell, x))
                     if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
-                        self._forward_queue(queue, tops, finite)
+                        self._forward_queue(queue, tops, finite, masks)
                     bar.update(len(batch_indices))
-                self._forward_queue(queue, tops, finite)
+                self._forward_queue(queue, tops, finite, masks)
         seen_all = torch.cat(seen).numpy() if seen else np.zeros(0, np.int64)
-        result = {"indices": seen_all, "labels": torch.cat(labels).numpy() if labels else np.zeros(0, np.int64),
+        no_labels, no_predictions = empty_outputs(classes) if group.dense else (np.zeros(0, np.int64),
+                                                                                 np.zeros((0, self.k), np.int64))
+        result = {"indices": seen_all, "labels": torch.cat(labels).numpy() if labels else no_labels,
                   "predictions": {}, "errors": {}, "seconds": time.perf_counter() - start}
         for cell in cells:
             flags = torch.cat(finite[cell]).cpu().numpy() if finite[cell] else np.ones(0, bool)
             bad = ~flags.reshape(len(seen_all), -1).all(axis=1)
             result["predictions"][cell] = (torch.cat(tops[cell]).cpu().numpy() if tops[cell]
-                                           else np.zeros((0, self.k), np.int64))  # a rank with no images
+                                           else no_predictions)  # a rank with no images
             if bad.any():
                 result["errors"][cell] = (f"model {self.prepared.name} produced NaN/inf logits for {bad.sum()} "
                                           f"image(s) of cell {cell[0]}/{cell[1]} (first: image {seen_all[bad][0]})")

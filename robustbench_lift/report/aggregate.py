@@ -13,7 +13,8 @@ baseline's values, `FR/<p>` = sum_d FP(p, d) / sum_d FP_base(p, d), `T5D/<p>` li
 over the test perturbations; 1 = baseline) and the text column `p_baseline` ("none" without one). Intervals
 resample sequences jointly across cells (none for cells stored without per-sequence predictions). For
 `shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
-accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`.
+accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`. For
+`seg`: `report.segmentation` (clean_mIoU, mean_mIoU, mIoU/<c>, mCD, CD/<c>).
 """
 
 from collections.abc import Callable
@@ -114,6 +115,7 @@ SUMMARIZERS.register("clean", error_summary)
 SUMMARIZERS.register("c", error_summary)
 SUMMARIZERS.register("p", perturbation_summary)
 SUMMARIZERS.register("shift", shift_summary)
+SUMMARIZERS.register("seg", "robustbench_lift.report.segmentation:seg_summary")
 
 
 def summarize(results: pd.DataFrame | str | Path, n_boot: int = 1000, seed: int = 0,

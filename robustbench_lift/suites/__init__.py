@@ -1,7 +1,7 @@
 """What to evaluate: the suites by name, each with its typed options, and `make_suites` to build them.
 
     >>> from robustbench_lift.suites import SUITES, make_suites
-    >>> SUITES.names()                                  # ['clean', 'c', 'p', 'shift']
+    >>> SUITES.names()                                  # ['clean', 'c', 'p', 'shift', 'seg']
     >>> make_suites("c", "demo", CorruptionOptions(preset="cifar"))
 
 A suite is one class (`suites.base.Suite`) plus one line here: its class (imported on first use) and its options
@@ -16,6 +16,7 @@ from robustbench_lift.suites.options import (
     CleanOptions,
     CorruptionOptions,
     PerturbationOptions,
+    SegmentationOptions,
     ShiftOptions,
     SuiteOptions,
 )
@@ -25,6 +26,7 @@ SUITES.register("clean", "robustbench_lift.suites.base:CleanSuite", options=Clea
 SUITES.register("c", "robustbench_lift.suites.corruption:CorruptionSuite", options=CorruptionOptions)
 SUITES.register("p", "robustbench_lift.suites.perturbation:PerturbationSuite", options=PerturbationOptions)
 SUITES.register("shift", "robustbench_lift.suites.shift:ShiftSuite", options=ShiftOptions)
+SUITES.register("seg", "robustbench_lift.suites.segmentation:SegmentationSuite", options=SegmentationOptions)
 if TYPE_CHECKING:
     from robustbench_lift.suites.base import Suite
 

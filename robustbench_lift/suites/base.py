@@ -41,6 +41,8 @@ class CellGroup:
     images as they are). `frames`: the most inputs a cell makes from one item (the loader batches
     `batch_size // frames` items, so a forward pass sees about `batch_size` images). `anchor`: a cell every
     cell of the group is scored against (`Suite.cell_metrics(..., anchor=)`), computed whenever any cell is.
+    `dense`: items carry masks `(H, W)` instead of labels and cells keep per-image class intersection/union counts
+    (`engine.dense`); `sizes`: each item's `(H, W)` when they differ, so batches hold one size each.
     """
 
     dataset: Dataset
@@ -48,6 +50,8 @@ class CellGroup:
     views: Callable[[Dataset, list[tuple[str, int]]], tuple[Dataset, InputFn]] | None = None
     frames: int = 1
     anchor: tuple[str, int] | None = None
+    dense: bool = False
+    sizes: list[tuple[int, int]] | None = None
 
     @property
     def cells(self) -> list[tuple[str, int]]:

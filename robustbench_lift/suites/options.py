@@ -67,6 +67,22 @@ class ShiftOptions(SuiteOptions):
     max_shift: int | None = None
 
 
+@dataclass(frozen=True)
+class SegmentationOptions(SuiteOptions):
+    """Suite `seg`: `corruptions`, `severities`, `clean`, `backend`, `preset` as suite `c`, the data set's
+    `split` (VOC's `ImageSets/Segmentation/<split>.txt`, Cityscapes' folder; default val) and the mCD
+    `seg_baseline` (a results store of one model's seg cells, `<store>#<model>` if it holds several). Images
+    keep their own size (`resize`/`crop` are not used)."""
+
+    clean: str | Path | None = None
+    corruptions: Sequence[str] | None = None
+    severities: Sequence[int] | None = None
+    backend: str = "auto"
+    preset: str | None = None
+    split: str | None = None
+    seg_baseline: str | Path | None = None
+
+
 def field_names(cls: type) -> set[str]:
     """The field names of a dataclass."""
     return {f.name for f in fields(cls)}

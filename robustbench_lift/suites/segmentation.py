@@ -1,0 +1,124 @@
+"""Suite `seg`: semantic segmentation under ImageNet-C corruptions (Kamann & Rother, CVPR 2020).
+
+Clean cell `("clean", 0)` and every `(corruption, severity)`: on the fly from a segmentation set (PASCAL VOC
+2012, Cityscapes, `images/` + `masks/`, or `"demo"`), each image corrupted at its own size (batches hold images
+of one size) with the per-image seeds of suite `c`; or from a tree `liftbench render` wrote
+(`<corruption>/<severity>/images/`, `masks/`), with `clean` the set it was rendered from. A cell stores per
+image and class the intersection and union pixel counts (predictions `(N, 2, C)`) and the true pixel counts
+(labels `(N, C)`); its scalars are `miou` and `pixel_acc` (`metrics.segmentation`), and with a `seg_baseline`
+(the seg cells of another model in a results store) `base_miou` and `seg_baseline`, from which the summary
+computes mCD; stored cells are re-scored when a baseline is given.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from corruptions.names import SEVERITIES, expand_corruptions
+from robustbench_lift.data.segmentation import SegmentationFolder, open_segmentation
+from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.segmentation import mean_iou, pixel_accuracy
+from robustbench_lift.suites.base import CLEAN, CellGroup
+from robustbench_lift.suites.corruption import CorruptionSuite
+from robustbench_lift.suites.options import SegmentationOptions
+
+
+def load_seg_baseline(source: str | Path) -> tuple[str, dict[tuple[str, int], float]]:
+    """`(name, {cell: mIoU})` of the seg cells of one model in a results store (`<store>#<model>` picks one)."""
+    from robustbench_lift.store import load_results
+
+    path, _, model = str(source).partition("#")
+    if not Path(path).is_file():
+        raise UsageError(f"seg baseline {path} not found: expected a results store of `liftbench evaluate --suite "
+                         "seg --model <baseline>`")
+    frame = load_results(path)
+    cells = frame[frame["suite"] == "seg"] if "suite" in frame else frame
+    if model:
+        cells = cells[cells["model"] == model]
+    runs = sorted(set(zip(cells["model"], cells["dataset"]))) if len(cells) else []
+    if len(runs) != 1:
+        found = ", ".join(f"{m} on {d}" for m, d in runs) or "no seg cells"
+        raise UsageError(f"seg baseline {source}: expected the seg cells of one model on one data set, found "
+                         f"{found}" + ("; choose one with <store>#<model>" if len(runs) > 1 else ""))
+    return (f"{runs[0][0]} ({Path(path).name}, {runs[0][1]})",
+            {(c, int(s)): float(m) for c, s, m in zip(cells["corruption"], cells["severity"], cells["miou"])})
+
+
+def is_segmentation_tree(root: str | Path) -> bool:
+    """Whether `root` holds `<corruption>/<severity>/images/` cells (a rendered segmentation tree)."""
+    root = Path(root)
+    return root.is_dir() and any(p.is_dir() for p in root.glob("*/[0-9]/images"))
+
+
+class SegmentationSuite(CorruptionSuite):
+    """Suite `seg`: mIoU and pixel accuracy per cell; on-the-fly inputs made as suite `c` makes them."""
+
+    name = "seg"
+
+    def __init__(self, data: str | Path, options: SegmentationOptions = SegmentationOptions(), *, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
+        from corruptions.presets import check_preset
+        from corruptions.registry import resolve_backend
+
+        rendered = str(data) != "demo" and is_segmentation_tree(data)
+        if options.preset is not None and rendered:
+            raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a rendered "
+                             "tree, whose images are fixed: drop the preset")
+        self.preset = check_preset(options.preset or "imagenet")
+        suffix = "" if rendered else "-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")
+        self.dataset = options.dataset or Path(str(data)).name + suffix
+        self.severities = sorted(set(options.severities or SEVERITIES))
+        if not set(self.severities) <= set(SEVERITIES):
+            raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
+        self.corruptions = expand_corruptions(options.corruptions, strict=not rendered)
+        self.seed, self.root = seed, Path(str(data)) if rendered else None
+        clean = options.clean if rendered else (options.clean or data)
+        self.clean = open_segmentation(clean, options.split or "val") if clean is not None else None
+        if rendered:
+            missing = [f"{c}/{s}" for c in self.corruptions for s in self.severities
+                       if not (self.root / c / str(s) / "images").is_dir()]
+            if missing:
+                raise UsageError(f"{data} has no cells {', '.join(missing[:5])}: render them or pick others")
+        else:
+            self.backends = {c: resolve_backend(options.backend, c, torch.device(device), self.preset)
+                             for c in self.corruptions}
+        self.baseline = load_seg_baseline(options.seg_baseline) if options.seg_baseline is not None else None
+        if self.baseline is not None:
+            absent = [f"{c}/{s}" for c in self.corruptions for s in self.severities if (c, s) not in self.baseline[1]]
+            if absent:
+                raise UsageError(f"seg baseline {self.baseline[0]} has no mIoU for {', '.join(absent[:5])}: "
+                                 "evaluate the baseline model on the same cells")
+        self.rescore = self.baseline is not None
+
+    def _group(self, dataset: Any, fingerprints: dict, views: Any = None) -> CellGroup:
+        sizes = dataset.sizes
+        return CellGroup(dataset, fingerprints, views, dense=True, sizes=None if len(set(sizes)) == 1 else sizes)
+
+    def groups(self) -> list[CellGroup]:
+        cells = [(c, s) for c in self.corruptions for s in self.severities]
+        base = {"images": len(self.clean), "data": self.clean.fingerprint()} if self.clean is not None else {}
+        if self.root is None:
+            settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset})
+            fingerprints = {CLEAN: {**base, "source": "clean"}}
+            fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]],
+                                        "source": "on-the-fly"} for cell in cells})
+            return [self._group(self.clean, fingerprints, self._views)]
+        groups = [self._group(self.clean, {CLEAN: {**base, "source": "clean"}})] if self.clean is not None else []
+        for cell in cells:
+            tree = SegmentationFolder(self.root / cell[0] / str(cell[1]))
+            groups.append(self._group(tree, {cell: {"data": tree.fingerprint(), "images": len(tree),
+                                                    "source": "rendered"}}))
+        return groups
+
+    def cell_metrics(self, cell: tuple[str, int], predictions: np.ndarray, labels: np.ndarray,
+                     anchor: np.ndarray | None = None) -> tuple[None, None, dict[str, Any]]:
+        """No top-k errors; `miou` and `pixel_acc` from the counts `(N, 2, C)` (fractions), and the baseline's
+        `base_miou` of the cell with its name `seg_baseline`."""
+        intersection, union = predictions[:, 0], predictions[:, 1]
+        metrics = {"miou": float(mean_iou(intersection, union)),
+                   "pixel_acc": float(pixel_accuracy(intersection, union))}
+        if self.baseline is not None and cell in self.baseline[1]:
+            metrics.update(base_miou=self.baseline[1][cell], seg_baseline=self.baseline[0])
+        return None, None, metrics
