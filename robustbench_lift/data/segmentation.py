@@ -15,6 +15,7 @@ Images of a set may differ in size (VOC, ADE20K): `sizes` lists each one's `(H, 
 """
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,14 @@ def segmentation_layout(path: str | Path) -> str:
     found = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))[:8]
     raise UsageError(f"{root} is no segmentation data set: expected one of {'; '.join(LAYOUTS.values())}; found "
                      f"{', '.join(found) or 'nothing'}")
+
+
+def is_segmentation_data(path: str | Path) -> bool:
+    """Whether `path` is `"demo"`'s segmentation form or a folder of one of the `LAYOUTS`."""
+    try:
+        return str(path) == "demo" or segmentation_layout(path) is not None
+    except UsageError:
+        return False
 
 
 def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -196,3 +205,13 @@ def open_segmentation(path: str | Path, split: str = "val") -> Dataset:
 
         return ArraySegmentation(*demo_segmentation("test"), name="demo-test")
     return SegmentationFolder(path, split)
+
+
+def size_batches(sizes: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
+    """Positions `0..len(sizes) - 1` grouped into batches of at most `batch_size` images of one size, in order
+    of each size's first appearance (positions keep their order within a size)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for position, size in enumerate(sizes):
+        groups.setdefault(tuple(size), []).append(position)
+    return [members[i:i + batch_size] for members in groups.values()
+            for i in range(0, len(members), max(1, batch_size))]

@@ -3,10 +3,8 @@
 Segmentation cells store no masks: per image i and class c, the intersection I_ic and union U_ic of the predicted
 and true pixels of c over the pixels whose label is not `IGNORE_INDEX` (`metrics.segmentation` turns them into
 mIoU, pixel accuracy and mCD), and with the labels each class's true pixel count, so the store can tell two sets
-of masks apart. Images of different sizes are batched by size (`size_batches`).
+of masks apart. Images of different sizes are batched by size (`data.segmentation.size_batches`).
 """
-
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -47,16 +45,6 @@ def class_areas(label: Tensor, num_classes: int) -> Tensor:
         raise LiftbenchError(f"mask values {sorted(set(bad.tolist()))[:5]} are not classes of a {num_classes}-class "
                              f"model (nor the ignore index {IGNORE_INDEX})")
     return torch.bincount(truth, minlength=label.shape[0] * num_classes).view(-1, num_classes).int()
-
-
-def size_batches(sizes: Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
-    """Positions `0..len(sizes) - 1` grouped into batches of at most `batch_size` images of one size, in order
-    of each size's first appearance (positions keep their order within a size)."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for position, size in enumerate(sizes):
-        groups.setdefault(tuple(size), []).append(position)
-    return [members[i:i + batch_size] for members in groups.values()
-            for i in range(0, len(members), max(1, batch_size))]
 
 
 def empty_outputs(num_classes: int) -> tuple[np.ndarray, np.ndarray]:

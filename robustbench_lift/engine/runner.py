@@ -18,7 +18,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from robustbench_lift.engine.dense import class_areas, empty_outputs, intersection_union_counts, size_batches
+from robustbench_lift.data.segmentation import size_batches
+from robustbench_lift.engine.dense import class_areas, empty_outputs, intersection_union_counts
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.errors import LiftbenchError

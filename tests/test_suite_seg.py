@@ -1,0 +1,142 @@
+"""Suite seg end to end: per-image counts against a confusion-matrix oracle, images of two sizes, a rendered
+tree equal to the on-the-fly cells, resume after a crash, mCD against a baseline store, CLI and render."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+from torch import nn
+
+from robustbench_lift.cli import cli, main
+from robustbench_lift.data.render_segmentation import render_segmentation
+from robustbench_lift.engine import evaluate
+from robustbench_lift.errors import UsageError
+from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.report.aggregate import summarize
+
+CLASSES = 3
+CELLS = dict(corruptions=["gaussian_noise", "contrast"], severities=[1, 3])
+
+
+class PixelNet(nn.Module):
+    """A 1x1 conv: per-pixel logits `(N, 3, H, W)`; `fail_after` forward calls, it raises (a crash)."""
+
+    def __init__(self, seed: int = 0, fail_after: int | None = None) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, CLASSES, 1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(CLASSES, 3, 1, 1, generator=torch.Generator().manual_seed(seed)))
+            self.conv.bias.zero_()
+        self.calls, self.fail_after = 0, fail_after
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError("simulated crash")
+        return self.conv(x)
+
+
+def build_tree(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """images/ + masks/ with images of two sizes; masks use every class, ignore pixels and an absent class."""
+    rng = np.random.default_rng(0)
+    pairs = {}
+    for k, size in enumerate([(36, 40), (32, 32), (36, 40), (32, 32), (36, 40)]):
+        image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        mask = rng.integers(0, CLASSES - (k % 2), size).astype(np.uint8)
+        mask[:2] = 255
+        pairs[f"img{k}"] = (image, mask)
+        for folder, array in (("images", image), ("masks", mask)):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(root / folder / f"img{k}.png")
+    return pairs
+
+
+def oracle_counts(model: nn.Module, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(2, C) intersection and union from the confusion matrix of one image's argmax over its labelled pixels."""
+    x = (torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255 - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+         ) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        pred = model.conv(x).argmax(1)[0].numpy()
+    confusion = np.zeros((CLASSES, CLASSES), np.int64)
+    for p, t in zip(pred[mask != 255], mask[mask != 255]):
+        confusion[t, p] += 1
+    tp = np.diag(confusion)
+    return np.stack([tp, confusion.sum(0) + confusion.sum(1) - tp])
+
+
+def _by_cell(frame) -> dict:
+    return {(c, s): p for c, s, p in zip(frame["corruption"], frame["severity"], frame["predictions"])}
+
+
+def test_clean_counts_match_a_confusion_matrix_per_image(tmp_path: Path) -> None:
+    pairs = build_tree(tmp_path / "set")
+    model = PixelNet()
+    frame = evaluate(model, "seg", tmp_path / "set", num_classes=CLASSES, progress=False, batch_size=4, **CELLS)
+    clean = frame[frame["corruption"] == "clean"].iloc[0]
+    expected = np.stack([oracle_counts(model, *pair) for pair in pairs.values()])
+    np.testing.assert_array_equal(clean["predictions"], expected)
+    np.testing.assert_array_equal(clean["labels"], [np.bincount(m[m != 255], minlength=CLASSES) for _, m in
+                                                    pairs.values()])
+    totals = expected.sum(0)
+    assert clean["miou"] == pytest.approx(np.mean(totals[0] / totals[1]))
+    assert clean["pixel_acc"] == pytest.approx(totals[0].sum() / sum((m != 255).sum() for _, m in pairs.values()))
+    assert len(frame) == 5 and frame["top1_err"].isna().all()
+
+
+def test_rendered_tree_equals_on_the_fly_and_resumes_after_a_crash(tmp_path: Path) -> None:
+    build_tree(tmp_path / "set")
+    on_the_fly = _by_cell(evaluate(PixelNet(), "seg", tmp_path / "set", num_classes=CLASSES, progress=False,
+                                   batch_size=2, **CELLS))
+    render_segmentation(tmp_path / "set", tmp_path / "rendered", **CELLS, device="cpu")
+    assert (tmp_path / "rendered" / "contrast" / "3" / "masks" / "img4.png").is_file()
+    store = tmp_path / "r.db"
+    with pytest.raises(RuntimeError, match="simulated crash"):  # dies after the clean cell and a few more
+        evaluate(PixelNet(fail_after=8), "seg", tmp_path / "rendered", clean=tmp_path / "set", num_classes=CLASSES,
+                 name="PixelNet", out=store, progress=False, batch_size=2, **CELLS)
+    survived = _by_cell(evaluate(PixelNet(fail_after=0), "seg", tmp_path / "rendered", clean=tmp_path / "set",
+                                 num_classes=CLASSES, name="PixelNet", out=store, progress=False, batch_size=2,
+                                 corruptions=["gaussian_noise"], severities=[1]))
+    resumed = _by_cell(evaluate(PixelNet(), "seg", tmp_path / "rendered", clean=tmp_path / "set",
+                                num_classes=CLASSES, name="PixelNet", out=store, progress=False, batch_size=2,
+                                **CELLS))
+    assert set(resumed) == set(on_the_fly) and len(survived) == 2
+    for cell, counts in resumed.items():
+        np.testing.assert_array_equal(counts, on_the_fly[cell])
+
+
+def test_mcd_against_a_baseline_store(tmp_path: Path) -> None:
+    build_tree(tmp_path / "set")
+    common = dict(num_classes=CLASSES, progress=False, **CELLS)
+    base = evaluate(PixelNet(seed=1), "seg", tmp_path / "set", name="base", out=tmp_path / "b.db", **common)
+    frame = evaluate(PixelNet(), "seg", tmp_path / "set", seg_baseline=tmp_path / "b.db", **common)
+    row = summarize(frame, n_boot=50).iloc[0]
+    mine, theirs = (dict(zip(zip(f["corruption"], f["severity"]), f["miou"])) for f in (frame, base))
+    cds = [sum(1 - mine[c, s] for s in (1, 3)) / sum(1 - theirs[c, s] for s in (1, 3)) for c in CELLS["corruptions"]]
+    assert row["mCD"] == pytest.approx(np.mean(cds))
+    assert row["mean_mIoU"] == pytest.approx(np.mean([mine[k] for k in mine if k[0] != "clean"]))
+    assert row["mCD_lo"] <= row["mCD"] <= row["mCD_hi"] and row["clean_mIoU"] == pytest.approx(mine["clean", 0])
+    with pytest.raises(UsageError, match="no mIoU for"):
+        evaluate(PixelNet(), "seg", tmp_path / "set", seg_baseline=tmp_path / "b.db", num_classes=CLASSES,
+                 progress=False, corruptions=["fog"], severities=[1])
+
+
+def test_cli_prints_miou_and_renders_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", "--model", "demo_seg-max", "--suite", "seg", "--data", str(tmp_path), "--out",
+              str(tmp_path / "x.db"), "--no-progress"])
+    assert exited.value.code == 2 and "no segmentation data set" in capsys.readouterr().err
+    build_tree(tmp_path / "set")
+    result = CliRunner().invoke(cli, ["render", "--data", str(tmp_path / "set"), "--out", str(tmp_path / "r"),
+                                      "--corruptions", "contrast", "--severities", "2", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "r" / "contrast" / "2" / "images").iterdir())[0] == "img0.png"
+    result = CliRunner().invoke(cli, ["evaluate", "--model", "demo_seg-max", "--suite", "seg", "--data", "demo",
+                                      "--limit", "8", "--corruptions", "contrast", "--severities", "1", "--preset",
+                                      "cifar", "--out", str(tmp_path / "d.db"), "--no-progress", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "clean mIoU" in result.output and "mean mIoU" in result.output
