@@ -100,6 +100,11 @@ class TrainSet:
                                  f"{int(split.labels.min())}..{int(split.labels.max())}")
 
     @property
+    def dense(self) -> bool:
+        """Whether the labels are masks `(N, H, W)` (segmentation)."""
+        return self.train.labels.ndim == 3
+
+    @property
     def in_memory(self) -> bool:
         return isinstance(self.train.images, Tensor)
 
@@ -109,10 +114,15 @@ class TrainSet:
 
 
 def open_train_set(source: "str | Path | TrainSet") -> TrainSet:
-    """`"demo"` (the procedural set, `data/demo.py`), a CIFAR pickle folder, an ImageFolder train tree (its test
-    split: a sibling `val` folder of a folder named `train`, Resize 256 and CenterCrop 224), or a `TrainSet`."""
+    """`"demo"` (the procedural set, `data/demo.py`), `"demo-seg"` (it with masks, `training/segmentation.py`),
+    a CIFAR pickle folder, an ImageFolder train tree (its test split: a sibling `val` folder of a folder named
+    `train`, Resize 256 and CenterCrop 224), or a `TrainSet`."""
     if isinstance(source, TrainSet):
         return source
+    if str(source) == "demo-seg":
+        from robustbench_lift.training.segmentation import demo_seg_train_set
+
+        return demo_seg_train_set()
     if str(source) == DEMO:
         from robustbench_lift.data.demo import MEAN, STD, demo_dataset
 

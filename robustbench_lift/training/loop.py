@@ -31,11 +31,13 @@ from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.segmentation import IGNORE_INDEX
 from robustbench_lift.models import create_model, save_checkpoint
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
 from robustbench_lift.training.recipe import Recipe, recipe_for
+from robustbench_lift.training.segmentation import crop_flip_masks
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
 POSTFIX_EVERY = 10
@@ -88,7 +90,9 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: recipe.lr_factor(step, self.steps))
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.engine.amp_dtype == torch.float16)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.dense = data.dense  # segmentation: per-pixel loss, masks cropped with the images, pixel accuracy
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing,
+                                             **({"ignore_index": IGNORE_INDEX} if self.dense else {}))
         self.identity = {"model": meta["model"], "pool_kwargs": meta["pool_kwargs"], "num_classes": data.num_classes,
                          "dataset": data.name, "weights": meta["weights"]}
         self.epoch, self.step, self.sums, self.history = 0, 0, [0.0] * 4, []
@@ -129,7 +133,10 @@ class Trainer:
     def train_step(self, images: Tensor, labels: Tensor, seed: int) -> list[Tensor]:
         """One optimizer step; returns `[task loss * n, lifting loss * n, correct, n]` of this rank's batch."""
         torch.manual_seed(seed)  # dropout and any other stochastic layer
-        if self.recipe.augment == "crop_flip":
+        if self.recipe.augment == "crop_flip" and self.dense:
+            images, labels = crop_flip_masks(images, labels, torch.Generator().manual_seed(seed),
+                                             self.recipe.crop_padding)
+        elif self.recipe.augment == "crop_flip":
             images = crop_flip(images, torch.Generator().manual_seed(seed), self.recipe.crop_padding)
         dtype = self.engine.amp_dtype
         with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -142,7 +149,11 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         count = len(labels)
-        return [task.detach() * count, lift.detach() * count, (logits.argmax(1) == labels).sum(), count]
+        correct = (logits.argmax(1) == labels).sum()
+        if self.dense:  # the sum over images of each one's pixel accuracy
+            valid = labels != IGNORE_INDEX
+            correct = ((logits.argmax(1) == labels) & valid).flatten(1).sum(1).div(valid.flatten(1).sum(1)).sum()
+        return [task.detach() * count, lift.detach() * count, correct, count]
 
     def run_epoch(self) -> None:
         recipe, rank, world = self.recipe, self.dist.rank, self.dist.world_size
@@ -207,12 +218,16 @@ class Trainer:
             return None
         self.module.eval()
         indices = torch.arange(len(test))[self.dist.rank::self.dist.world_size]
-        correct = 0
+        correct, count = 0, 0
         for images, labels in test.batches(list(indices.split(self.recipe.batch_size)), self.device, self.workers):
+            if self.dense:  # pixel accuracy: correct over labelled pixels
+                counts, _ = self.engine.forward(images, labels)
+                correct, count = correct + int(counts[:, 0].sum()), count + int((labels != IGNORE_INDEX).sum())
+                continue
             top, _ = self.engine.forward(images)
-            correct += int((top[:, 0] == labels).sum())
+            correct, count = correct + int((top[:, 0] == labels).sum()), count + len(labels)
         self.module.train()
-        right, count = self.all_sum([correct, len(indices)])
+        right, count = self.all_sum([correct, count])
         return right / count
 
     def finish(self) -> Path:

@@ -84,11 +84,13 @@ RECIPES = {
                        augment="resized_crop_flip"),
     # A small 32x32 net to high accuracy on the procedural demo set in minutes on a CPU.
     "demo": Recipe(epochs=15, label_smoothing=0.1, warmup_epochs=1),
+    # The demo SegNet on the demo masks: per-pixel cross-entropy, no label smoothing.
+    "demo_seg": Recipe(epochs=12, batch_size=64, lr=0.05, warmup_epochs=1),
 }
 
 
 def recipe_for(kind: str) -> Recipe:
-    """The default recipe of a data set kind: `cifar`, `imagenet` or `demo`."""
+    """The default recipe of a data set kind: `cifar`, `imagenet`, `demo` or `demo_seg`."""
     if kind not in RECIPES:
         raise UsageError(f"no recipe for data set kind {kind!r}: expected one of {', '.join(RECIPES)}")
     return RECIPES[kind]
