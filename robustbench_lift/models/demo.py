@@ -42,11 +42,12 @@ def demo_train_command(pool: str, epochs: int, seed: int = 0) -> str:
 
 
 @functools.cache
-def shipped_demo_weights() -> dict[str, DemoWeights]:
-    """pool -> its shipped `DemoWeights` (empty when the manifest does not exist yet)."""
-    if not MANIFEST.is_file():
+def shipped_demo_weights(manifest: Path = MANIFEST) -> dict[str, DemoWeights]:
+    """pool -> its shipped `DemoWeights` (empty when the manifest does not exist yet); `manifest`: the demo
+    models' (default) or the demo segmentation models' (`models/segmentation.py`)."""
+    if not manifest.is_file():
         return {}
-    entries = json.loads(MANIFEST.read_text())
+    entries = json.loads(manifest.read_text())
     return {pool: DemoWeights(DEMO_DIR / entry["file"], entry["sha256"], entry["test_acc"], entry["command"])
             for pool, entry in entries.items()}
 

@@ -89,7 +89,8 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
                          f"got {sorted(pool_kwargs)}")
     canonical = f"{backbone}-{pool}{size or ''}"
     if seg:
-        return ModelSpec(canonical, backbone, backbone, pool, dict(pool_kwargs), **segmentation_fields(backbone))
+        return ModelSpec(canonical, backbone, backbone, pool, dict(pool_kwargs),
+                         **segmentation_fields(backbone, pool, not pool_kwargs and size is None))
     weights, default = ({}, None)
     if not cifar and pool == "max":
         weights, default = torchvision_weights(arch)

@@ -3,8 +3,9 @@
 `<arch>-<pool>` names as for classification (`segnet_vgg16_bn-lift`, `deeplabv3plus_resnet50-blur5`,
 `demo_seg-max`); the zoo (`models/registry.py`) parses them and calls `SegArch.build(pooling, num_classes)`,
 which returns the model and its `(pool name, site)` pairs. Models map `(N, 3, H, W)` to logits
-`(N, classes, H, W)` for any H, W. No segmentation weights are published yet: every entry builds at its
-(seeded) random initialisation; the encoders load ImageNet classification weights with `model.load_encoder`.
+`(N, classes, H, W)` for any H, W. Only the demo models ship weights (`DEMO_SEG_MANIFEST`); the others build at
+their (seeded) random initialisation, and their encoders load ImageNet classification weights with
+`model.load_encoder`.
 """
 
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from robustbench_lift.models import deeplab, segnet
+from robustbench_lift.models.demo import DEMO_DIR, DEMO_TAG, shipped_demo_weights
 from robustbench_lift.models.sites import Pooling, Site
 from robustbench_lift.registry import Registry
 
@@ -24,6 +26,9 @@ VOC_CLASSES = 21
 """PASCAL VOC 2012: 20 object classes and background."""
 DEMO_SEG_CLASSES = 11
 """The demo data set's 10 shape classes and background (`robustbench_lift.data.demo.CLASSES`)."""
+DEMO_SEG_MANIFEST = DEMO_DIR / "manifest_seg.json"
+"""The shipped `demo_seg-<pool>` checkpoints (file, sha256, test pixel accuracy, command), written by
+`scripts/ship_demo_seg.py`."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,19 @@ SEGMENTATION.register("demo_seg", SegArch("SegNet-S, 3 stages of 16/32/64 (demo)
                                           input_size=32, num_classes=DEMO_SEG_CLASSES, demo=True))
 
 
-def segmentation_fields(arch: str) -> dict[str, Any]:
-    """The `ModelSpec` fields of segmentation model `arch`: input size, classes, input normalisation (ImageNet's
-    for the ImageNet-initialised encoders, the demo data's for demo_seg) and the task. No weights published yet."""
+def segmentation_fields(arch: str, pool: str, default_options: bool) -> dict[str, Any]:
+    """The `ModelSpec` fields of segmentation model `arch`-`pool`: input size, classes, input normalisation
+    (ImageNet's for the ImageNet-initialised encoders, the demo data's for demo_seg), the task and, for a demo
+    model with default options, the shipped weights of `DEMO_SEG_MANIFEST`."""
     from robustbench_lift.data.demo import MEAN, STD  # lazily, as the registry's demo models do
     from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
     seg = SEGMENTATION.get(arch)
     mean, std = (MEAN, STD) if seg.demo else (IMAGENET_MEAN, IMAGENET_STD)
-    return {"input_size": seg.input_size, "num_classes": seg.num_classes, "mean": mean, "std": std,
-            "task": "segmentation"}
+    fields = {"input_size": seg.input_size, "num_classes": seg.num_classes, "mean": mean, "std": std,
+              "task": "segmentation"}
+    shipped = shipped_demo_weights(DEMO_SEG_MANIFEST).get(pool) if seg.demo and default_options else None
+    if shipped is not None:
+        fields.update(weights={DEMO_TAG: str(shipped.path)}, default_weights=DEMO_TAG,
+                      weights_sha256={DEMO_TAG: shipped.sha256})
+    return fields

@@ -95,7 +95,7 @@ class ModelSpec:
         """Where pretrained weights for this spec come from, in words."""
         if not self.weights:
             return "none published (train it, or pass a checkpoint)"
-        origin = "shipped with liftbench" if self.name.startswith(f"{DEMO_PREFIX}-") else \
+        origin = "shipped with liftbench" if self.name.split("-")[0] in (DEMO_PREFIX, "demo_seg") else \
             "torchvision" if self.pooling == "max" else "antialiased-cnns"
         return f"{origin}: {', '.join(self.weights)} (DEFAULT = {self.default_weights})"
 
