@@ -13,7 +13,7 @@ from robustbench_lift.training.data import Split, TrainSet, crop_flip
 
 DEMO_SEG = "demo-seg"
 """`--data demo-seg`: the demo set's images with their masks (`data.demo.demo_segmentation`), 11 classes."""
-DEMO_SEG_TRAIN, DEMO_SEG_TEST = 2000, 500
+DEMO_SEG_TRAIN, DEMO_SEG_TEST = 1280, 256
 """Images of the demo train and test splits `demo-seg` uses (the first ones): a small SegNet learns the shapes'
 masks from these in minutes on a CPU."""
 
