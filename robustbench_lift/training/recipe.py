@@ -85,7 +85,7 @@ RECIPES = {
     # A small 32x32 net to high accuracy on the procedural demo set in minutes on a CPU.
     "demo": Recipe(epochs=15, label_smoothing=0.1, warmup_epochs=1),
     # The demo SegNet on the demo masks: per-pixel cross-entropy, no label smoothing.
-    "demo_seg": Recipe(epochs=20, batch_size=32, lr=0.1, warmup_epochs=1),
+    "demo_seg": Recipe(epochs=60, batch_size=32, lr=0.1, warmup_epochs=1),
 }
 
 
