@@ -42,9 +42,10 @@ def demo_train_command(pool: str, epochs: int, seed: int = 0) -> str:
 
 
 @functools.cache
-def shipped_demo_weights(manifest: Path = MANIFEST) -> dict[str, DemoWeights]:
+def shipped_demo_weights(manifest: Path | None = None) -> dict[str, DemoWeights]:
     """pool -> its shipped `DemoWeights` (empty when the manifest does not exist yet); `manifest`: the demo
-    models' (default) or the demo segmentation models' (`models/segmentation.py`)."""
+    models' `MANIFEST` (default, read at call time) or the demo segmentation models' (`models/segmentation.py`)."""
+    manifest = manifest or MANIFEST
     if not manifest.is_file():
         return {}
     entries = json.loads(manifest.read_text())
