@@ -16,7 +16,7 @@ from skimage.filters import gaussian
 
 import corruptions
 from corruptions import _ops
-from corruptions.blur import ZOOM_RANGES, shuffle_pixels, zoom_factors
+from corruptions.blur import ZOOM_RANGES, gather_pixels, shuffle_sources, zoom_factors
 from corruptions.digital import warp_reflect
 from corruptions.names import DETERMINISTIC
 
@@ -114,7 +114,7 @@ def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants)
                 offsets[it, row, col] = dy * w + dx
     got = nchw(image).float()
     for it in range(iterations):
-        got = shuffle_pixels(got, torch.from_numpy(offsets[it])[None], delta)
+        got = gather_pixels(got, shuffle_sources(torch.from_numpy(offsets[it])[None], delta))
     np.testing.assert_array_equal(hwc(got).astype(np.uint8), expected)
 
 
