@@ -4,10 +4,16 @@ fly end to end on the demo data."""
 
 import numpy as np
 import pytest
+import torch
 from evaluate_fixtures import TinyNet
+from PIL import Image
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+from skimage import data
 
 from corruptions.names import SUBSETS
+from corruptions.seeding import corrupt_indexed
+from robustbench_lift.cli import main
+from robustbench_lift.data.render import render_cifar_c
 from robustbench_lift.engine import evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import corruption_summary
@@ -84,3 +90,38 @@ def test_reference_backend_and_cifar_preset_are_usage_errors():
         evaluate(TinyNet(10), "c", "demo", corruptions=["3dcc"], backend="reference", limit=2, progress=False)
     with pytest.raises(UsageError, match="'sparkles' \\(cbar\\) has its benchmark's constants only"):
         evaluate(TinyNet(10), "c", "demo", corruptions=["sparkles"], preset="cifar", limit=2, progress=False)
+
+
+def test_rendered_by_the_cli_and_evaluated_as_a_tree(tmp_path, capsys):
+    """`liftbench render --corruptions 3dcc` writes the 224 px JPEG tree; evaluating it (names outside the 19)
+    summarises as the 3DCC mean error."""
+    clean = tmp_path / "clean"
+    for name, image in (("cat", data.chelsea()), ("coffee", data.coffee())):
+        (clean / name).mkdir(parents=True)
+        Image.fromarray(image).save(clean / name / f"{name}.png")
+    with pytest.raises(SystemExit) as ok:
+        main(["render", "--data", str(clean), "--out", str(tmp_path / "c"), "--corruptions", "3dcc",
+              "--severities", "4", "--backend", "auto"])
+    assert ok.value.code == 0 and "wrote 6 images" in capsys.readouterr().out
+    with Image.open(tmp_path / "c" / "color_quant" / "4" / "cat" / "cat.JPEG") as written:
+        assert written.size == (224, 224) and written.format == "JPEG"
+    frame = evaluate(TinyNet(2), "c", tmp_path / "c", clean=clean, corruptions=["3dcc"], severities=[4],
+                     progress=False)
+    assert set(frame["corruption"]) == {"clean", *SUBSETS["3dcc"]} and set(frame["n"]) == {2}
+    table = summary_table(frame, ci=False)
+    cells = frame[frame["corruption"] != "clean"]
+    assert table["mean_err/3dcc"].iloc[0] == pytest.approx(100 * cells["top1_err"].mean())
+    assert "mean_err" not in table
+
+
+def test_cifar_arrays_need_the_imagenet_preset_and_fail_before_writing(tmp_path):
+    images = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(UsageError, match="'iso_noise' \\(3dcc\\) has its benchmark's constants only"):
+        render_cifar_c(images, np.zeros(2), tmp_path / "cifar", corruptions="fog,3dcc", progress=False)
+    assert not list((tmp_path / "cifar").glob("*.npy"))
+    render_cifar_c(images + 100, np.zeros(2), tmp_path / "cifar", corruptions="color_quant", preset="imagenet",
+                   progress=False)
+    stacked = np.load(tmp_path / "cifar" / "color_quant.npy")
+    expected = [corrupt_indexed(torch.full((2, 3, 32, 32), 100, dtype=torch.uint8), [0, 1], "color_quant", s, 0)
+                for s in range(1, 6)]
+    assert np.array_equal(stacked, torch.cat(expected).permute(0, 2, 3, 1).numpy())
