@@ -80,6 +80,7 @@ def test_evaluated_on_the_fly_the_summary_is_a_labelled_mean_error(frame):
     assert per_corruption.attrs["quantity"] == "mean top-1 error over severities (%)"
     expected = 100 * cells.groupby("corruption")["top1_err"].mean()
     assert per_corruption.iloc[:, 0].to_dict() == pytest.approx(expected.to_dict())
+    assert list(per_corruption.index) == list(SUBSETS["3dcc"])  # the registry's order, not by name
     assert sorted(grid_names(load(frame))) == sorted(SUBSETS["3dcc"])
     axes = figures.mce_vs_clean(table).axes[0]
     assert axes.get_ylabel() == "3dcc mean err. (%)"

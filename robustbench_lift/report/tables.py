@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustbench_lift.metrics.corruption import ALEXNET_ERRORS
+from corruptions.names import CORRUPTIONS
 from robustbench_lift.report import FORMATS
 from robustbench_lift.report.summary import (
     METRICS,
@@ -67,8 +67,9 @@ def corruption_table(results: ResultsLike) -> pd.DataFrame:
 
 
 def corruption_order(name: str) -> tuple[int, str]:
-    """Sort key: ImageNet-C order (the 15 by family, then the 4 extra), unknown names last by name."""
-    order = list(ALEXNET_ERRORS)
+    """Sort key: the registry's order (ImageNet-C's 15 by family, the 4 extra, then 3DCC's and ImageNet-C-bar's),
+    unknown names last by name."""
+    order = list(CORRUPTIONS)
     return (order.index(name), name) if name in order else (len(order), name)
 
 
