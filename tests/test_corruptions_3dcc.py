@@ -12,8 +12,6 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 
 import corruptions
 from corruptions.names import CORRUPTIONS, DETERMINISTIC, expand_corruptions
-from corruptions.registry import resolve_backend
-from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import CorruptionOptions
 
@@ -154,15 +152,6 @@ def test_float_input_gives_the_uint8_result(photos, name, dtype):
     as_float = corruptions.corrupt(photos.to(dtype) / 255, name, 4, generator=_gen(0))
     assert as_float.dtype == dtype
     torch.testing.assert_close(as_float, as_uint8.to(dtype) / 255, rtol=0, atol=1e-6)
-
-
-def test_reference_backend_and_other_presets_are_usage_errors(photos):
-    for name in NAMES:
-        with pytest.raises(UsageError, match=f"'{name}' \\(3dcc\\) is not in imagecorruptions"):
-            corruptions.corrupt(photos[:1], name, 1, backend="reference")
-        with pytest.raises(UsageError, match="no 'cifar' preset"):
-            corruptions.corrupt(photos[:1], name, 1, preset="cifar")
-        assert resolve_backend("auto", name, torch.device("cpu")) == "torch"
 
 
 def test_selectable_like_the_others():

@@ -11,6 +11,7 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import data
 
 from corruptions.names import SUBSETS
+from corruptions.registry import corrupt, resolve_backend
 from corruptions.seeding import corrupt_indexed
 from robustbench_lift.cli import main
 from robustbench_lift.data.render import render_cifar_c
@@ -86,7 +87,18 @@ def test_evaluated_on_the_fly_the_summary_is_a_labelled_mean_error(frame):
     assert axes.get_ylabel() == "3dcc mean err. (%)"
 
 
-def test_reference_backend_and_cifar_preset_are_usage_errors():
+@pytest.mark.parametrize("name", SUBSETS["3dcc"] + SUBSETS["cbar"])
+def test_corrupt_has_the_torch_backend_and_the_benchmark_constants_only(name):
+    benchmark = "3dcc" if name in SUBSETS["3dcc"] else "cbar"
+    images = torch.zeros((1, 3, 32, 32), dtype=torch.uint8)
+    with pytest.raises(UsageError, match=f"'{name}' \\({benchmark}\\) is not in imagecorruptions"):
+        corrupt(images, name, 1, backend="reference")
+    with pytest.raises(UsageError, match="no 'cifar' preset"):
+        corrupt(images, name, 1, preset="cifar")
+    assert {resolve_backend("auto", name, torch.device(d)) for d in ("cpu", "cuda")} == {"torch"}
+
+
+def test_evaluate_refuses_the_reference_backend_and_the_cifar_preset():
     with pytest.raises(UsageError, match="'iso_noise' \\(3dcc\\) is not in imagecorruptions"):
         evaluate(TinyNet(10), "c", "demo", corruptions=["3dcc"], backend="reference", limit=2, progress=False)
     with pytest.raises(UsageError, match="'sparkles' \\(cbar\\) has its benchmark's constants only"):

@@ -16,7 +16,6 @@ import corruptions
 from corruptions import cbar
 from corruptions._random import image_generators, image_seeds
 from corruptions.names import CORRUPTIONS, expand_corruptions
-from corruptions.registry import resolve_backend
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import CorruptionOptions
@@ -188,16 +187,6 @@ def test_cuda_matches_cpu(photos, name):
     cpu = (CORRUPTIONS.get(name)(x, 3, _gen(2)).clamp(0, 1) * 255).floor()
     cuda = (CORRUPTIONS.get(name)(x.cuda(), 3, _gen(2)).clamp(0, 1) * 255).floor().cpu()
     assert float(((cpu - cuda).abs() > 1).float().mean()) <= (0.005 if name in EDGES else 0.0)
-
-
-def test_reference_backend_and_other_presets_are_usage_errors(photos):
-    for name in NAMES:
-        with pytest.raises(UsageError, match=f"'{name}' \\(cbar\\) is not in imagecorruptions"):
-            corruptions.corrupt(photos[:1], name, 1, backend="reference")
-        with pytest.raises(UsageError, match="no 'cifar' preset"):
-            corruptions.corrupt(photos[:1], name, 1, preset="cifar")
-        assert resolve_backend("auto", name, torch.device("cpu")) == "torch"
-        assert resolve_backend("auto", name, torch.device("cuda")) == "torch"
 
 
 def test_selectable_like_the_others():
