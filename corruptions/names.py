@@ -4,7 +4,10 @@ Corruptions (`CORRUPTIONS`): the 19 of imagecorruptions (`imagecorruptions/__ini
 `corruption_tuple` order): the 15 of ImageNet-C (Hendrycks & Dietterich, ICLR 2019) in four families, then the
 4 extra ("validation") ones. Each entry is its torch function (imported on first use) with metadata `family`,
 `subsets` and `deterministic` (no randomness for a given image). `SUBSETS` are imagecorruptions'
-`get_corruption_names` lists.
+`get_corruption_names` lists ("all" is its 19). Two more published benchmarks follow, each its own family and
+subset, opt-in (outside "common", the default, and "all"): `3dcc`, the 2-D corruptions of 3D Common Corruptions
+(Kar et al., CVPR 2022, `create_non3d.py`), and `cbar`, ImageNet-C-bar's 10 (Mintun et al., NeurIPS 2021).
+Neither is in imagecorruptions (no reference backend) or has an AlexNet normaliser (aggregated as mean errors).
 
 Perturbations (`PERTURBATIONS`): the 14 of ImageNet-P (`make_imagenet_p.py`): 10 test, 4 validation. `noise`
 sequences are scored against their first frame (`ImageNet-P/test.py`), the others frame to frame; `random`
@@ -34,11 +37,24 @@ for _name, _family, _module, _extra, _deterministic in (
     CORRUPTIONS.register(_name, f"corruptions.{_module}:{_name}", family=_family,
                          subsets=("validation",) if _extra else ("common", _family), deterministic=_deterministic)
 
+IMAGENET_C = tuple(CORRUPTIONS)
+"""The 19 of imagecorruptions, in its order."""
+BENCHMARKS: dict[str, str] = {"3dcc": "3D Common Corruptions (2-D)", "cbar": "ImageNet-C-bar"}
+"""Subset (= family) -> title of the other corruption benchmarks, opt-in by their subset."""
+for _name in ("iso_noise", "low_light", "color_quant"):  # `create_non3d.py`'s order
+    CORRUPTIONS.register(_name, f"corruptions.cc3d:{_name}", family="3dcc", subsets=("3dcc",),
+                         deterministic=_name == "color_quant")
+for _name in ("blue_noise_sample", "brownish_noise", "caustic_refraction", "checkerboard_cutout",
+              "cocentric_sine_waves", "inverse_sparkles", "perlin_noise", "plasma_noise",
+              "single_frequency_greyscale", "sparkles"):  # the ImageNet-C-bar README's order
+    CORRUPTIONS.register(_name, f"corruptions.cbar:{_name}", family="cbar", subsets=("cbar",), deterministic=False)
+
 SUBSETS: dict[str, tuple[str, ...]] = {
     "common": tuple(CORRUPTIONS.names(subsets="common")),
     "validation": tuple(CORRUPTIONS.names(subsets="validation")),
-    "all": tuple(CORRUPTIONS.names(subsets="common") + CORRUPTIONS.names(subsets="validation")),
+    "all": IMAGENET_C,
     **{family: tuple(CORRUPTIONS.names(subsets=family)) for family in ("noise", "blur", "weather", "digital")},
+    **{benchmark: tuple(CORRUPTIONS.names(subsets=benchmark)) for benchmark in BENCHMARKS},
 }
 DETERMINISTIC: tuple[str, ...] = tuple(CORRUPTIONS.names(deterministic=True))
 
@@ -63,8 +79,9 @@ RANDOM_PERTURBATIONS: tuple[str, ...] = tuple(PERTURBATIONS.names(random=True))
 
 
 def get_corruption_names(subset: str = "common") -> list[str]:
-    """Corruption names of `subset`: "common" (the 15 of ImageNet-C), "validation" (the 4 extra), "all", or a
-    family: "noise", "blur", "weather", "digital" (same lists and order as imagecorruptions)."""
+    """Corruption names of `subset`: "common" (the 15 of ImageNet-C), "validation" (the 4 extra), "all" (the 19),
+    a family: "noise", "blur", "weather", "digital" (same lists and order as imagecorruptions), or another
+    benchmark: "3dcc" (iso_noise, low_light, color_quant), "cbar" (ImageNet-C-bar's 10)."""
     Registry("corruption subset").check([subset], extra=list(SUBSETS))
     return list(SUBSETS[subset])
 

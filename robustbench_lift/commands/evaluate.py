@@ -45,8 +45,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, "
               "CIFAR pickles or 'demo'.")
 @click.option("--clean", help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE).")
-@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all, noise, blur, "
-              "weather, digital.  [default: common]")
+@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all (ImageNet-C's 19), "
+              "noise, blur, weather, digital, 3dcc, cbar.  [default: common]")
 @click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
 @click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all.  "
               "[default: test]")

@@ -1,11 +1,13 @@
 """Summaries of stored cells: one row per (model, weights, suite, data set) with bootstrap confidence intervals.
 
 For the `c` and `clean` suites (`robustbench_lift.metrics` has every formula): `clean_err`, `clean_top5_err`,
-`mean_err` over the corruption cells, and for 1000-class (ImageNet) models `mCE`, `rel_mCE` (relative mCE
-needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value a fraction, with `<name>_lo`,
-`<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples images jointly across the
-cells of equal size (image i is the same photograph in every cell, the clean cell included), so the interval of
-an aggregate keeps the correlation between its cells. A suite registers its summariser in `SUMMARIZERS`.
+`mean_err` over the corruption cells, `mean_err/<benchmark>` over those of 3DCC (`3dcc`) or ImageNet-C-bar
+(`cbar`) instead (no AlexNet normaliser: mean errors, never CE), and for 1000-class (ImageNet) models `mCE`,
+`rel_mCE` (relative mCE needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value a
+fraction, with `<name>_lo`, `<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples
+images jointly across the cells of equal size (image i is the same photograph in every cell, the clean cell
+included), so the interval of an aggregate keeps the correlation between its cells. A suite registers its
+summariser in `SUMMARIZERS`.
 
 For `p` (`perturbation_summary`): per perturbation `FP/<p>`, `uT5D/<p>` (means over the evaluated
 difficulties), `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from corruptions.names import SUBSETS
+from corruptions.names import CORRUPTIONS
 from robustbench_lift import __version__
 from robustbench_lift.report import FORMATS, figures
 from robustbench_lift.report.html import Section, write_page
@@ -41,7 +41,7 @@ SECTIONS = (
 
 def grid_names(frame: pd.DataFrame) -> list[str]:
     """Corruptions of the results that `corruptions` can render, in the tables' order."""
-    known = set(SUBSETS["all"])
+    known = set(CORRUPTIONS)
     names = frame.loc[row_kind(frame) == "corruption", "corruption"].unique()
     return sorted((n for n in names if n in known), key=corruption_order)
 
@@ -85,7 +85,7 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path |
              grid: bool, seed: int) -> dict:
     summary = tables["summary"][0]
     plots = {}
-    if "clean_err" in summary and {"mCE", "mean_err"} & set(summary):
+    if "clean_err" in summary and set(figures.CORRUPTION_AGGREGATES) & set(summary):
         plots["mce_vs_clean"] = figures.mce_vs_clean(summary)
     if "corruption" in tables:
         plots["ce_per_corruption"] = figures.ce_per_corruption(tables["corruption"][0])

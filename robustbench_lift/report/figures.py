@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from corruptions.names import SUBSETS
+from corruptions.names import BENCHMARKS, SUBSETS
 from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.corruption import BENCHMARK_MEAN_ERRORS
 from robustbench_lift.report.summary import METRICS, row_kind
 
 if TYPE_CHECKING:
@@ -35,8 +36,11 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "
 """Okabe & Ito (2008) colours, blue first; yellow late because it is faint on white."""
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HATCHES = ("", "//", "..", "xx", "\\\\", "--", "oo", "++")
-FAMILIES = ("noise", "blur", "weather", "digital")
-"""Corruption families of ImageNet-C (Hendrycks & Dietterich 2019), as `corruptions.names.SUBSETS`."""
+FAMILIES = ("noise", "blur", "weather", "digital", *BENCHMARKS)
+"""Corruption families of ImageNet-C (Hendrycks & Dietterich 2019), then the other benchmarks (3D Common
+Corruptions' 2-D ones, ImageNet-C-bar), as `corruptions.names.SUBSETS`."""
+CORRUPTION_AGGREGATES = ("mCE", "mean_err", *BENCHMARK_MEAN_ERRORS.values())
+"""What `mce_vs_clean` plots: the first of these a summary has."""
 SAVE_RC = {"svg.fonttype": "none", "svg.hashsalt": "liftbench"}
 """SVG text stays text (searchable, small) and ids are stable, so committed reports diff cleanly."""
 
@@ -101,7 +105,7 @@ def _lines(ax: matplotlib.axes.Axes, table: pd.DataFrame) -> None:
 def error_vs_severity(results: pd.DataFrame) -> Figure:
     """Per family, mean top-1 error (%) of each model at severity 0 (clean) to 5; `results` as from `load`.
 
-    Corruptions outside the four families (the extra ones) form an "other" panel. Severity need not be
+    Corruptions outside the `FAMILIES` (the extra ones, a tree's own) form an "other" panel. Severity need not be
     monotone (e.g. snow and elastic_transform at s3 < s2), so points are joined, not fitted.
     """
     family_of = {name: family for family in FAMILIES for name in SUBSETS[family]}
@@ -128,8 +132,9 @@ def error_vs_severity(results: pd.DataFrame) -> Figure:
 
 
 def mce_vs_clean(summary: pd.DataFrame) -> Figure:
-    """One point per model: mCE (else mean corruption error) against clean error, 95% CI bars when known."""
-    y = "mCE" if "mCE" in summary else "mean_err"
+    """One point per model: mCE (else a mean corruption error, `CORRUPTION_AGGREGATES`) against clean error, 95%
+    CI bars when known."""
+    y = next(metric for metric in CORRUPTION_AGGREGATES if metric in summary)
     fig = Figure(figsize=(5.2, 4.2), layout="constrained")
     ax = fig.add_subplot()
     for i, (model, row) in enumerate(summary.iterrows()):

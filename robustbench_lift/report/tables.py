@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustbench_lift.metrics.corruption import ALEXNET_ERRORS
+from corruptions.names import CORRUPTIONS
 from robustbench_lift.report import FORMATS
 from robustbench_lift.report.summary import (
     METRICS,
@@ -45,15 +45,17 @@ def delta_table(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 
 def corruption_table(results: ResultsLike) -> pd.DataFrame:
-    """CE per corruption (AlexNet = 100) per model when every model has it (ImageNet), else the mean top-1
-    error over the evaluated severities: the `CE/<c>` or `err/<c>` columns of `report.aggregate`."""
+    """CE per corruption (AlexNet = 100) per model when every model has it (ImageNet) for every corruption, else
+    the mean top-1 error over the evaluated severities (e.g. with 3DCC or ImageNet-C-bar corruptions, which have
+    no AlexNet normaliser): the `CE/<c>` or `err/<c>` columns of `report.aggregate`."""
     frame = load(results)
     models = list(dict.fromkeys(frame.loc[row_kind(frame) == "corruption", "label"]))
     if not models:
         return pd.DataFrame()
     per_suite, _ = suite_summaries(frame, ci=False)
     per_model = per_suite.groupby("label", sort=False).first().reindex(models)
-    normalise = all(per_model.get("normalised", pd.Series(False, index=models)).fillna(False))
+    normalise = all(per_model.get("normalised", pd.Series(False, index=models)).fillna(False)) and all(
+        f"CE/{c[len('err/'):]}" in per_model for c in per_model if c.startswith("err/"))
     prefix = "CE/" if normalise else "err/"
     columns = [c for c in per_model if c.startswith(prefix) and not c.endswith(("_lo", "_hi"))]
     table = 100 * per_model[columns].T.rename(index=lambda c: c[len(prefix):]).dropna(how="all")
@@ -65,8 +67,9 @@ def corruption_table(results: ResultsLike) -> pd.DataFrame:
 
 
 def corruption_order(name: str) -> tuple[int, str]:
-    """Sort key: ImageNet-C order (the 15 by family, then the 4 extra), unknown names last by name."""
-    order = list(ALEXNET_ERRORS)
+    """Sort key: the registry's order (ImageNet-C's 15 by family, the 4 extra, then 3DCC's and ImageNet-C-bar's),
+    unknown names last by name."""
+    order = list(CORRUPTIONS)
     return (order.index(name), name) if name in order else (len(order), name)
 
 
