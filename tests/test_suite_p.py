@@ -58,23 +58,34 @@ def photos(tmp_path_factory):
     return write_photos(tmp_path_factory.mktemp("p") / "photos")
 
 
-def test_on_the_fly_equals_independent_loop(photos, tmp_path):
+@pytest.fixture(scope="module")
+def oblong(tmp_path_factory):
+    """The photographs cut to 48 x 72 and 72 x 48 (landscape and portrait), in one folder."""
+    root = tmp_path_factory.mktemp("p") / "oblong"
+    images, labels = photo_set(72)
+    write_folder(root, images[:4, :, 12:60], labels[:4])
+    write_folder(root, images[4:8, :, :, 12:60], labels[4:8])
+    return root
+
+
+def test_on_the_fly_equals_independent_loop_on_whole_images(oblong, tmp_path):
+    """make_imagenet_p.py: Resize(40) of the whole image, perturbed, then CenterCrop(32); images of two shapes."""
     from PIL import Image
     import torchvision.transforms.functional as TF
 
     model = tiny_model()
-    names = ["gaussian_noise", "brightness", "translate"]
-    frame = evaluate(model, "p", photos, perturbations=names, resize=40, crop=32, batch_size=40, seed=3,
+    names = ["gaussian_noise", "brightness", "translate", "scale"]
+    frame = evaluate(model, "p", oblong, perturbations=names, resize=40, crop=32, batch_size=40, seed=3,
                      out=tmp_path / "r.db", progress=False)
-    assert sorted(frame["corruption"]) == sorted(names) and (frame["dataset"] == "photos-otf").all()
-    paths = sorted_paths(photos)
+    assert sorted(frame["corruption"]) == sorted(names) and (frame["dataset"] == "oblong-otf").all()
+    paths = sorted_paths(oblong)
     for row in frame.itertuples():
         expected, flips = [], []
         for index, path in enumerate(paths):
-            image = TF.center_crop(TF.resize(Image.open(path).convert("RGB"), 40), [40, 80])  # Resize, 40 x 80 window
+            whole = TF.pil_to_tensor(TF.resize(Image.open(path).convert("RGB"), 40))[None]
+            assert min(whole.shape[-2:]) == 40 and max(whole.shape[-2:]) == 60
             generator = torch.Generator().manual_seed(image_seed(3, row.corruption, 1, index))
-            frames = perturbation_sequence(TF.pil_to_tensor(image)[None], row.corruption, out_size=32,
-                                           generator=generator)[0]
+            frames = perturbation_sequence(whole, row.corruption, out_size=32, generator=generator)[0]
             top = model_top5(model, frames)
             expected.append(top)
             reference = top[0] if row.corruption == "gaussian_noise" else None
@@ -98,7 +109,8 @@ def test_invariant_model_never_flips_on_translate(tmp_path):
     write_folder(tmp_path / "bordered", images, labels)
     model = InvariantNet()
     frame = evaluate(model, "p", tmp_path / "bordered", perturbations=["translate", "rotate"], resize=None,
-                     crop=None, progress=False)
+                     crop=None, preset="cifar", progress=False)
+    assert (frame["dataset"] == "bordered-otf-cifar").all()
     translate = frame[frame["corruption"] == "translate"].iloc[0]
     assert translate["predictions"].shape[:2] == (9, 16)  # CIFAR-10-P translate at 32 px
     assert translate["flip_prob"] == 0 and translate["ut5d"] == 0
@@ -110,16 +122,17 @@ def test_demo_with_limit_and_baselines(tmp_path):
     store = tmp_path / "base.db"
     names = ["translate", "brightness"]
     base = evaluate(tiny_model(10, seed=1), "p", "demo", perturbations=names, limit=10, name="base", out=store,
-                    progress=False)
-    assert (base["n"] == 10).all() and (base["dataset"] == "demo-otf").all()
+                    preset="cifar", progress=False)
+    assert (base["n"] == 10).all() and (base["dataset"] == "demo-otf-cifar").all()
+    assert base.loc[base["corruption"] == "translate", "predictions"].iloc[0].shape[1] == 16  # CIFAR-10-P
     frame = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
-                     p_baseline=store, progress=False)
+                     p_baseline=store, preset="cifar", progress=False)
     fp = {row.corruption: per_sequence((row.corruption, 1), row.predictions)[0].mean() for row in frame.itertuples()}
     base_fp = {row.corruption: row.flip_prob for row in base.itertuples()}
     for row in frame.itertuples():
         assert row.flip_prob == pytest.approx(fp[row.corruption])
         assert row.fr == pytest.approx(fp[row.corruption] / base_fp[row.corruption])
-        assert row.p_baseline == "base (base.db, demo-otf)"
+        assert row.p_baseline == "base (base.db, demo-otf-cifar)"
     summary = summarize(frame, n_boot=50).iloc[0]
     assert summary["mFR"] == pytest.approx(np.mean([fp[n] / base_fp[n] for n in names]))
     assert summary["mFP_lo"] <= summary["mFP"] <= summary["mFP_hi"]
@@ -127,13 +140,14 @@ def test_demo_with_limit_and_baselines(tmp_path):
     csv = tmp_path / "alexnet.csv"
     pd.DataFrame({"perturbation": names, "flip_prob": [0.5, 0.25], "ut5d": [2.0, 4.0]}).to_csv(csv, index=False)
     again = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
-                     p_baseline=csv, progress=False)
+                     p_baseline=csv, preset="cifar", progress=False)
     assert (again["run_id"] == 1).all()
     for row in again.itertuples():
         assert row.p_baseline == "alexnet.csv"
         assert row.t5d == pytest.approx(row.ut5d / {"translate": 2.0, "brightness": 4.0}[row.corruption])
     with pytest.raises(UsageError, match="has no values for rotate/1"):
-        evaluate(tiny_model(10), "p", "demo", perturbations=["rotate"], limit=2, p_baseline=csv, progress=False)
+        evaluate(tiny_model(10), "p", "demo", perturbations=["rotate"], limit=2, p_baseline=csv, preset="cifar",
+                 progress=False)
 
 
 def test_resume_equals_single_run(photos, tmp_path):
@@ -221,6 +235,8 @@ def test_missing_pyav_is_a_clear_usage_error(tmp_path, monkeypatch):
     (dict(perturbations=["rotate"], difficulties=[2]), "apply to the noises only"),
     (dict(p_baseline="missing.csv"), "p baseline missing.csv not found"),
     (dict(corruptions=["fog"]), "suite 'p' does not take corruptions"),
+    (dict(preset="cifar10"), "unknown severity preset 'cifar10'"),
+    (dict(crop=None), "resized image folders need a crop"),
 ])
 def test_usage_errors(photos, options, message):
     with pytest.raises(UsageError, match=message):
