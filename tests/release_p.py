@@ -127,6 +127,19 @@ def _spatter(x: np.ndarray, noise: np.ndarray, preset: str, frames: int) -> list
     return out
 
 
+def spatter_dry(noise: np.ndarray, preset: str, frames: int) -> bool:
+    """Whether some frame of the release's spatter sequence from `noise` `(h, w)` has no drop left (its water
+    layer is then 0 / 0, NaN: undefined 8-bit frames)."""
+    loc, scale, sigma, threshold, flow = SPATTER[preset]
+    liquid = gaussian(noise * scale + loc, sigma=sigma)
+    liquid[liquid < threshold] = 0
+    for _ in range(frames):
+        if not (liquid * 255).astype(np.uint8).any():
+            return True
+        liquid = np.apply_along_axis(lambda column: np.convolve(column, flow, mode="same"), 0, liquid)
+    return False
+
+
 def release_frames(whole: np.ndarray, name: str, preset: str = "imagenet", crop: int | None = 224,
                    difficulty: int = 1, draws: np.ndarray | None = None) -> np.ndarray:
     """uint8 `(T, h, w, 3)`: the release's sequence `name` of the uint8 `(H, W, 3)` whole image (ImageNet-P: the

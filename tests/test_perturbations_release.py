@@ -14,7 +14,7 @@ import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 from conftest import load_photos
-from release_p import centre_crop, release_frames, resize_shorter
+from release_p import centre_crop, release_frames, resize_shorter, spatter_dry
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import data
 
@@ -61,7 +61,9 @@ def draws(name: str, crops: list[np.ndarray], preset: str, frames: int) -> list[
     elif name in NOISE_PERTURBATIONS:
         out = per_image_normal(gens, (frames - 1, c, h, w), x.device)
     else:
-        return list(per_image_normal(gens, (1, h, w), x.device)[:, 0].double().numpy())
+        layers = list(per_image_normal(gens, (1, h, w), x.device)[:, 0].double().numpy())
+        assert name != "spatter" or not any(spatter_dry(layer, preset, frames) for layer in layers)
+        return layers
     return list(out.permute(0, 1, 3, 4, 2).numpy())
 
 
