@@ -57,6 +57,12 @@ def test_clear_errors():
         perturbation_sequence(images, "rotate", difficulty=4)
     with pytest.raises(UsageError, match="larger"):
         perturbation_sequence(images, "rotate", out_size=40)
+    with pytest.raises(UsageError, match="sizes must be integer"):
+        perturbation_sequence(images, "rotate", sizes=torch.tensor([[32.0, 40.0]]))
+    with pytest.raises(UsageError, match="need an out_size"):
+        perturbation_sequence(images.expand(2, -1, -1, -1), "rotate", sizes=torch.tensor([[32, 40], [40, 32]]))
+    with pytest.raises(UsageError, match="unknown severity preset"):
+        perturbation_sequence(images, "rotate", preset="cifar10")
     with pytest.raises(UsageError, match="subset"):
         get_perturbation_names("common")
 

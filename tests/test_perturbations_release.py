@@ -48,7 +48,8 @@ def wholes() -> list[np.ndarray]:
     return [resize_shorter(data.coffee(), SIDE), resize_shorter(np.ascontiguousarray(np.rot90(data.chelsea())), SIDE)]
 
 
-def draws(name: str, crops: list[np.ndarray], preset: str, frames: int) -> list[np.ndarray | None]:
+def draws(name: str, crops: list[np.ndarray], preset: str, frames: int, difficulty: int = 1
+          ) -> list[np.ndarray | None]:
     """What each image's generator gives `perturbation_sequence` (`corruptions._random`), in HWC layout."""
     if name not in RANDOM:
         return [None] * len(crops)
@@ -56,7 +57,7 @@ def draws(name: str, crops: list[np.ndarray], preset: str, frames: int) -> list[
     n, c, h, w = x.shape
     gens = image_generators(torch.Generator().manual_seed(SEED), n, x.device)
     if name == "shot_noise":
-        rate = {"imagenet": 300, "cifar": 700}[preset]
+        rate = {"imagenet": (300, 120, 60), "cifar": (700, 400, 200)}[preset][difficulty - 1]
         out = per_image_poisson(gens, x[:, None].expand(n, frames - 1, c, h, w) * rate)
     elif name in NOISE_PERTURBATIONS:
         out = per_image_normal(gens, (frames - 1, c, h, w), x.device)
@@ -67,14 +68,15 @@ def draws(name: str, crops: list[np.ndarray], preset: str, frames: int) -> list[
     return list(out.permute(0, 1, 3, 4, 2).numpy())
 
 
-def frame_psnrs(ours: torch.Tensor, wholes: list[np.ndarray], name: str, preset: str, crop: int | None) -> np.ndarray:
+def frame_psnrs(ours: torch.Tensor, wholes: list[np.ndarray], name: str, preset: str, crop: int | None,
+                difficulty: int = 1) -> np.ndarray:
     """PSNR `(images, frames)` of our uint8 frames against the transcription's."""
     frames = release_length(name, preset)
     crops = [centre_crop(whole, crop) for whole in wholes]
-    numbers = draws(name, crops, preset, frames)
+    numbers = draws(name, crops, preset, frames, difficulty)
     result = []
     for k, whole in enumerate(wholes):
-        reference = release_frames(whole, name, preset, crop, draws=numbers[k])
+        reference = release_frames(whole, name, preset, crop, difficulty, draws=numbers[k])
         assert reference.shape == (frames, *crops[k].shape), name
         result.append([psnr(a, b) for a, b in zip(ours[k].permute(0, 2, 3, 1).numpy(), reference)])
     return np.array(result)
@@ -98,6 +100,25 @@ def test_cifar_p_frames_match_make_cifar_p(name):
     assert ours.shape == (4, {"translate": 16, "motion_blur": 21}.get(name, 31), 3, 32, 32)
     psnrs = frame_psnrs(ours, list(photos.permute(0, 2, 3, 1).numpy()), name, "cifar", None)
     assert psnrs.min() >= PSNR_GOAL, (name, psnrs.min(axis=0).round(1))
+
+
+@pytest.mark.parametrize("preset", ["imagenet", "cifar"])
+@pytest.mark.parametrize("name", NOISE_PERTURBATIONS)
+@pytest.mark.parametrize("difficulty", [2, 3])
+def test_noise_difficulties_are_the_stronger_release_noises(preset, name, difficulty):
+    photos = load_photos(32)[:2]
+    ours = perturbation_sequence(photos, name, difficulty=difficulty, preset=preset,
+                                 generator=torch.Generator().manual_seed(SEED))
+    psnrs = frame_psnrs(ours, list(photos.permute(0, 2, 3, 1).numpy()), name, preset, None, difficulty)
+    assert psnrs.min() >= PSNR_GOAL, (name, psnrs.min(axis=0).round(1))
+
+
+def test_other_difficulties_are_the_same_sequences():
+    """test.py scores difficulty d of the non-noise perturbations on the difficulty-1 videos (frame gap d)."""
+    photos = load_photos(32)[:2]
+    for difficulty in (2, 3):
+        assert torch.equal(perturbation_sequence(photos, "tilt", difficulty=difficulty),
+                           perturbation_sequence(photos, "tilt"))
 
 
 @pytest.mark.parametrize("shape", [(64, 300), (301, 64), (64, 64)])
