@@ -28,6 +28,7 @@ PSNR_GOAL = 35.0
 RATIO_TOLERANCE = 0.10
 # The imaug fork draws frost among six pictures; compare like with like (ImageNet-C used five: the default).
 OPTIONS = {"frost": {"frost_images": 6}}
+P_SECTION = "## ImageNet-P and CIFAR-10-P"
 PACKAGES = ("torch", "torchvision", "imagecorruptions-imaug", "scikit-image", "scipy", "numpy", "pillow",
             "opencv-python")
 
@@ -115,7 +116,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("FIDELITY.md"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    args.out.write_text(report(args.seeds))
+    # keep the perturbation section that scripts/fidelity_p.py writes at the end of the same file
+    old = args.out.read_text() if args.out.exists() else ""
+    tail = old[old.index(P_SECTION):] if P_SECTION in old else ""
+    args.out.write_text(report(args.seeds) + ("\n" + tail if tail else ""))
     print(f"wrote {args.out}")
 
 

@@ -7,10 +7,11 @@ needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value 
 cells of equal size (image i is the same photograph in every cell, the clean cell included), so the interval of
 an aggregate keeps the correlation between its cells. A suite registers its summariser in `SUMMARIZERS`.
 
-For `p` (`perturbation_summary`): per perturbation `FP/<p>`, `uT5D/<p>` (means over the evaluated
-difficulties), `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
-baseline's values, `FR/<p>` = sum_d FP(p, d) / sum_d FP_base(p, d), `T5D/<p>` likewise, `mFR`, `mT5D` (means
-over the test perturbations; 1 = baseline) and the text column `p_baseline` ("none" without one). Intervals
+For `p` (`perturbation_summary`, formulas in `metrics.perturbation.perturbation_aggregates`): per perturbation
+`FP/<p>`, `uT5D/<p>`, `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
+baseline's values, `FR/<p>` = FP / FP_base, `T5D/<p>`, `mFR`, `mT5D` (1 = baseline) and the text column
+`p_baseline` ("none" without one). As the published numbers, these are difficulty 1's; difficulties 2 and 3
+(ImageNet-P/test.py `--difficulty`) get the same columns per difficulty suffixed `@2`, `@3`. Intervals
 resample sequences jointly across cells (none for cells stored without per-sequence predictions). For
 `shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
 accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`.
