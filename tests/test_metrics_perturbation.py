@@ -143,3 +143,7 @@ def test_aggregates_keep_difficulties_apart():
     assert out["mFP@2"] == pytest.approx(0.35) and out["FP/rotate@2"] == pytest.approx(0.3)
     assert out["mFR"] == pytest.approx(0.5) and out["mT5D@2"] == pytest.approx(2.0)
     assert out["FR/shear"] == pytest.approx(0.5) and "mFP@3" not in out
+    # CIFAR-10-P (cifar-p-eval.py) averages spatter, not snow
+    fp = {("snow", 1): 0.9, ("spatter", 1): 0.3, ("rotate", 1): 0.1}
+    cifar = perturbation_aggregates(fp, fp, None, means_over="cifar")
+    assert cifar["mFP"] == pytest.approx(0.2) and perturbation_aggregates(fp, fp, None)["mFP"] == pytest.approx(0.5)

@@ -12,6 +12,7 @@ from evaluate_fixtures import MEAN, STD, InvariantNet, bordered_set, photo_set, 
 from single_thread_fixtures import single_thread  # noqa: F401
 from test_evaluate_distributed import free_port
 
+from corruptions.names import P_SUBSETS
 from corruptions.perturbations import perturbation_sequence
 from corruptions.seeding import derive_seed
 from robustbench_lift.engine import evaluate
@@ -19,6 +20,8 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
 from robustbench_lift.report.aggregate import summarize
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import PerturbationOptions
+from robustbench_lift.suites.perturbation import PerturbationSuite
 
 # Two sequences of 4 frames (top-5 lists, best first). Sequence 0, consecutive pairs: (f0, f1) same, (f1, f2)
 # top-1 flips and classes 0, 1 swap ranks (distance |0-1| + |1-0| = 2), (f2, f3) class 4 drops out of the
@@ -169,9 +172,18 @@ def test_every_perturbation_has_difficulties_as_test_py(tmp_path):
     # other sequences (Poisson rate 200, not 700), the clean frame 0 shared
     assert not np.array_equal(cells[("shot_noise", 3)].predictions, cells[("shot_noise", 1)].predictions)
     assert np.array_equal(cells[("shot_noise", 3)].predictions[:, 0], cells[("shot_noise", 1)].predictions[:, 0])
+    # means per difficulty over the perturbations CIFAR-10-P's cifar-p-eval.py averages (not snow)
     summary = summarize(frame, n_boot=0).iloc[0]
-    assert summary["mFP@3"] == pytest.approx(np.mean([cells[(p, 3)].flip_prob for p in names]))
-    assert summary["mFP"] == pytest.approx(np.mean([cells[(p, 1)].flip_prob for p in names]))
+    assert summary["mFP@3"] == pytest.approx(np.mean([cells[(p, 3)].flip_prob for p in ("rotate", "shot_noise")]))
+    assert summary["mFP"] == pytest.approx(np.mean([cells[(p, 1)].flip_prob for p in ("rotate", "shot_noise")]))
+    assert summary["FP/snow@2"] == pytest.approx(cells[("snow", 2)].flip_prob)
+
+
+def test_cifar_preset_defaults_to_cifar_p_eval_perturbations():
+    suite = PerturbationSuite("demo", PerturbationOptions(preset="cifar"))
+    assert [p for p, _ in suite.cells] == list(P_SUBSETS["cifar"]) and "snow" not in P_SUBSETS["cifar"]
+    assert {"spatter", "gaussian_noise", "tilt"} <= set(P_SUBSETS["cifar"]) and len(P_SUBSETS["cifar"]) == 10
+    assert [p for p, _ in PerturbationSuite("demo").cells] == list(P_SUBSETS["test"])
 
 
 def test_resume_equals_single_run(photos, tmp_path):

@@ -48,8 +48,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all, noise, blur, "
               "weather, digital.  [default: common]")
 @click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
-@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all.  "
-              "[default: test]")
+@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all, cifar "
+              "(cifar-p-eval.py's 10).  [default: test; cifar with --preset cifar]")
 @click.option("--difficulties", help="Suite p: difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of "
               "the noises, frame gap of the others).  [default: 1]")
 @click.option("--p-baseline", type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]"

@@ -18,7 +18,9 @@ Aggregates (`perturbation_aggregates`): test.py prints one (perturbation, diffic
 nothing; the published mFR / mT5D (hendrycks/robustness README, AugMix) are difficulty 1, normalised per
 perturbation and averaged over the 10 test perturbations ("most people only measure with difficulty 1",
 hendrycks/robustness issue 23). So the headline `mFP`, `mFR`, `mT5D` are difficulty 1's; difficulties 2 and 3
-get the same values per difficulty, suffixed `@2`, `@3`, never averaged across difficulties.
+get the same values per difficulty, suffixed `@2`, `@3`, never averaged across difficulties. CIFAR-10-P's
+`cifar-p-eval.py` prints the plain mean flip probability at difficulty 1 over its own 10 perturbations (spatter
+in place of snow: `P_SUBSETS["cifar"]`), the means of CIFAR-10-P-style cells.
 """
 
 import numpy as np
@@ -93,11 +95,13 @@ def per_sequence(cell: tuple[str, int], predictions: np.ndarray) -> tuple[np.nda
 
 
 def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tuple[str, int], np.ndarray],
-                            base: dict[tuple[str, int], tuple[float, float]] | None) -> dict[str, np.ndarray]:
+                            base: dict[tuple[str, int], tuple[float, float]] | None,
+                            means_over: str = "test") -> dict[str, np.ndarray]:
     """Per perturbation `p` and difficulty `d` (suffix `@d` for d > 1, none for 1): `FP/<p>`, `uT5D/<p>` and
-    their means over the evaluated test perturbations `mFP`, `mUT5D`; with `base` (cell -> baseline (FP,
-    uT5D)) also `FR/<p>` = FP / FP_base, `T5D/<p>` = uT5D / uT5D_base, `mFR`, `mT5D`. Inputs are per-cell
-    values (scalars or `(B,)` replicates) keyed `(perturbation, d)`; nothing is averaged across difficulties."""
+    their means over the evaluated perturbations of subset `means_over` (`"test"`: ImageNet-P's 10, `"cifar"`:
+    those cifar-p-eval.py averages) `mFP`, `mUT5D`; with `base` (cell -> baseline (FP, uT5D)) also `FR/<p>` =
+    FP / FP_base, `T5D/<p>` = uT5D / uT5D_base, `mFR`, `mT5D`. Inputs are per-cell values (scalars or `(B,)`
+    replicates) keyed `(perturbation, d)`; nothing is averaged across difficulties."""
     out: dict[str, np.ndarray] = {}
     tests: dict[str, list[str]] = {}
     for (p, d), value in fp.items():
@@ -106,7 +110,7 @@ def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tu
         if base is not None:
             out[f"FR/{p}{suffix}"] = np.asarray(value) / base[(p, d)][0]
             out[f"T5D/{p}{suffix}"] = np.asarray(ut5d[(p, d)]) / base[(p, d)][1]
-        if p in P_SUBSETS["test"]:
+        if p in P_SUBSETS[means_over]:
             tests.setdefault(suffix, []).append(p)
     for suffix, names in tests.items():
         for prefix, mean in (("FP", "mFP"), ("uT5D", "mUT5D"), ("FR", "mFR"), ("T5D", "mT5D")):

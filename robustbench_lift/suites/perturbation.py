@@ -10,15 +10,17 @@ sequence), so every number below can be recomputed from the store. Sources:
   CenterCrop(`crop`): items are read as centre canvases that hold every pixel a frame reads
   (`corruptions.perturbations.source_window`) with each image's whole size (`ImageFolder.resized_sizes`).
   Other inputs (CIFAR, the demo) are used whole. Randomness (noises, snow, spatter) is seeded per image from
-  `(seed, perturbation, difficulty, index)`. `preset`: the constants and lengths of `make_imagenet_p.py`
-  (`"imagenet"`, default) or `make_cifar_p.py` (`"cifar"`, for 32 px images). Names get `-otf` (`-otf-cifar`):
-  ImageNet-P (CIFAR-10-P) style, not the released videos.
+  `(seed, perturbation, difficulty, index)`, difficulty 1 for all but the noises (one sequence each).
+  `preset`: the constants and lengths of `make_imagenet_p.py` (`"imagenet"`, default) or `make_cifar_p.py`
+  (`"cifar"`, for 32 px images). Names get `-otf` (`-otf-cifar`): ImageNet-P (CIFAR-10-P) style, not the
+  released videos.
 
 Scores (`robustbench_lift.metrics.perturbation`; Hendrycks & Dietterich, ICLR 2019): per sequence the flip
-probability (noises against the first frame, the others against the previous one) and uT5D; per cell their
-means `flip_prob`, `ut5d`. FR and T5D need the baseline model's FP and uT5D, which are not published in a
-readable form: with `p_baseline` (a CSV `perturbation,[difficulty,]flip_prob,ut5d`, or a results store holding
-one model's `p` cells, `path.db#model` to choose) cells also get `fr = flip_prob / base_flip_prob`,
+probability (noises against the first frame, the others at difficulty d frame j against frame j - d, as
+`ImageNet-P/test.py`; `sequences_of`) and uT5D; per cell their means `flip_prob`, `ut5d`. FR and T5D need the
+baseline model's FP and uT5D, which are not published in a readable form: with `p_baseline` (a CSV
+`perturbation,[difficulty,]flip_prob,ut5d`, or a results store holding one model's `p` cells, `path.db#model`
+to choose) cells also get `fr = flip_prob / base_flip_prob`,
 `t5d = ut5d / base_ut5d`, the baseline's values and its name `p_baseline`.
 """
 
@@ -108,7 +110,7 @@ class PerturbationSuite(Suite):
         self.preset = check_preset(options.preset or "imagenet")
         suffix = "-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")
         super().__init__(options.dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else suffix))
-        names = expand_perturbations(options.perturbations)
+        names = expand_perturbations(options.perturbations or ("cifar" if self.preset == "cifar" else None))
         levels = sorted(set(options.difficulties or (1,)))
         if not set(levels) <= set(DIFFICULTIES):
             raise UsageError(f"difficulties must be in 1..3, got {', '.join(map(str, levels))}")
