@@ -170,8 +170,8 @@ def perturbation_sequence(images: Tensor, name: str, *, length: int | None = Non
     the (height, width) of each whole image) canvases that are torchvision's `CenterCrop((H, W))` of them.
     `length`: the first `length` frames of the release sequence (default all, `release_length`). `difficulty`
     1-3: the noise level of the noises (release folders `name`, `name_2`, `name_3`); the other perturbations have
-    one sequence, scored at step `difficulty` (`robustbench_lift.metrics.difficulty`). `out_size`: the centre
-    crop of each whole image taken after (geometric) or before (the others) perturbing, as the release does
+    one sequence, scored at step `difficulty` (`robustbench_lift.metrics.perturbation.pair_step`). `out_size`:
+    the centre crop of each whole image taken after (geometric) or before (the others) perturbing, as the release does
     (default: the whole image; ImageNet-P: Resize(256) inputs and 224). `preset`: `"imagenet"` or `"cifar"`.
     Randomness (noises, snow layer, spatter layer) is drawn per image from `generator`; noise frames 1.. are
     i.i.d., frame 0 is clean. Returns `(N, T, 3, h, w)` in the input's dtype and device; uint8 frames are
