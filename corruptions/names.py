@@ -9,9 +9,10 @@ subset, opt-in (outside "common", the default, and "all"): `3dcc`, the 2-D corru
 (Kar et al., CVPR 2022, `create_non3d.py`), and `cbar`, ImageNet-C-bar's 10 (Mintun et al., NeurIPS 2021).
 Neither is in imagecorruptions (no reference backend) or has an AlexNet normaliser (aggregated as mean errors).
 
-Perturbations (`PERTURBATIONS`): the 14 of ImageNet-P (`make_imagenet_p.py`): 10 test, 4 validation. `noise`
-sequences are scored against their first frame (`ImageNet-P/test.py`), the others frame to frame; `random`
-ones draw per-image random numbers.
+Perturbations (`PERTURBATIONS`): the 14 of ImageNet-P (`make_imagenet_p.py`): 10 test, 4 validation; subset
+`cifar` is the 10 that CIFAR-10-P's `cifar-p-eval.py` averages (spatter in place of snow). `noise` sequences
+are scored against their first frame (`ImageNet-P/test.py`), the others frame to frame; `random` ones draw
+per-image random numbers.
 """
 
 from robustbench_lift.registry import Registry
@@ -19,7 +20,8 @@ from robustbench_lift.registry import Registry
 SEVERITIES = (1, 2, 3, 4, 5)
 """ImageNet-C severities."""
 DIFFICULTIES = (1, 2, 3)
-"""ImageNet-P difficulties."""
+"""ImageNet-P difficulties (`ImageNet-P/test.py --difficulty`): the noises' noise level (release folders `name`,
+`name_2`, `name_3`), the others' frame gap (frame j against j - d of their one sequence)."""
 
 CORRUPTIONS: Registry = Registry("corruption")
 for _name, _family, _module, _extra, _deterministic in (
@@ -66,13 +68,15 @@ for _name, _split, _noise, _random in (
         ("tilt", "test", False, False), ("scale", "test", False, False),
         ("speckle_noise", "validation", True, True), ("gaussian_blur", "validation", False, False),
         ("spatter", "validation", False, True), ("shear", "validation", False, False)):
-    PERTURBATIONS.register(_name, "corruptions.perturbations:perturbation_sequence", subsets=(_split,),
+    _cifar = ("cifar",) if _name == "spatter" or (_split == "test" and _name != "snow") else ()
+    PERTURBATIONS.register(_name, "corruptions.perturbations:perturbation_sequence", subsets=(_split, *_cifar),
                            noise=_noise, random=_random)
 
 P_SUBSETS: dict[str, tuple[str, ...]] = {
     "test": tuple(PERTURBATIONS.names(subsets="test")),
     "validation": tuple(PERTURBATIONS.names(subsets="validation")),
     "all": tuple(PERTURBATIONS),
+    "cifar": tuple(PERTURBATIONS.names(subsets="cifar")),
 }
 NOISE_PERTURBATIONS: tuple[str, ...] = tuple(PERTURBATIONS.names(noise=True))
 RANDOM_PERTURBATIONS: tuple[str, ...] = tuple(PERTURBATIONS.names(random=True))
@@ -87,7 +91,8 @@ def get_corruption_names(subset: str = "common") -> list[str]:
 
 
 def get_perturbation_names(subset: str = "test") -> list[str]:
-    """ImageNet-P perturbation names: `"test"` (10), `"validation"` (4) or `"all"` (14)."""
+    """ImageNet-P perturbation names: `"test"` (10), `"validation"` (4), `"all"` (14) or `"cifar"` (the 10 of
+    cifar-p-eval.py)."""
     Registry("perturbation subset").check([subset], extra=list(P_SUBSETS))
     return list(P_SUBSETS[subset])
 
@@ -99,5 +104,5 @@ def expand_corruptions(tokens: str | list[str] | tuple[str, ...] | None, strict:
 
 
 def expand_perturbations(tokens: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    """Perturbation names from names and/or subsets test, validation, all; `None`: the 10 test ones."""
+    """Perturbation names from names and/or subsets test, validation, all, cifar; `None`: the 10 test ones."""
     return PERTURBATIONS.expand(tokens, P_SUBSETS, "test")

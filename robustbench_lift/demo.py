@@ -27,7 +27,7 @@ from robustbench_lift.pooling import list_pools
 
 DEMO_SUITES: dict[str, dict] = {
     "c": {"corruptions": list(SUBSETS["all"]), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
-    "p": {"limit": 100},
+    "p": {"preset": "cifar", "limit": 100},
     "shift": {"limit": 500},
 }
 """Suite -> options of `evaluate` for the demo; `limit` = images (c, shift) or sequences (p) per cell, evenly

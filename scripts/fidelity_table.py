@@ -29,8 +29,9 @@ PSNR_GOAL = 35.0
 RATIO_TOLERANCE = 0.10
 # The imaug fork draws frost among six pictures; compare like with like (ImageNet-C used five: the default).
 OPTIONS = {"frost": {"frost_images": 6}}
-# FIDELITY.md's hand-written sections on the other benchmarks (3DCC, ImageNet-C-bar) start at this heading.
-OTHER_BENCHMARKS = "\n# Other benchmarks\n"
+# Hand-written and separately generated sections at the end of FIDELITY.md, kept when this script rewrites it:
+# ImageNet-P / CIFAR-10-P (scripts/fidelity_p.py), then the other benchmarks (3DCC, ImageNet-C-bar).
+KEPT_SECTIONS = ("## ImageNet-P and CIFAR-10-P", "\n# Other benchmarks\n")
 PACKAGES = ("torch", "torchvision", "imagecorruptions-imaug", "scikit-image", "scipy", "numpy", "pillow",
             "opencv-python")
 
@@ -116,11 +117,13 @@ def report(seeds: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("FIDELITY.md"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "corruptions" / "FIDELITY.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    kept = args.out.read_text().partition(OTHER_BENCHMARKS) if args.out.exists() else ("", "", "")
-    args.out.write_text(report(args.seeds) + kept[1] + kept[2])
+    old = args.out.read_text() if args.out.exists() else ""
+    starts = [old.index(heading) for heading in KEPT_SECTIONS if heading in old]
+    tail = old[min(starts):].lstrip("\n") if starts else ""
+    args.out.write_text(report(args.seeds) + ("\n" + tail if tail else ""))
     print(f"wrote {args.out}")
 
 

@@ -48,9 +48,10 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all (ImageNet-C's 19), "
               "noise, blur, weather, digital, 3dcc, cbar.  [default: common]")
 @click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
-@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all.  "
-              "[default: test]")
-@click.option("--difficulties", help="Suite p: noise difficulties, e.g. 1,2,3.  [default: 1]")
+@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all, cifar "
+              "(cifar-p-eval.py's 10).  [default: test; cifar with --preset cifar]")
+@click.option("--difficulties", help="Suite p: difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of "
+              "the noises, frame gap of the others).  [default: 1]")
 @click.option("--p-baseline", type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]"
               "flip_prob,ut5d) or a results store of one model's p cells (store.db or store.db#model).")
 @click.option("--shift-mode", type=click.Choice(["crop", "circular"]), help="Suite shift: zero fill past the "
@@ -68,9 +69,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True,
               help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.")
-@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions: severity "
-              "constants of ImageNet-C or of CIFAR-10-C (milder, for 32 px images; torch backend).  "
-              "[default: imagenet]")
+@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
+              "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
+              "32 px images; torch backend).  [default: imagenet]")
 @click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
 @click.option("--num-classes", type=int, help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
 @click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
