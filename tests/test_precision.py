@@ -15,7 +15,9 @@ from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import UsageError
+from robustbench_lift.report import build_report
 from robustbench_lift.report.tables import precision_note
+from robustbench_lift.store import load_results
 
 CPU = torch.device("cpu")
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -72,6 +74,9 @@ def test_default_is_fp32_with_tf32_off_and_flags_restored(clean, tmp_path, tf32_
     assert (frame["predictions"][0][:, 0] == 0).all()  # fp32 Linear, TF32 off inside the forward
     assert tf32_flags() == tf32_on  # the process's own settings are back
     assert precision_note(frame) == "fp32"
+    page = [p for p in build_report(frame, tmp_path / "report", formats=("html",), grid=False, n_boot=0)
+            if p.name == "report.html"][0]
+    assert "Precision: fp32." in page.read_text()
 
 
 def test_amp_on_cpu_is_bf16_autocast(clean, tmp_path, tf32_on):
@@ -139,3 +144,12 @@ def test_cli_amp_and_tf32_flags(clean, tmp_path, capsys):
             main([*args, "--out", str(tmp_path / f"{flag}.db"), flag])
         captured = capsys.readouterr()
         assert exit_info.value.code == code and text in captured.out + captured.err
+
+
+def test_demo_amp_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--amp", "--pool", "max", "--suite", "shift", "--limit", "2", "--no-report", "--device", "cpu",
+              "--no-progress", "--out", str(tmp_path)])
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    frame = load_results(tmp_path / "results.db")
+    assert {f["precision"] for f in frame["fingerprint"]} == {"bf16"}
