@@ -13,11 +13,11 @@ class RunOptions:
 
     `batch_size`: images per forward pass (sequences and crop pairs are batched to about this many frames);
     `workers`: loader processes (default 0 on the CPU, min(8, cores) on CUDA); `device`: auto, cpu or cuda[:i];
-    precision fp32 by default on every device, as the published protocols measured (`engine.device.choose_precision`):
-    `amp` opts in to autocast bf16 (fp16 on a GPU without bf16), `tf32` to TF32 matmuls and convolutions (CUDA);
-    `channels_last` (default on); `compile`:
-    `torch.compile` the model; `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image
-    random number (corruptions, perturbations, crops) and a zoo model's initialisation without weights;
+    precision: fp32 with TF32 off by default on every device, as the published protocols measured
+    (`engine.device.choose_precision`); `amp` opts in to autocast bf16 (fp16 on a GPU without bf16), `tf32` to
+    TF32 matmuls and convolutions (CUDA); `channels_last` (default on); `compile`: `torch.compile` the model;
+    `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image random number (corruptions,
+    perturbations, crops) and a zoo model's initialisation without weights;
     `out`: the SQLite store (None: in memory); `overwrite`: recompute cells stored with other settings;
     `progress`: progress bars.
     """
