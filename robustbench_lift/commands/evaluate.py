@@ -22,7 +22,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 
     from robustbench_lift.report.aggregate import summarize
     from robustbench_lift.report.summary import summary_table
-    from robustbench_lift.report.tables import corruption_table, render
+    from robustbench_lift.report.tables import corruption_table, precision_note, render
 
     if as_json:
         summary = summarize(frame, n_boot=n_boot, seed=seed)
@@ -31,7 +31,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
         return
     table = summary_table(frame, ci=n_boot > 0, n_boot=n_boot, seed=seed)
     click.echo(render(table, "md"))
-    notes = {"FR/T5D baseline": table.attrs["p_baseline"], "shift mode": table.attrs["shift_mode"]}
+    notes = {"precision": precision_note(frame), "FR/T5D baseline": table.attrs["p_baseline"],
+             "shift mode": table.attrs["shift_mode"]}
     click.echo("  ".join(f"{k}: {v}" for k, v in notes.items() if v not in (None, "none")))
     if (frame["suite"] == "c").any():
         click.echo("\n" + render(corruption_table(frame), "md"))
@@ -62,7 +63,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "pairs are batched to about this many frames).")
 @click.option("--workers", type=int, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--amp/--no-amp", default=None, help="Autocast bf16 (fp16 without bf16).  [default: on CUDA only]")
+@click.option("--amp", is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32; recorded "
+              "as the cells' precision.")
+@click.option("--tf32", is_flag=True, help="CUDA: let fp32 matmuls and convolutions use TF32.  [default: off]")
 @click.option("--channels-last/--no-channels-last", default=None, help="[default: on]")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
 @click.option("--limit", type=int, help="Evenly spaced images per cell.")

@@ -123,6 +123,16 @@ def shift_table(results: ResultsLike) -> pd.DataFrame:
     return table
 
 
+def precision_note(frame: pd.DataFrame) -> str:
+    """The numeric precision of the cells of a results frame (fingerprint key "precision": fp32, fp32+tf32, bf16
+    or fp16; "unrecorded" without it): one value, or `model value` per model when the models differ."""
+    found = frame["fingerprint"].map(lambda f: f.get("precision", "unrecorded"))
+    per_model = found.groupby(frame["model"], sort=False).agg(lambda s: "/".join(sorted(set(s))))
+    if per_model.nunique() == 1:
+        return str(per_model.iloc[0])
+    return ", ".join(f"{model} {precision}" for model, precision in per_model.items())
+
+
 def best_mask(table: pd.DataFrame, along: str, higher_is_better: Sequence[bool] | bool = False) -> pd.DataFrame:
     """True at the best value of each column (`along="column"`) or each row (`along="row"`); ties all marked."""
     values = table.astype(float)
