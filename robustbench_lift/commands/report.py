@@ -40,6 +40,13 @@ def report_command(results: tuple[str, ...], out: str, baseline: str | None, for
     click.echo(f"Wrote {len(written)} files to {out}" + (f"; open {page}" if page else ""))
 
 
+_allow_mixed = click.option("--allow-mixed", is_flag=True,
+                            help="Accept cells evaluated with different settings (precision, preset, ...); "
+                                 "never different images.")
+_alpha = click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+                      help="Significance level for Holm-adjusted paired p-values.")
+
+
 @click.command("compare")
 @click.argument("a")
 @click.argument("b")
@@ -47,20 +54,36 @@ def report_command(results: tuple[str, ...], out: str, baseline: str | None, for
               help="Results store(s) holding models A and B (repeatable). Without it, A and B are two stores.")
 @click.option("--model", default=None, help="With two stores: the model to compare when they hold several.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead of tables.")
+@_allow_mixed
+@_alpha
 @_dataset
 @_n_boot
 @_seed
-def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None, fmt: str,
-                    datasets: tuple[str, ...], n_boot: int, seed: int) -> None:
-    """Set models A and B (or runs A and B) side by side: values, 95% CIs, delta B - A, whether it leaves A's CI."""
-    from robustbench_lift.report.compare import compare
+def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None, fmt: str, as_json: bool,
+                    allow_mixed: bool, alpha: float, datasets: tuple[str, ...], n_boot: int, seed: int) -> None:
+    """Compare models A and B (or runs A and B) image by image: paired deltas B - A with 95% CIs, Holm p-values,
+    verdicts, and per cell the exact McNemar test and error consistency."""
+    import json
+
+    from robustbench_lift.report.compare import cell_table, compare, metric_table
     from robustbench_lift.report.tables import render
 
-    table = compare(a, b, results=list(results) or None, model=model, n_boot=n_boot, seed=seed,
-                    datasets=list(datasets) or None)
-    if fmt == "md":
-        click.echo(table.attrs["title"])
-    click.echo(render(table, fmt), nl=False)
+    comparison = compare(a, b, results=list(results) or None, model=model, n_boot=n_boot, seed=seed,
+                         datasets=list(datasets) or None, allow_mixed=allow_mixed)
+    if comparison.mixed:
+        click.echo(f"Note: --allow-mixed: A and B differ in {', '.join(comparison.mixed)}", err=True)
+    if as_json:
+        click.echo(json.dumps(comparison.to_json(), indent=2))
+        return
+    for table in (metric_table(comparison, alpha), cell_table(comparison)):
+        if table.empty:
+            continue
+        if fmt == "md":
+            click.echo(table.attrs["title"])
+        click.echo(render(table, fmt), nl=False)
+        if fmt == "md":
+            click.echo()
 
 
 @click.command("check")
