@@ -89,19 +89,31 @@ def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None,
 @click.command("check")
 @click.option("--results", multiple=True, required=True, type=_store, help="Results store(s) of the run.")
 @click.option("--baseline", required=True, type=click.Path(dir_okay=False),
-              help="Baseline JSON, e.g. reports/demo/baseline.json.")
+              help="Baseline JSON (e.g. reports/demo/baseline.json), or the baseline run's results store, which "
+                   "also pairs the run with it image by image.")
 @click.option("--tolerance", default=None, help=f"Points per metric: {TOLERANCE_SPEC_HELP}.")
-@click.option("--update", is_flag=True, help="Write or rewrite the baseline from this run instead of checking.")
-def check_command(results: tuple[str, ...], baseline: str, tolerance: str | None, update: bool) -> None:
-    """Gate a run on a baseline JSON: exit 1 when a tracked metric is worse by more than its tolerance, else 0."""
+@click.option("--update", is_flag=True, help="Write or rewrite the baseline JSON from this run instead of checking.")
+@click.option("--require-significant", is_flag=True,
+              help="Count a regression only when its paired p-value (Holm) is below --alpha; needs a results-store "
+                   "baseline.")
+@_alpha
+@_allow_mixed
+@_n_boot
+@_seed
+def check_command(results: tuple[str, ...], baseline: str, tolerance: str | None, update: bool,
+                  require_significant: bool, alpha: float, allow_mixed: bool, n_boot: int, seed: int) -> None:
+    """Gate a run on a baseline: exit 1 when a tracked metric is worse by more than its tolerance (and, with
+    --require-significant, significantly so), else 0."""
     from robustbench_lift.report.check import check, update_baseline
+    from robustbench_lift.report.significance import Significance
 
     if update:
         data = update_baseline(list(results), baseline, tolerance)
         click.echo(f"Wrote {Path(baseline)}: {len(data['metrics'])} model(s), tolerances "
                    + ", ".join(f"{m}={t:g}" for m, t in data["tolerance"].items()))
         return
-    outcome = check(list(results), baseline, tolerance)
+    significance = Significance(alpha, n_boot, seed) if require_significant else None
+    outcome = check(list(results), baseline, tolerance, significance, allow_mixed)
     click.echo(outcome.format())
     if not outcome.passed:
         click.get_current_context().exit(1)

@@ -13,6 +13,13 @@ rounded to `DIGITS` decimals first, so a run that reproduces the baseline exactl
 
 Tolerances come from, in increasing priority: `DEFAULT_TOLERANCE`, the baseline's "tolerance" object, and the
 `tolerance` argument (a mapping, a TOML/JSON file, or `metric=points` pairs; see `parse_tolerance`).
+
+The baseline may also be a results store (SQLite, e.g. the baseline run's `results.db`): its point metrics are
+the baseline values and its per-image predictions pair it with the run (same cells, images, order and
+settings, else `UsageError`; `allow_mixed` accepts other settings such as precision). Then `Significance`
+(`--require-significant`) makes a regression count only when its paired bootstrap p-value, Holm-adjusted over
+every compared (model, metric), is below alpha: a change beyond tolerance that is not significant is
+"worse (not significant)" and passes. A JSON baseline holds no per-image data, so it cannot gate on significance.
 """
 
 import difflib
@@ -27,6 +34,7 @@ import pandas as pd
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import TOLERANCE_SPEC_HELP
+from robustbench_lift.report.significance import Significance, baseline_p_values, is_store
 from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
 
 DIGITS = 4
@@ -47,6 +55,8 @@ class MetricChange:
     baseline: float | None
     current: float
     tolerance: float
+    p_holm: float | None = None
+    alpha: float | None = None
 
     @property
     def worse_by(self) -> float:
@@ -58,11 +68,13 @@ class MetricChange:
 
     @property
     def status(self) -> str:
-        """'REGRESSED', 'worse (within tol)', 'improved', 'same' or 'untracked'."""
+        """'REGRESSED', 'worse (not significant)' (with `alpha`: p_holm >= alpha), 'worse (within tol)',
+        'improved', 'same' or 'untracked'."""
         if self.baseline is None:
             return "untracked"
         if self.worse_by > self.tolerance:
-            return "REGRESSED"
+            significant = self.alpha is None or self.p_holm is None or self.p_holm < self.alpha
+            return "REGRESSED" if significant else "worse (not significant)"
         if self.worse_by > 0:
             return "worse (within tol)"
         return "improved" if self.worse_by < 0 else "same"
@@ -83,11 +95,15 @@ class CheckResult:
         return not self.regressions
 
     def table(self) -> pd.DataFrame:
-        """One row per (model, metric): baseline, current, delta (current - baseline), tolerance, status."""
+        """One row per (model, metric): baseline, current, delta (current - baseline), tolerance, status (and
+        p_holm when the check was paired)."""
         rows = [{"model": c.model, "metric": c.metric, "baseline": c.baseline, "current": c.current,
                  "delta": None if c.baseline is None else round(c.current - c.baseline, DIGITS),
-                 "tolerance": c.tolerance, "status": c.status} for c in self.changes]
-        return pd.DataFrame(rows, columns=["model", "metric", "baseline", "current", "delta", "tolerance", "status"])
+                 "tolerance": c.tolerance, "p_holm": c.p_holm, "status": c.status} for c in self.changes]
+        columns = ["model", "metric", "baseline", "current", "delta", "tolerance", "p_holm", "status"]
+        if all(c.p_holm is None for c in self.changes):
+            columns.remove("p_holm")
+        return pd.DataFrame(rows, columns=columns)
 
     def format(self) -> str:
         """Readable fixed-width table of what moved, then a one-line verdict."""
@@ -95,6 +111,8 @@ class CheckResult:
         for column in ("baseline", "current", "delta", "tolerance"):
             table[column] = table[column].map(lambda v: "-" if pd.isna(v) else f"{v:+.2f}" if column == "delta"
                                               else f"{v:.2f}")
+        if "p_holm" in table:
+            table["p_holm"] = table["p_holm"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
         verdict = (f"PASS: no tracked metric regressed beyond its tolerance ({len(self.changes)} compared)"
                    if self.passed else
                    f"FAIL: {len(self.regressions)} metric(s) regressed beyond tolerance: "
@@ -186,15 +204,22 @@ def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
 
 
 def check(results: ResultsLike, baseline_json: str | Path,
-          tolerance: str | Path | Mapping[str, float] | None = None) -> CheckResult:
+          tolerance: str | Path | Mapping[str, float] | None = None, significance: Significance | None = None,
+          allow_mixed: bool = False) -> CheckResult:
     """Compare a run with the baseline file; `result.passed` is False when any tracked metric regressed.
 
-    `results`: a `load_results` DataFrame or path(s) to results stores. Raises `UsageError` when the results
-    are empty, when a baseline model is missing from the run, or when the run lacks a metric the baseline
-    tracks for a model (a gate that silently skipped it would pass by accident). Models and metrics the run
-    has beyond the baseline are listed as 'untracked' and never fail.
+    `results`: a `load_results` DataFrame or path(s) to results stores. `baseline_json`: a baseline JSON, or a
+    results store of the baseline run (paired with the run; needed for `significance`). Raises `UsageError` when
+    the results are empty, when a baseline model is missing from the run, when the run lacks a metric the
+    baseline tracks for a model (a gate that silently skipped it would pass by accident), or when a store
+    baseline does not pair with the run. Models and metrics the run has beyond the baseline are listed as
+    'untracked' and never fail.
     """
-    baseline = read_baseline(baseline_json)
+    paired = is_store(baseline_json)
+    if significance is not None and not paired:
+        raise UsageError(f"--require-significant needs the baseline run's per-image predictions, and {baseline_json} "
+                         "is a baseline JSON: pass the baseline's results store instead (--baseline base.db)")
+    baseline = {"metrics": run_metrics(baseline_json), "tolerance": {}} if paired else read_baseline(baseline_json)
     if not any(baseline["metrics"].values()):
         raise UsageError(f"baseline {baseline_json} tracks no metric: write it from a run with --update")
     tolerances = {**baseline["tolerance"], **parse_tolerance(tolerance)}
@@ -204,6 +229,9 @@ def check(results: ResultsLike, baseline_json: str | Path,
         raise UsageError(f"results lack model(s) {', '.join(missing_models)} tracked by {baseline_json}; "
                          f"results have {', '.join(current) or 'none'}. Evaluate them, or drop them from the "
                          "baseline with --update")
+    p_holm = baseline_p_values(baseline_json, results, list(baseline["metrics"]), significance,
+                               allow_mixed) if paired else {}
+    alpha = significance.alpha if significance else None
     changes = []
     for model, values in current.items():
         tracked = baseline["metrics"].get(model, {})
@@ -211,8 +239,8 @@ def check(results: ResultsLike, baseline_json: str | Path,
         if missing:
             raise UsageError(f"results for {model} lack {', '.join(missing)} tracked by {baseline_json}; "
                              f"measured: {', '.join(values) or 'nothing'}")
-        changes += [MetricChange(model, metric, tracked.get(metric), value,
-                                 tolerances.get(metric, DEFAULT_TOLERANCE)) for metric, value in values.items()]
+        changes += [MetricChange(model, metric, tracked.get(metric), value, tolerances.get(metric, DEFAULT_TOLERANCE),
+                                 p_holm.get((model, metric)), alpha) for metric, value in values.items()]
     order = {"REGRESSED": 0}
     return CheckResult(tuple(sorted(changes, key=lambda c: order.get(c.status, 1))))
 
@@ -226,6 +254,9 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
     (caller's, else the old file's, else `DEFAULT_TOLERANCE`) so the reviewer sees it in the diff.
     """
     path = Path(baseline_json)
+    if is_store(path):
+        raise UsageError(f"{path} is a results store: --update writes a baseline JSON; a store baseline is the "
+                         "baseline run's own `liftbench evaluate --out` file")
     old = read_baseline(path) if path.exists() else {"metrics": {}, "tolerance": {}}
     current = run_metrics(results)
     metrics = {**old["metrics"], **current}
