@@ -30,6 +30,8 @@ MODEL_KEYS = frozenset({"mean", "std"})
 DATA_KEYS = frozenset({"data", "images", "limit", "n", "source"})
 """Fingerprint keys that identify the images themselves (files, count, subset, clean / on-the-fly / released):
 never ignored. Every other key (precision, seed, preset, backend, image size, ...) is a setting."""
+TIE = 1e-12
+"""Bootstrap deltas within this of 0 are ties (float rounding; aggregates are fractions or ratios of order 1)."""
 COUNTS_BUDGET = 1 << 22
 """Most multinomial counts (int64, 32 MiB) held at once by the bootstrap: bounds memory at any N."""
 
@@ -125,10 +127,12 @@ def bootstrap_p_value(replicates: np.ndarray) -> float:
     never 0, at least 2 / (B + 1). A family of m metrics under Holm thus needs B >= 2m / alpha - 1 resamples
     to reach significance at all (m = 8, alpha = 0.05: B >= 319). Not the shifted-null p
     (#{|d* - d| >= |d|}): that assumes a symmetric pivot and can disagree with the percentile interval.
-    Replicates equal to 0 count in both tails, so identical models give p = 1.
+    Replicates equal to 0 count in both tails, so identical models give p = 1; so do replicates within `TIE`
+    of 0: equal aggregates summed in another order differ by float rounding, not by the models.
     """
     d = np.asarray(replicates, dtype=np.float64)
     d = d[~np.isnan(d)]
+    d = np.where(np.abs(d) <= TIE, 0.0, d)
     if d.size == 0:
         return float("nan")
     tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
