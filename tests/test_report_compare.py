@@ -117,6 +117,20 @@ def test_the_same_images_are_resampled_for_both_models_and_every_cell(tmp_path):
     assert swapped["p"] == 1  # float rounding of equal sums does not count as a difference
 
 
+def test_two_runs_of_one_model_are_paired_by_image(tmp_path):
+    base = random_sets(6, 0.05)
+    free = sorted(set(range(N)) - set().union(*base.values()))
+    put_model(tmp_path / "old.db", "net", base)
+    put_model(tmp_path / "old.db", "other", base)
+    put_model(tmp_path / "new.db", "net", with_extra(base, set(free[:5]), [("snow", 3)]))
+    comparison = compare(str(tmp_path / "old.db"), str(tmp_path / "new.db"), model="net", n_boot=20)
+    assert comparison.names == ("A: net (old.db)", "B: net (new.db)")
+    snow = comparison.cells.query("corruption == 'snow' and severity == 3").iloc[0]
+    assert (snow["a_only_wrong"], snow["b_only_wrong"], snow["p"]) == (0, 5, pytest.approx(2 / 2 ** 5))
+    with pytest.raises(UsageError, match="choose one with --model"):
+        compare(str(tmp_path / "old.db"), str(tmp_path / "new.db"))
+
+
 def test_other_images_are_refused_even_with_allow_mixed(tmp_path):
     store = tmp_path / "r.db"
     put_model(store, "net-a", random_sets(0, 0.2))
