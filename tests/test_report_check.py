@@ -31,7 +31,7 @@ def baseline(tmp_path, run):
 
 def test_update_writes_reviewable_json_in_points(baseline):
     data = json.loads(baseline.read_text())
-    assert set(data) == {"metrics", "tolerance"}
+    assert set(data) == {"metrics", "tolerance", "settings"}
     for model in ("resnet-lift", "resnet-max"):
         expected = by_hand(model)
         assert data["metrics"][model].keys() == expected.keys()  # p/shift not measured: absent

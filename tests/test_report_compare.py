@@ -182,6 +182,12 @@ def test_check_require_significant_passes_noise_and_fails_a_real_regression(tmp_
     assert code == 0 and "PASS" in out
     json_baseline = str(tmp_path / "baseline.json")
     assert cli(capsys, "check", "--results", str(tmp_path / "base.db"), "--baseline", json_baseline, "--update")[0] == 0
+    assert json.loads((tmp_path / "baseline.json").read_text())["settings"] == {"net": {"num_classes": 10,
+                                                                                        "precision": "fp32"}}
+    code, _, err = cli(capsys, "check", "--results", str(tmp_path / "bf16.db"), "--baseline", json_baseline)
+    assert code == 2 and "precision (baseline 'fp32', run 'bf16')" in err  # the JSON records the settings
+    assert cli(capsys, "check", "--results", str(tmp_path / "bf16.db"), "--baseline", json_baseline,
+               "--allow-mixed")[0] == 0
     code, _, err = cli(capsys, "check", "--results", str(tmp_path / "large.db"), "--baseline", json_baseline,
                        "--require-significant")
     assert code == 2 and "per-image predictions" in err and "results store" in err

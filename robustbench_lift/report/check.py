@@ -3,8 +3,11 @@
 The baseline is plain JSON that a person reviews in a diff, in percent points:
 
     {"metrics": {"resnet18-lift": {"clean_err": 30.1, "mCE": 71.2, "rel_mCE": 98.0, "consistency": 88.4}},
-     "tolerance": {"clean_err": 0.5, "mCE": 0.5, "rel_mCE": 1.0, "consistency": 0.5}}
+     "tolerance": {"clean_err": 0.5, "mCE": 0.5, "rel_mCE": 1.0, "consistency": 0.5},
+     "settings": {"resnet18-lift": {"num_classes": 1000, "precision": "fp32"}}}
 
+"settings" (optional) records what the run's cells shared; a run with other settings is refused unless mixing
+is allowed (`significance.check_settings`).
 Metrics are those of `tables.METRICS` (clean_err, mCE, rel_mCE, mean_err, mFR, mT5D, consistency); a metric a
 run did not measure is simply absent. Every metric is lower-is-better except consistency. A tracked metric
 *regresses* when it is worse than the baseline by more than its tolerance (absolute points):
@@ -14,12 +17,10 @@ rounded to `DIGITS` decimals first, so a run that reproduces the baseline exactl
 Tolerances come from, in increasing priority: `DEFAULT_TOLERANCE`, the baseline's "tolerance" object, and the
 `tolerance` argument (a mapping, a TOML/JSON file, or `metric=points` pairs; see `parse_tolerance`).
 
-The baseline may also be a results store (SQLite, e.g. the baseline run's `results.db`): its point metrics are
-the baseline values and its per-image predictions pair it with the run (same cells, images, order and
-settings, else `UsageError`; `allow_mixed` accepts other settings such as precision). Then `Significance`
-(`--require-significant`) makes a regression count only when its paired bootstrap p-value, Holm-adjusted over
-every compared (model, metric), is below alpha: a change beyond tolerance that is not significant is
-"worse (not significant)" and passes. A JSON baseline holds no per-image data, so it cannot gate on significance.
+The baseline may also be the baseline run's results store: its point metrics are the baseline values, and its
+per-image predictions pair it with the run and, with `Significance` (`--require-significant`), count a
+regression only when its Holm-adjusted paired p is below alpha (else "worse (not significant)"; see
+`report.significance`).
 """
 
 import difflib
@@ -34,7 +35,13 @@ import pandas as pd
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import TOLERANCE_SPEC_HELP
-from robustbench_lift.report.significance import Significance, baseline_p_values, is_store
+from robustbench_lift.report.significance import (
+    Significance,
+    baseline_p_values,
+    check_settings,
+    is_store,
+    model_settings,
+)
 from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
 
 DIGITS = 4
@@ -192,7 +199,11 @@ def read_baseline(path: str | Path) -> dict:
             _metric_name(metric, f"baseline {path} (model {model!r})")
             if not isinstance(value, (int, float)):
                 raise UsageError(f"baseline {path}: {model} {metric} must be a number, got {value!r}")
-    return {"metrics": data["metrics"], "tolerance": parse_tolerance(data.get("tolerance") or {})}
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise UsageError(f"baseline {path}: \"settings\" must be an object of model -> {{setting: value}}")
+    return {"metrics": data["metrics"], "tolerance": parse_tolerance(data.get("tolerance") or {}),
+            "settings": settings}
 
 
 def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
@@ -219,7 +230,8 @@ def check(results: ResultsLike, baseline_json: str | Path,
     if significance is not None and not paired:
         raise UsageError(f"--require-significant needs the baseline run's per-image predictions, and {baseline_json} "
                          "is a baseline JSON: pass the baseline's results store instead (--baseline base.db)")
-    baseline = {"metrics": run_metrics(baseline_json), "tolerance": {}} if paired else read_baseline(baseline_json)
+    baseline = {"metrics": run_metrics(baseline_json), "tolerance": {}, "settings": {}} if paired else \
+        read_baseline(baseline_json)
     if not any(baseline["metrics"].values()):
         raise UsageError(f"baseline {baseline_json} tracks no metric: write it from a run with --update")
     tolerances = {**baseline["tolerance"], **parse_tolerance(tolerance)}
@@ -229,6 +241,7 @@ def check(results: ResultsLike, baseline_json: str | Path,
         raise UsageError(f"results lack model(s) {', '.join(missing_models)} tracked by {baseline_json}; "
                          f"results have {', '.join(current) or 'none'}. Evaluate them, or drop them from the "
                          "baseline with --update")
+    check_settings(baseline["settings"], model_settings(results), str(baseline_json), allow_mixed)
     p_holm = baseline_p_values(baseline_json, results, list(baseline["metrics"]), significance,
                                allow_mixed) if paired else {}
     alpha = significance.alpha if significance else None
@@ -257,7 +270,7 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
     if is_store(path):
         raise UsageError(f"{path} is a results store: --update writes a baseline JSON; a store baseline is the "
                          "baseline run's own `liftbench evaluate --out` file")
-    old = read_baseline(path) if path.exists() else {"metrics": {}, "tolerance": {}}
+    old = read_baseline(path) if path.exists() else {"metrics": {}, "tolerance": {}, "settings": {}}
     current = run_metrics(results)
     metrics = {**old["metrics"], **current}
     tolerances = {**old["tolerance"], **parse_tolerance(tolerance)}
@@ -265,6 +278,8 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
     data = {"metrics": {model: {m: metrics[model][m] for m in METRICS if m in metrics[model]}
                         for model in sorted(metrics)},
             "tolerance": {m: tolerances.get(m, DEFAULT_TOLERANCE) for m in present}}
+    settings = {**old["settings"], **model_settings(results)}
+    data["settings"] = {model: settings[model] for model in sorted(metrics) if model in settings}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     return data

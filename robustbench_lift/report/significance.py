@@ -1,4 +1,7 @@
-"""What a results-store baseline adds to `report.check`: pairing with the run and paired p-values.
+"""What `report.check` checks beyond point values: recorded settings, pairing with the run, paired p-values.
+
+A baseline JSON records per model the settings its cells share (`model_settings`: precision, class count,
+preset, ...), and `check_settings` refuses a run evaluated otherwise unless mixing is allowed.
 
 A baseline JSON holds reviewed point values only; the baseline run's results store also holds every image's
 predictions, so `check` can pair each model's cells in the run with the same cells of the baseline (the same
@@ -7,11 +10,13 @@ paired bootstrap of `report.paired` and Holm's adjustment over all compared (mod
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from robustbench_lift.metrics.paired import check_pairing, holm
+from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.paired import DATA_KEYS, MODEL_KEYS, check_pairing, holm
 from robustbench_lift.report.paired import cell_data, paired_comparison
 from robustbench_lift.report.summary import ResultsLike, load
 
@@ -59,3 +64,29 @@ def baseline_p_values(baseline: str | Path, results: ResultsLike, models: Sequen
         raw.update({(model, metric): p for metric, p in comparison.metrics["p"].items()})
     adjusted = holm(list(raw.values())) if raw else []
     return {key: None if math.isnan(p) else float(p) for key, p in zip(raw, adjusted)}
+
+
+def model_settings(results: ResultsLike) -> dict[str, dict[str, Any]]:
+    """Per model label, the settings all its cells share: fingerprint keys outside `DATA_KEYS` and `MODEL_KEYS`
+    with one value in every cell (precision, num_classes, preset, ...)."""
+    frame = load(results)
+    out = {}
+    for label, cells in frame.groupby("label", sort=False):
+        prints = [dict(f) for f in cells["fingerprint"]]
+        keys = set.intersection(*(set(f) for f in prints)) - DATA_KEYS - MODEL_KEYS
+        out[str(label)] = {k: prints[0][k] for k in sorted(keys) if all(f[k] == prints[0][k] for f in prints)}
+    return out
+
+
+def check_settings(recorded: Mapping[str, Mapping[str, Any]], current: Mapping[str, Mapping[str, Any]],
+                   origin: str, allow_mixed: bool = False) -> list[str]:
+    """The `recorded` settings of a baseline that the run's `current` ones (`model_settings`) contradict, as
+    "model key (baseline v, run w)"; `UsageError` naming them unless `allow_mixed`."""
+    differ = [f"{model} {key} (baseline {value!r}, run {current[model].get(key, 'absent')!r})"
+              for model, settings in recorded.items() if model in current
+              for key, value in settings.items() if current[model].get(key, "absent") != value]
+    if differ and not allow_mixed:
+        raise UsageError(f"the run was evaluated with other settings than {origin} records: {'; '.join(differ)}. "
+                         "Re-evaluate with the baseline's settings, rewrite the baseline with --update, or pass "
+                         "--allow-mixed to compare across settings")
+    return differ
