@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from report_fixtures import all_by_hand, write_store
 from scipy.stats import binomtest
 
 from robustbench_lift.cli import main
@@ -115,6 +116,17 @@ def test_the_same_images_are_resampled_for_both_models_and_every_cell(tmp_path):
     swapped = compare("net-c", "net-d", results=[store], n_boot=n_boot).metrics.loc["mean_err"]
     assert (swapped["delta"], swapped["ci_lo"], swapped["ci_hi"]) == pytest.approx((0, 0, 0), abs=1e-12)
     assert swapped["p"] == 1  # float rounding of equal sums does not count as a difference
+
+
+def test_every_suite_aggregate_is_paired_with_the_report_definitions(tmp_path):
+    comparison = compare("resnet-max", "resnet-lift", results=[write_store(tmp_path / "all.db")], n_boot=20)
+    a, b = all_by_hand("resnet-max"), all_by_hand("resnet-lift")
+    assert list(comparison.metrics.index) == list(a)  # c, p and shift metrics, in report order
+    for metric, row in comparison.metrics.iterrows():
+        assert (row["a"], row["b"], row["delta"]) == pytest.approx((a[metric], b[metric], b[metric] - a[metric]))
+        assert row["ci_lo"] <= row["delta"] <= row["ci_hi"] and row["p"] <= row["p_holm"] <= 1
+    assert set(comparison.cells["suite"]) == {"c", "shift"}  # p cells hold sequences, not one top-1 per image
+    assert list(comparison.corruptions.index) == ["contrast", "defocus_blur", "gaussian_noise", "snow"]
 
 
 def test_two_runs_of_one_model_are_paired_by_image(tmp_path):
