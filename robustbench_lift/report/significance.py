@@ -67,14 +67,17 @@ def baseline_p_values(baseline: str | Path, results: ResultsLike, models: Sequen
 
 
 def model_settings(results: ResultsLike) -> dict[str, dict[str, Any]]:
-    """Per model label, the settings all its cells share: fingerprint keys outside `DATA_KEYS` and `MODEL_KEYS`
-    with one value in every cell (precision, num_classes, preset, ...)."""
+    """Per model label, its settings: the fingerprint keys outside `DATA_KEYS` and `MODEL_KEYS` with one value in
+    every cell that has the key (precision and num_classes in all; seed, preset, backend in corruption cells)."""
     frame = load(results)
     out = {}
     for label, cells in frame.groupby("label", sort=False):
-        prints = [dict(f) for f in cells["fingerprint"]]
-        keys = set.intersection(*(set(f) for f in prints)) - DATA_KEYS - MODEL_KEYS
-        out[str(label)] = {k: prints[0][k] for k in sorted(keys) if all(f[k] == prints[0][k] for f in prints)}
+        values: dict[str, list] = {}
+        for fingerprint in cells["fingerprint"]:
+            for key, value in fingerprint.items():
+                values.setdefault(key, []).append(value)
+        out[str(label)] = {k: v[0] for k, v in sorted(values.items())
+                           if k not in DATA_KEYS | MODEL_KEYS and all(x == v[0] for x in v)}
     return out
 
 
