@@ -32,7 +32,11 @@ SECTIONS = (
     # (title, table, figure, text)
     ("Summary", "summary", None, "Percent points with 95% percentile-bootstrap intervals over images (videos "
      "for ImageNet-P); best value per column in bold. Lower is better except consistency."),
-    ("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's."),
+    ("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's; with the "
+     "bootstrap, each with its paired 95% CI (the same resampled images for both models and every cell) and in "
+     "bold when significant (two-sided paired p, Holm-adjusted over the model's metrics, < 0.05)."),
+    ("Paired difference per corruption", "corruption_deltas", "forest", "Each model's corruption error minus the "
+     "baseline's on the same images, with its paired 95% CI; bold: Holm-adjusted p < 0.05 over the corruptions."),
     ("Corruption error vs clean error", None, "mce_vs_clean", "One point per model; bars are 95% CIs."),
     ("Per-corruption error", "corruption", "ce_per_corruption", "Best model per corruption in bold."),
     ("Error by severity", "severity", "error_vs_severity", "Top-1 error averaged over the corruptions of each "
@@ -97,6 +101,8 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path |
     if "corruption" in tables:
         plots["ce_per_corruption"] = figures.ce_per_corruption(tables["corruption"][0])
         plots["error_vs_severity"] = figures.error_vs_severity(frame)
+    if "corruption_deltas" in tables:
+        plots["forest"] = figures.forest_plot(tables["corruption_deltas"][0])
     if "perturbation" in tables:
         plots["flip_rate"] = figures.flip_rate(tables["perturbation"][0])
     if "shift" in tables:

@@ -10,6 +10,7 @@ by hatch, so a figure reads in grey as well.
 - `mce_vs_clean`: one point per model, mCE (or mean corruption error) against clean error, with 95% CIs.
 - `flip_rate`: one group of bars per ImageNet-P perturbation, one bar per model (flip probability %).
 - `consistency_vs_shift`: one line per model, agreement with the unshifted prediction (%) against shift (px).
+- `forest_plot`: one row per corruption, per model its paired delta to the baseline with the 95% CI.
 - `corruption_grid`: one example photograph under each corruption (rows) at each severity (columns).
 """
 
@@ -169,6 +170,35 @@ def consistency_vs_shift(shift: pd.DataFrame) -> Figure:
     ax.set_ylabel("agreement with unshifted top-1 (%)")
     ax.set_title(shift.attrs.get("title", "Consistency vs shift"), fontsize="medium")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    _legend(ax)
+    return fig
+
+
+def forest_plot(deltas: pd.DataFrame) -> Figure:
+    """Forest plot of `report.deltas` "corruption_deltas" (rows corruptions; columns `<model>`, `_lo`, `_hi`):
+    one row per corruption, top to bottom in table order, one marker per model at its delta with the CI as a
+    horizontal bar; the line at 0 is the baseline."""
+    models = [c for c in deltas.columns if not str(c).endswith(("_lo", "_hi"))]
+    rows = len(deltas)
+    fig = Figure(figsize=(6.0, 0.38 * rows * max(1, len(models)) ** 0.5 + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(rows)[::-1].astype(float)
+    step = 0.6 / max(len(models), 1)
+    for i, model in enumerate(models):
+        s = style(i)
+        offset = y + (len(models) - 1) / 2 * step - i * step
+        values = deltas[model].to_numpy(dtype=float)
+        err = np.abs(np.stack([values - deltas[f"{model}_lo"].to_numpy(dtype=float),
+                               deltas[f"{model}_hi"].to_numpy(dtype=float) - values]))
+        ax.errorbar(values, offset, xerr=err, fmt=s["marker"], color=s["color"], ecolor=s["color"], capsize=2,
+                    markersize=5, elinewidth=1.0, label=str(model))
+    ax.axvline(0.0, color="0.3", linewidth=0.8, linestyle="--")
+    ax.set_yticks(y, [str(c) for c in deltas.index])
+    ax.set_ylim(-0.7, rows - 0.3)
+    ax.set_xlabel(f"{deltas.attrs.get('quantity', 'delta')}, model - {deltas.attrs.get('baseline', 'baseline')}")
+    ax.set_title(f"Paired difference to {deltas.attrs.get('baseline', 'the baseline')} per corruption (95% CI)",
+                 fontsize="medium")
+    ax.grid(axis="x", alpha=0.3)
     _legend(ax)
     return fig
 

@@ -4,7 +4,8 @@ All values are percent points. Tables (each a DataFrame; `attrs["title"]` and `a
 
 - `summary_table` (from `report.summary`): per model clean error, mCE, relative mCE, mean corruption error,
   mFP, mFR, mT5D, consistency with 95% bootstrap CIs (`<metric>_lo`, `<metric>_hi`); absent metrics omitted.
-- `delta_table`: each metric minus the baseline model's (negative = better, except consistency).
+- `delta_table`: each metric minus the baseline model's (negative = better, except consistency); with the
+  bootstrap, `report.deltas` adds paired CIs, significance marks and the per-corruption paired deltas.
 - `corruption_table`: rows corruptions, columns models: CE (AlexNet = 100) on ImageNet-like data, else mean
   top-1 error over the severities.
 - `severity_table`: rows models, columns clean and severities 1..5: top-1 error averaged over corruptions.
@@ -23,6 +24,7 @@ import pandas as pd
 
 from corruptions.names import CORRUPTIONS
 from robustbench_lift.report import FORMATS
+from robustbench_lift.report.deltas import paired_deltas
 from robustbench_lift.report.summary import (
     METRICS,
     ResultsLike,
@@ -40,7 +42,7 @@ def delta_table(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
     values = summary[[m for m in METRICS if m in summary]]
     table = values - values.loc[baseline]
     table.attrs.update(title=f"Difference to {baseline} (points; negative is better except consistency)",
-                       quantity="delta (points)")
+                       quantity="delta (points)", baseline=baseline)
     return table
 
 
@@ -221,8 +223,9 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
                   datasets: Sequence[str] | None = None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
     """The report tables by name, each with its best-value mask: `{name: (table, best)}`.
 
-    Names: summary (always; empty when no suite has a summariser), deltas (with `baseline`), and the non-empty
-    ones of corruption, severity, perturbation, shift.
+    Names: summary (always; empty when no suite has a summariser), deltas (with `baseline`; with `n_boot`
+    paired CIs, bold = significant, and corruption_deltas), and the non-empty ones of corruption, severity,
+    perturbation, shift.
     """
     frame = load(results, predictions=True, datasets=datasets)
     summary = summary_table(frame, n_boot=n_boot, seed=seed)
@@ -233,6 +236,12 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
     if baseline is not None:
         deltas = delta_table(summary, baseline)
         tables["deltas"] = (deltas, best_mask(deltas, "column", higher))
+        if n_boot:
+            tables.update(paired_deltas(frame, deltas, deltas.attrs["baseline"], n_boot, seed))
+        if "corruption_deltas" in tables:
+            corr, marks = tables["corruption_deltas"]
+            order = sorted(corr.index, key=corruption_order)
+            tables["corruption_deltas"] = (corr.loc[order], marks.loc[order])
     for name, build in (("corruption", corruption_table), ("severity", severity_table),
                         ("perturbation", perturbation_table), ("shift", shift_table)):
         table = build(frame)
