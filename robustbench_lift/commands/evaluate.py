@@ -70,8 +70,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
 @click.option("--limit", type=int, help="Evenly spaced images per cell.")
 @click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
-@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True,
-              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.")
+@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]),
+              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.  "
+                   "[default: auto]")
 @click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
               "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
               "32 px images; torch backend).  [default: imagenet]")
