@@ -194,7 +194,8 @@ def read_baseline(path: str | Path) -> dict:
         for metric, value in values.items():
             _metric_name(metric, f"baseline {path} (model {model!r})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise UsageError(f"baseline {path}: {model} {metric} must be a number (finite: no NaN or Infinity), got {value!r}")
+                raise UsageError(f"baseline {path}: {model} {metric} must be a number (finite: no NaN or "
+                                 f"Infinity), got {value!r}")
     tolerance = data.get("tolerance", {})
     if not isinstance(tolerance, dict):
         raise UsageError(f"baseline {path}: \"tolerance\" must be an object of metric -> points, got "
