@@ -18,10 +18,11 @@ from pathlib import Path
 
 import torch
 import torchvision.transforms.functional as TF
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import content_digest
+from robustbench_lift.data.decode import open_rgb
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff"})
@@ -40,12 +41,16 @@ def read_class_map(path: str | Path) -> dict[str, int]:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"class map {path} not found: expected a JSON or text file naming the class folders")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+        loaded = json.loads(text) if path.suffix == ".json" else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "text"
+        raise UsageError(f"class map {path} is not valid {kind}: {exc}") from exc
     if path.suffix == ".json":
-        loaded = json.loads(text)
         mapping = {name: i for i, name in enumerate(loaded)} if isinstance(loaded, list) else loaded
-        if not all(isinstance(v, int) for v in mapping.values()):
-            raise UsageError(f"class map {path}: expected {{folder: integer index}} or a list of folder names")
+        if not isinstance(mapping, dict) or not all(type(v) is int and v >= 0 for v in mapping.values()):
+            raise UsageError(f"class map {path}: expected {{folder: integer index >= 0}} or a list of folder names")
         return {str(k): int(v) for k, v in mapping.items()}
     names = [line.split()[0] for line in text.splitlines() if line.strip()]
     return {name: i for i, name in enumerate(names)}
@@ -99,17 +104,14 @@ class ImageFolder(Dataset):
         return torch.tensor([label for _, label in self.samples], dtype=torch.int64)
 
     def fingerprint(self) -> str:
-        """sha256 of the sorted relative file names and labels: the identity of this set of images."""
+        """sha256 of the sorted relative file names and labels, and of the files' content (`checks.content_digest`:
+        every size, a sample of bytes): the identity of this set of images, which replaced images change."""
         listing = "\n".join(f"{rel}\t{label}" for rel, label in self.samples)
-        return hashlib.sha256(listing.encode()).hexdigest()
+        content = content_digest(self.root, [rel for rel, _ in self.samples])
+        return hashlib.sha256(f"{listing}\n{content}".encode()).hexdigest()
 
     def _read(self, index: int) -> Tensor:
-        path = self.root / self.samples[index][0]
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert("RGB")
-        except OSError as exc:
-            raise LiftbenchError(f"cannot decode image {path}: {exc}") from exc
+        image = open_rgb(self.root / self.samples[index][0])
         if self.resize:
             image = TF.resize(image, self.resize, interpolation=TF.InterpolationMode.BILINEAR)
         if self.crop:
