@@ -6,7 +6,8 @@ from robustbench_lift.pooling import create_pool, list_pools, pool_description
 
 
 @click.command()
-@click.option("--channels", default=64, show_default=True, help="Channel count for the parameter column.")
+@click.option("--channels", default=64, show_default=True, type=click.IntRange(1, 4096),
+              help="Channel count for the parameter column (1..4096).")
 def pools(channels: int) -> None:
     """List the pooling layers with a one-line description and their parameter count."""
     rows = [(name, sum(p.numel() for p in create_pool(name, channels).parameters()), pool_description(name))

@@ -3,6 +3,8 @@
 import click
 
 from robustbench_lift.commands.evaluate import parse_severities
+from robustbench_lift.commands.options import NON_NEGATIVE, POSITIVE, SEED
+from robustbench_lift.evaluate import resolve_device
 from robustbench_lift.render import SEVERITIES, render_imagenet_c
 
 
@@ -14,9 +16,10 @@ from robustbench_lift.render import SEVERITIES, render_imagenet_c
 @click.option("--severities", default=",".join(map(str, SEVERITIES)), show_default=True,
               help="Severities in 1..5, e.g. 1,3,5 or 2-4.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True)
-@click.option("--workers", default=0, show_default=True, help="Image decoding processes and JPEG writer threads.")
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Base seed of the per-image corruption seeds.")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
+              help="Image decoding processes and JPEG writer threads.")
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Base seed of the per-image corruption seeds.")
 @click.option("--device", default=None, help="Device for the torch backend (default: cuda if available).")
 def render(data: str, out: str, corruptions: str, severities: str, backend: str, workers: int, batch_size: int,
            seed: int, device: str | None) -> None:
@@ -24,6 +27,8 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
 
     Resumable: existing files are kept. The images are "ImageNet-C style", corrupted by this package.
     """
-    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_severities(severities),
-                                backend=backend, workers=workers, batch_size=batch_size, seed=seed, device=device)
+    summary = render_imagenet_c(data, out, corruptions=corruptions,
+                                severities=parse_severities(severities) or SEVERITIES, backend=backend,
+                                workers=workers, batch_size=batch_size, seed=seed,
+                                device=resolve_device(device) if device else None)
     click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")
