@@ -36,6 +36,11 @@ def subfolders(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Sorted image files of `folder` (by extension, hidden files skipped)."""
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+
+
 def read_class_map(path: str | Path) -> dict[str, int]:
     """`{folder name: class index}` from a class-map file (JSON object or list, or text one name per line)."""
     path = Path(path)
@@ -87,8 +92,7 @@ class ImageFolder(Dataset):
             raise UsageError(f"image folder {self.root} not found: expected <root>/<class>/<image> files")
         self.class_to_idx = class_indices(self.root, class_map)
         self.samples = [(f"{name}/{file.name}", label) for name, label in self.class_to_idx.items()
-                        for file in sorted((self.root / name).iterdir())
-                        if file.suffix.lower() in IMAGE_EXTENSIONS and not file.name.startswith(".")]
+                        for file in image_files(self.root / name)]
         if not self.samples:
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")

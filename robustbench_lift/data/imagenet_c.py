@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 
 from robustbench_lift.data.checks import odd_cells
-from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS, ImageFolder, class_indices, subfolders
+from robustbench_lift.data.imagefolder import ImageFolder, class_indices, image_files, subfolders
 from robustbench_lift.errors import UsageError
 
 LAYOUT = "<root>/<corruption>/<severity 1-5>/<class>/<image>"
@@ -18,8 +18,7 @@ LAYOUT = "<root>/<corruption>/<severity 1-5>/<class>/<image>"
 
 def count_images(folder: Path) -> int:
     """Image files in the class folders of `folder` (what `ImageFolder` would list)."""
-    return sum(1 for name in subfolders(folder) for file in (folder / name).iterdir()
-               if file.suffix.lower() in IMAGE_EXTENSIONS and not file.name.startswith("."))
+    return sum(len(image_files(folder / name)) for name in subfolders(folder))
 
 
 def is_corruption_tree(root: Path) -> bool:

@@ -26,10 +26,10 @@ import numpy as np
 from PIL import Image
 
 from robustbench_lift.data import detect_layout
-from robustbench_lift.data.cifar_c import NUM_SEVERITIES
+from robustbench_lift.data.cifar_c import NUM_SEVERITIES, load_npy
 from robustbench_lift.data.checks import odd_cells
 from robustbench_lift.data.decode import SIXTEEN_BIT_MODES, open_rgb
-from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS, subfolders
+from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS, image_files, subfolders
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 SEVERITIES = tuple(range(1, NUM_SEVERITIES + 1))
@@ -62,10 +62,6 @@ class DataReport:
 def _examples(names: Iterable[str]) -> str:
     names = sorted(names)
     return ", ".join(names[:EXAMPLES]) + (f", ... ({len(names)} in all)" if len(names) > EXAMPLES else "")
-
-
-def _images(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
 
 
 def _read_images(report: DataReport, root: Path, files: list[Path], decode: bool, same_size: bool) -> None:
@@ -110,7 +106,7 @@ def _check_tree(report: DataReport, root: Path, images: bool, decode: bool) -> N
             report.problems.append(f"{corruption}/: severities {', '.join(map(str, missing))} missing")
         for severity in found:
             folder = root / corruption / str(severity)
-            cells[(corruption, severity)] = {c: _images(folder / c) for c in subfolders(folder)}
+            cells[(corruption, severity)] = {c: image_files(folder / c) for c in subfolders(folder)}
     if not cells:
         report.problems.append("no <corruption>/<severity> cells")
         return
@@ -138,7 +134,7 @@ def _check_tree(report: DataReport, root: Path, images: bool, decode: bool) -> N
 
 
 def _check_folder(report: DataReport, root: Path, images: bool, decode: bool) -> None:
-    classes = {c: _images(root / c) for c in subfolders(root)}
+    classes = {c: image_files(root / c) for c in subfolders(root)}
     report.summary.append(f"{len(classes)} classes, {sum(map(len, classes.values()))} images")
     empty = [c for c, files in classes.items() if not files]
     if empty:
@@ -149,9 +145,9 @@ def _check_folder(report: DataReport, root: Path, images: bool, decode: bool) ->
 
 def _load(report: DataReport, path: Path) -> np.ndarray | None:
     try:
-        return np.load(path, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as exc:
-        report.problems.append(f"{path.name}: not a readable .npy array ({exc})")
+        return load_npy(path, mmap=True)
+    except UsageError as exc:
+        report.problems.append(str(exc))
         return None
 
 
