@@ -207,8 +207,10 @@ def _check_sha256(report: DataReport, root: Path, listing: dict[str, str]) -> No
         file = root / name
         if not file.is_file():
             missing.append(name)
-        elif hashlib.sha256(file.read_bytes()).hexdigest() != digest:
-            differ.append(name)
+        else:
+            with open(file, "rb") as f:
+                if hashlib.file_digest(f, "sha256").hexdigest() != digest:  # streamed: .npy files are large
+                    differ.append(name)
     data = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
             and p.suffix.lower() in IMAGE_EXTENSIONS | {".npy"} and not p.name.startswith(".")}
     unlisted = data - set(listing)
