@@ -13,10 +13,16 @@ rounded to `DIGITS` decimals first, so a run that reproduces the baseline exactl
 
 Tolerances come from, in increasing priority: `DEFAULT_TOLERANCE`, the baseline's "tolerance" object, and the
 `tolerance` argument (a mapping, a TOML/JSON file, or `metric=points` pairs; see `parse_tolerance`).
+
+Nothing non-finite passes: a NaN or Infinity in the baseline (Python's `json` reads those literals; they would
+compare as "same" to anything) or a tolerance that is not a finite number >= 0 is a `UsageError`, and so is
+every other malformed part of the file; an infinite metric in the run is a `LiftbenchError` (a NaN one counts
+as not measured, which fails when the baseline tracks it).
 """
 
 import difflib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -25,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.report import TOLERANCE_SPEC_HELP
 from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
 
@@ -129,8 +135,8 @@ def _read_tolerance_file(path: Path) -> dict:
     if not path.is_file():
         raise UsageError(f"tolerance file {path} does not exist; expected {TOLERANCE_SPEC_HELP}")
     try:
-        data = tomllib.loads(path.read_text()) if path.suffix.lower() == ".toml" else json.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        data = tomllib.loads(path.read_text()) if path.suffix.lower() == ".toml" else _load_json(path.read_text())
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise UsageError(f"tolerance file {path} is not valid {path.suffix[1:].upper()}: {exc}") from exc
     data = data.get("tolerance", data) if isinstance(data, dict) else data
     if not isinstance(data, dict):
@@ -148,41 +154,68 @@ def _metric_name(name: str, what: str) -> str:
 
 def _points(metric: str, value: object) -> float:
     try:
-        points = float(value)  # type: ignore[arg-type]
+        points = float("nan") if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         points = float("nan")
-    if not points >= 0:  # also rejects NaN
-        raise UsageError(f"tolerance for {metric} must be a number of points >= 0, got {value!r}")
+    if not (math.isfinite(points) and points >= 0):
+        raise UsageError(f"tolerance for {metric} must be a finite number of points >= 0, got {value!r}")
     return points
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"non-finite value {name} (JSON has no NaN or Infinity; write a finite number)")
+
+
+def _load_json(text: str) -> object:
+    """`json.loads` without the NaN / Infinity / -Infinity literals Python's parser accepts by default."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def read_baseline(path: str | Path) -> dict:
-    """Parse and validate a baseline JSON file: `{"metrics": {model: {metric: value}}, "tolerance": {...}}`."""
+    """Parse and validate a baseline JSON file: `{"metrics": {model: {metric: value}}, "tolerance": {...}}`, values
+    finite numbers, tolerances finite numbers >= 0; anything else is a `UsageError` naming the part."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"baseline {path} does not exist; write it from a run with `liftbench check --update`")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        data = _load_json(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"baseline {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise UsageError(f"baseline {path} must be an object with a \"metrics\" object of model -> metrics")
+    unknown = sorted(set(data) - {"metrics", "tolerance"})
+    if unknown:
+        raise UsageError(f"baseline {path}: unknown key(s) {', '.join(map(repr, unknown))}; expected \"metrics\" "
+                         "and optionally \"tolerance\"")
     for model, values in data["metrics"].items():
         if not isinstance(values, dict):
             raise UsageError(f"baseline {path}: metrics of {model!r} must be an object of metric -> value")
         for metric, value in values.items():
             _metric_name(metric, f"baseline {path} (model {model!r})")
-            if not isinstance(value, (int, float)):
-                raise UsageError(f"baseline {path}: {model} {metric} must be a number, got {value!r}")
-    return {"metrics": data["metrics"], "tolerance": parse_tolerance(data.get("tolerance") or {})}
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise UsageError(f"baseline {path}: {model} {metric} must be a number (finite: no NaN or "
+                                 f"Infinity), got {value!r}")
+    tolerance = data.get("tolerance", {})
+    if not isinstance(tolerance, dict):
+        raise UsageError(f"baseline {path}: \"tolerance\" must be an object of metric -> points, got "
+                         f"{json.dumps(tolerance)}")
+    if any(isinstance(value, str) for value in tolerance.values()):
+        raise UsageError(f"baseline {path}: tolerances must be numbers, got {tolerance}")
+    return {"metrics": data["metrics"], "tolerance": parse_tolerance(tolerance)}
 
 
 def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
     """Point estimates of every measured metric per model, in points rounded to `DIGITS`: `{model: {metric: v}}`."""
     summary = summary_table(results, ci=False)
-    return {str(model): {metric: round(float(value), DIGITS) for metric, value in row.items()
-                         if metric in METRICS and pd.notna(value)}
-            for model, row in summary.iterrows()}
+    metrics = {str(model): {metric: round(float(value), DIGITS) for metric, value in row.items()
+                            if metric in METRICS and pd.notna(value)}
+               for model, row in summary.iterrows()}
+    broken = [f"{model} {metric} = {value}" for model, values in metrics.items() for metric, value in values.items()
+              if not math.isfinite(value)]
+    if broken:
+        raise LiftbenchError(f"the results hold non-finite metric(s) ({', '.join(broken)}): the run is broken (a "
+                             "cell without images or a diverged model?); no gate can compare it")
+    return metrics
 
 
 def check(results: ResultsLike, baseline_json: str | Path,
@@ -235,5 +268,5 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
                         for model in sorted(metrics)},
             "tolerance": {m: tolerances.get(m, DEFAULT_TOLERANCE) for m in present}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
     return data
