@@ -137,8 +137,6 @@ def test_images_much_larger_than_the_model_input_are_refused(tmp_path):
         check_image_size((128, 160), 32, "shift window")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: the engine calls check_labels / check_image_size per data set "
-                   "(lead, after the restructuring); remove this mark then")
 @pytest.mark.parametrize("problem", ["labels", "size"])
 def test_the_engine_refuses_labels_outside_the_head_and_oversized_images(tmp_path, problem):
     write_images(tmp_path / "clean", count=6, size=8 if problem == "labels" else 224)
