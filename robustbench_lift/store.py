@@ -22,11 +22,15 @@ Readers (`load_results`: report, compare, check, a p baseline) open the file wit
 `mode=ro` connection that writes nothing (no schema, no version stamp), so the file's bytes never change and a
 read-only store can be read by anyone. A write that SQLite refuses (disk full, read-only file) is a
 `LiftbenchError` naming the store.
+
+Writers: a writable file store holds the `writer_lock` row from open to close (one writer per store), and
+`put_cell` writes a cell only under that lock and as its run saw the store (`store_lock`).
 """
 
 import io
 import json
 import sqlite3
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.store_lock import WriterLock
 
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ("model", "weights_sha256", "suite", "dataset", "corruption", "severity")
@@ -120,7 +125,7 @@ class ResultStore:
     an existing store for reading only (an SQLite `mode=ro` URI: nothing is ever written)."""
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
-        self.path = str(path)
+        self.path, self._lock = str(path), None
         if readonly and not Path(self.path).is_file():
             raise UsageError(f"no results store at {self.path}: expected an SQLite file written by `liftbench "
                              "evaluate`")
@@ -143,6 +148,15 @@ class ResultStore:
         with self._writing():
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if self.path != ":memory:":
+            self._lock = WriterLock(self._db, self.path)
+            try:
+                with self._writing():
+                    self._lock.acquire()
+            except LiftbenchError:
+                self._db.close()
+                raise
+            self._release = weakref.finalize(self, self._lock.release)  # also when the store is never closed
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -157,6 +171,8 @@ class ResultStore:
             raise LiftbenchError(f"cannot write results store {self.path}: {exc} ({hint})") from exc
 
     def close(self) -> None:
+        if self._lock is not None:
+            self._release()
         self._db.close()
 
     def __enter__(self) -> "ResultStore":
@@ -183,10 +199,16 @@ class ResultStore:
             "AND suite = ? AND dataset = ?", (model, weights_sha256, suite, dataset))
         return {(c, s): json.loads(f) for c, s, f in rows}
 
-    def put_cell(self, cell: CellResult, run_id: int | None = None) -> None:
-        """Write (or replace) one cell and commit."""
+    def put_cell(self, cell: CellResult, run_id: int | None = None,
+                 seen: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> None:
+        """Write (or replace) one cell and commit; refused (`LiftbenchError`) unless stored as `seen`, the
+        `fingerprints` its run read when it started, say: `WriterLock.check_cell`, in the same transaction."""
         n = int(cell.labels.shape[0])
+        key = (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity))
         with self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
+            if self._lock is not None:
+                self._lock.check_cell(key, seen)
             self._db.execute(
                 "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity), n,
