@@ -112,7 +112,7 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
-    from robustbench_lift.store import export_results
+    from robustbench_lift.store import KEY_COLUMNS, export_results, load_results
 
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
@@ -126,6 +126,11 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
         return
     if export:
         export_results(options["out"], export)
-    print_summary(pd.concat(frames, ignore_index=True), bootstrap, options["seed"], as_json)
+    evaluated = pd.concat(frames, ignore_index=True)
+    print_summary(evaluated, bootstrap, options["seed"], as_json)
     if not as_json:
+        others = len(load_results(options["out"])) - len(evaluated.drop_duplicates(list(KEY_COLUMNS)))
+        if others > 0:
+            click.echo(f"\nthe store holds {others} more cell(s) (other models, suites, data, corruptions or "
+                       f"severities) not shown here: liftbench report {options['out']} --out <folder>")
         click.echo(f"\nresults: {Path(options['out']).resolve()}")
