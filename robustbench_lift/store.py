@@ -211,8 +211,7 @@ class ResultStore:
                 self._lock.check_cell(key, seen)
             self._db.execute(
                 "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity), n,
-                 cell.top1_err, cell.top5_err, json.dumps(dict(cell.metrics)),
+                (*key, n, cell.top1_err, cell.top5_err, json.dumps(dict(cell.metrics)),
                  array_to_bytes(compact_indices(cell.labels)), array_to_bytes(compact_indices(cell.predictions)),
                  json.dumps(dict(cell.fingerprint), sort_keys=True), cell.seconds,
                  n / cell.seconds if cell.seconds > 0 else 0.0, run_id, _now()))
