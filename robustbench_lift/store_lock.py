@@ -38,33 +38,39 @@ _TABLE = """CREATE TABLE IF NOT EXISTS writer_lock (
 )"""
 
 
-def process_identity(pid: int) -> str | None:
-    """`"<boot id>/<start time in clock ticks>"` of a running process (Linux `/proc`), else None: a pid reused
-    after a reboot or by a later process has another identity."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3.. of `/proc/<pid>/stat` (proc(5): 3 is the state, 22 the start time in clock ticks since boot),
+    None without Linux `/proc` or process."""
     try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    return f"{boot}/{fields[19]}"  # field 22 of proc(5); fields[0] is field 3 (the state)
+
+
+def process_identity(pid: int) -> str | None:
+    """`"<boot id>/<start time>"` of a running process (Linux), else None: a pid reused after a reboot or by a
+    later process has another identity."""
+    fields = _stat(pid)
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    return None if fields is None else f"{boot}/{fields[19]}"
 
 
 def process_gone(pid: int, identity: str | None) -> bool:
-    """True when process `pid` of this host, recorded with `identity`, no longer runs."""
+    """True when process `pid` of this host, recorded with `identity`, no longer runs (or is a zombie)."""
     if pid <= 0:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return True
     except PermissionError:  # alive, owned by another user
         pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        state = ""
-    current = process_identity(pid)
-    return state == "Z" or (identity is not None and current is not None and current != identity)
+    fields, current = _stat(pid), process_identity(pid)
+    zombie = fields is not None and fields[0] == "Z"
+    return zombie or (identity is not None and current is not None and current != identity)
 
 
 class WriterLock:

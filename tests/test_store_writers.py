@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from PIL import Image
 from robustbench_lift.cli import main
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store import CellResult, ResultStore, array_to_bytes, load_results
-from robustbench_lift.store_lock import process_identity
+from robustbench_lift.store_lock import process_gone, process_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,3 +186,19 @@ def test_a_store_whose_lock_was_taken_over_writes_nothing(tmp_path):
         with pytest.raises(LiftbenchError, match="writer lock is now held by pid 1 on host elsewhere"):
             store.put_cell(cell(1, {}))
     assert load_results(path).empty and lock_row(path) == (1, "elsewhere", "theirs")  # not released: not ours
+
+
+@pytest.mark.skipif(process_identity(os.getpid()) is None, reason="needs Linux /proc")
+def test_process_gone_against_live_reused_zombie_and_impossible_pids():
+    me = process_identity(os.getpid())
+    assert not process_gone(os.getpid(), me) and not process_gone(os.getpid(), None)
+    assert process_gone(os.getpid(), "another-boot/1")  # the pid now belongs to a later process
+    assert process_gone(0, None) and process_gone(-5, None) and process_gone(2**40, None)
+    child = subprocess.Popen(["sleep", "0"])
+    deadline = time.monotonic() + 30
+    while (Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+    assert process_gone(child.pid, None)  # exited, not yet reaped: a zombie holds no lock
+    child.wait()
+    assert process_gone(child.pid, None)
