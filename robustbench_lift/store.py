@@ -17,12 +17,22 @@ Schema (`PRAGMA user_version` = `SCHEMA_VERSION`):
 A cell is written in one transaction, so a run killed at any point leaves only whole cells, and a resumed run
 skips exactly the cells present with the same fingerprint. A different weights file has another sha256 and
 so another key: it never reuses rows computed with other weights.
+
+Readers (`load_results`: report, compare, check, a p baseline) open the file with `readonly=True`: an SQLite
+`mode=ro` connection that writes nothing (no schema, no version stamp), so the file's bytes never change and a
+read-only store can be read by anyone. A write that SQLite refuses (disk full, read-only file) is a
+`LiftbenchError` naming the store.
+
+Writers: a writable file store holds the `writer_lock` row from open to close (one writer per store), and
+`put_cell` writes a cell only under that lock and as its run saw the store (`store_lock`).
 """
 
 import io
 import json
 import sqlite3
+import weakref
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.store_lock import WriterLock
 
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ("model", "weights_sha256", "suite", "dataset", "corruption", "severity")
@@ -110,25 +121,58 @@ def _now() -> str:
 
 
 class ResultStore:
-    """An open results store. `ResultStore(":memory:")` keeps results for one process only."""
+    """An open results store. `ResultStore(":memory:")` keeps results for one process only; `readonly=True` opens
+    an existing store for reading only (an SQLite `mode=ro` URI: nothing is ever written)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:" and not Path(self.path).parent.is_dir():
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path, self._lock = str(path), None
+        if readonly and not Path(self.path).is_file():
+            raise UsageError(f"no results store at {self.path}: expected an SQLite file written by `liftbench "
+                             "evaluate`")
+        if not readonly and self.path != ":memory:" and not Path(self.path).parent.is_dir():
             raise UsageError(f"cannot create results store {self.path}: folder {Path(self.path).parent} does not exist")
         try:
-            self._db = sqlite3.connect(self.path, timeout=60)
+            self._db = (sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=ro", uri=True, timeout=60)
+                        if readonly else sqlite3.connect(self.path, timeout=60))
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.path} is not a liftbench results store (SQLite): {exc}") from exc
+        if readonly and not {"runs", "cells"} <= tables:
+            raise UsageError(f"{self.path} is not a liftbench results store (no cells and runs tables): expected a "
+                             "file written by `liftbench evaluate`")
         if tables - {"sqlite_sequence"} and version != SCHEMA_VERSION:
             raise UsageError(f"{self.path}: results store schema version {version}, expected {SCHEMA_VERSION}")
-        with self._db:
+        if readonly:
+            return
+        with self._writing():
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if self.path != ":memory:":
+            self._lock = WriterLock(self._db, self.path)
+            try:
+                with self._writing():
+                    self._lock.acquire()
+            except LiftbenchError:
+                self._db.close()
+                raise
+            self._release = weakref.finalize(self, self._lock.release)  # also when the store is never closed
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One committed write transaction; SQLite's refusals (disk full, read-only) name the store and the fix."""
+        try:
+            with self._db:
+                yield
+        except sqlite3.OperationalError as exc:
+            hint = ("free disk space, or write to another --out" if "full" in str(exc) else
+                    "the file or its folder is read-only: use another --out" if "readonly" in str(exc) else
+                    "another process may be writing it, or the file is damaged")
+            raise LiftbenchError(f"cannot write results store {self.path}: {exc} ({hint})") from exc
 
     def close(self) -> None:
+        if self._lock is not None:
+            self._release()
         self._db.close()
 
     def __enter__(self) -> "ResultStore":
@@ -139,13 +183,13 @@ class ResultStore:
 
     def start_run(self, config: Mapping[str, Any], environment: Mapping[str, Any]) -> int:
         """Record a run's request and environment; returns its `run_id`."""
-        with self._db:
+        with self._writing():
             cursor = self._db.execute("INSERT INTO runs (started_at, config, environment) VALUES (?, ?, ?)",
                                       (_now(), json.dumps(config, default=str), json.dumps(environment)))
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int) -> None:
-        with self._db:
+        with self._writing():
             self._db.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (_now(), run_id))
 
     def fingerprints(self, model: str, weights_sha256: str, suite: str, dataset: str) -> dict[tuple[str, int], dict]:
@@ -155,14 +199,19 @@ class ResultStore:
             "AND suite = ? AND dataset = ?", (model, weights_sha256, suite, dataset))
         return {(c, s): json.loads(f) for c, s, f in rows}
 
-    def put_cell(self, cell: CellResult, run_id: int | None = None) -> None:
-        """Write (or replace) one cell and commit."""
+    def put_cell(self, cell: CellResult, run_id: int | None = None,
+                 seen: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> None:
+        """Write (or replace) one cell and commit; refused (`LiftbenchError`) unless stored as `seen`, the
+        `fingerprints` its run read when it started, say: `WriterLock.check_cell`, in the same transaction."""
         n = int(cell.labels.shape[0])
-        with self._db:
+        key = (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity))
+        with self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
+            if self._lock is not None:
+                self._lock.check_cell(key, seen)
             self._db.execute(
                 "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity), n,
-                 cell.top1_err, cell.top5_err, json.dumps(dict(cell.metrics)),
+                (*key, n, cell.top1_err, cell.top5_err, json.dumps(dict(cell.metrics)),
                  array_to_bytes(compact_indices(cell.labels)), array_to_bytes(compact_indices(cell.predictions)),
                  json.dumps(dict(cell.fingerprint), sort_keys=True), cell.seconds,
                  n / cell.seconds if cell.seconds > 0 else 0.0, run_id, _now()))
@@ -197,10 +246,11 @@ def load_results(path: str | Path | ResultStore, predictions: bool = False) -> p
     `predictions` also the per-image `labels` and `predictions` arrays. Errors are fractions in [0, 1]."""
     if isinstance(path, ResultStore):
         return _frame(path.cells(predictions=predictions))
-    if not Path(path).is_file():
-        raise UsageError(f"no results store at {path}: expected an SQLite file written by `liftbench evaluate`")
-    with ResultStore(path) as store:
-        return _frame(store.cells(predictions=predictions))
+    with ResultStore(path, readonly=True) as store:
+        try:
+            return _frame(store.cells(predictions=predictions))
+        except sqlite3.DatabaseError as exc:  # e.g. a damaged page, or a hot journal a read-only reader cannot undo
+            raise LiftbenchError(f"cannot read results store {path}: {exc}") from exc
 
 
 def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:

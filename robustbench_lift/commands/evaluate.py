@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corruptions.names import DIFFICULTIES
-from robustbench_lift.commands.options import parse_levels
+from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, parse_levels
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites import SUITES
 
@@ -57,34 +57,39 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "flip_prob,ut5d) or a results store of one model's p cells (store.db or store.db#model).")
 @click.option("--shift-mode", type=click.Choice(["crop", "circular"]), help="Suite shift: zero fill past the "
               "border, or wrap around.  [default: crop]")
-@click.option("--pairs", type=int, help="Suite shift: crop pairs per image.  [default: 5]")
-@click.option("--max-shift", type=int, help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
-@click.option("--batch-size", default=64, show_default=True, help="Images per forward pass (sequences and crop "
+@click.option("--pairs", type=POSITIVE, help="Suite shift: crop pairs per image.  [default: 5]")
+@click.option("--max-shift", type=POSITIVE,
+              help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
+@click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
+              help="Images per forward pass (sequences and crop "
               "pairs are batched to about this many frames).")
-@click.option("--workers", type=int, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
+@click.option("--workers", type=NON_NEGATIVE, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
 @click.option("--amp", is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32; recorded "
               "as the cells' precision.")
 @click.option("--tf32", is_flag=True, help="CUDA: let fp32 matmuls and convolutions use TF32.  [default: off]")
 @click.option("--channels-last/--no-channels-last", default=None, help="[default: on]")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
-@click.option("--limit", type=int, help="Evenly spaced images per cell.")
-@click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
-@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]),
-              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.  "
-                   "[default: auto]")
+@click.option("--limit", type=POSITIVE, help="Evenly spaced images per cell.")
+@click.option("--seed", default=0, show_default=True, type=SEED,
+              help="Per-image corruption seeds; zoo init without weights.")
+@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch "
+              "on the device, or reference (imagecorruptions) in the workers.  [default: auto]")
 @click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
               "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
               "32 px images; torch backend).  [default: imagenet]")
 @click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
-@click.option("--num-classes", type=int, help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
+@click.option("--num-classes", type=CLASSES,
+              help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
 @click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
-@click.option("--resize", type=int, default=256, show_default=True, help="Clean images: shorter side (0: keep).")
-@click.option("--crop", type=int, default=224, show_default=True, help="Clean images: center crop (0: keep).")
+@click.option("--resize", type=NON_NEGATIVE, default=256, show_default=True,
+              help="Clean images: shorter side (0: keep).")
+@click.option("--crop", type=NON_NEGATIVE, default=224, show_default=True, help="Clean images: center crop (0: keep).")
 @click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")
 @click.option("--overwrite", is_flag=True, help="Recompute cells stored with other settings.")
 @click.option("--export", type=click.Path(), help="Also write all stored cells to this .csv or .json file.")
-@click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap replicates for the 95% CIs (0: none).")
+@click.option("--bootstrap", default=1000, show_default=True, type=NON_NEGATIVE,
+              help="Bootstrap replicates for the 95% CIs (0: none).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str | None, severities: str | None,
@@ -111,7 +116,7 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
-    from robustbench_lift.store import export_results
+    from robustbench_lift.store import KEY_COLUMNS, export_results, load_results
 
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
@@ -119,12 +124,17 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
                              severities=parse_levels(severities), perturbations=perturbations,
                              difficulties=parse_levels(difficulties, "--difficulties", DIFFICULTIES),
                              compile=compile_model, dataset=dataset_name, resize=resize or None, crop=crop or None,
-                             **options)
+                             **{k: v for k, v in options.items() if v is not None})  # unset: the suite's default
               for index, model in enumerate(models)]
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if export:
         export_results(options["out"], export)
-    print_summary(pd.concat(frames, ignore_index=True), bootstrap, options["seed"], as_json)
+    evaluated = pd.concat(frames, ignore_index=True)
+    print_summary(evaluated, bootstrap, options["seed"], as_json)
     if not as_json:
+        others = len(load_results(options["out"])) - len(evaluated.drop_duplicates(list(KEY_COLUMNS)))
+        if others > 0:
+            click.echo(f"\nthe store holds {others} more cell(s) (other models, suites, data, corruptions or "
+                       f"severities) not shown here: liftbench report {options['out']} --out <folder>")
         click.echo(f"\nresults: {Path(options['out']).resolve()}")

@@ -3,7 +3,7 @@
 import click
 
 from corruptions.names import SEVERITIES
-from robustbench_lift.commands.options import parse_levels
+from robustbench_lift.commands.options import NON_NEGATIVE, POSITIVE, SEED, parse_levels
 
 
 @click.command()
@@ -15,9 +15,10 @@ from robustbench_lift.commands.options import parse_levels
 @click.option("--severities", default=",".join(map(str, SEVERITIES)), show_default=True,
               help="Severities in 1..5, e.g. 1,3,5 or 2-4.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True)
-@click.option("--workers", default=0, show_default=True, help="Image decoding processes and JPEG writer threads.")
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Base seed of the per-image corruption seeds.")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
+              help="Image decoding processes and JPEG writer threads.")
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Base seed of the per-image corruption seeds.")
 @click.option("--device", default=None, help="Device for the torch backend (default: cuda if available).")
 def render(data: str, out: str, corruptions: str, severities: str, backend: str, workers: int, batch_size: int,
            seed: int, device: str | None) -> None:
@@ -26,7 +27,9 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
     Resumable: existing files are kept. The images are "ImageNet-C style", corrupted by this package.
     """
     from robustbench_lift.data.render import render_imagenet_c
+    from robustbench_lift.engine.device import resolve_device
 
-    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_levels(severities),
-                                backend=backend, workers=workers, batch_size=batch_size, seed=seed, device=device)
+    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_levels(severities) or SEVERITIES,
+                                backend=backend, workers=workers, batch_size=batch_size, seed=seed,
+                                device=resolve_device(device) if device else None)
     click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import click
 
+from robustbench_lift.commands.options import SEED
 from robustbench_lift.report import FORMATS, TOLERANCE_SPEC_HELP
 
 _dataset = click.option("--dataset", "datasets", multiple=True,
                         help="Only rows of this data set (repeatable); needed when a model has several.")
 _n_boot = click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
                        help="Bootstrap resamples for the 95% CIs (0: no CIs).")
-_seed = click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+_seed = click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the bootstrap.")
 _store = click.Path(dir_okay=False)
 
 

@@ -5,6 +5,8 @@ from typing import Any
 
 import click
 
+from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, SEED
+
 
 @click.command()
 @click.option("--model", required=True, help="Zoo model name, e.g. demo-lift, cifar_resnet18-blur, resnet50-lift.")
@@ -18,13 +20,13 @@ import click
 @click.option("--warmup-epochs", type=float, help="Linear warm-up before the cosine decay.  [default: demo 1, else 0]")
 @click.option("--lambda-u", type=float, help="Weight of LiftPool's updater constraint.  [default: 0.01]")
 @click.option("--lambda-p", type=float, help="Weight of LiftPool's predictor constraint.  [default: 0.1]")
-@click.option("--seed", type=click.IntRange(min=0), help="Initialisation, data order and augmentation.  [default: 0]")
+@click.option("--seed", type=SEED, help="Initialisation, data order and augmentation.  [default: 0]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--workers", default=0, show_default=True, help="Loader processes (image folders).")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE, help="Loader processes (image folders).")
 @click.option("--amp/--no-amp", default=None, help="Autocast bf16 (fp16 without bf16).  [default: on CUDA only]")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), help="Also write last.pt every N steps.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from --out/last.pt.")
-@click.option("--num-classes", type=int, help="Must match the data.  [default: the data's]")
+@click.option("--num-classes", type=CLASSES, help="Must match the data.  [default: the data's]")
 @click.option("--weights", type=click.Path(), help="Initial weights (fine-tuning) instead of a seeded init.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(model: str, data: str, out: str, device: str, workers: int, amp: bool | None, checkpoint_every: int | None,

@@ -22,6 +22,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import content_digest
+from robustbench_lift.data.decode import open_rgb
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
@@ -36,17 +38,26 @@ def subfolders(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Sorted image files of `folder` (by extension, hidden files skipped)."""
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+
+
 def read_class_map(path: str | Path) -> dict[str, int]:
     """`{folder name: class index}` from a class-map file (JSON object or list, or text one name per line)."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"class map {path} not found: expected a JSON or text file naming the class folders")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+        loaded = json.loads(text) if path.suffix == ".json" else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "text"
+        raise UsageError(f"class map {path} is not valid {kind}: {exc}") from exc
     if path.suffix == ".json":
-        loaded = json.loads(text)
         mapping = {name: i for i, name in enumerate(loaded)} if isinstance(loaded, list) else loaded
-        if not all(isinstance(v, int) for v in mapping.values()):
-            raise UsageError(f"class map {path}: expected {{folder: integer index}} or a list of folder names")
+        if not isinstance(mapping, dict) or not all(type(v) is int and v >= 0 for v in mapping.values()):
+            raise UsageError(f"class map {path}: expected {{folder: integer index >= 0}} or a list of folder names")
         return {str(k): int(v) for k, v in mapping.items()}
     names = [line.split()[0] for line in text.splitlines() if line.strip()]
     return {name: i for i, name in enumerate(names)}
@@ -83,8 +94,7 @@ class ImageFolder(Dataset):
             raise UsageError(f"image folder {self.root} not found: expected <root>/<class>/<image> files")
         self.class_to_idx = class_indices(self.root, class_map)
         self.samples = [(f"{name}/{file.name}", label) for name, label in self.class_to_idx.items()
-                        for file in sorted((self.root / name).iterdir())
-                        if file.suffix.lower() in IMAGE_EXTENSIONS and not file.name.startswith(".")]
+                        for file in image_files(self.root / name)]
         if not self.samples:
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
@@ -101,17 +111,14 @@ class ImageFolder(Dataset):
         return torch.tensor([label for _, label in self.samples], dtype=torch.int64)
 
     def fingerprint(self) -> str:
-        """sha256 of the sorted relative file names and labels: the identity of this set of images."""
+        """sha256 of the sorted relative file names and labels, and of the files' content (`checks.content_digest`:
+        every size, a sample of bytes): the identity of this set of images, which replaced images change."""
         listing = "\n".join(f"{rel}\t{label}" for rel, label in self.samples)
-        return hashlib.sha256(listing.encode()).hexdigest()
+        content = content_digest(self.root, [rel for rel, _ in self.samples])
+        return hashlib.sha256(f"{listing}\n{content}".encode()).hexdigest()
 
     def _read(self, index: int) -> Tensor:
-        path = self.root / self.samples[index][0]
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert("RGB")
-        except OSError as exc:
-            raise LiftbenchError(f"cannot decode image {path}: {exc}") from exc
+        image = open_rgb(self.root / self.samples[index][0])
         if self.resize:
             image = TF.resize(image, self.resize, interpolation=TF.InterpolationMode.BILINEAR)
         if self.crop:

@@ -80,12 +80,12 @@ class _CroppedImages(torch.utils.data.Dataset):
         return len(self.indices)
 
     def __getitem__(self, item: int) -> tuple[Tensor, int]:
-        from PIL import Image
         from torchvision.transforms import functional as TF
 
+        from robustbench_lift.data.decode import open_rgb
+
         index = self.indices[item]
-        with Image.open(self.paths[index]) as image:
-            image = TF.center_crop(TF.resize(image.convert("RGB"), RESIZE), CROP)
+        image = TF.center_crop(TF.resize(open_rgb(self.paths[index]), RESIZE), CROP)
         return TF.pil_to_tensor(image), index
 
 

@@ -25,9 +25,10 @@ import torch
 from torch import nn
 
 from robustbench_lift.data import evenly_spaced, read_class_map
+from robustbench_lift.data.checks import check_image_size, check_labels
 from robustbench_lift.engine.device import environment, resolve_device
 from robustbench_lift.engine.distributed import Distributed
-from robustbench_lift.engine.model import prepare_model
+from robustbench_lift.engine.model import PreparedModel, prepare_model
 from robustbench_lift.engine.options import ModelOptions, RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
@@ -99,7 +100,8 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
     (`CorruptionOptions(...)`, a list of them) with `run=RunOptions(...)` and `options=ModelOptions(...)`.
     `data`: a corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, CIFAR pickles or `"demo"`.
     Cells already in `run.out` with the same settings are skipped; a `p_baseline` also re-scores the stored
-    `p` cells of this model. Other ranks than 0 of a distributed run return an empty frame.
+    `p` cells of this model. Returns the cells asked for (computed or found), not the store's other cells
+    (other corruptions, severities, suites or data). Other ranks than 0 of a distributed run return an empty frame.
     """
     run, described, requested = _requested(suite, flat, run, options)
     if data is None:
@@ -113,31 +115,45 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
         prepared = prepare_model(model, described, seed=run.seed)
         suites = [make_suite(name, data, _with_class_map(options), seed=run.seed, device=target)
                   for name, options in requested]
+        plan = [(suite_obj, suite_obj.groups()) for suite_obj in suites]
+        for suite_obj, groups in plan:
+            _check_data(prepared, suite_obj, groups)
         engine = Engine(prepared, target, dataclasses.replace(run, progress=run.progress and dist.is_main))
         store = ResultStore(run.out or ":memory:") if dist.is_main else None
         config = {"model": prepared.name, "weights": str(described.weights) if described.weights else None,
                   "suites": {name: _jsonable(options) for name, options in requested}, "data": str(data),
                   "batch_size": run.batch_size, "limit": run.limit, "seed": run.seed, "precision": engine.precision}
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
-        keys = []
-        for suite_obj in suites:
+        wanted = set()
+        for suite_obj, groups in plan:
             key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
             stored = dist.from_main(lambda: store.fingerprints(*key))
-            for group in suite_obj.groups():
+            for group in groups:
                 _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run)
             if store is not None and suite_obj.rescore:
                 _rescore(store, key, suite_obj)
-            keys.append(key)
+            wanted.update((*key, *cell) for group in groups for cell in group.cells)
         if store is None:
             return pd.DataFrame()
         store.finish_run(run_id)
         frame = load_results(store, predictions=True)
-        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS[:4]))), index=frame.index).isin(keys)
+        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS))), index=frame.index).isin(wanted)
         return frame[mine].reset_index(drop=True)
     finally:
         if store is not None:
             store.close()
         dist.close()
+
+
+def _check_data(prepared: PreparedModel, suite: Suite, groups: list[CellGroup]) -> None:
+    """Before any work: every group's labels within the model's classes, and what the model sees (the first
+    image, or the shift suite's crop `window`) at the model's input size when the zoo records it."""
+    input_size = getattr(prepared.module, "liftbench_meta", {}).get("input_size")
+    window = getattr(suite, "window", None)
+    for group in groups:
+        where = f"{suite.name} {suite.dataset} {'/'.join(map(str, group.cells[0]))}"
+        check_labels(group.dataset, prepared.num_classes, where)
+        check_image_size((window, window) if window else group.dataset, input_size, where)
 
 
 def _with_class_map(options: SuiteOptions) -> SuiteOptions:
@@ -185,7 +201,7 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
             store.put_cell(CellResult(*key, *cell, labels=labels, predictions=predictions, top1_err=top1,
                                       top5_err=top5, fingerprint=fingerprints[cell], seconds=seconds,
                                       metrics=metrics),
-                           run_id)
+                           run_id, seen=stored)  # refused if another process changed the cell meanwhile
     if errors:
         raise LiftbenchError("; ".join(sorted(set(errors))))
 

@@ -21,20 +21,23 @@ The baseline may also be the baseline run's results store: its point metrics are
 per-image predictions pair it with the run and, with `Significance` (`--require-significant`), count a
 regression only when its Holm-adjusted paired p is below alpha (else "worse (not significant)"; see
 `report.significance`).
+
+Nothing non-finite passes: a NaN or Infinity in the baseline (Python's `json` reads those literals; they would
+compare as "same" to anything) or a tolerance that is not a finite number >= 0 is a `UsageError`, and so is
+every other malformed part of the file; an infinite metric in the run is a `LiftbenchError` (a NaN one counts
+as not measured, which fails when the baseline tracks it).
 """
 
-import difflib
 import json
-import re
-import tomllib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from robustbench_lift.errors import UsageError
-from robustbench_lift.report import TOLERANCE_SPEC_HELP
+from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.report.baseline import parse_tolerance, read_baseline
 from robustbench_lift.report.significance import (
     Significance,
     baseline_p_values,
@@ -128,90 +131,18 @@ class CheckResult:
         return f"{table.to_string(index=False)}\n{verdict}"
 
 
-def parse_tolerance(spec: str | Path | Mapping[str, float] | None) -> dict[str, float]:
-    """Per-metric tolerances in points from a mapping, a TOML/JSON file or 'metric=points[,metric=points]'.
-
-    A file holds `{metric: points}` either at the top level or under a "tolerance" key. Unknown metric names
-    and negative or non-numeric points raise `UsageError`.
-    """
-    if spec is None:
-        return {}
-    if isinstance(spec, Mapping):
-        raw = dict(spec)
-    elif Path(spec).suffix.lower() in (".toml", ".json"):
-        raw = _read_tolerance_file(Path(spec))
-    else:
-        raw = {}
-        for pair in filter(None, re.split(r"[,\s]+", str(spec))):
-            metric, sep, points = pair.partition("=")
-            if not sep:
-                raise UsageError(f"tolerance {pair!r} is not metric=points; expected {TOLERANCE_SPEC_HELP}")
-            raw[metric.strip()] = points.strip()
-    return {_metric_name(metric, "tolerance"): _points(metric, value) for metric, value in raw.items()}
-
-
-def _read_tolerance_file(path: Path) -> dict:
-    if not path.is_file():
-        raise UsageError(f"tolerance file {path} does not exist; expected {TOLERANCE_SPEC_HELP}")
-    try:
-        data = tomllib.loads(path.read_text()) if path.suffix.lower() == ".toml" else json.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"tolerance file {path} is not valid {path.suffix[1:].upper()}: {exc}") from exc
-    data = data.get("tolerance", data) if isinstance(data, dict) else data
-    if not isinstance(data, dict):
-        raise UsageError(f"tolerance file {path} must hold an object of metric -> points, got {type(data).__name__}")
-    return data
-
-
-def _metric_name(name: str, what: str) -> str:
-    if name not in METRICS:
-        close = difflib.get_close_matches(name, list(METRICS), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"unknown metric {name!r} in {what}; expected one of {', '.join(METRICS)}{hint}")
-    return name
-
-
-def _points(metric: str, value: object) -> float:
-    try:
-        points = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        points = float("nan")
-    if not points >= 0:  # also rejects NaN
-        raise UsageError(f"tolerance for {metric} must be a number of points >= 0, got {value!r}")
-    return points
-
-
-def read_baseline(path: str | Path) -> dict:
-    """Parse and validate a baseline JSON file: `{"metrics": {model: {metric: value}}, "tolerance": {...}}`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"baseline {path} does not exist; write it from a run with `liftbench check --update`")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"baseline {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-        raise UsageError(f"baseline {path} must be an object with a \"metrics\" object of model -> metrics")
-    for model, values in data["metrics"].items():
-        if not isinstance(values, dict):
-            raise UsageError(f"baseline {path}: metrics of {model!r} must be an object of metric -> value")
-        for metric, value in values.items():
-            _metric_name(metric, f"baseline {path} (model {model!r})")
-            if not isinstance(value, (int, float)):
-                raise UsageError(f"baseline {path}: {model} {metric} must be a number, got {value!r}")
-    settings = data.get("settings") or {}
-    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
-        raise UsageError(f"baseline {path}: \"settings\" must be an object of model -> {{setting: value}}")
-    return {"metrics": data["metrics"], "tolerance": parse_tolerance(data.get("tolerance") or {}),
-            "settings": settings}
-
-
 def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
     """Point estimates of every measured metric per model, in points rounded to `DIGITS`: `{model: {metric: v}}`."""
     summary = summary_table(results, ci=False)
-    return {str(model): {metric: round(float(value), DIGITS) for metric, value in row.items()
-                         if metric in METRICS and pd.notna(value)}
-            for model, row in summary.iterrows()}
+    metrics = {str(model): {metric: round(float(value), DIGITS) for metric, value in row.items()
+                            if metric in METRICS and pd.notna(value)}
+               for model, row in summary.iterrows()}
+    broken = [f"{model} {metric} = {value}" for model, values in metrics.items() for metric, value in values.items()
+              if not math.isfinite(value)]
+    if broken:
+        raise LiftbenchError(f"the results hold non-finite metric(s) ({', '.join(broken)}): the run is broken (a "
+                             "cell without images or a diverged model?); no gate can compare it")
+    return metrics
 
 
 def check(results: ResultsLike, baseline_json: str | Path,
@@ -281,5 +212,5 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
     settings = {**old["settings"], **model_settings(results)}
     data["settings"] = {model: settings[model] for model in sorted(metrics) if model in settings}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
     return data

@@ -12,6 +12,11 @@ run, bit for bit on the CPU. On CUDA: AMP (bf16, fp16 with GradScaler without bf
 (the choices of `engine.runner.Engine`). Under torchrun the global batch of every step is split over the ranks
 (DistributedDataParallel, gloo on the CPU, nccl on CUDA) and rank 0 writes. `final.pt` carries the metadata the zoo
 reads (`models.load_model`), with its sha256 in `final.pt.sha256`.
+
+Divergence: the first step with a non-finite loss is recorded on the device (no per-step synchronisation) and
+checked, with the parameters' and buffers' finiteness, before every checkpoint and at the end of every epoch: a
+diverged run stops with a `LiftbenchError` naming the step, and never writes a non-finite `last.pt`, `final.pt`
+or `log.jsonl` line (the last good `last.pt` stays as it was).
 """
 
 import json
@@ -30,7 +35,7 @@ from robustbench_lift.engine.distributed import Distributed
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.engine.runner import Engine
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.models import create_model, save_checkpoint
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
@@ -128,6 +133,22 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
+    def check_finite(self, bad_step: Tensor) -> None:
+        """Raise when a rank saw a non-finite loss at a step of this epoch (`bad_step` >= 0, 0-based) or holds
+        non-finite parameters or buffers: one synchronisation, at checkpoint and epoch boundaries only."""
+        tensors = [t.detach() for t in self.module.state_dict().values() if t.is_floating_point()]
+        finite = bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+        reports = self.dist.all_gather((int(bad_step), finite))
+        steps = [step for step, _ in reports if step >= 0]
+        if not steps and all(ok for _, ok in reports):
+            return
+        where = (f"non-finite loss at epoch {self.epoch + 1}, step {min(steps) + 1} of {self.steps}" if steps else
+                 f"non-finite parameters after epoch {self.epoch + 1}, step {self.step} of {self.steps}")
+        kept = f"{self.out_dir / LAST} keeps the last finite state" if (self.out_dir / LAST).exists() else \
+            "no checkpoint was written"
+        raise LiftbenchError(f"training diverged: {where} (lr {self.recipe.lr:g}); {kept}. Lower --lr (or raise "
+                             "--warmup-epochs) and start over with --no-resume")
+
     def train_step(self, images: Tensor, labels: Tensor, seed: int) -> list[Tensor]:
         """One optimizer step; returns `[task loss * n, lifting loss * n, correct, n]` of this rank's batch."""
         torch.manual_seed(seed)  # dropout and any other stochastic layer
@@ -155,16 +176,19 @@ class Trainer:
         if hasattr(self.data.train.images, "set_epoch"):
             self.data.train.images.set_epoch(recipe.seed, self.epoch, recipe.crop_size)
         sums = [torch.tensor(float(v), device=self.device) for v in self.sums]
+        bad_step = torch.tensor(-1, device=self.device)  # first step of this epoch with a non-finite loss
         start, first = time.perf_counter(), self.step
         with tqdm(total=self.steps, initial=self.step, unit="step", desc=f"epoch {self.epoch + 1}/{recipe.epochs}",
                   disable=not self.progress, dynamic_ncols=True, leave=False) as bar:
             for images, labels in self.data.train.batches(batches, self.device, self.workers):
                 values = self.train_step(images, labels, derive_seed(recipe.seed, self.epoch, self.step, rank))
+                bad_step = torch.where((bad_step < 0) & ~torch.isfinite(values[0] + values[1]), self.step, bad_step)
                 sums = [total + value for total, value in zip(sums, values)]
                 self.step += 1
                 bar.update()
                 if self.checkpoint_every and (self.epoch * self.steps + self.step) % self.checkpoint_every == 0 \
                         and self.step < self.steps:
+                    self.check_finite(bad_step)
                     self.sums = [float(v) for v in sums]
                     self.save()
                 if self.progress and (self.step % POSTFIX_EVERY == 0 or self.step == self.steps):
@@ -172,6 +196,7 @@ class Trainer:
                     task, lift, correct, count = (float(v) for v in sums)
                     bar.set_postfix(loss=f"{(task + lift) / count:.3f}", acc=f"{100 * correct / count:.1f}%",
                                     img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
+        self.check_finite(bad_step)
         task, lift, correct, count = self.all_sum([float(v) for v in sums])
         self.sync_buffers()
         seconds = time.perf_counter() - start
@@ -184,7 +209,7 @@ class Trainer:
         self.save()
         if self.dist.is_main:
             with open(self.out_dir / LOG, "a") as log:
-                log.write(json.dumps(record) + "\n")
+                log.write(json.dumps(record, allow_nan=False) + "\n")
         if self.progress:
             test = "-" if record["test_acc"] is None else f"{100 * record['test_acc']:.2f}%"
             tqdm.write(f"epoch {record['epoch']}/{recipe.epochs}  loss {record['loss']:.4f}  train acc "
