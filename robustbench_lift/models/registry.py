@@ -191,9 +191,9 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
         weights, default = torchvision_weights(arch)
     elif not cifar and pool == "blur" and set(pool_kwargs) <= {"filter_size"}:
         weights, default = antialiased_weights(arch, pool_kwargs.get("filter_size", 4))
-    normalisation = (None, None) if cifar else (IMAGENET_MEAN, IMAGENET_STD)
+    mean, std = (None, None) if cifar else (IMAGENET_MEAN, IMAGENET_STD)
     return ModelSpec(canonical, backbone, arch, pool, dict(pool_kwargs), CIFAR_INPUT if cifar else IMAGENET_INPUT,
-                     CIFAR_CLASSES if cifar else 1000, weights, default, *normalisation)
+                     CIFAR_CLASSES if cifar else 1000, weights, default, mean=mean, std=std)
 
 
 def _demo_spec(name: str, match: re.Match, pool_kwargs: dict[str, Any]) -> ModelSpec:
