@@ -10,7 +10,7 @@ from torchvision.models.convnext import CNBlockConfig, ConvNeXt
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.sites import Pooling
-from robustbench_lift.models.swap import describe_swap, plan_swap, swap_pooling
+from robustbench_lift.models.swap import describe_swap, parse_pool, plan_swap, swap_pooling
 
 SIZE = 64
 K = 5  # LiftPool's default kernel size
@@ -67,7 +67,7 @@ def test_swap_keeps_every_shape_and_adds_only_the_pools(source, name):
     before, after = _shapes(original, x), _shapes(swapped, x)
     assert {key: after[key] for key in before} == before  # every original layer returns the shape it returned
 
-    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(swapped) - count(original) == sum(_lift_params(site.channels) for site in swap.sites)
     old, new = original.state_dict(), swapped.state_dict()
     assert all(new[key].shape == value.shape for key, value in old.items())
@@ -187,3 +187,10 @@ def test_describe_lists_every_site_and_a_second_swap_is_refused():
         describe_swap(torchvision.models.resnet18())
     with pytest.raises(UsageError, match="unknown pooling 'lfit'"):
         plan_swap(torchvision.models.resnet18(), "lfit")
+
+
+def test_parse_pool_reads_the_zoos_size_suffix():
+    assert parse_pool("blur5", pad_type="zero") == Pooling("blur", {"filter_size": 5, "pad_type": "zero"})
+    assert parse_pool(Pooling("lift"), kernel_size=3, sites="stem") == Pooling("lift", {"kernel_size": 3}, "stem")
+    with pytest.raises(UsageError, match="only lift and blur take a size suffix"):
+        parse_pool("skip3")

@@ -33,11 +33,11 @@ antialiased-cnns' module names and load its published checkpoints: the two trans
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.modules.utils import _pair
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.registry import SIZE_OPTIONS
@@ -75,12 +75,19 @@ class SwapSite:
 
 @dataclass(frozen=True)
 class Swap:
-    """What `swap_pooling` did, kept on the model as `model.liftbench_swap`."""
+    """What `swap_pooling` did, kept on the model as `model.liftbench_swap`.
+
+    Attributes:
+        pooling: the pooling put in.
+        sites: the rewritten layers, in the order the input reaches them.
+        stem: the stem conv that keeps its stride, described (None if the first conv has stride 1).
+        input_size: the input side at which the sites were found and every shape checked.
+        added_params: parameters of the new pools.
+    """
 
     pooling: Pooling
     sites: tuple[SwapSite, ...]
     stem: str | None
-    """The stem conv that keeps its stride (None if the first conv has stride 1)."""
     input_size: int
     added_params: int
 
@@ -113,10 +120,16 @@ def _swapped_class(rule: str, base: type) -> type:
     return _CLASSES[rule, base]
 
 
-def parse_pool(pool: str | Pooling, **options) -> Pooling:
-    """`"lift"`, `"lift3"` (the zoo's size suffix: lift's kernel_size, blur's filter_size) or a `Pooling`."""
+def _pair(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def parse_pool(pool: str | Pooling, **options: Any) -> Pooling:
+    """A `Pooling` from `"lift"`, `"lift3"` (the zoo's size suffix: lift's kernel_size, blur's filter_size) or a
+    `Pooling`, with `options` (pooling options, or `sites="stem"`) added."""
+    sites = options.pop("sites", pool.sites if isinstance(pool, Pooling) else "all")
     if isinstance(pool, Pooling):
-        return pool
+        return Pooling(pool.name, {**pool.options, **options}, sites)
     match = re.fullmatch(r"([a-z]+)(\d+)?", pool)
     if not match or match[1] not in list_pools():
         raise UsageError(f"unknown pooling {pool!r}: expected one of {', '.join(list_pools())}, optionally with a "
@@ -125,7 +138,7 @@ def parse_pool(pool: str | Pooling, **options) -> Pooling:
         if match[1] not in SIZE_OPTIONS:
             raise UsageError(f"pooling {pool!r}: only {' and '.join(SIZE_OPTIONS)} take a size suffix")
         options = {SIZE_OPTIONS[match[1]]: int(match[2]), **options}
-    return Pooling(match[1], options)
+    return Pooling(match[1], options, sites)
 
 
 def _describe(layer: nn.Module) -> str:
