@@ -19,7 +19,7 @@ from typing import Any
 from torch import nn
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
 IMAGENET_RESIZE = 256

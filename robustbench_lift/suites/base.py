@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from robustbench_lift.data import open_clean
 from robustbench_lift.metrics.corruption import top1_error, topk_error
-from robustbench_lift.suites.options import CleanOptions
+from robustbench_lift.suites.options import CleanOptions, at_model_size
 
 CLEAN = ("clean", 0)
 InputFn = Callable[[Tensor, Tensor, tuple[str, int]], Tensor]
@@ -67,6 +67,9 @@ class Suite(ABC):
 
     name = ""
     rescore = False
+    input_size: int | None = None
+    """Side of the (clean) images the model's inputs are made from, recorded in every cell's fingerprint; None
+    when the images are read as released (pre-rendered trees)."""
 
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
@@ -84,6 +87,11 @@ class Suite(ABC):
         return top1_error(flat, repeated), topk_error(flat[:, :5], repeated), {}
 
 
+def image_side(dataset: Dataset) -> int:
+    """The shorter side of a data set's first image (all have one size once resized and cropped)."""
+    return min(dataset[0][1].shape[-2:])
+
+
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
     """A group of one cell whose images are evaluated as they are."""
     return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source}})
@@ -97,7 +105,9 @@ class CleanSuite(Suite):
     def __init__(self, data: str | Path, options: CleanOptions = CleanOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(data).name)
+        options = at_model_size(options)
         self.source = open_clean(data, options.class_map, options.resize, options.crop)
+        self.input_size = image_side(self.source)
 
     def groups(self) -> list[CellGroup]:
         return [static_group(self.source, CLEAN, "clean")]

@@ -38,8 +38,8 @@ from corruptions.shift import shift
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite
-from robustbench_lift.suites.options import PerturbationOptions
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, image_side
+from robustbench_lift.suites.options import PerturbationOptions, at_model_size
 
 TRANSLATE_MARGIN = 20
 """make_imagenet_p.py: translate shifts of up to 20 px before the centre crop."""
@@ -103,6 +103,7 @@ class PerturbationSuite(Suite):
 
     def __init__(self, data: str | Path, options: PerturbationOptions = PerturbationOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
+        options = at_model_size(options)
         self.layout = detect_layout(data)
         super().__init__(options.dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else "-otf"))
         names = expand_perturbations(options.perturbations)
@@ -122,6 +123,8 @@ class PerturbationSuite(Suite):
             resize = options.resize
             window = (resize, resize + 2 * TRANSLATE_MARGIN) if resize else None
             self.source = open_clean(data, options.class_map, resize, window)
+            side = image_side(self.source)
+            self.input_size = self.crop if self.crop and self.crop < side else side
         baseline = options.p_baseline
         self.baseline = load_p_baseline(baseline) if isinstance(baseline, (str, Path)) else baseline
         if self.baseline is not None:

@@ -34,7 +34,7 @@ from robustbench_lift.data import open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.shift import DIAGONAL, PAIRS, diagonal_agreement, pair_agreement
 from robustbench_lift.suites.base import CellGroup, InputFn, Suite
-from robustbench_lift.suites.options import ShiftOptions
+from robustbench_lift.suites.options import ShiftOptions, at_model_size
 
 DEFAULT_MODE = "crop"
 DEFAULT_PAIRS = 5
@@ -50,6 +50,7 @@ class ShiftSuite(Suite):
     def __init__(self, data: str | Path, options: ShiftOptions = ShiftOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(str(data)).name)
+        options = at_model_size(options)
         shift_mode = options.shift_mode or DEFAULT_MODE
         pairs = DEFAULT_PAIRS if options.pairs is None else options.pairs
         if shift_mode not in SHIFT_MODES:
@@ -59,7 +60,7 @@ class ShiftSuite(Suite):
         self.source = open_clean(data, options.class_map, options.resize, options.resize)
         side = min(self.source[0][1].shape[1:])
         crop = options.crop
-        self.window = crop if crop and crop < side else side
+        self.window = self.input_size = crop if crop and crop < side else side
         self.max_shift = default_max_shift(side) if options.max_shift is None else options.max_shift
         if not 1 <= self.max_shift < self.window:
             raise UsageError(f"--max-shift must be in 1..{self.window - 1} for {self.window} px inputs, "
