@@ -59,7 +59,7 @@ class CorruptionSuite(Suite):
             raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a pre-rendered "
                              f"{self.layout} tree, whose constants are fixed: drop the preset")
         self.preset = check_preset(options.preset or "imagenet")
-        self.scaling = check_scaling(options.severity_scaling)
+        self.scaling = check_scaling(options.severity_scaling or "none")
         if self.scaling != "none" and not on_the_fly:
             raise UsageError(f"severity scaling {self.scaling!r} applies to corruption on the fly; {data} is a "
                              f"pre-rendered {self.layout} tree: drop it")

@@ -43,15 +43,15 @@ class CleanOptions(SuiteOptions):
 class CorruptionOptions(SuiteOptions):
     """Suite `c`: `corruptions` (names or subsets, default the 15 common), `severities` (default 1-5), the
     `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and severity `preset` ("imagenet" or
-    "cifar"), and the `severity_scaling` of pixel constants at other sizes than the preset's ("none" or "area",
-    `suites.scaling`)."""
+    "cifar"), and the `severity_scaling` of pixel constants at other sizes than the preset's ("none", the default,
+    or "area"; `suites.scaling`)."""
 
     clean: str | Path | None = None
     corruptions: Sequence[str] | None = None
     severities: Sequence[int] | None = None
     backend: str = "auto"
     preset: str | None = None
-    severity_scaling: str = "none"
+    severity_scaling: str | None = None
 
 
 @dataclass(frozen=True)
