@@ -72,8 +72,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
 @click.option("--limit", type=int, help="Evenly spaced images per cell.")
 @click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
-@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True,
-              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.")
+@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch "
+              "on the device, or reference (imagecorruptions) in the workers.  [default: auto]")
 @click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions: severity "
               "constants of ImageNet-C or of CIFAR-10-C (milder, for 32 px images; torch backend).  "
               "[default: imagenet]")
@@ -131,7 +131,8 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
                              difficulties=parse_levels(difficulties, "--difficulties", DIFFICULTIES),
                              compile=compile_model, dataset=dataset_name, model_args=parse_model_args(model_args),
                              resize=MODEL if resize is None else resize or None,
-                             crop=MODEL if crop is None else crop or None, **options)
+                             crop=MODEL if crop is None else crop or None,
+                             **{k: v for k, v in options.items() if v is not None})  # unset: the suite's default
               for index, model in enumerate(models)]
     if int(os.environ.get("RANK", "0")) != 0:
         return
