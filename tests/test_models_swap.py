@@ -194,3 +194,17 @@ def test_parse_pool_reads_the_zoos_size_suffix():
     assert parse_pool(Pooling("lift"), kernel_size=3, sites="stem") == Pooling("lift", {"kernel_size": 3}, "stem")
     with pytest.raises(UsageError, match="only blur and lift take a size suffix"):
         parse_pool("skip3")
+
+
+def test_cli_describes_every_site_of_any_model_and_names_what_is_left(capsys):
+    from robustbench_lift.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "--describe", "torchvision:resnet18", "--pool", "lift"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and out.startswith("torchvision:resnet18-lift (input 224x224)")
+    sites = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    assert sites == ["maxpool", *(f"layer{i}.0.{layer}" for i in (2, 3, 4) for layer in ("conv1", "downsample.0"))]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "--describe", "torchvision:vit_b_16", "--pool", "lift"])
+    assert exit_info.value.code == 2 and "conv_proj" in capsys.readouterr().err

@@ -28,9 +28,9 @@ from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.models import preprocess
 from robustbench_lift.models.factory import call_factory, factory_name, parse_model_args
 from robustbench_lift.models.preprocess import Preprocess
-from robustbench_lift.models.registry import SIZE_OPTIONS, create_model, model_spec
+from robustbench_lift.models.registry import SIZE_OPTIONS, create_model, describe_model, model_spec
 from robustbench_lift.models.sites import Pooling
-from robustbench_lift.models.swap import parse_pool, swap_pooling
+from robustbench_lift.models.swap import describe_swap, parse_pool, swap_pooling
 from robustbench_lift.models.trace import output_shape
 from robustbench_lift.models.transfer import transfer_weights
 from robustbench_lift.models.weights import cache_path, download, read_checkpoint
@@ -247,3 +247,19 @@ def _resolve_zoo(name: str, canonical: str, weights: Any, args: dict[str, Any], 
             "pool": model_spec(zoo_name).pooling, **prep.as_meta()}
     model.liftbench_meta = meta
     return model, meta
+
+
+def describe(spec: str, *, pool: str | Pooling | None = None, model_args: Mapping[str, Any] | None = None) -> str:
+    """Where the pooling sits: a zoo model's placement (`describe_model`; with `pool`, of its variant), or every
+    site `pool` changes in any other model (`describe_swap`), built on the meta device (no memory, no weights).
+    `UsageError` naming the layers the rules do not cover."""
+    args, pooling = dict(model_args or {}), parse_pool(pool) if pool is not None else None
+    kind, rest = _kind(spec)
+    if kind == "zoo":
+        name, options = _zoo_name(rest, pooling)
+        return describe_model(name, **{**args, **options})
+    if pooling is None:
+        raise UsageError(f"{spec} is not a zoo model: pass a pool (--pool lift) to see the sites it would change")
+    with torch.device("meta"):
+        model, meta = resolve_model(spec, model_args=args, pool=pooling)
+    return f"{meta['model']} (input {meta['input_size']}x{meta['input_size']})\n{describe_swap(model)}"
