@@ -35,14 +35,15 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _resized(folder: Path, resize: int, crop: int) -> torch.Tensor:
+def _resized(folder: Path, resize: int, crop: int, interpolation: str = "bilinear") -> torch.Tensor:
     """Independent transcription of Resize(shorter side) + CenterCrop with Pillow: uint8 (N, 3, crop, crop)."""
+    resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[interpolation]
     images = []
     for path in sorted(folder.glob("*/*.png")):
         image = Image.open(path).convert("RGB")
         w, h = image.size
         size = (resize, int(resize * h / w)) if w <= h else (int(resize * w / h), resize)
-        image = image.resize(size, Image.BILINEAR)
+        image = image.resize(size, resample)
         left, top = int(round((size[0] - crop) / 2.0)), int(round((size[1] - crop) / 2.0))
         array = np.asarray(image)[top:top + crop, left:left + crop]
         images.append(torch.from_numpy(array.copy()).permute(2, 0, 1))
@@ -61,12 +62,12 @@ def _cell_inputs(folder: Path, cells: list[tuple[str, int]], **options) -> dict[
     return {cell: inputs(batch, indices, cell) for cell in cells}
 
 
-@pytest.mark.parametrize("size", [160, 288])
-def test_on_the_fly_cells_equal_corrupting_the_resized_images(folder: Path, size: int) -> None:
+@pytest.mark.parametrize(("size", "interpolation"), [(160, "bilinear"), (288, "bicubic")])
+def test_on_the_fly_cells_equal_corrupting_the_resized_images(folder: Path, size: int, interpolation: str) -> None:
     cells = [("defocus_blur", 2), ("gaussian_noise", 1)]
     resize = round(size / 0.875)
-    seen = _cell_inputs(folder, cells, resize=resize, crop=size)
-    clean = _resized(folder, resize, size)
+    seen = _cell_inputs(folder, cells, resize=resize, crop=size, interpolation=interpolation)
+    clean = _resized(folder, resize, size, interpolation)
     assert clean.shape[-2:] == (size, size)
     for cell in cells:
         expected = corrupt_indexed(clean, [0, 1, 2], *cell, SEED, "torch")
@@ -111,7 +112,7 @@ class Net(nn.Module):
         super().__init__()
         self.fc = nn.Linear(3, 3)
         self.pretrained_cfg = {"input_size": (3, side, side), "crop_pct": side / (side + 32),
-                               "interpolation": "bilinear", "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
+                               "interpolation": "bicubic", "mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
 
     def forward(self, x):
         if x.device.type != "meta":  # resolve_model traces the model once on the meta device
@@ -137,6 +138,7 @@ def test_evaluate_reads_and_corrupts_at_the_models_config_size(folder: Path, tmp
     assert fingerprints[("defocus_blur", 1)]["input_size"] == 288
     assert fingerprints[("defocus_blur", 1)]["severity_scaling"] == "none"
     assert fingerprints[("clean", 0)]["input_size"] == 288
+    assert fingerprints[("clean", 0)]["interpolation"] == "bicubic"  # the model's config
     assert frame["model"].unique().tolist() == [f"{tmp_path.as_posix()}/net.py:build"]
     module.SEEN.clear()
     evaluate(spec, "c", folder, model_args={"side": 160}, **{**common, "out": tmp_path / "s.db"})

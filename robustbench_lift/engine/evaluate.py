@@ -115,7 +115,7 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
     try:
         prepared = prepare_model(model, described, seed=run.seed)
         native = prepared.preprocess
-        sizes = (native.input_size, native.resize) if native is not None else ()
+        sizes = (native.input_size, native.resize, native.interpolation) if native is not None else ()
         suites = [make_suite(name, data, at_model_size(_with_class_map(options), *sizes), seed=run.seed,
                              device=target) for name, options in requested]
         engine = Engine(prepared, target, dataclasses.replace(run, progress=run.progress and dist.is_main))
@@ -166,8 +166,7 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     prepared = engine.prepared
     common = {"limit": limit, "n": len(indices), "precision": engine.precision, "num_classes": prepared.num_classes,
               "mean": list(prepared.mean), "std": list(prepared.std)}
-    if suite.input_size is not None:
-        common["input_size"] = suite.input_size
+    common.update(suite.read_as)
     fingerprints = {cell: {**fingerprint, **common} for cell, fingerprint in group.fingerprints.items()}
     where = str(run.out or "the in-memory store")
     pending = [cell for cell in group.cells

@@ -67,9 +67,9 @@ class Suite(ABC):
 
     name = ""
     rescore = False
-    input_size: int | None = None
-    """Side of the (clean) images the model's inputs are made from, recorded in every cell's fingerprint; None
-    when the images are read as released (pre-rendered trees)."""
+    read_as: dict[str, Any] = {}
+    """How the clean images the model's inputs are made from were read, recorded in every cell's fingerprint
+    (`read_as`): `input_size` (their side) and, when resized, `interpolation`; empty for released trees."""
 
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
@@ -87,9 +87,12 @@ class Suite(ABC):
         return top1_error(flat, repeated), topk_error(flat[:, :5], repeated), {}
 
 
-def image_side(dataset: Dataset) -> int:
-    """The shorter side of a data set's first image (all have one size once resized and cropped)."""
-    return min(dataset[0][1].shape[-2:])
+def read_as(dataset: Dataset, side: int | None = None) -> dict[str, Any]:
+    """`{"input_size": side, ["interpolation": ...]}` of clean images `dataset`; `side` defaults to the shorter
+    side of its first image (all have one size once resized and cropped); interpolation if it resizes them."""
+    resized = getattr(dataset, "resize", None)
+    return {"input_size": side or min(dataset[0][1].shape[-2:]),
+            **({"interpolation": dataset.interpolation.value} if resized else {})}
 
 
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
@@ -106,8 +109,8 @@ class CleanSuite(Suite):
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(data).name)
         options = at_model_size(options)
-        self.source = open_clean(data, options.class_map, options.resize, options.crop)
-        self.input_size = image_side(self.source)
+        self.source = open_clean(data, options.class_map, options.resize, options.crop, options.interpolation)
+        self.read_as = read_as(self.source)
 
     def groups(self) -> list[CellGroup]:
         return [static_group(self.source, CLEAN, "clean")]

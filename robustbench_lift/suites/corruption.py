@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from corruptions.names import SEVERITIES, expand_corruptions
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
-from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, image_side, static_group
+from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, read_as, static_group
 from robustbench_lift.suites.options import CorruptionOptions, at_model_size
 from robustbench_lift.suites.scaling import check_scaling, corrupt_scaled
 
@@ -82,9 +82,10 @@ class CorruptionSuite(Suite):
                              for c in self.corruptions}
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
-        self.clean = open_clean(clean, class_map, options.resize, options.crop) if clean is not None else None
+        self.clean = None if clean is None else open_clean(clean, class_map, options.resize, options.crop,
+                                                           options.interpolation)
         if self.tree is None:
-            self.input_size = image_side(self.clean)
+            self.read_as = read_as(self.clean)
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
         in_workers = [cell for cell in cells if cell != CLEAN and self.backends[cell[0]] == "reference"]

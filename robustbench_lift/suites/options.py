@@ -24,14 +24,16 @@ class SuiteOptions:
     `dataset`: store name (default: the data folder's name, `-otf` added for on-the-fly corruption);
     `class_map`: JSON/text file or dict class folder -> index; `resize`/`crop`: clean images' shorter side and
     centre crop (`None`: keep; `MODEL`, the default: the model's own preprocessing, `at_model_size`: the zoo's
-    ImageNet models 256/224, a timm model its pretrained config, e.g. 320/288). Generated inputs (corruptions,
-    perturbations, shifts) are made from these images, so at the model's size.
+    ImageNet models 256/224, a timm model its pretrained config, e.g. 329/288) and the resize's `interpolation`
+    ("bilinear", "bicubic", ...; `MODEL`: the model's). Generated inputs (corruptions, perturbations, shifts) are
+    made from these images, so at the model's size.
     """
 
     dataset: str | None = None
     class_map: str | Path | dict[str, int] | None = None
     resize: int | str | None = MODEL
     crop: int | str | None = MODEL
+    interpolation: str = MODEL
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,13 @@ def options_for(cls: type[SuiteOptions], suite: str, **flat: Any) -> SuiteOption
     return cls(**given)
 
 
-def at_model_size(options: SuiteOptions, input_size: int | None = None, resize: int | None = None) -> SuiteOptions:
-    """`options` with each `MODEL` size replaced by the model's: `crop` by `input_size`, `resize` by `resize`
-    (`models.Preprocess`); without a model size (an `nn.Module`), ImageNet's protocol 256/224."""
+def at_model_size(options: SuiteOptions, input_size: int | None = None, resize: int | None = None,
+                  interpolation: str | None = None) -> SuiteOptions:
+    """`options` with each `MODEL` value replaced by the model's (`models.Preprocess`): `crop` by `input_size`,
+    `resize` by `resize`, `interpolation` by `interpolation`; without a model's (an `nn.Module`), ImageNet's
+    protocol: 256/224, bilinear."""
     from robustbench_lift.data.imagefolder import CLEAN_CROP, CLEAN_RESIZE
 
-    sizes = {"resize": resize or CLEAN_RESIZE, "crop": input_size or CLEAN_CROP}
+    sizes = {"resize": resize or CLEAN_RESIZE, "crop": input_size or CLEAN_CROP,
+             "interpolation": interpolation or "bilinear"}
     return replace(options, **{k: v for k, v in sizes.items() if getattr(options, k) == MODEL})

@@ -38,7 +38,7 @@ from corruptions.shift import shift
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite, image_side
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
 from robustbench_lift.suites.options import PerturbationOptions, at_model_size
 
 TRANSLATE_MARGIN = 20
@@ -122,9 +122,9 @@ class PerturbationSuite(Suite):
             self.tree = None
             resize = options.resize
             window = (resize, resize + 2 * TRANSLATE_MARGIN) if resize else None
-            self.source = open_clean(data, options.class_map, resize, window)
-            side = image_side(self.source)
-            self.input_size = self.crop if self.crop and self.crop < side else side
+            self.source = open_clean(data, options.class_map, resize, window, options.interpolation)
+            side = min(self.source[0][1].shape[-2:])
+            self.read_as = read_as(self.source, self.crop if self.crop and self.crop < side else side)
         baseline = options.p_baseline
         self.baseline = load_p_baseline(baseline) if isinstance(baseline, (str, Path)) else baseline
         if self.baseline is not None:
