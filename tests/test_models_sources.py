@@ -22,7 +22,8 @@ def build(depth=1, width=8, num_classes=10, name="net"):
     for _ in range(depth):
         layers += [nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU()]
         width *= 2
-    model = nn.Sequential(*layers, nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+    model = nn.Sequential(*layers, nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(width, num_classes))
     model.name = name
     return model
 
