@@ -8,7 +8,7 @@ import torchvision
 from test_train import CIFAR10_FILES, write_cifar
 
 from robustbench_lift.cli import main
-from robustbench_lift.models import create_model, read_checkpoint
+from robustbench_lift.models import create_model, read_checkpoint, resolve_model
 
 
 def test_cli_fine_tunes_a_swapped_torchvision_model_from_the_original_checkpoint(tmp_path, capsys):
@@ -38,3 +38,8 @@ def test_cli_fine_tunes_a_swapped_torchvision_model_from_the_original_checkpoint
         torch.testing.assert_close(state[key], original[key])
     for key in [k for k in new if "running" not in k and "num_batches" not in k] + head:  # their own init
         torch.testing.assert_close(state[key], fresh[key])
+    # The fine-tuned checkpoint evaluates as the same swapped model: everything loads, its normalisation is used.
+    model, loaded = resolve_model("torchvision:resnet18", weights=tmp_path / "run" / "final.pt", pool="lift")
+    assert loaded["transfer"]["new"] == () and loaded["num_classes"] == 10
+    assert loaded["mean"] == list(meta["mean"])
+    torch.testing.assert_close(model.state_dict()["layer1.0.conv1.weight"], state["layer1.0.conv1.weight"])
