@@ -22,7 +22,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 
     from robustbench_lift.report.aggregate import summarize
     from robustbench_lift.report.summary import summary_table
-    from robustbench_lift.report.tables import corruption_table, render
+    from robustbench_lift.report.tables import corruption_table, precision_note, render
 
     if as_json:
         summary = summarize(frame, n_boot=n_boot, seed=seed)
@@ -31,7 +31,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
         return
     table = summary_table(frame, ci=n_boot > 0, n_boot=n_boot, seed=seed)
     click.echo(render(table, "md"))
-    notes = {"FR/T5D baseline": table.attrs["p_baseline"], "shift mode": table.attrs["shift_mode"]}
+    notes = {"precision": precision_note(frame), "FR/T5D baseline": table.attrs["p_baseline"],
+             "shift mode": table.attrs["shift_mode"]}
     click.echo("  ".join(f"{k}: {v}" for k, v in notes.items() if v not in (None, "none")))
     if (frame["suite"] == "c").any():
         click.echo("\n" + render(corruption_table(frame), "md"))
@@ -51,12 +52,13 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, "
               "CIFAR pickles or 'demo'.")
 @click.option("--clean", help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE).")
-@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all, noise, blur, "
-              "weather, digital.  [default: common]")
+@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all (ImageNet-C's 19), "
+              "noise, blur, weather, digital, 3dcc, cbar.  [default: common]")
 @click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
-@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all.  "
-              "[default: test]")
-@click.option("--difficulties", help="Suite p: noise difficulties, e.g. 1,2,3.  [default: 1]")
+@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all, cifar "
+              "(cifar-p-eval.py's 10).  [default: test; cifar with --preset cifar]")
+@click.option("--difficulties", help="Suite p: difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of "
+              "the noises, frame gap of the others).  [default: 1]")
 @click.option("--p-baseline", type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]"
               "flip_prob,ut5d) or a results store of one model's p cells (store.db or store.db#model).")
 @click.option("--shift-mode", type=click.Choice(["crop", "circular"]), help="Suite shift: zero fill past the "
@@ -67,16 +69,19 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "pairs are batched to about this many frames).")
 @click.option("--workers", type=int, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--amp/--no-amp", default=None, help="Autocast bf16 (fp16 without bf16).  [default: on CUDA only]")
+@click.option("--amp", is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32; recorded "
+              "as the cells' precision.")
+@click.option("--tf32", is_flag=True, help="CUDA: let fp32 matmuls and convolutions use TF32.  [default: off]")
 @click.option("--channels-last/--no-channels-last", default=None, help="[default: on]")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
 @click.option("--limit", type=int, help="Evenly spaced images per cell.")
 @click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
-@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch "
-              "on the device, or reference (imagecorruptions) in the workers.  [default: auto]")
-@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions: severity "
-              "constants of ImageNet-C or of CIFAR-10-C (milder, for 32 px images; torch backend).  "
-              "[default: imagenet]")
+@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]),
+              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.  "
+                   "[default: auto]")
+@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
+              "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
+              "32 px images; torch backend).  [default: imagenet]")
 @click.option("--severity-scaling", type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other "
               "sizes than 224 px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
               "[default: none]")

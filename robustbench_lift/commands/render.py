@@ -10,7 +10,8 @@ from robustbench_lift.commands.options import parse_levels
 @click.option("--data", required=True, type=click.Path(path_type=str), help="ImageFolder root: <class>/<image>.")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Output root of the corrupted tree.")
 @click.option("--corruptions", default="common", show_default=True,
-              help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ...).")
+              help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ..., "
+                   "3dcc, cbar).")
 @click.option("--severities", default=",".join(map(str, SEVERITIES)), show_default=True,
               help="Severities in 1..5, e.g. 1,3,5 or 2-4.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True)

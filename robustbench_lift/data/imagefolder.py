@@ -92,6 +92,7 @@ class ImageFolder(Dataset):
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
         self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
+        self._sizes: dict[int, tuple[int, int]] = {}  # resized_sizes: headers read once
         self.expected_size = None if resize or crop else tuple(self._read(0).shape[1:])
 
     def __len__(self) -> int:
@@ -119,6 +120,22 @@ class ImageFolder(Dataset):
         if self.crop:
             image = TF.center_crop(image, self.crop)
         return TF.pil_to_tensor(image)
+
+    def resized_sizes(self, indices: Tensor) -> Tensor:
+        """int64 `(B, 2)`: (height, width) of items `indices` `(B,)` after `resize`, before `crop`, read from the
+        file headers (torchvision's `Resize(n)`: shorter side `n`, longer `int(n * long / short)`). With
+        `crop=(S, S)` the items are `CenterCrop` canvases of those whole images, what
+        `corruptions.perturbation_sequence(..., sizes=)` takes."""
+        for index in indices.tolist():
+            if index not in self._sizes:
+                with Image.open(self.root / self.samples[index][0]) as opened:
+                    width, height = opened.size
+                if self.resize:
+                    short, long = sorted((width, height))
+                    scaled = (self.resize, int(self.resize * long / short))
+                    width, height = scaled if width <= height else scaled[::-1]
+                self._sizes[index] = (height, width)
+        return torch.tensor([self._sizes[i] for i in indices.tolist()], dtype=torch.int64).view(-1, 2)
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         image = self._read(index)

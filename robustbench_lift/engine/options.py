@@ -14,9 +14,11 @@ class RunOptions:
 
     `batch_size`: images per forward pass (sequences and crop pairs are batched to about this many frames);
     `workers`: loader processes (default 0 on the CPU, min(8, cores) on CUDA); `device`: auto, cpu or cuda[:i];
-    `amp`: autocast bf16 (fp16 without bf16; default on CUDA only); `channels_last` (default on); `compile`:
-    `torch.compile` the model; `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image
-    random number (corruptions, perturbations, crops) and a zoo model's initialisation without weights;
+    precision: fp32 with TF32 off by default on every device, as the published protocols measured
+    (`engine.device.choose_precision`); `amp` opts in to autocast bf16 (fp16 on a GPU without bf16), `tf32` to
+    TF32 matmuls and convolutions (CUDA); `channels_last` (default on); `compile`: `torch.compile` the model;
+    `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image random number (corruptions,
+    perturbations, crops) and a zoo model's initialisation without weights;
     `out`: the SQLite store (None: in memory); `overwrite`: recompute cells stored with other settings;
     `progress`: progress bars.
     """
@@ -24,7 +26,8 @@ class RunOptions:
     batch_size: int = 64
     workers: int | None = None
     device: str = "auto"
-    amp: bool | None = None
+    amp: bool = False
+    tf32: bool = False
     channels_last: bool | None = None
     compile: bool = False
     limit: int | None = None
@@ -39,6 +42,9 @@ class RunOptions:
         for name, value, low in checks:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("amp", "tf32"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

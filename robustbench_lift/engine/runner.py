@@ -2,9 +2,9 @@
 
 Per batch: uint8 images are copied to the device (pinned memory, non_blocking), each pending cell of the group
 makes its inputs from them (as they are, or corrupted on the device), they are scaled to [0, 1], normalised
-with the model's mean/std, put in channels_last, and run under `torch.inference_mode` and autocast (bf16, or
-fp16 without bf16 support, by default on CUDA only). Top-k indices stay on the device until the pass ends, so
-nothing synchronises per batch. NaN/inf logits are reported per cell.
+with the model's mean/std, put in channels_last, and run under `torch.inference_mode` in the run's precision
+(`engine.device.numerics`: fp32 with TF32 off unless `RunOptions.amp` / `tf32` ask otherwise). Top-k indices
+stay on the device until the pass ends, so nothing synchronises per batch. NaN/inf logits are reported per cell.
 """
 
 import os
@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.errors import LiftbenchError
@@ -33,10 +34,8 @@ class Engine:
         self.prepared, self.device, self.batch_size, self.progress = prepared, device, run.batch_size, run.progress
         cuda = device.type == "cuda"
         self.workers = min(8, os.cpu_count() or 1) if run.workers is None and cuda else (run.workers or 0)
-        use_amp = cuda if run.amp is None else run.amp
-        bf16 = not cuda or torch.cuda.is_bf16_supported()
-        self.amp_dtype = (torch.bfloat16 if bf16 else torch.float16) if use_amp else None
-        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
+        self.precision = choose_precision(device, run.amp, run.tf32)  # the cells' fingerprint key "precision"
+        self.amp_dtype = AUTOCAST_DTYPES.get(self.precision)
         self.channels_last = True if run.channels_last is None else run.channels_last
         model = prepared.module.eval().to(device)
         if self.channels_last:
@@ -58,7 +57,7 @@ class Engine:
         (uint8, or float in [0, 1])."""
         lead = images.shape[:-3]
         x = self.inputs(images.reshape(-1, *images.shape[-3:]))
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=bool(self.amp_dtype)):
+        with numerics(self.device, self.precision):
             logits = self.model(x).float()
         if logits.ndim != 2 or logits.shape[1] != self.prepared.num_classes:
             raise LiftbenchError(f"model {self.prepared.name} returned logits {tuple(logits.shape)}, expected "

@@ -3,8 +3,11 @@
 The baseline is plain JSON that a person reviews in a diff, in percent points:
 
     {"metrics": {"resnet18-lift": {"clean_err": 30.1, "mCE": 71.2, "rel_mCE": 98.0, "consistency": 88.4}},
-     "tolerance": {"clean_err": 0.5, "mCE": 0.5, "rel_mCE": 1.0, "consistency": 0.5}}
+     "tolerance": {"clean_err": 0.5, "mCE": 0.5, "rel_mCE": 1.0, "consistency": 0.5},
+     "settings": {"resnet18-lift": {"num_classes": 1000, "precision": "fp32"}}}
 
+"settings" (optional) records what the run's cells shared; a run with other settings is refused unless mixing
+is allowed (`significance.check_settings`).
 Metrics are those of `tables.METRICS` (clean_err, mCE, rel_mCE, mean_err, mFR, mT5D, consistency); a metric a
 run did not measure is simply absent. Every metric is lower-is-better except consistency. A tracked metric
 *regresses* when it is worse than the baseline by more than its tolerance (absolute points):
@@ -13,6 +16,11 @@ rounded to `DIGITS` decimals first, so a run that reproduces the baseline exactl
 
 Tolerances come from, in increasing priority: `DEFAULT_TOLERANCE`, the baseline's "tolerance" object, and the
 `tolerance` argument (a mapping, a TOML/JSON file, or `metric=points` pairs; see `parse_tolerance`).
+
+The baseline may also be the baseline run's results store: its point metrics are the baseline values, and its
+per-image predictions pair it with the run and, with `Significance` (`--require-significant`), count a
+regression only when its Holm-adjusted paired p is below alpha (else "worse (not significant)"; see
+`report.significance`).
 """
 
 import difflib
@@ -27,6 +35,13 @@ import pandas as pd
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import TOLERANCE_SPEC_HELP
+from robustbench_lift.report.significance import (
+    Significance,
+    baseline_p_values,
+    check_settings,
+    is_store,
+    model_settings,
+)
 from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
 
 DIGITS = 4
@@ -47,6 +62,8 @@ class MetricChange:
     baseline: float | None
     current: float
     tolerance: float
+    p_holm: float | None = None
+    alpha: float | None = None
 
     @property
     def worse_by(self) -> float:
@@ -58,11 +75,13 @@ class MetricChange:
 
     @property
     def status(self) -> str:
-        """'REGRESSED', 'worse (within tol)', 'improved', 'same' or 'untracked'."""
+        """'REGRESSED', 'worse (not significant)' (with `alpha`: p_holm >= alpha), 'worse (within tol)',
+        'improved', 'same' or 'untracked'."""
         if self.baseline is None:
             return "untracked"
         if self.worse_by > self.tolerance:
-            return "REGRESSED"
+            significant = self.alpha is None or self.p_holm is None or self.p_holm < self.alpha
+            return "REGRESSED" if significant else "worse (not significant)"
         if self.worse_by > 0:
             return "worse (within tol)"
         return "improved" if self.worse_by < 0 else "same"
@@ -83,11 +102,15 @@ class CheckResult:
         return not self.regressions
 
     def table(self) -> pd.DataFrame:
-        """One row per (model, metric): baseline, current, delta (current - baseline), tolerance, status."""
+        """One row per (model, metric): baseline, current, delta (current - baseline), tolerance, status (and
+        p_holm when the check was paired)."""
         rows = [{"model": c.model, "metric": c.metric, "baseline": c.baseline, "current": c.current,
                  "delta": None if c.baseline is None else round(c.current - c.baseline, DIGITS),
-                 "tolerance": c.tolerance, "status": c.status} for c in self.changes]
-        return pd.DataFrame(rows, columns=["model", "metric", "baseline", "current", "delta", "tolerance", "status"])
+                 "tolerance": c.tolerance, "p_holm": c.p_holm, "status": c.status} for c in self.changes]
+        columns = ["model", "metric", "baseline", "current", "delta", "tolerance", "p_holm", "status"]
+        if all(c.p_holm is None for c in self.changes):
+            columns.remove("p_holm")
+        return pd.DataFrame(rows, columns=columns)
 
     def format(self) -> str:
         """Readable fixed-width table of what moved, then a one-line verdict."""
@@ -95,6 +118,8 @@ class CheckResult:
         for column in ("baseline", "current", "delta", "tolerance"):
             table[column] = table[column].map(lambda v: "-" if pd.isna(v) else f"{v:+.2f}" if column == "delta"
                                               else f"{v:.2f}")
+        if "p_holm" in table:
+            table["p_holm"] = table["p_holm"].map(lambda v: "-" if pd.isna(v) else f"{v:.3g}")
         verdict = (f"PASS: no tracked metric regressed beyond its tolerance ({len(self.changes)} compared)"
                    if self.passed else
                    f"FAIL: {len(self.regressions)} metric(s) regressed beyond tolerance: "
@@ -174,7 +199,11 @@ def read_baseline(path: str | Path) -> dict:
             _metric_name(metric, f"baseline {path} (model {model!r})")
             if not isinstance(value, (int, float)):
                 raise UsageError(f"baseline {path}: {model} {metric} must be a number, got {value!r}")
-    return {"metrics": data["metrics"], "tolerance": parse_tolerance(data.get("tolerance") or {})}
+    settings = data.get("settings") or {}
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise UsageError(f"baseline {path}: \"settings\" must be an object of model -> {{setting: value}}")
+    return {"metrics": data["metrics"], "tolerance": parse_tolerance(data.get("tolerance") or {}),
+            "settings": settings}
 
 
 def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
@@ -186,15 +215,23 @@ def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
 
 
 def check(results: ResultsLike, baseline_json: str | Path,
-          tolerance: str | Path | Mapping[str, float] | None = None) -> CheckResult:
+          tolerance: str | Path | Mapping[str, float] | None = None, significance: Significance | None = None,
+          allow_mixed: bool = False) -> CheckResult:
     """Compare a run with the baseline file; `result.passed` is False when any tracked metric regressed.
 
-    `results`: a `load_results` DataFrame or path(s) to results stores. Raises `UsageError` when the results
-    are empty, when a baseline model is missing from the run, or when the run lacks a metric the baseline
-    tracks for a model (a gate that silently skipped it would pass by accident). Models and metrics the run
-    has beyond the baseline are listed as 'untracked' and never fail.
+    `results`: a `load_results` DataFrame or path(s) to results stores. `baseline_json`: a baseline JSON, or a
+    results store of the baseline run (paired with the run; needed for `significance`). Raises `UsageError` when
+    the results are empty, when a baseline model is missing from the run, when the run lacks a metric the
+    baseline tracks for a model (a gate that silently skipped it would pass by accident), or when a store
+    baseline does not pair with the run. Models and metrics the run has beyond the baseline are listed as
+    'untracked' and never fail.
     """
-    baseline = read_baseline(baseline_json)
+    paired = is_store(baseline_json)
+    if significance is not None and not paired:
+        raise UsageError(f"--require-significant needs the baseline run's per-image predictions, and {baseline_json} "
+                         "is a baseline JSON: pass the baseline's results store instead (--baseline base.db)")
+    baseline = {"metrics": run_metrics(baseline_json), "tolerance": {}, "settings": {}} if paired else \
+        read_baseline(baseline_json)
     if not any(baseline["metrics"].values()):
         raise UsageError(f"baseline {baseline_json} tracks no metric: write it from a run with --update")
     tolerances = {**baseline["tolerance"], **parse_tolerance(tolerance)}
@@ -204,6 +241,10 @@ def check(results: ResultsLike, baseline_json: str | Path,
         raise UsageError(f"results lack model(s) {', '.join(missing_models)} tracked by {baseline_json}; "
                          f"results have {', '.join(current) or 'none'}. Evaluate them, or drop them from the "
                          "baseline with --update")
+    check_settings(baseline["settings"], model_settings(results), str(baseline_json), allow_mixed)
+    p_holm = baseline_p_values(baseline_json, results, list(baseline["metrics"]), significance,
+                               allow_mixed) if paired else {}
+    alpha = significance.alpha if significance else None
     changes = []
     for model, values in current.items():
         tracked = baseline["metrics"].get(model, {})
@@ -211,8 +252,8 @@ def check(results: ResultsLike, baseline_json: str | Path,
         if missing:
             raise UsageError(f"results for {model} lack {', '.join(missing)} tracked by {baseline_json}; "
                              f"measured: {', '.join(values) or 'nothing'}")
-        changes += [MetricChange(model, metric, tracked.get(metric), value,
-                                 tolerances.get(metric, DEFAULT_TOLERANCE)) for metric, value in values.items()]
+        changes += [MetricChange(model, metric, tracked.get(metric), value, tolerances.get(metric, DEFAULT_TOLERANCE),
+                                 p_holm.get((model, metric)), alpha) for metric, value in values.items()]
     order = {"REGRESSED": 0}
     return CheckResult(tuple(sorted(changes, key=lambda c: order.get(c.status, 1))))
 
@@ -226,7 +267,10 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
     (caller's, else the old file's, else `DEFAULT_TOLERANCE`) so the reviewer sees it in the diff.
     """
     path = Path(baseline_json)
-    old = read_baseline(path) if path.exists() else {"metrics": {}, "tolerance": {}}
+    if is_store(path):
+        raise UsageError(f"{path} is a results store: --update writes a baseline JSON; a store baseline is the "
+                         "baseline run's own `liftbench evaluate --out` file")
+    old = read_baseline(path) if path.exists() else {"metrics": {}, "tolerance": {}, "settings": {}}
     current = run_metrics(results)
     metrics = {**old["metrics"], **current}
     tolerances = {**old["tolerance"], **parse_tolerance(tolerance)}
@@ -234,6 +278,8 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
     data = {"metrics": {model: {m: metrics[model][m] for m in METRICS if m in metrics[model]}
                         for model in sorted(metrics)},
             "tolerance": {m: tolerances.get(m, DEFAULT_TOLERANCE) for m in present}}
+    settings = {**old["settings"], **model_settings(results)}
+    data["settings"] = {model: settings[model] for model in sorted(metrics) if model in settings}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     return data

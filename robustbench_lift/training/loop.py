@@ -82,10 +82,12 @@ class Trainer:
             on_transfer(report)
         meta = self.module.liftbench_meta
         cuda = device.type == "cuda"
-        # The engine evaluates the test split; its precision and memory format are also the training ones.
+        # The engine evaluates the test split; its precision and memory format are also the training ones
+        # (training keeps autocast on CUDA by default; evaluation alone defaults to fp32).
+        run = RunOptions(batch_size=recipe.batch_size, workers=workers, amp=cuda if amp is None else amp,
+                         channels_last=cuda, progress=False)
         self.engine = Engine(PreparedModel(self.module, meta["model"], "", data.num_classes, data.mean, data.std),
-                             device, RunOptions(batch_size=recipe.batch_size, workers=workers, amp=amp,
-                                                channels_last=cuda, progress=False))
+                             device, run)
         self.module.train()
         self.model = (nn.parallel.DistributedDataParallel(self.module, device_ids=[device.index] if cuda else None)
                       if dist.active else self.module)
