@@ -147,3 +147,14 @@ def test_evaluate_reads_and_corrupts_at_the_models_config_size(folder: Path, tmp
     frame = evaluate(spec, "c", folder, resize=200, crop=176, **{**common, "out": tmp_path / "t.db"})
     assert {shape[1:] for shape in module.SEEN} == {(3, 176, 176)}  # explicit sizes win over the model's config
     assert json.loads(json.dumps(frame["fingerprint"][0]))["input_size"] == 176
+
+
+def test_paired_comparison_refuses_cells_of_other_sizes_or_scaling() -> None:
+    from robustbench_lift.metrics.paired import CellData, check_pairing
+
+    labels = np.arange(4)
+    base = {"data": "x", "seed": 0, "input_size": 224, "severity_scaling": "none"}
+    for key, value in (("input_size", 288), ("severity_scaling", "area")):
+        with pytest.raises(UsageError, match=f"settings differ: {key}"):
+            check_pairing({("c", "fog", 1): CellData(labels, base)},
+                          {("c", "fog", 1): CellData(labels, {**base, key: value})})
