@@ -42,8 +42,7 @@ def train(model: str, data: str, out: str, device: str, workers: int, amp: bool 
       liftbench train --model demo-lift --data demo --out runs/demo-lift
       liftbench train --model cifar_resnet18-lift --data cifar-100-python --out runs/c100 --epochs 100
       torchrun --nproc_per_node 8 -m robustbench_lift train --model resnet50-lift --data imagenet/train --out runs/r50
-      liftbench train --model torchvision:resnet50 --pool lift --weights resnet50-0676ba61.pth --data imagenet/train \
-          --out runs/r50-lift-ft --epochs 10 --lr 0.01
+      liftbench train --model torchvision:resnet50 --pool lift --weights r50.pth --data imagenet/train --out ft
     """
     from robustbench_lift.models import parse_model_args, read_checkpoint
     from robustbench_lift.training import FINAL, open_train_set, recipe_for
