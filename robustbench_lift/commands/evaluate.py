@@ -39,8 +39,14 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 
 
 @click.command()
-@click.option("--model", "models", multiple=True, required=True, help="Zoo model name (repeat for several).")
-@click.option("--weights", multiple=True, type=click.Path(), help="Checkpoint per --model, in the same order.")
+@click.option("--model", "models", multiple=True, required=True, help="Zoo name, torchvision:<name>, timm:<name>, "
+              "path/to/file.py:factory or package.module:factory (repeat for several).")
+@click.option("--weights", multiple=True, type=click.Path(), help="Per --model, in the same order: a checkpoint "
+              "file, DEFAULT or a weights name (torchvision: an enum member such as IMAGENET1K_V2).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Keyword argument of the model "
+              "builder (a Python literal or text; repeatable), e.g. depth=18.")
+@click.option("--pool", help="Swap the pooling of the model(s), e.g. lift, blur5 (any ConvNet; zoo names: their "
+              "variant).")
 @click.option("--suite", type=click.Choice([*SUITES, "all"]), default="c", show_default=True,
               help="all = c, p and shift.")
 @click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, "
@@ -78,13 +84,17 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
               "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
               "32 px images; torch backend).  [default: imagenet]")
+@click.option("--severity-scaling", type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other "
+              "sizes than 224 px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
+              "[default: none]")
 @click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
 @click.option("--num-classes", type=CLASSES,
               help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
 @click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
-@click.option("--resize", type=NON_NEGATIVE, default=256, show_default=True,
-              help="Clean images: shorter side (0: keep).")
-@click.option("--crop", type=NON_NEGATIVE, default=224, show_default=True, help="Clean images: center crop (0: keep).")
+@click.option("--resize", type=NON_NEGATIVE, help="Clean images: shorter side (0: keep).  [default: the model's, "
+              "ImageNet 256]")
+@click.option("--crop", type=NON_NEGATIVE, help="Clean images: center crop (0: keep).  [default: the model's input "
+              "size, ImageNet 224]")
 @click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")
 @click.option("--overwrite", is_flag=True, help="Recompute cells stored with other settings.")
 @click.option("--export", type=click.Path(), help="Also write all stored cells to this .csv or .json file.")
@@ -94,7 +104,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str | None, severities: str | None,
              perturbations: str | None, difficulties: str | None, compile_model: bool, dataset_name: str | None,
-             resize: int, crop: int, export: str | None,
+             model_args: tuple[str, ...], resize: int | None, crop: int | None, export: str | None,
              bootstrap: int, as_json: bool, **options: Any) -> None:
     """Evaluate models on a suite into a resumable results store, then print the summary.
 
@@ -111,19 +121,26 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
       liftbench evaluate --model alexnet-max --weights DEFAULT --suite p --data val --out alexnet.db
       liftbench evaluate --model resnet50-lift --suite p --data val --p-baseline alexnet.db
       liftbench evaluate --model demo-lift --suite all --data demo --limit 200
+      liftbench evaluate --model torchvision:resnet50 --weights IMAGENET1K_V2 --pool lift --data val
+      liftbench evaluate --model timm:convnext_tiny --weights DEFAULT --data val   # at timm's size and crop
+      liftbench evaluate --model nets/mine.py:build --model-arg depth=18 --weights mine.pt --data val
       torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
     """
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
+    from robustbench_lift.models import parse_model_args
     from robustbench_lift.store import KEY_COLUMNS, export_results, load_results
+    from robustbench_lift.suites.options import MODEL
 
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
     frames = [run_evaluation(model, weights=weights[index] if weights else None, corruptions=corruptions,
                              severities=parse_levels(severities), perturbations=perturbations,
                              difficulties=parse_levels(difficulties, "--difficulties", DIFFICULTIES),
-                             compile=compile_model, dataset=dataset_name, resize=resize or None, crop=crop or None,
+                             compile=compile_model, dataset=dataset_name, model_args=parse_model_args(model_args),
+                             resize=MODEL if resize is None else resize or None,
+                             crop=MODEL if crop is None else crop or None,
                              **{k: v for k, v in options.items() if v is not None})  # unset: the suite's default
               for index, model in enumerate(models)]
     if int(os.environ.get("RANK", "0")) != 0:

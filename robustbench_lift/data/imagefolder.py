@@ -83,12 +83,15 @@ def class_indices(root: Path, class_map: dict[str, int] | None = None) -> dict[s
 class ImageFolder(Dataset):
     """Images of `<root>/<class>/<image>`; item `i` is `(i, uint8 (3, H, W), label)` in sorted (class, file) order.
 
-    `resize`: shorter side after resizing (None: keep); `crop`: center-crop side (None: keep). Without both, every
-    image must have the size of the first one (checked per image, naming the file that differs).
+    `resize`: shorter side after resizing (None: keep) with `interpolation` (a torchvision `InterpolationMode`
+    value: "bilinear", "bicubic", ...; Pillow's antialiased filters); `crop`: center-crop side (None: keep).
+    Without both, every image must have the size of the first one (checked per image, naming the file that
+    differs).
     """
 
     def __init__(self, root: str | Path, class_map: dict[str, int] | None = None,
-                 resize: int | None = CLEAN_RESIZE, crop: int | None = CLEAN_CROP) -> None:
+                 resize: int | None = CLEAN_RESIZE, crop: int | None = CLEAN_CROP,
+                 interpolation: str = "bilinear") -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UsageError(f"image folder {self.root} not found: expected <root>/<class>/<image> files")
@@ -98,7 +101,7 @@ class ImageFolder(Dataset):
         if not self.samples:
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
-        self.resize, self.crop = resize, crop
+        self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
         self._sizes: dict[int, tuple[int, int]] = {}  # resized_sizes: headers read once
         self.expected_size = None if resize or crop else tuple(self._read(0).shape[1:])
 
@@ -120,7 +123,7 @@ class ImageFolder(Dataset):
     def _read(self, index: int) -> Tensor:
         image = open_rgb(self.root / self.samples[index][0])
         if self.resize:
-            image = TF.resize(image, self.resize, interpolation=TF.InterpolationMode.BILINEAR)
+            image = TF.resize(image, self.resize, interpolation=self.interpolation)
         if self.crop:
             image = TF.center_crop(image, self.crop)
         return TF.pil_to_tensor(image)

@@ -35,7 +35,7 @@ from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, check_resumable, load_results
 from robustbench_lift.suites import make_suite, options_class, suite_names
 from robustbench_lift.suites.base import CellGroup, Suite
-from robustbench_lift.suites.options import SuiteOptions, field_names, options_for
+from robustbench_lift.suites.options import SuiteOptions, at_model_size, field_names, options_for
 
 SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
 
@@ -93,9 +93,12 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
              run: RunOptions | None = None, options: ModelOptions | None = None, **flat: Any) -> pd.DataFrame:
     """Evaluate one model on one suite (or several); returns its cells (`load_results(..., predictions=True)` rows).
 
-    `model`: a zoo name or an `nn.Module`, described by `ModelOptions` (weights; name, classes and
-    normalisation of a module). `suite`: a name (`"c"`, `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and
-    shift) with its options as keywords (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
+    `model`: a model name (zoo, `torchvision:<name>`, `timm:<name>`, `file.py:factory`; `models.resolve_model`)
+    or an `nn.Module`, described by `ModelOptions` (weights, model_args, pool; name, classes, normalisation).
+    Clean images are read, and corrupted, perturbed and shifted, at the model's own size unless `resize`/`crop`
+    say otherwise (`suites.options.at_model_size`); cells record it as `input_size`. `suite`: a name (`"c"`,
+    `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and shift) with its options as keywords
+    (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
     field of `RunOptions`, `ModelOptions` and the suite's options, `suites.options`), or typed suite options
     (`CorruptionOptions(...)`, a list of them) with `run=RunOptions(...)` and `options=ModelOptions(...)`.
     `data`: a corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, CIFAR pickles or `"demo"`.
@@ -113,8 +116,10 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
     store = None
     try:
         prepared = prepare_model(model, described, seed=run.seed)
-        suites = [make_suite(name, data, _with_class_map(options), seed=run.seed, device=target)
-                  for name, options in requested]
+        native = prepared.preprocess
+        sizes = (native.input_size, native.resize, native.interpolation) if native is not None else ()
+        suites = [make_suite(name, data, at_model_size(_with_class_map(options), *sizes), seed=run.seed,
+                             device=target) for name, options in requested]
         plan = [(suite_obj, suite_obj.groups()) for suite_obj in suites]
         for suite_obj, groups in plan:
             _check_data(prepared, suite_obj, groups)
@@ -177,6 +182,7 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     prepared = engine.prepared
     common = {"limit": limit, "n": len(indices), "precision": engine.precision, "num_classes": prepared.num_classes,
               "mean": list(prepared.mean), "std": list(prepared.std)}
+    common.update(suite.read_as)
     fingerprints = {cell: {**fingerprint, **common} for cell, fingerprint in group.fingerprints.items()}
     where = str(run.out or "the in-memory store")
     pending = [cell for cell in group.cells

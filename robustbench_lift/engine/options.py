@@ -1,8 +1,9 @@
 """Typed options of a run (how to evaluate) and of the model under evaluation (what it is)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from robustbench_lift.errors import UsageError
 
@@ -48,11 +49,15 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """What describes a model: `weights` (a file, a weights tag such as DEFAULT, or a URL) for a zoo name;
-    for an `nn.Module` its store `name` (default its class name), `num_classes` (default its last Linear's
-    outputs) and normalisation `mean`/`std` (default the checkpoint's, else ImageNet's)."""
+    """What describes a model: `weights` (a file, a weights tag such as DEFAULT, or a URL) for a model name
+    (`models.sources.resolve_model`: zoo, `torchvision:`, `timm:`, `file.py:factory`), its builder's keyword
+    `model_args` and a `pool` to swap in (`"lift"`); the store `name` (default: the canonical name, or a module's
+    class name), `num_classes` (default: the checkpoint's, the builder's, or a module's last Linear's outputs)
+    and normalisation `mean`/`std` (default: the model's own config, else ImageNet's)."""
 
     weights: str | Path | None = None
+    model_args: Mapping[str, Any] | None = None
+    pool: str | None = None
     name: str | None = None
     num_classes: int | None = None
     mean: Sequence[float] | None = None

@@ -41,8 +41,8 @@ from corruptions.seeding import seeded_generator
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite
-from robustbench_lift.suites.options import PerturbationOptions
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
+from robustbench_lift.suites.options import PerturbationOptions, at_model_size
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ class PerturbationSuite(Suite):
 
     def __init__(self, data: str | Path, options: PerturbationOptions = PerturbationOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
+        options = at_model_size(options)
         self.layout = detect_layout(data)
         if options.preset is not None and self.layout == "imagenet-p":
             raise UsageError(f"preset {options.preset!r} applies to perturbations made on the fly; {data} holds the "
@@ -127,7 +128,9 @@ class PerturbationSuite(Suite):
                 raise UsageError(f"resized image folders need a crop (frames of images of different sizes are cut "
                                  f"to one size), got resize={resize}, crop={crop}")
             window = (source_window(crop, self.preset),) * 2 if self.whole else None
-            self.source = open_clean(data, options.class_map, resize, window)
+            self.source = open_clean(data, options.class_map, resize, window, options.interpolation)
+            side = min(self.source[0][1].shape[-2:])
+            self.read_as = read_as(self.source, crop if crop and (self.whole or crop < side) else side)
         baseline = options.p_baseline
         self.baseline = load_p_baseline(baseline) if isinstance(baseline, (str, Path)) else baseline
         if self.baseline is not None:

@@ -21,6 +21,7 @@ or `log.jsonl` line (the last good `last.pt` stays as it was).
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,12 @@ from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.models import create_model, save_checkpoint
+from robustbench_lift.models import save_checkpoint
+from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
+from robustbench_lift.training.init import initial_model
 from robustbench_lift.training.recipe import Recipe, recipe_for
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
@@ -61,7 +64,8 @@ class Trainer:
 
     def __init__(self, model: str, data: TrainSet, out_dir: Path, recipe: Recipe, device: torch.device,
                  dist: Distributed, *, weights: str | Path | None, workers: int, amp: bool | None,
-                 checkpoint_every: int | None, progress: bool, pool_kwargs: dict[str, Any]) -> None:
+                 checkpoint_every: int | None, progress: bool, pool: str | None, pool_kwargs: dict[str, Any],
+                 on_transfer: Callable[[TransferReport], None] | None) -> None:
         if recipe.augment == "resized_crop_flip" and data.in_memory:
             raise UsageError(f"augment=resized_crop_flip is for image folders; {data.name} is in memory: use crop_flip")
         if recipe.augment == "crop_flip" and not data.in_memory:
@@ -77,8 +81,10 @@ class Trainer:
             raise UsageError(f"checkpoint_every={checkpoint_every}: expected a number of steps >= 1")
         self.data, self.out_dir, self.recipe, self.device, self.dist = data, out_dir, recipe, device, dist
         self.workers, self.checkpoint_every, self.progress = workers, checkpoint_every, progress and dist.is_main
-        self.module = create_model(model, weights=weights, num_classes=data.num_classes, seed=recipe.seed,
-                                   **pool_kwargs)
+        self.module, report = initial_model(model, weights, data.num_classes, seed=recipe.seed, pool=pool,
+                                            options=pool_kwargs)
+        if report is not None and on_transfer is not None and dist.is_main:
+            on_transfer(report)
         meta = self.module.liftbench_meta
         cuda = device.type == "cuda"
         # The engine evaluates the test split; its precision and memory format are also the training ones
@@ -97,7 +103,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.engine.amp_dtype == torch.float16)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         self.identity = {"model": meta["model"], "pool_kwargs": meta["pool_kwargs"], "num_classes": data.num_classes,
-                         "dataset": data.name, "weights": meta["weights"]}
+                         "dataset": data.name, "weights": meta["weights"],
+                         **({"transfer": meta["transfer"]} if "transfer" in meta else {})}
         self.epoch, self.step, self.sums, self.history = 0, 0, [0.0] * 4, []
 
     # -- checkpoints ------------------------------------------------------------------------------------------
@@ -260,15 +267,20 @@ class Trainer:
 def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: Recipe | None = None, *,
           weights: str | Path | None = None, num_classes: int | None = None, device: str = "auto", workers: int = 0,
           amp: bool | None = None, resume: bool = True, checkpoint_every: int | None = None, progress: bool = True,
+          pool: str | None = None, on_transfer: Callable[[TransferReport], None] | None = None,
           **pool_kwargs: Any) -> Path:
-    """Train zoo model `model` on `data` into `out_dir`; return the path of `final.pt`.
+    """Train `model` (a zoo name or any `models.create_model` source) on `data` into `out_dir`; return the path
+    of `final.pt`.
 
     `data`: `"demo"`, a CIFAR-10/100 pickle folder, an ImageFolder train tree, or a `TrainSet` of in-memory
     tensors. `recipe`: default `recipe_for(<the data's kind>)`. `weights`: initial weights (fine-tuning) instead
-    of the seeded random initialisation. `num_classes` must match the data's when given. `amp`: autocast (default:
+    of the seeded random initialisation: a tag such as DEFAULT, or a checkpoint file, also of the original
+    architecture of a `pool`-swapped model (`training.init`; its `TransferReport` goes to `on_transfer`, its
+    counts into the run's metadata). `num_classes` must match the data's when given. `amp`: autocast (default:
     on CUDA only). `resume`: continue from `out_dir/last.pt` if present (a different recipe or model is a
     `UsageError`); False starts over. `checkpoint_every`: also write `last.pt` every this many steps.
-    `pool_kwargs`: pooling options of the model (`kernel_size=3`, ...).
+    `pool`: swap the pooling (`"lift"`); `pool_kwargs`: pooling options of a zoo model (`kernel_size=3`, ...),
+    a builder's keyword arguments for other sources.
     """
     train_set = open_train_set(data)
     if num_classes is not None and num_classes != train_set.num_classes:
@@ -283,7 +295,8 @@ def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: 
         out.mkdir(parents=True, exist_ok=True)
         with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if target.type == "cuda" else []):
             trainer = Trainer(model, train_set, out, recipe, target, dist, weights=weights, workers=workers, amp=amp,
-                              checkpoint_every=checkpoint_every, progress=progress, pool_kwargs=pool_kwargs)
+                              checkpoint_every=checkpoint_every, progress=progress, pool=pool,
+                              pool_kwargs=pool_kwargs, on_transfer=on_transfer)
             if resume:
                 trainer.resume()
             if trainer.epoch == trainer.step == 0 and dist.is_main:
