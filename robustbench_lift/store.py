@@ -13,6 +13,7 @@ Schema (`PRAGMA user_version` = `SCHEMA_VERSION`):
   in int16 when the class count allows, else int32; image i is item i of the cell's data in sorted order),
   `fingerprint` (JSON of what else changes the numbers: data identity, limit, seed, backend, precision,
   normalisation), `seconds`, `images_per_second`, `run_id`, `finished_at`.
+- `chunks`: the committed chunks of cells an on-the-fly pass has not finished (`engine.chunks`).
 
 A cell is written in one transaction, so a run killed at any point leaves only whole cells, and a resumed run
 skips exactly the cells present with the same fingerprint. A different weights file has another sha256 and
@@ -23,6 +24,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,6 +191,13 @@ class ResultStore:
         for column in ("config", "environment"):
             frame[column] = frame[column].map(json.loads)
         return frame
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one transaction, committed at the end (rolled back on an error), for the tables
+        other modules own (`engine.chunks`); a `put_cell` inside it commits the writes before it with the cell."""
+        with self._db:
+            yield self._db
 
 
 def load_results(path: str | Path | ResultStore, predictions: bool = False) -> pd.DataFrame:
