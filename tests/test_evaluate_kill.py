@@ -112,8 +112,8 @@ def test_sigkill_mid_pass_resumes_from_the_stored_chunks(photos, tmp_path):
     assert_same_cells(resumed, uninterrupted)
 
 
-def interrupt_after_first_chunk(suite: str, out: Path, monkeypatch, **options) -> None:
-    """Run `suite` into `out`, raising KeyboardInterrupt (Ctrl-C) right after the first chunk is committed."""
+def interrupt_after_first_chunk_of(run, monkeypatch) -> None:
+    """Call `run()`, raising KeyboardInterrupt (Ctrl-C) right after the first chunk is committed."""
     put_chunk = chunks.put_chunk
 
     def interrupt(*args, **kwargs):
@@ -123,7 +123,13 @@ def interrupt_after_first_chunk(suite: str, out: Path, monkeypatch, **options) -
     with monkeypatch.context() as patch:
         patch.setattr(chunks, "put_chunk", interrupt)
         with pytest.raises(KeyboardInterrupt):
-            evaluate(Counting(), suite, out.parent / "photos", out=out, **options, **KEEP)
+            run()
+
+
+def interrupt_after_first_chunk(suite: str, out: Path, monkeypatch, **options) -> None:
+    """Evaluate `suite` on the photographs into `out`, interrupted after the first chunk."""
+    interrupt_after_first_chunk_of(lambda: evaluate(Counting(), suite, out.parent / "photos", out=out, **options,
+                                                    **KEEP), monkeypatch)
 
 
 @pytest.mark.parametrize("suite", list(SUITES))
@@ -155,3 +161,27 @@ def test_chunks_with_other_settings_are_not_reused(photos, monkeypatch):
     frame = evaluate(model, "c", photos, out=out, **{**options, "seed": 1}, overwrite=True, **KEEP)
     assert kept > 0 and model.images == options["limit"] * len(frame) - kept
     assert chunk_rows(out) == []
+
+
+def test_demo_resumes_from_its_chunks(tmp_path, monkeypatch):
+    """`liftbench demo` (`run_demo`) interrupted after its first chunk (25 of 30 images: 250 crops) computes only
+    the other 5 images when run again, to the cells of an uninterrupted demo."""
+    from robustbench_lift.demo import RESULTS_FILE, run_demo
+    from robustbench_lift.engine.runner import Engine
+
+    kwargs = dict(limit=30, pools=["max"], suites=["shift"], report=False, progress=False)
+    computed, run = [], Engine.run
+
+    def counting(self, *args):
+        for result in run(self, *args):
+            computed.append(len(result["indices"]))
+            yield result
+
+    monkeypatch.setattr(Engine, "run", counting)
+    interrupt_after_first_chunk_of(lambda: run_demo(tmp_path / "killed", **kwargs), monkeypatch)
+    assert computed == [25] and covered(chunk_rows(tmp_path / "killed" / RESULTS_FILE), 30) == 25
+    computed.clear()
+    resumed = load_results(run_demo(tmp_path / "killed", **kwargs)[0], predictions=True)
+    assert computed == [5]
+    uninterrupted = load_results(run_demo(tmp_path / "full", **kwargs)[0], predictions=True)
+    assert_same_cells(resumed, uninterrupted)
