@@ -185,3 +185,16 @@ def test_demo_resumes_from_its_chunks(tmp_path, monkeypatch):
     assert computed == [5]
     uninterrupted = load_results(run_demo(tmp_path / "full", **kwargs)[0], predictions=True)
     assert_same_cells(resumed, uninterrupted)
+
+
+def test_chunk_sizes_and_plan_by_hand():
+    assert chunks.chunk_items(256, 250, 1) == 250  # the demo's c pass: one batch of 250 images
+    assert chunks.chunk_items(256, 64, 1) == 256 and chunks.chunk_items(1000, 64, 1) == 1024
+    assert chunks.chunk_items(256, 25, 10) == 25 and chunks.chunk_items(1, 64, 1) == 64  # at least one batch
+    a, b = ("a", 1), ("b", 1)
+    partials = {a: chunks.Partial(10), b: chunks.Partial(10)}
+    partials[a].covered[:6] = True  # e.g. chunks of another size: [4, 8) is partly covered, so lacking
+    partials[b].covered[:8] = True
+    assert chunks.plan(partials, [a, b], 10, 4) == [([a], [(4, 8)]), ([a, b], [(8, 10)])]
+    partials[a].covered[:] = partials[b].covered[:] = True
+    assert chunks.plan(partials, [a, b], 10, 4) == []
