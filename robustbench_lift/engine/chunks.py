@@ -1,8 +1,9 @@
-"""Partial cells: an on-the-fly pass commits its predictions per chunk of images, so a killed run resumes.
+"""Partial cells: a pass over the images commits its predictions per chunk of images, so a killed run resumes.
 
-An on-the-fly group computes all its cells in one pass over the images (`suites.base.CellGroup`). Per chunk of
-about `RunOptions.chunk` images (`chunk_items`), the predictions of every cell of the pass for that chunk are
-committed in one transaction to the store's `chunks` table; a finished cell is written to `cells` and its chunks
+A group of cells is computed in one pass over its images (`suites.base.CellGroup`: on the fly, every cell of a
+suite; pre-rendered, one cell). Per chunk of about `RunOptions.chunk` images (`chunk_items`), the predictions of
+every cell of the pass for that chunk are committed in one transaction to the store's `chunks` table (created
+by `load_partials`, i.e. by the first run that writes chunks); a finished cell is written to `cells` and its chunks
 deleted in one transaction. A run killed at any point therefore loses at most the chunk in progress, and a
 resumed run loads the chunks stored with the cell's fingerprint and computes only the missing ones (`plan`).
 A chunk starts at a multiple of the loader batch, so its batches are those of an unchunked pass and the
