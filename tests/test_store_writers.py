@@ -18,7 +18,7 @@ from PIL import Image
 from robustbench_lift.cli import main
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store import CellResult, ResultStore, array_to_bytes, load_results
-from robustbench_lift.store_lock import process_gone, process_identity
+from robustbench_lift.store.lock import process_gone, process_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@
 
 The path of one evaluation: the model is prepared (`engine.model`), the suites list their cell groups
 (`suites`), the store says which cells are already there (`store`), the runner computes the rest on every rank
-(`engine.runner`, `engine.distributed`), each suite scores its cells from the predictions (`metrics`), and
-rank 0 commits them. NaN/inf logits fail the cell with an error naming it (cells of the same pass without them
-are still committed).
+(`engine.runner`, `engine.distributed`), rank 0 commits every chunk of images (`engine.chunks`), each suite
+scores its cells from the predictions (`metrics`), and rank 0 commits them. NaN/inf logits fail the cell with
+an error naming it (cells of the same pass without them are still committed).
 """
 
 import dataclasses
@@ -26,6 +26,7 @@ from torch import nn
 
 from robustbench_lift.data import evenly_spaced, read_class_map
 from robustbench_lift.data.checks import check_image_size, check_labels
+from robustbench_lift.engine import chunks
 from robustbench_lift.engine.device import environment, resolve_device
 from robustbench_lift.engine.distributed import Distributed
 from robustbench_lift.engine.model import PreparedModel, prepare_model
@@ -42,6 +43,7 @@ SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
 
 def _merge(parts: list[dict[str, Any]], cell: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Labels and predictions of `cell` from every rank, in image-index order."""
+    parts = [p for p in parts if len(p["indices"])] or parts[:1]  # a rank without images has no frame shape
     indices = np.concatenate([p["indices"] for p in parts])
     order = np.argsort(indices, kind="stable")
     if len(np.unique(indices)) != len(indices):
@@ -176,7 +178,8 @@ def _jsonable(options: SuiteOptions) -> dict[str, Any]:
 
 def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run_id: int,
                key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions) -> None:
-    """Evaluate the pending cells of one group on every rank; rank 0 commits each cell."""
+    """Evaluate the pending cells of one group on every rank, chunk by chunk; rank 0 commits each chunk and each
+    finished cell (`engine.chunks`: a resumed run computes only the chunks not stored)."""
     limit = run.limit
     indices = evenly_spaced(len(group.dataset), limit)
     prepared = engine.prepared
@@ -193,23 +196,52 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     computed = pending if anchor is None or anchor in pending else [anchor, *pending]
     label = f"{prepared.name} {pending[0][0]}/{pending[0][1]}" if len(pending) == 1 else \
         f"{prepared.name} {suite.dataset} ({len(pending)} cells)"
-    parts = dist.all_gather(engine.run(group, computed, dist.shard(indices), label))
-    errors = [message for part in parts for message in part["errors"].values()]
+    partials: dict[tuple[str, int], chunks.Partial] = {}
+    size = chunks.chunk_items(run.chunk, engine.items_per_batch(group), group.frames)
+
+    def plan() -> list[chunks.Pass]:
+        partials.update(chunks.load_partials(store, key, {c: fingerprints[c] for c in computed}, len(indices), where,
+                                             run.overwrite))
+        return chunks.plan(partials, computed, len(indices), size)
+
+    errors: dict[tuple[str, int], str] = {}
+    for cells, spans in dist.from_main(plan):
+        passed = engine.run(group, cells, [dist.shard(indices[a:b]) for a, b in spans], label)
+        for (start, _), parts in zip(spans, map(dist.all_gather, passed)):
+            for part in parts:
+                for cell, message in part["errors"].items():
+                    errors.setdefault(cell, message)
+            if store is not None:
+                seconds = max(part["seconds"] for part in parts) / len(cells)
+                arrays = {cell: _merge(parts, cell) for cell in cells if cell not in errors}
+                chunks.put_chunk(store, key, start, arrays, fingerprints, seconds, run_id)
+                for cell, (labels, predictions) in arrays.items():
+                    partials[cell].fill(start, labels, predictions, seconds)
     if store is not None:
-        seconds = max(part["seconds"] for part in parts) / len(computed)
-        failed = {cell for part in parts for cell in part["errors"]}
-        anchor_predictions = _merge(parts, anchor)[1] if anchor is not None and anchor not in failed else None
-        for cell in pending:
-            if cell in failed or (anchor is not None and anchor_predictions is None):
-                continue
-            labels, predictions = _merge(parts, cell)
-            top1, top5, metrics = suite.cell_metrics(cell, predictions, labels, anchor_predictions)
-            store.put_cell(CellResult(*key, *cell, labels=labels, predictions=predictions, top1_err=top1,
-                                      top5_err=top5, fingerprint=fingerprints[cell], seconds=seconds,
-                                      metrics=metrics),
-                           run_id, seen=stored)  # refused if another process changed the cell meanwhile
+        _commit(store, run_id, key, suite, anchor, pending, partials, fingerprints, stored)
     if errors:
-        raise LiftbenchError("; ".join(sorted(set(errors))))
+        raise LiftbenchError("; ".join(sorted(set(errors.values()))))
+
+
+def _commit(store: ResultStore, run_id: int, key: tuple[str, str, str, str], suite: Suite,
+            anchor: tuple[str, int] | None, pending: list[tuple[str, int]],
+            partials: dict[tuple[str, int], chunks.Partial], fingerprints: dict[tuple[str, int], dict],
+            seen: dict) -> None:
+    """Score and write every finished pending cell (each with the deletion of its chunks), each refused if another
+    process changed it since the run read the store (`seen`); the anchor goes last, so that until then its chunks
+    serve a resumed run."""
+    done = [cell for cell in pending if partials[cell].complete]
+    if anchor is not None and not partials[anchor].complete:
+        return
+    anchor_predictions = partials[anchor].predictions if anchor is not None else None
+    for cell in sorted(done, key=lambda c: c == anchor):
+        part = partials[cell]
+        top1, top5, metrics = suite.cell_metrics(cell, part.predictions, part.labels, anchor_predictions)
+        chunks.complete_cell(store, CellResult(*key, *cell, labels=part.labels, predictions=part.predictions,
+                                               top1_err=top1, top5_err=top5, fingerprint=fingerprints[cell],
+                                               seconds=part.seconds, metrics=metrics), run_id, seen)
+    if anchor is not None and anchor not in pending and len(done) == len(pending):
+        chunks.delete_chunks(store, key, anchor)
 
 
 def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> None:

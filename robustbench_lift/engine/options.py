@@ -20,7 +20,9 @@ class RunOptions:
     `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image random number (corruptions,
     perturbations, crops) and a zoo model's initialisation without weights;
     `out`: the SQLite store (None: in memory); `overwrite`: recompute cells stored with other settings;
-    `progress`: progress bars.
+    `progress`: progress bars; `chunk`: about this many images (each frame of a sequence and each crop counts
+    one) per chunk of an on-the-fly pass, whose predictions are committed together so a killed run loses at
+    most one chunk (`engine.chunks`; rounded to whole loader batches).
     """
 
     batch_size: int = 64
@@ -35,10 +37,11 @@ class RunOptions:
     out: str | Path | None = None
     overwrite: bool = False
     progress: bool = True
+    chunk: int = 256
 
     def __post_init__(self) -> None:
         checks = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0), ("limit", self.limit, 1),
-                  ("seed", self.seed, 0))
+                  ("seed", self.seed, 0), ("chunk", self.chunk, 1))
         for name, value, low in checks:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -4,17 +4,19 @@ Per batch: uint8 images are copied to the device (pinned memory, non_blocking), 
 makes its inputs from them (as they are, or corrupted on the device), they are scaled to [0, 1], normalised
 with the model's mean/std, put in channels_last, and run under `torch.inference_mode` in the run's precision
 (`engine.device.numerics`: fp32 with TF32 off unless `RunOptions.amp` / `tf32` ask otherwise). Top-k indices
-stay on the device until the pass ends, so nothing synchronises per batch. NaN/inf logits are reported per cell.
+stay on the device until a chunk of the pass ends (`run` yields per chunk, for `engine.chunks`), so nothing
+synchronises per batch. NaN/inf logits are reported per cell.
 """
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
@@ -80,44 +82,60 @@ class Engine:
             start += lead.numel()
         queue.clear()
 
-    @torch.inference_mode()
-    def run(self, group: CellGroup, cells: list[tuple[str, int]], indices: np.ndarray,
-            description: str) -> dict[str, Any]:
-        """One pass over the images `indices` of `group`: this process's labels, predictions and errors.
+    def items_per_batch(self, group: CellGroup) -> int:
+        """Items (images, sequences, images with their crops) per loader batch: about `batch_size` frames."""
+        return max(1, self.batch_size // group.frames)
 
-        Returns `{"indices": (n,), "labels": (n,), "predictions": {cell: (n, [T,] k)}, "errors": {cell: message},
-        "seconds": float}` (NumPy arrays; n = len(indices)).
+    @torch.inference_mode()
+    def run(self, group: CellGroup, cells: list[tuple[str, int]], chunks: list[np.ndarray],
+            description: str) -> Iterator[dict[str, Any]]:
+        """One pass over the images of `chunks` (arrays of image indices of `group`), yielding this process's
+        labels, predictions and errors after each chunk (a chunk is split into its own loader batches, so the
+        batches of a chunk that starts at a multiple of `items_per_batch` are those of an unchunked pass).
+
+        Yields `{"indices": (n,), "labels": (n,), "predictions": {cell: (n, [T,] k)}, "errors": {cell: message},
+        "seconds": float}` per chunk (NumPy arrays; n = len(chunk), possibly 0 on a rank without images).
         """
         dataset, inputs = group.prepare(cells)
-        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=max(1, self.batch_size // group.frames),
-                            num_workers=self.workers,
-                            pin_memory=self.device.type == "cuda")
-        seen, labels = [], []
-        tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
-        finite: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
-        start = time.perf_counter()
-        with tqdm(total=len(indices) * len(cells), unit="img", desc=description, disable=not self.progress,
+        per_batch = self.items_per_batch(group)
+        batches = [[chunk[i:i + per_batch].tolist() for i in range(0, len(chunk), per_batch)] for chunk in chunks]
+        loader = DataLoader(dataset, batch_sampler=[b for chunk in batches for b in chunk],
+                            num_workers=self.workers, pin_memory=self.device.type == "cuda")
+        stream = iter(loader)
+        with tqdm(total=sum(map(len, chunks)) * len(cells), unit="img", desc=description, disable=not self.progress,
                   dynamic_ncols=True, leave=True) as bar:
-            for batch_indices, images, batch_labels in loader:
-                images = images.to(self.device, non_blocking=True)
-                seen.append(batch_indices)
-                labels.append(batch_labels)
-                queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
-                for cell in cells:
-                    x = inputs(images, batch_indices, cell)
-                    if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
-                        self._forward_queue(queue, tops, finite)
-                    queue.append((cell, x))
-                    if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
-                        self._forward_queue(queue, tops, finite)
-                    bar.update(len(batch_indices))
-                self._forward_queue(queue, tops, finite)
+            for chunk_batches in batches:
+                start = time.perf_counter()
+                seen, labels = [], []
+                tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
+                finite: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
+                for _ in chunk_batches:
+                    batch_indices, images, batch_labels = next(stream)
+                    images = images.to(self.device, non_blocking=True)
+                    seen.append(batch_indices)
+                    labels.append(batch_labels)
+                    queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
+                    for cell in cells:
+                        x = inputs(images, batch_indices, cell)
+                        if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
+                            self._forward_queue(queue, tops, finite)
+                        queue.append((cell, x))
+                        if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
+                            self._forward_queue(queue, tops, finite)
+                        bar.update(len(batch_indices))
+                    self._forward_queue(queue, tops, finite)
+                yield self._result(cells, seen, labels, tops, finite, time.perf_counter() - start)
+
+    def _result(self, cells: list[tuple[str, int]], seen: list[Tensor], labels: list[Tensor],
+                tops: dict[tuple[str, int], list[Tensor]], finite: dict[tuple[str, int], list[Tensor]],
+                seconds: float) -> dict[str, Any]:
+        """The result of one chunk (see `run`) from its per-batch tensors."""
         seen_all = torch.cat(seen).numpy() if seen else np.zeros(0, np.int64)
         result = {"indices": seen_all, "labels": torch.cat(labels).numpy() if labels else np.zeros(0, np.int64),
-                  "predictions": {}, "errors": {}, "seconds": time.perf_counter() - start}
+                  "predictions": {}, "errors": {}, "seconds": seconds}
         for cell in cells:
             flags = torch.cat(finite[cell]).cpu().numpy() if finite[cell] else np.ones(0, bool)
-            bad = ~flags.reshape(len(seen_all), -1).all(axis=1)
+            bad = ~flags.reshape(len(seen_all), -1).all(axis=1) if len(seen_all) else flags
             result["predictions"][cell] = (torch.cat(tops[cell]).cpu().numpy() if tops[cell]
                                            else np.zeros((0, self.k), np.int64))  # a rank with no images
             if bad.any():

@@ -3,8 +3,8 @@
 A cell is one `(corruption, severity)` of a suite on a data set (the clean cell is `("clean", 0)`). A
 `CellGroup` is a set of cells computed from the same decoded batches: a pre-rendered cell is a group of its
 own; on the fly, one group holds the clean cell and every `(corruption, severity)`, so each clean batch is
-decoded once and every cell's inputs are made from it (the engine commits every cell of a group when the pass
-over the data ends; a resumed run recomputes only the cells that were not committed).
+decoded once and every cell's inputs are made from it (the engine commits the pass per chunk of images,
+`engine.chunks`; a resumed run computes only the chunks and cells that were not committed).
 
 This module holds what every suite shares and the `clean` suite; `corruption`, `perturbation` and `shift` hold
 the others. `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T frames per item), and

@@ -1,31 +1,4 @@
-"""The results store: one SQLite file, one row per evaluated cell, committed as soon as the cell finishes.
-
-Schema (`PRAGMA user_version` = `SCHEMA_VERSION`):
-
-- `runs(run_id, started_at, finished_at, config, environment)`: one row per `evaluate` call; `config` is the
-  JSON of the request (arguments, seed, batch size), `environment` the JSON of versions (liftbench, torch,
-  torchvision, numpy, python), platform, host, device and world size.
-- `cells`, primary key `(model, weights_sha256, suite, dataset, corruption, severity)` (clean cells:
-  corruption `clean`, severity 0; `weights_sha256` of the weights file, or of the state dict for a random
-  initialisation, a weights tag or an in-memory module: `engine.model.prepare_model`): `n` images, `top1_err`,
-  `top5_err` (fractions; NULL for suites without them), `metrics` (JSON of a suite's other scalars), `labels`
-  and `predictions` (arrays as `.npy` bytes: labels `(N,)`, the top-k class indices best first `(N, [T,] k)`
-  in int16 when the class count allows, else int32; image i is item i of the cell's data in sorted order),
-  `fingerprint` (JSON of what else changes the numbers: data identity, limit, seed, backend, precision,
-  normalisation), `seconds`, `images_per_second`, `run_id`, `finished_at`.
-
-A cell is written in one transaction, so a run killed at any point leaves only whole cells, and a resumed run
-skips exactly the cells present with the same fingerprint. A different weights file has another sha256 and
-so another key: it never reuses rows computed with other weights.
-
-Readers (`load_results`: report, compare, check, a p baseline) open the file with `readonly=True`: an SQLite
-`mode=ro` connection that writes nothing (no schema, no version stamp), so the file's bytes never change and a
-read-only store can be read by anyone. A write that SQLite refuses (disk full, read-only file) is a
-`LiftbenchError` naming the store.
-
-Writers: a writable file store holds the `writer_lock` row from open to close (one writer per store), and
-`put_cell` writes a cell only under that lock and as its run saw the store (`store_lock`).
-"""
+"""The SQLite results store (schema and writing: `robustbench_lift.store`'s docstring)."""
 
 import io
 import json
@@ -42,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.store_lock import WriterLock
+from robustbench_lift.store.lock import WriterLock
 
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ("model", "weights_sha256", "suite", "dataset", "corruption", "severity")
@@ -206,7 +179,8 @@ class ResultStore:
         n = int(cell.labels.shape[0])
         key = (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity))
         with self._writing():
-            self._db.execute("BEGIN IMMEDIATE")
+            if not self._db.in_transaction:  # else a `transaction()`'s writes already hold the write lock
+                self._db.execute("BEGIN IMMEDIATE")
             if self._lock is not None:
                 self._lock.check_cell(key, seen)
             self._db.execute(
@@ -239,61 +213,9 @@ class ResultStore:
             frame[column] = frame[column].map(json.loads)
         return frame
 
-
-def load_results(path: str | Path | ResultStore, predictions: bool = False) -> pd.DataFrame:
-    """All cells of a store as a DataFrame sorted by key; columns `RESULT_COLUMNS`, then `metrics` expanded into
-    one column each, `fingerprint` (dict), `seconds`, `images_per_second`, `run_id`, `finished_at`; with
-    `predictions` also the per-image `labels` and `predictions` arrays. Errors are fractions in [0, 1]."""
-    if isinstance(path, ResultStore):
-        return _frame(path.cells(predictions=predictions))
-    with ResultStore(path, readonly=True) as store:
-        try:
-            return _frame(store.cells(predictions=predictions))
-        except sqlite3.DatabaseError as exc:  # e.g. a damaged page, or a hot journal a read-only reader cannot undo
-            raise LiftbenchError(f"cannot read results store {path}: {exc}") from exc
-
-
-def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:
-    records = []
-    for row in rows:
-        metrics = json.loads(row.pop("metrics"))
-        row["fingerprint"] = json.loads(row["fingerprint"])
-        records.append({**row, **metrics})
-    frame = pd.DataFrame.from_records(records)
-    if frame.empty:
-        return pd.DataFrame(columns=list(RESULT_COLUMNS))
-    return frame
-
-
-def export_results(path: str | Path, out: str | Path) -> Path:
-    """Write the cells of store `path` (without per-image arrays) to `out`: `.csv` or `.json` (records)."""
-    out = Path(out)
-    frame = load_results(path)
-    frame["fingerprint"] = frame["fingerprint"].map(lambda f: json.dumps(f, sort_keys=True))
-    if out.suffix == ".csv":
-        frame.to_csv(out, index=False)
-    elif out.suffix == ".json":
-        frame.to_json(out, orient="records", indent=1)
-    else:
-        raise UsageError(f"cannot export results to {out}: expected a .csv or .json file name")
-    return out
-
-
-def check_resumable(stored: Mapping[tuple[str, int], Mapping[str, Any]], cell: tuple[str, int],
-                    fingerprint: Mapping[str, Any], where: str, overwrite: bool = False) -> bool:
-    """True when `cell` is stored with `fingerprint` (skip it), False when absent (compute it).
-
-    A stored cell with another fingerprint means the same model and data were evaluated differently (another
-    limit, seed, backend, precision or set of files): raise rather than mix the two or silently overwrite,
-    unless `overwrite` (then False: recompute and replace it).
-    """
-    if cell not in stored:
-        return False
-    if json.loads(json.dumps(dict(fingerprint), sort_keys=True)) == stored[cell]:
-        return True
-    if overwrite:
-        return False
-    changed = sorted(k for k in set(stored[cell]) | set(fingerprint) if stored[cell].get(k) != fingerprint.get(k))
-    details = ", ".join(f"{k}: stored {stored[cell].get(k)!r}, now {fingerprint.get(k)!r}" for k in changed)
-    raise UsageError(f"{where} already holds cell {cell[0]}/{cell[1]} computed with other settings ({details}); "
-                         "use another --out file, or --overwrite to recompute and replace it")
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one transaction, committed at the end (rolled back on an error), for the tables
+        other modules own (`engine.chunks`); a `put_cell` inside it commits the writes before it with the cell."""
+        with self._db:
+            yield self._db
