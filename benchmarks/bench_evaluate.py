@@ -26,7 +26,6 @@ time of this process (the machine may be shared: CPU time is what a phase costs 
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 import torchvision
 import torchvision.transforms.functional as TF
 from PIL import Image
+from timing import best_of  # benchmarks/timing.py, next to this script
 
 from corruptions.perturbations import release_length
 from robustbench_lift.engine import evaluate
@@ -73,14 +73,6 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-
-
-def measure(work: Callable[[], object]) -> tuple[float, float]:
-    """`(wall seconds, CPU seconds of this process)` of `work()`. CPU time (all threads) is what a phase costs
-    whatever else runs on a shared machine; wall time is what a user waits on an idle one."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    work()
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def forward_alone(model: torch.nn.Module, images: torch.Tensor, batch_size: int, cells: int) -> None:
@@ -168,12 +160,7 @@ def main() -> None:
             "a_s": lambda: forward_alone(model, small.repeat(shift_frames, 1, 1, 1), args.batch_size, 1),
             "s": lambda: evaluate(model, "shift", few, out=Path(tmp) / f"s{time.time_ns()}.db", **suite_options),
         })
-        best: dict[str, tuple[float, float]] = {}
-        for _ in range(args.repeats):  # phases interleaved, best of the rounds: robust to a busy machine
-            for key, work in phases.items():
-                wall, cpu = measure(work)
-                previous = best.get(key, (wall, cpu))
-                best[key] = (min(wall, previous[0]), min(cpu, previous[1]))
+        best = best_of(phases, args.repeats)
     counts = {"a": len(cells), "b": len(cells), "a'": len(with_clean), "c": len(with_clean), "n'": len(with_clean),
               "n": len(with_clean), "a_p": p_frames, "p": p_frames, "a_s": shift_frames, "s": shift_frames}
     titles = {"a": "forward alone", "b": "evaluate, pre-rendered", "a'": "forward alone (clean cell too)",

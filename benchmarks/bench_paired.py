@@ -15,10 +15,10 @@ Each figure is wall-clock and CPU time of this process (all threads; the machine
 """
 
 import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np
+from timing import best_of  # benchmarks/timing.py, next to this script
 
 from robustbench_lift.metrics.corruption import ALEXNET_ERRORS, corruption_summary
 from robustbench_lift.metrics.paired import error_consistency, mcnemar_cell, paired_bootstrap
@@ -70,13 +70,6 @@ def cell_tests(a: np.ndarray, b: np.ndarray) -> None:
         error_consistency(a[:, j] == 0, b[:, j] == 0)
 
 
-def measure(work: Callable[[], object]) -> tuple[float, float]:
-    """`(wall seconds, CPU seconds of this process)` of `work()`."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    work()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=50_000)
@@ -99,12 +92,7 @@ def main() -> None:
     }
     titles = {"v": "paired_bootstrap, reduced", "n": "naive per-replicate loop, reduced",
               "f": "paired_bootstrap, full", "m": "McNemar + kappa per cell, full"}
-    best: dict[str, tuple[float, float]] = {}
-    for _ in range(args.repeats):  # phases interleaved, best of the rounds: robust to a busy machine
-        for key, work in phases.items():
-            wall, cpu = measure(work)
-            previous = best.get(key, (wall, cpu))
-            best[key] = (min(wall, previous[0]), min(cpu, previous[1]))
+    best = best_of(phases, args.repeats)
     print(f"{'':4}{'':36}{'wall s':>9}{'CPU s':>9}")
     for key, (wall, cpu) in best.items():
         print(f"({key}) {titles[key]:36}{wall:9.2f}{cpu:9.2f}")

@@ -3,6 +3,8 @@
 `corrupt(images, name, severity, generator=..., backend=...)` applies one of the 19 corruptions of
 imagecorruptions / ImageNet-C (Hendrycks & Dietterich, ICLR 2019) to a batch `(N, 3, H, W)` on any device;
 `get_corruption_names(subset)` lists them; `preset="cifar"` takes CIFAR-10-C's constants (`corruptions.presets`).
+Subsets "3dcc" and "cbar" add the 2-D corruptions of 3D Common Corruptions (`corruptions.cc3d`) and ImageNet-C-bar's
+10 (`corruptions.cbar`).
 Results of on-the-fly corruption are "ImageNet-C style": close to, but not the released ImageNet-C (see
 `corruptions/FIDELITY.md`). Importing the package is light: the torch functions load on first use, so
 `corruptions.names` (every name, family and subset) can be read without torch.

@@ -195,13 +195,16 @@ def hsv_to_rgb(hsv: Tensor) -> Tensor:
     return choices.gather(0, index)[0]
 
 
-def zoom_center(x: Tensor, factor: float) -> Tensor:
+def zoom_center(x: Tensor, factor: float, trim_centred: bool = False) -> Tensor:
     """imagecorruptions `clipped_zoom` cropped back to the input size: the central `ceil(side / factor)` pixels of
     each axis are resized to `round(crop * factor)` by linear interpolation on an align-corners grid (as
-    `scipy.ndimage.zoom(order=1)`), keeping the top-left `H x W`."""
+    `scipy.ndimage.zoom(order=1)`), keeping the top-left `H x W` (`trim_centred`: the centre `H x W`, as
+    make_imagenet_p.py's `clipped_zoom` trims `(zoomed - side) // 2` first)."""
     h, w = x.shape[-2:]
     crop_h, crop_w = math.ceil(h / factor), math.ceil(w / factor)
     top, left = (h - crop_h) // 2, (w - crop_w) // 2
     size = (int(round(crop_h * factor)), int(round(crop_w * factor)))
     crop = x[..., top:top + crop_h, left:left + crop_w]
-    return F.interpolate(crop, size=size, mode="bilinear", align_corners=True)[..., :h, :w]
+    trim_h, trim_w = ((size[0] - h) // 2, (size[1] - w) // 2) if trim_centred else (0, 0)
+    zoomed = F.interpolate(crop, size=size, mode="bilinear", align_corners=True)
+    return zoomed[..., trim_h:trim_h + h, trim_w:trim_w + w]

@@ -122,11 +122,6 @@ def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
     return x.transpose(0, 1).reshape(c, -1).index_select(1, sources).view(c, n, h, w).transpose(0, 1)
 
 
-def shuffle_pixels(x: Tensor, offsets: Tensor, max_delta: int) -> Tensor:
-    """`x` `(N, C, H, W)` after one pass of glass_blur's pixel shuffling (`shuffle_sources`)."""
-    return gather_pixels(x, shuffle_sources(offsets, max_delta))
-
-
 def glass_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
                preset: str = "imagenet") -> Tensor:
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,

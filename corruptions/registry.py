@@ -1,6 +1,7 @@
 """Dispatch of the corruptions: `corrupt(images, name, severity, ...)` on the torch or the reference backend.
 
-Names, families and subsets live in `corruptions.names`.
+Names, families and subsets live in `corruptions.names`. The other benchmarks' corruptions (`names.BENCHMARKS`:
+3dcc, cbar) are not in imagecorruptions and have their own constants only: torch backend, preset "imagenet".
 """
 
 import inspect
@@ -12,7 +13,7 @@ from torch import Tensor
 
 from corruptions._ops import image_chunks
 from corruptions._random import image_seeds
-from corruptions.names import CORRUPTIONS, SEVERITIES
+from corruptions.names import BENCHMARKS, CORRUPTIONS, SEVERITIES
 from corruptions.presets import check_preset
 from corruptions.reference import MIN_SIZE, corrupt_reference
 from robustbench_lift.errors import UsageError
@@ -41,9 +42,18 @@ def check_severity(severity: int) -> int:
 
 def resolve_backend(backend: str, name: str, device: torch.device, preset: str = "imagenet") -> str:
     """"torch" or "reference" for `backend` ("auto" picks the faster one for `name` on `device`; the reference,
-    imagecorruptions, has only the `"imagenet"` preset's constants)."""
+    imagecorruptions, has only the `"imagenet"` preset's constants and none of the other benchmarks)."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    benchmark = CORRUPTIONS.metadata(name)["family"] if name in CORRUPTIONS else None
+    if benchmark in BENCHMARKS:
+        if backend == "reference":
+            raise UsageError(f"corruption {name!r} ({benchmark}) is not in imagecorruptions, the reference "
+                             "backend: use backend 'torch' or 'auto'")
+        if check_preset(preset) != "imagenet":
+            raise UsageError(f"corruption {name!r} ({benchmark}) has its benchmark's constants only, no "
+                             f"{preset!r} preset: use preset 'imagenet'")
+        return "torch"
     if check_preset(preset) != "imagenet":
         if backend == "reference":
             raise UsageError(f"the reference backend (imagecorruptions) has only ImageNet-C constants, not the "
@@ -68,7 +78,7 @@ def _check_images(images: Tensor) -> None:
 
 def corrupt(images: Tensor, name: str, severity: int, *, generator: torch.Generator | None = None,
             backend: str = "torch", preset: str = "imagenet", **options) -> Tensor:
-    """Corrupt a batch with ImageNet-C corruption `name` at `severity` (1-5).
+    """Corrupt a batch with corruption `name` at `severity` (1-5): ImageNet-C's 19, 3DCC's or ImageNet-C-bar's.
 
     `images`: uint8 `(N, 3, H, W)` (0-255) or float (0-1), H, W >= 32, any device. Returns the same dtype, shape
     and device; values are on the 8-bit grid (float results truncated to 8 bits like imagecorruptions' uint8

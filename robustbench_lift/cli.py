@@ -16,6 +16,7 @@ from robustbench_lift.commands.pools import pools
 from robustbench_lift.commands.render import render
 from robustbench_lift.commands.report import check_command, compare_command, report_command
 from robustbench_lift.commands.train import train
+from robustbench_lift.commands.validate import validate_data_command
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 
@@ -34,6 +35,7 @@ cli.add_command(check_command)
 cli.add_command(render)
 cli.add_command(train)
 cli.add_command(demo)
+cli.add_command(validate_data_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ from robustbench_lift.pooling import list_pools
 
 DEMO_SUITES: dict[str, dict] = {
     "c": {"corruptions": list(SUBSETS["all"]), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
-    "p": {"limit": 100},
+    "p": {"preset": "cifar", "limit": 100},
     "shift": {"limit": 500},
 }
 """Suite -> options of `evaluate` for the demo; `limit` = images (c, shift) or sequences (p) per cell, evenly
@@ -52,12 +52,13 @@ def demo_models(pools: Sequence[str] | None = None) -> list[str]:
 
 def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pools: Sequence[str] | None = None,
              suites: Sequence[str] = tuple(DEMO_SUITES), device: str = "auto", batch_size: int = 250,
-             report: bool = True, progress: bool = True) -> list[Path]:
+             amp: bool = False, report: bool = True, progress: bool = True) -> list[Path]:
     """Evaluate the demo models into `<out>/results.db` and write the report; return the files written.
 
     `limit`: at most this many images (sequences for `p`) per cell instead of the demo defaults (a reduced,
     fixed subset: the same evenly spaced test images every time). `pools`: demo poolings to run (default: all
-    shipped). `report=False` only fills the store (what CI does before `liftbench check`).
+    shipped). `amp`: bf16 autocast instead of fp32 (recorded as the cells' precision; the committed baseline is
+    fp32). `report=False` only fills the store (what CI does before `liftbench check`).
     """
     unknown = [s for s in suites if s not in DEMO_SUITES]
     if unknown:
@@ -70,7 +71,7 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
         default = DEMO_SUITES[suite]["limit"]
         options = {**DEMO_SUITES[suite], "limit": min(default, limit or default)}
         run = functools.partial(evaluate, suite=suite, data=DEMO, weights="DEFAULT", out=store, device=device,
-                                batch_size=batch_size, progress=progress, **options)
+                                batch_size=batch_size, amp=amp, progress=progress, **options)
         if suite == "p" and BASELINE_MODEL in models:  # FR and T5D relative to demo-max, computed first
             run(BASELINE_MODEL)
             run = functools.partial(run, p_baseline=f"{store}#{BASELINE_MODEL}")

@@ -84,8 +84,10 @@ def suite_cells(model: str, suite: str) -> pd.DataFrame:
         csv = Path(tmp) / P_BASELINE_NAME
         pd.DataFrame([(p, d, fp, u) for (p, d), (fp, u) in P_BASELINE.items()],
                      columns=["perturbation", "difficulty", "flip_prob", "ut5d"]).to_csv(csv, index=False)
-        return evaluate(tiny_model(10, TINY_SEEDS[model]), "p", "demo", perturbations=sorted({p for p, _ in P_CELLS}),
-                        difficulties=[1, 2], p_baseline=csv, **options)
+        levels = sorted({d for _, d in P_CELLS})
+        return pd.concat([evaluate(tiny_model(10, TINY_SEEDS[model]), "p", "demo", difficulties=[level],
+                                   perturbations=sorted({p for p, d in P_CELLS if d == level}), p_baseline=csv,
+                                   **options) for level in levels], ignore_index=True)
 
 
 def put_suite(store: ResultStore, model: str, suite: str, drop: tuple[str, ...] = ()) -> None:
@@ -179,16 +181,13 @@ def p_cell_by_hand(model: str) -> dict[tuple[str, int], tuple[float, float]]:
 
 
 def p_by_hand(model: str) -> dict[str, float]:
-    """mFP (mean over perturbations of the mean over difficulties), mFR and mT5D (mean over perturbations of
-    sum_d value / sum_d baseline value), in points."""
+    """mFP, mFR and mT5D in points: difficulty 1's (the published protocol), the mean over perturbations of
+    the flip probability, and of FP / baseline FP and uT5D / baseline uT5D."""
     cells = p_cell_by_hand(model)
-    names = sorted({p for p, _ in P_CELLS})
-    of = {p: [c for c in P_CELLS if c[0] == p] for p in names}
-    return {"mFP": 100 * np.mean([np.mean([cells[c][0] for c in of[p]]) for p in names]),
-            "mFR": 100 * np.mean([sum(cells[c][0] for c in of[p]) / sum(P_BASELINE[c][0] for c in of[p])
-                                  for p in names]),
-            "mT5D": 100 * np.mean([sum(cells[c][1] for c in of[p]) / sum(P_BASELINE[c][1] for c in of[p])
-                                   for p in names])}
+    names = sorted({p for p, d in P_CELLS if d == 1})
+    return {"mFP": 100 * np.mean([cells[(p, 1)][0] for p in names]),
+            "mFR": 100 * np.mean([cells[(p, 1)][0] / P_BASELINE[(p, 1)][0] for p in names]),
+            "mT5D": 100 * np.mean([cells[(p, 1)][1] / P_BASELINE[(p, 1)][1] for p in names])}
 
 
 def shift_by_hand(model: str) -> tuple[float, list[float]]:

@@ -57,6 +57,9 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     assert (corrupted["dataset"] == "demo-otf-cifar").all()
     assert all(f["preset"] == "cifar" for f in corrupted["fingerprint"])
     p_cells = cells[cells["suite"] == "p"]
+    # and CIFAR-10-P's perturbation constants and lengths (translate: 16 frames, motion_blur: 21)
+    assert (p_cells["dataset"] == "demo-otf-cifar").all()
+    assert all(f["preset"] == "cifar" for f in p_cells["fingerprint"])
     flipping = p_cells[(p_cells["model"] == "demo-max") & (p_cells["flip_prob"] > 0)]
     assert len(flipping) and np.allclose(flipping["fr"], 1.0)  # demo-max is the FR baseline of the demo
     report = (out / "report.html").read_text()

@@ -144,3 +144,14 @@ def test_unreadable_image_is_a_failure_exit_1(setup, tmp_path, capsys):
     code, _, err = run(["evaluate", "--model", MODEL, "--data", str(tmp_path / "broken-c"), "--corruptions", "fog",
                         "--severities", "1", "--out", str(tmp_path / "r.db"), "--no-progress"], capsys)
     assert code == 1 and f"cannot decode image {bad}" in err
+
+
+@pytest.mark.parametrize(("suite", "extra"), [("clean", []), ("shift", ["--pairs", "1"])])
+def test_every_suite_runs_with_the_command_defaults(setup, capsys, suite, extra):
+    """The command's defaults are only given to the suites that take them (`--backend` is the c suite's)."""
+    out = setup / f"{suite}.db"
+    code, _, err = run(["evaluate", "--model", MODEL, "--weights", str(setup / "three.pt"), "--suite", suite,
+                        "--data", str(setup / "clean"), "--resize", "0", "--crop", "0", "--no-progress",
+                        "--out", str(out), *extra], capsys)
+    assert code == 0, err
+    assert set(load_results(out)["suite"]) == {suite}

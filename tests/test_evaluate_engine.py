@@ -226,7 +226,7 @@ def test_layout_and_name_errors(data, tmp_path):
     np.save(tmp_path / "badc" / "fog.npy", np.zeros((10, 32, 32), np.uint8))
     with pytest.raises(UsageError, match=r"fog.npy: expected uint8 \(10, H, W, 3\).*found uint8 \(10, 32, 32\)"):
         evaluate(model, "c", tmp_path / "badc", corruptions=["fog"], **run)
-    with pytest.raises(UsageError, match="weights= goes with a zoo model name"):
+    with pytest.raises(UsageError, match="weights=, pool= and model_args= go with a model name"):
         evaluate(model, "clean", data / "clean", weights=tmp_path / "w.pt", **run)
 
 

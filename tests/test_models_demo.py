@@ -1,6 +1,7 @@
 """The demo models in the zoo: names, architecture, normalisation, and loading shipped weights by sha256."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.models import create_model, demo, list_models, model_spec, save_checkpoint
 from robustbench_lift.models.weights import file_sha256
 from robustbench_lift.pooling import list_pools
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from ship_demo_models import ship_demo_model  # noqa: E402  (a maintainer script, not part of the package)
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def test_ship_demo_model_copies_and_records_the_checkpoint(manifest: Path, tmp_p
     trained = create_model("demo-lift", seed=1)
     meta = {"recipe": {"epochs": 7, "seed": 3}, "dataset": "demo", "test_acc": 0.91}
     source = save_checkpoint(trained, tmp_path / "run" / "final.pt", meta)
-    shipped = demo.ship_demo_model(source)
+    shipped = ship_demo_model(source)
     assert shipped.path == manifest.parent / "demo-lift.pt" and shipped.path.read_bytes() == source.read_bytes()
     assert shipped.sha256 == file_sha256(source) and shipped.test_acc == 0.91
     assert shipped.command == "liftbench train --model demo-lift --data demo --epochs 7 --seed 3 --out runs/demo-lift"
@@ -76,4 +80,4 @@ def test_ship_demo_model_copies_and_records_the_checkpoint(manifest: Path, tmp_p
     other = save_checkpoint(create_model("cifar_resnet10s-lift", num_classes=10), tmp_path / "other.pt",
                             {**meta, "mean": list(MEAN), "std": list(STD)})
     with pytest.raises(ValueError, match="expected a demo-<pool> model"):
-        demo.ship_demo_model(other)
+        ship_demo_model(other)

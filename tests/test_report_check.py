@@ -7,15 +7,8 @@ from report_fixtures import all_by_hand, by_hand, write_store
 
 from robustbench_lift.cli import main
 from robustbench_lift.errors import UsageError
-from robustbench_lift.report.check import (
-    DEFAULT_TOLERANCE,
-    MetricChange,
-    check,
-    parse_tolerance,
-    read_baseline,
-    update_baseline,
-)
-from robustbench_lift.report.compare import compare
+from robustbench_lift.report.baseline import parse_tolerance, read_baseline
+from robustbench_lift.report.check import DEFAULT_TOLERANCE, MetricChange, check, update_baseline
 
 
 @pytest.fixture
@@ -32,7 +25,7 @@ def baseline(tmp_path, run):
 
 def test_update_writes_reviewable_json_in_points(baseline):
     data = json.loads(baseline.read_text())
-    assert set(data) == {"metrics", "tolerance"}
+    assert set(data) == {"metrics", "tolerance", "settings"}
     for model in ("resnet-lift", "resnet-max"):
         expected = by_hand(model)
         assert data["metrics"][model].keys() == expected.keys()  # p/shift not measured: absent
@@ -128,23 +121,6 @@ def test_update_keeps_models_the_run_did_not_evaluate(tmp_path, baseline):
     assert data["metrics"]["resnet-lift"]["mCE"] == pytest.approx(by_hand("resnet-lift")["mCE"], abs=1e-4)
     assert data["metrics"]["resnet-max"]["clean_err"] == pytest.approx(100 * round(5 * 0.9) / 20)
     assert data["tolerance"]["mCE"] == 1.5  # kept from the old file
-
-
-def test_compare_models_and_runs(tmp_path, run):
-    table = compare("resnet-max", "resnet-lift", results=[run], n_boot=200)
-    for metric in ("clean_err", "mCE", "rel_mCE", "mean_err"):
-        row = table.loc[metric]
-        assert row["delta"] == pytest.approx(by_hand("resnet-lift")[metric] - by_hand("resnet-max")[metric])
-        inside = row["resnet-max_lo"] <= row["resnet-lift"] <= row["resnet-max_hi"]
-        assert table.loc[metric, "outside_ci"] == (not inside)
-    worse = write_store(tmp_path / "worse.db", p=False, shift=False, scale=1.6)
-    runs = compare(str(run), str(worse), model="resnet-lift", n_boot=200)
-    assert runs.attrs["names"] == ("A: resnet-lift (run.db)", "B: resnet-lift (worse.db)")
-    assert runs.loc["mean_err", "outside_ci"] and runs.loc["mean_err", "better"] == "A: resnet-lift (run.db)"
-    with pytest.raises(UsageError, match="choose one with --model"):
-        compare(str(run), str(worse))
-    with pytest.raises(UsageError, match="did you mean resnet-lift"):
-        compare("resnet-max", "resnet-lyft", results=[run])
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:

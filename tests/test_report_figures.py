@@ -149,10 +149,10 @@ def test_html_report_is_well_formed_self_contained_and_links_exist(store, tmp_pa
     assert external and all((page.parent / r).is_file() for r in external)
     assert not any(r.startswith(("http:", "https:", "//")) for r in parser.refs)
     assert "script" not in parser.tags and "link" not in parser.tags
-    assert parser.tags.count("svg") == 5 and parser.tags.count("img") == 1  # 5 charts inline, the photo grid
-    assert parser.tags.count("table") == 6
-    assert {Path(r).stem for r in external} >= {"summary", "deltas", "corruption", "severity", "perturbation",
-                                                "shift", "corruption_grid", "mce_vs_clean"}
+    assert parser.tags.count("svg") == 6 and parser.tags.count("img") == 1  # 6 charts inline, the photo grid
+    assert parser.tags.count("table") == 7
+    assert {Path(r).stem for r in external} >= {"summary", "deltas", "corruption_deltas", "corruption", "severity",
+                                                "perturbation", "shift", "corruption_grid", "mce_vs_clean", "forest"}
 
 
 def test_report_without_p_and_shift_rows_leaves_their_sections_out(tmp_path):

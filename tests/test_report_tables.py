@@ -134,7 +134,8 @@ def test_report_tables_leave_out_suites_without_rows(tmp_path):
     tables = report_tables(write_store(tmp_path / "c.db", p=False, shift=False), n_boot=20)
     assert set(tables) == {"summary", "corruption", "severity"}
     with_all = report_tables(write_store(tmp_path / "all.db"), baseline="resnet-max", n_boot=20)
-    assert set(with_all) == {"summary", "deltas", "corruption", "severity", "perturbation", "shift"}
+    assert set(with_all) == {"summary", "deltas", "corruption_deltas", "corruption", "severity", "perturbation",
+                             "shift"}
 
 
 def test_deltas_and_best_marks(store):

@@ -12,6 +12,7 @@ from evaluate_fixtures import MEAN, STD, InvariantNet, bordered_set, photo_set, 
 from single_thread_fixtures import single_thread  # noqa: F401
 from test_evaluate_distributed import free_port
 
+from corruptions.names import P_SUBSETS
 from corruptions.perturbations import perturbation_sequence
 from corruptions.seeding import derive_seed
 from robustbench_lift.engine import evaluate
@@ -19,6 +20,8 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
 from robustbench_lift.report.aggregate import summarize
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import PerturbationOptions
+from robustbench_lift.suites.perturbation import PerturbationSuite
 
 # Two sequences of 4 frames (top-5 lists, best first). Sequence 0, consecutive pairs: (f0, f1) same, (f1, f2)
 # top-1 flips and classes 0, 1 swap ranks (distance |0-1| + |1-0| = 2), (f2, f3) class 4 drops out of the
@@ -57,23 +60,34 @@ def photos(tmp_path_factory):
     return write_photos(tmp_path_factory.mktemp("p") / "photos")
 
 
-def test_on_the_fly_equals_independent_loop(photos, tmp_path):
+@pytest.fixture(scope="module")
+def oblong(tmp_path_factory):
+    """The photographs cut to 48 x 72 and 72 x 48 (landscape and portrait), in one folder."""
+    root = tmp_path_factory.mktemp("p") / "oblong"
+    images, labels = photo_set(72)
+    write_folder(root, images[:4, :, 12:60], labels[:4])
+    write_folder(root, images[4:8, :, :, 12:60], labels[4:8])
+    return root
+
+
+def test_on_the_fly_equals_independent_loop_on_whole_images(oblong, tmp_path):
+    """make_imagenet_p.py: Resize(40) of the whole image, perturbed, then CenterCrop(32); images of two shapes."""
     import torchvision.transforms.functional as TF
     from PIL import Image
 
     model = tiny_model()
-    names = ["gaussian_noise", "brightness", "translate"]
-    frame = evaluate(model, "p", photos, perturbations=names, resize=40, crop=32, batch_size=40, seed=3,
+    names = ["gaussian_noise", "brightness", "translate", "scale"]
+    frame = evaluate(model, "p", oblong, perturbations=names, resize=40, crop=32, batch_size=40, seed=3,
                      out=tmp_path / "r.db", progress=False)
-    assert sorted(frame["corruption"]) == sorted(names) and (frame["dataset"] == "photos-otf").all()
-    paths = sorted_paths(photos)
+    assert sorted(frame["corruption"]) == sorted(names) and (frame["dataset"] == "oblong-otf").all()
+    paths = sorted_paths(oblong)
     for row in frame.itertuples():
         expected, flips = [], []
         for index, path in enumerate(paths):
-            image = TF.center_crop(TF.resize(Image.open(path).convert("RGB"), 40), [40, 80])  # Resize, 40 x 80 window
+            whole = TF.pil_to_tensor(TF.resize(Image.open(path).convert("RGB"), 40))[None]
+            assert min(whole.shape[-2:]) == 40 and max(whole.shape[-2:]) == 60
             generator = torch.Generator().manual_seed(derive_seed(3, row.corruption, 1, index))
-            frames = perturbation_sequence(TF.pil_to_tensor(image)[None], row.corruption, out_size=32,
-                                           generator=generator)[0]
+            frames = perturbation_sequence(whole, row.corruption, out_size=32, generator=generator)[0]
             top = model_top5(model, frames)
             expected.append(top)
             reference = top[0] if row.corruption == "gaussian_noise" else None
@@ -97,7 +111,8 @@ def test_invariant_model_never_flips_on_translate(tmp_path):
     write_folder(tmp_path / "bordered", images, labels)
     model = InvariantNet()
     frame = evaluate(model, "p", tmp_path / "bordered", perturbations=["translate", "rotate"], resize=None,
-                     crop=None, progress=False)
+                     crop=None, preset="cifar", progress=False)
+    assert (frame["dataset"] == "bordered-otf-cifar").all()
     translate = frame[frame["corruption"] == "translate"].iloc[0]
     assert translate["predictions"].shape[:2] == (9, 16)  # CIFAR-10-P translate at 32 px
     assert translate["flip_prob"] == 0 and translate["ut5d"] == 0
@@ -109,16 +124,17 @@ def test_demo_with_limit_and_baselines(tmp_path):
     store = tmp_path / "base.db"
     names = ["translate", "brightness"]
     base = evaluate(tiny_model(10, seed=1), "p", "demo", perturbations=names, limit=10, name="base", out=store,
-                    progress=False)
-    assert (base["n"] == 10).all() and (base["dataset"] == "demo-otf").all()
+                    preset="cifar", progress=False)
+    assert (base["n"] == 10).all() and (base["dataset"] == "demo-otf-cifar").all()
+    assert base.loc[base["corruption"] == "translate", "predictions"].iloc[0].shape[1] == 16  # CIFAR-10-P
     frame = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
-                     p_baseline=store, progress=False)
+                     p_baseline=store, preset="cifar", progress=False)
     fp = {row.corruption: per_sequence((row.corruption, 1), row.predictions)[0].mean() for row in frame.itertuples()}
     base_fp = {row.corruption: row.flip_prob for row in base.itertuples()}
     for row in frame.itertuples():
         assert row.flip_prob == pytest.approx(fp[row.corruption])
         assert row.fr == pytest.approx(fp[row.corruption] / base_fp[row.corruption])
-        assert row.p_baseline == "base (base.db, demo-otf)"
+        assert row.p_baseline == "base (base.db, demo-otf-cifar)"
     summary = summarize(frame, n_boot=50).iloc[0]
     assert summary["mFR"] == pytest.approx(np.mean([fp[n] / base_fp[n] for n in names]))
     assert summary["mFP_lo"] <= summary["mFP"] <= summary["mFP_hi"]
@@ -126,13 +142,48 @@ def test_demo_with_limit_and_baselines(tmp_path):
     csv = tmp_path / "alexnet.csv"
     pd.DataFrame({"perturbation": names, "flip_prob": [0.5, 0.25], "ut5d": [2.0, 4.0]}).to_csv(csv, index=False)
     again = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
-                     p_baseline=csv, progress=False)
+                     p_baseline=csv, preset="cifar", progress=False)
     assert (again["run_id"] == 1).all()
     for row in again.itertuples():
         assert row.p_baseline == "alexnet.csv"
         assert row.t5d == pytest.approx(row.ut5d / {"translate": 2.0, "brightness": 4.0}[row.corruption])
     with pytest.raises(UsageError, match="has no values for rotate/1"):
-        evaluate(tiny_model(10), "p", "demo", perturbations=["rotate"], limit=2, p_baseline=csv, progress=False)
+        evaluate(tiny_model(10), "p", "demo", perturbations=["rotate"], limit=2, p_baseline=csv, preset="cifar",
+                 progress=False)
+
+
+def test_every_perturbation_has_difficulties_as_test_py(tmp_path):
+    """Difficulty d of a non-noise perturbation scores its one sequence at frame gap d (frame j against j - d);
+    a noise's difficulty is a stronger noise, still against the first frame."""
+    names = ["rotate", "snow", "shot_noise"]
+    frame = evaluate(tiny_model(10), "p", "demo", perturbations=names, difficulties=[1, 2, 3], limit=4,
+                     preset="cifar", progress=False)
+    cells = {(row.corruption, row.severity): row for row in frame.itertuples()}
+    assert sorted(cells) == sorted((p, d) for p in names for d in (1, 2, 3))
+    for name in ("rotate", "snow"):
+        for d in (2, 3):
+            assert np.array_equal(cells[(name, d)].predictions, cells[(name, 1)].predictions)
+            top1 = cells[(name, d)].predictions[..., 0]
+            gap = [np.mean([video[j] != video[j - d] for j in range(d, len(video))]) for video in top1]
+            assert cells[(name, d)].flip_prob == pytest.approx(np.mean(gap))
+    assert cells[("rotate", 3)].flip_prob != cells[("rotate", 1)].flip_prob
+    top1 = cells[("shot_noise", 3)].predictions[..., 0]
+    assert cells[("shot_noise", 3)].flip_prob == pytest.approx(np.mean(top1[:, 1:] != top1[:, :1]))
+    # other sequences (Poisson rate 200, not 700), the clean frame 0 shared
+    assert not np.array_equal(cells[("shot_noise", 3)].predictions, cells[("shot_noise", 1)].predictions)
+    assert np.array_equal(cells[("shot_noise", 3)].predictions[:, 0], cells[("shot_noise", 1)].predictions[:, 0])
+    # means per difficulty over the perturbations CIFAR-10-P's cifar-p-eval.py averages (not snow)
+    summary = summarize(frame, n_boot=0).iloc[0]
+    assert summary["mFP@3"] == pytest.approx(np.mean([cells[(p, 3)].flip_prob for p in ("rotate", "shot_noise")]))
+    assert summary["mFP"] == pytest.approx(np.mean([cells[(p, 1)].flip_prob for p in ("rotate", "shot_noise")]))
+    assert summary["FP/snow@2"] == pytest.approx(cells[("snow", 2)].flip_prob)
+
+
+def test_cifar_preset_defaults_to_cifar_p_eval_perturbations():
+    suite = PerturbationSuite("demo", PerturbationOptions(preset="cifar"))
+    assert [p for p, _ in suite.cells] == list(P_SUBSETS["cifar"]) and "snow" not in P_SUBSETS["cifar"]
+    assert {"spatter", "gaussian_noise", "tilt"} <= set(P_SUBSETS["cifar"]) and len(P_SUBSETS["cifar"]) == 10
+    assert [p for p, _ in PerturbationSuite("demo").cells] == list(P_SUBSETS["test"])
 
 
 def test_resume_equals_single_run(photos, tmp_path):
@@ -188,10 +239,12 @@ def test_released_videos_equal_independent_decoding(tmp_path):
                                                        generator=torch.Generator().manual_seed(0)),
                  labels, "gaussian_noise_2")
     model = tiny_model()
-    frame = pd.concat([evaluate(model, "p", tmp_path / "P", perturbations=["rotate"], batch_size=8, progress=False),
+    frame = pd.concat([evaluate(model, "p", tmp_path / "P", perturbations=["rotate"], difficulties=[1, 2],
+                                batch_size=8, progress=False),
                        evaluate(model, "p", tmp_path / "P", perturbations=["gaussian_noise"], difficulties=[2],
                                 batch_size=8, progress=False)], ignore_index=True)
-    assert sorted(zip(frame["corruption"], frame["severity"])) == [("gaussian_noise", 2), ("rotate", 1)]
+    assert sorted(zip(frame["corruption"], frame["severity"])) == [("gaussian_noise", 2), ("rotate", 1),
+                                                                   ("rotate", 2)]  # rotate/2: folder rotate
     assert (frame["dataset"] == "P").all()
     for row in frame.itertuples():
         folder = tmp_path / "P" / ("rotate" if row.corruption == "rotate" else "gaussian_noise_2")
@@ -216,9 +269,10 @@ def test_missing_pyav_is_a_clear_usage_error(tmp_path, monkeypatch):
 @pytest.mark.parametrize("options, message", [
     (dict(perturbations=["rotat"]), "unknown perturbation 'rotat'"),
     (dict(difficulties=[4]), "difficulties must be in 1..3"),
-    (dict(perturbations=["rotate"], difficulties=[2]), "apply to the noises only"),
     (dict(p_baseline="missing.csv"), "p baseline missing.csv not found"),
     (dict(corruptions=["fog"]), "suite 'p' does not take corruptions"),
+    (dict(preset="cifar10"), "unknown severity preset 'cifar10'"),
+    (dict(crop=None), "resized image folders need a crop"),
 ])
 def test_usage_errors(photos, options, message):
     with pytest.raises(UsageError, match=message):

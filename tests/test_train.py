@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from single_thread_fixtures import single_thread  # noqa: F401
 
+import robustbench_lift.training.init as init_module
 import robustbench_lift.training.loop as train_module
 from robustbench_lift.cli import main
 from robustbench_lift.data.demo import MEAN, STD, demo_dataset
@@ -208,7 +209,7 @@ def rank_main(rank: int, port: int, data: TrainSet, out: str) -> None:
         built.append(create_model(*args, **kwargs))
         return built[-1]
 
-    train_module.create_model = capture  # a fresh process: the patch dies with it
+    init_module.create_model = capture  # a fresh process: the patch dies with it
     train("demo-lift", data, out, FAST, progress=False)
     torch.save(built[0].state_dict(), f"{out}/rank{rank}.pt")
 

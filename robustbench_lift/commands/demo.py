@@ -14,10 +14,11 @@ from robustbench_lift.suites import ALL
 @click.option("--suite", "suites", multiple=True, type=click.Choice(ALL),
               help="Only this suite (repeatable).  [default: all]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--amp", is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write tables, figures and HTML.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def demo(out: str, limit: int | None, pools: tuple[str, ...], suites: tuple[str, ...], device: str, report: bool,
-         progress: bool) -> None:
+def demo(out: str, limit: int | None, pools: tuple[str, ...], suites: tuple[str, ...], device: str, amp: bool,
+         report: bool, progress: bool) -> None:
     """Evaluate the demo models (one per pooling, shipped) under every corruption and severity, the perturbation
     sequences and shift consistency, on the procedural demo test set; write the report to --out.
 
@@ -30,7 +31,7 @@ def demo(out: str, limit: int | None, pools: tuple[str, ...], suites: tuple[str,
     from robustbench_lift.report.summary import summary_table
     from robustbench_lift.report.tables import render
 
-    written = run_demo(out, limit=limit, pools=pools or None, suites=suites or ALL, device=device,
+    written = run_demo(out, limit=limit, pools=pools or None, suites=suites or ALL, device=device, amp=amp,
                        report=report, progress=progress)
     click.echo(render(summary_table(written[0], ci=False), "md"))
     page = next((p for p in written if p.name == "report.html"), None)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from corruptions.names import DIFFICULTIES
-from robustbench_lift.commands.options import parse_levels
+from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, parse_levels
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites import SUITES
 
@@ -22,7 +22,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 
     from robustbench_lift.report.aggregate import summarize
     from robustbench_lift.report.summary import summary_table
-    from robustbench_lift.report.tables import corruption_table, render
+    from robustbench_lift.report.tables import corruption_table, precision_note, render
 
     if as_json:
         summary = summarize(frame, n_boot=n_boot, seed=seed)
@@ -31,63 +31,83 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
         return
     table = summary_table(frame, ci=n_boot > 0, n_boot=n_boot, seed=seed)
     click.echo(render(table, "md"))
-    notes = {"FR/T5D baseline": table.attrs["p_baseline"], "shift mode": table.attrs["shift_mode"]}
+    notes = {"precision": precision_note(frame), "FR/T5D baseline": table.attrs["p_baseline"],
+             "shift mode": table.attrs["shift_mode"]}
     click.echo("  ".join(f"{k}: {v}" for k, v in notes.items() if v not in (None, "none")))
     if (frame["suite"] == "c").any():
         click.echo("\n" + render(corruption_table(frame), "md"))
 
 
 @click.command()
-@click.option("--model", "models", multiple=True, required=True, help="Zoo model name (repeat for several).")
-@click.option("--weights", multiple=True, type=click.Path(), help="Checkpoint per --model, in the same order.")
+@click.option("--model", "models", multiple=True, required=True, help="Zoo name, torchvision:<name>, timm:<name>, "
+              "path/to/file.py:factory or package.module:factory (repeat for several).")
+@click.option("--weights", multiple=True, type=click.Path(), help="Per --model, in the same order: a checkpoint "
+              "file, DEFAULT or a weights name (torchvision: an enum member such as IMAGENET1K_V2).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Keyword argument of the model "
+              "builder (a Python literal or text; repeatable), e.g. depth=18.")
+@click.option("--pool", help="Swap the pooling of the model(s), e.g. lift, blur5 (any ConvNet; zoo names: their "
+              "variant).")
 @click.option("--suite", type=click.Choice([*SUITES, "all"]), default="c", show_default=True,
               help="all = c, p and shift.")
 @click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, "
               "CIFAR pickles or 'demo'.")
 @click.option("--clean", help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE).")
-@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all, noise, blur, "
-              "weather, digital.  [default: common]")
+@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all (ImageNet-C's 19), "
+              "noise, blur, weather, digital, 3dcc, cbar.  [default: common]")
 @click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
-@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all.  "
-              "[default: test]")
-@click.option("--difficulties", help="Suite p: noise difficulties, e.g. 1,2,3.  [default: 1]")
+@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all, cifar "
+              "(cifar-p-eval.py's 10).  [default: test; cifar with --preset cifar]")
+@click.option("--difficulties", help="Suite p: difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of "
+              "the noises, frame gap of the others).  [default: 1]")
 @click.option("--p-baseline", type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]"
               "flip_prob,ut5d) or a results store of one model's p cells (store.db or store.db#model).")
 @click.option("--shift-mode", type=click.Choice(["crop", "circular"]), help="Suite shift: zero fill past the "
               "border, or wrap around.  [default: crop]")
-@click.option("--pairs", type=int, help="Suite shift: crop pairs per image.  [default: 5]")
-@click.option("--max-shift", type=int, help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
+@click.option("--pairs", type=POSITIVE, help="Suite shift: crop pairs per image.  [default: 5]")
+@click.option("--max-shift", type=POSITIVE,
+              help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
 @click.option("--seg-baseline", type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's "
               "seg cells (store.db or store.db#model).")
 @click.option("--split", help="Suite seg: VOC / Cityscapes split.  [default: val]")
-@click.option("--batch-size", default=64, show_default=True, help="Images per forward pass (sequences and crop "
+@click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
+              help="Images per forward pass (sequences and crop "
               "pairs are batched to about this many frames).")
-@click.option("--workers", type=int, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
+@click.option("--workers", type=NON_NEGATIVE, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--amp/--no-amp", default=None, help="Autocast bf16 (fp16 without bf16).  [default: on CUDA only]")
+@click.option("--amp", is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32; recorded "
+              "as the cells' precision.")
+@click.option("--tf32", is_flag=True, help="CUDA: let fp32 matmuls and convolutions use TF32.  [default: off]")
 @click.option("--channels-last/--no-channels-last", default=None, help="[default: on]")
 @click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
-@click.option("--limit", type=int, help="Evenly spaced images per cell.")
-@click.option("--seed", default=0, show_default=True, help="Per-image corruption seeds; zoo init without weights.")
-@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True,
-              help="On-the-fly corruptions: torch on the device, or reference (imagecorruptions) in the workers.")
-@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions: severity "
-              "constants of ImageNet-C or of CIFAR-10-C (milder, for 32 px images; torch backend).  "
-              "[default: imagenet]")
+@click.option("--limit", type=POSITIVE, help="Evenly spaced images per cell.")
+@click.option("--seed", default=0, show_default=True, type=SEED,
+              help="Per-image corruption seeds; zoo init without weights.")
+@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch "
+              "on the device, or reference (imagecorruptions) in the workers.  [default: auto]")
+@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
+              "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
+              "32 px images; torch backend).  [default: imagenet]")
+@click.option("--severity-scaling", type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other "
+              "sizes than 224 px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
+              "[default: none]")
 @click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
-@click.option("--num-classes", type=int, help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
+@click.option("--num-classes", type=CLASSES,
+              help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
 @click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
-@click.option("--resize", type=int, default=256, show_default=True, help="Clean images: shorter side (0: keep).")
-@click.option("--crop", type=int, default=224, show_default=True, help="Clean images: center crop (0: keep).")
+@click.option("--resize", type=NON_NEGATIVE, help="Clean images: shorter side (0: keep).  [default: the model's, "
+              "ImageNet 256]")
+@click.option("--crop", type=NON_NEGATIVE, help="Clean images: center crop (0: keep).  [default: the model's input "
+              "size, ImageNet 224]")
 @click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")
 @click.option("--overwrite", is_flag=True, help="Recompute cells stored with other settings.")
 @click.option("--export", type=click.Path(), help="Also write all stored cells to this .csv or .json file.")
-@click.option("--bootstrap", default=1000, show_default=True, help="Bootstrap replicates for the 95% CIs (0: none).")
+@click.option("--bootstrap", default=1000, show_default=True, type=NON_NEGATIVE,
+              help="Bootstrap replicates for the 95% CIs (0: none).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str | None, severities: str | None,
              perturbations: str | None, difficulties: str | None, compile_model: bool, dataset_name: str | None,
-             resize: int, crop: int, export: str | None,
+             model_args: tuple[str, ...], resize: int | None, crop: int | None, export: str | None,
              bootstrap: int, as_json: bool, **options: Any) -> None:
     """Evaluate models on a suite into a resumable results store, then print the summary.
 
@@ -106,25 +126,37 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
       liftbench evaluate --model resnet50-lift --suite p --data val --p-baseline alexnet.db
       liftbench evaluate --model demo-lift --suite all --data demo --limit 200
       liftbench evaluate --model demo_seg-lift --suite seg --data demo --preset cifar --seg-baseline max.db
+      liftbench evaluate --model torchvision:resnet50 --weights IMAGENET1K_V2 --pool lift --data val
+      liftbench evaluate --model timm:convnext_tiny --weights DEFAULT --data val   # at timm's size and crop
+      liftbench evaluate --model nets/mine.py:build --model-arg depth=18 --weights mine.pt --data val
       torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
     """
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
-    from robustbench_lift.store import export_results
+    from robustbench_lift.models import parse_model_args
+    from robustbench_lift.store import KEY_COLUMNS, export_results, load_results
+    from robustbench_lift.suites.options import MODEL
 
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
     frames = [run_evaluation(model, weights=weights[index] if weights else None, corruptions=corruptions,
                              severities=parse_levels(severities), perturbations=perturbations,
                              difficulties=parse_levels(difficulties, "--difficulties", DIFFICULTIES),
-                             compile=compile_model, dataset=dataset_name, resize=resize or None, crop=crop or None,
-                             **options)
+                             compile=compile_model, dataset=dataset_name, model_args=parse_model_args(model_args),
+                             resize=MODEL if resize is None else resize or None,
+                             crop=MODEL if crop is None else crop or None,
+                             **{k: v for k, v in options.items() if v is not None})  # unset: the suite's default
               for index, model in enumerate(models)]
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if export:
         export_results(options["out"], export)
-    print_summary(pd.concat(frames, ignore_index=True), bootstrap, options["seed"], as_json)
+    evaluated = pd.concat(frames, ignore_index=True)
+    print_summary(evaluated, bootstrap, options["seed"], as_json)
     if not as_json:
+        others = len(load_results(options["out"])) - len(evaluated.drop_duplicates(list(KEY_COLUMNS)))
+        if others > 0:
+            click.echo(f"\nthe store holds {others} more cell(s) (other models, suites, data, corruptions or "
+                       f"severities) not shown here: liftbench report {options['out']} --out <folder>")
         click.echo(f"\nresults: {Path(options['out']).resolve()}")

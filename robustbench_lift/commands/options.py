@@ -1,7 +1,18 @@
-"""Option parsers shared by the commands (no heavy imports: `liftbench --help` stays fast)."""
+"""Option parsers and Click parameter types shared by the commands (no heavy imports: `liftbench --help` stays
+fast). A value out of range is a usage error when the options are parsed (exit 2, naming the option), before any
+work starts."""
+
+import click
 
 from corruptions.names import SEVERITIES
 from robustbench_lift.errors import UsageError
+
+POSITIVE = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+SEED = click.IntRange(0, 2**63 - 1)
+"""Seeds reach torch (`manual_seed`, at most 64 bits) and NumPy generators; 63 bits stay non-negative in both."""
+CLASSES = click.IntRange(1, 100_000)
+"""Classes of a model's head: bounded so a typo cannot ask for a head of many gigabytes (ImageNet-21k has 21,841)."""
 
 
 def parse_levels(text: str | None, option: str = "--severities", allowed: tuple[int, ...] = SEVERITIES
@@ -14,7 +25,10 @@ def parse_levels(text: str | None, option: str = "--severities", allowed: tuple[
     try:
         for token in (t.strip() for t in text.split(",") if t.strip()):
             low, _, high = token.partition("-")
-            numbers.update(range(int(low), int(high or low) + 1))
+            first, last = int(low), int(high or low)
+            if not allowed[0] <= first <= last <= allowed[-1]:  # before expanding: "1-99999999999" is not a range
+                raise ValueError(token)
+            numbers.update(range(first, last + 1))
     except ValueError as exc:
         raise UsageError(f"{option} {text!r}: {expected}") from exc
     if not numbers or not numbers <= set(allowed):

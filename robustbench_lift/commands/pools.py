@@ -4,7 +4,8 @@ import click
 
 
 @click.command()
-@click.option("--channels", default=64, show_default=True, help="Channel count for the parameter column.")
+@click.option("--channels", default=64, show_default=True, type=click.IntRange(1, 4096),
+              help="Channel count for the parameter column (1..4096).")
 def pools(channels: int) -> None:
     """List the pooling layers with a one-line description and their parameter count."""
     from robustbench_lift.pooling import create_pool, list_pools, pool_description

@@ -3,7 +3,7 @@
 import click
 
 from corruptions.names import SEVERITIES
-from robustbench_lift.commands.options import parse_levels
+from robustbench_lift.commands.options import NON_NEGATIVE, POSITIVE, SEED, parse_levels
 
 
 @click.command()
@@ -11,13 +11,15 @@ from robustbench_lift.commands.options import parse_levels
               "or a segmentation set (VOC, Cityscapes, images/ + masks/, 'demo').")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Output root of the corrupted tree.")
 @click.option("--corruptions", default="common", show_default=True,
-              help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ...).")
+              help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ..., "
+                   "3dcc, cbar).")
 @click.option("--severities", default=",".join(map(str, SEVERITIES)), show_default=True,
               help="Severities in 1..5, e.g. 1,3,5 or 2-4.")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True)
-@click.option("--workers", default=0, show_default=True, help="Image decoding processes and JPEG writer threads.")
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Base seed of the per-image corruption seeds.")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
+              help="Image decoding processes and JPEG writer threads.")
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Base seed of the per-image corruption seeds.")
 @click.option("--device", default=None, help="Device for the torch backend (default: cuda if available).")
 @click.option("--preset", type=click.Choice(["imagenet", "cifar"]), default="imagenet", show_default=True,
               help="Segmentation sets: severity constants (cifar for 32 px images).")
@@ -32,15 +34,17 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
     """
     from robustbench_lift.data.render import render_imagenet_c
     from robustbench_lift.data.segmentation import is_segmentation_data
+    from robustbench_lift.engine.device import resolve_device
 
+    resolved = resolve_device(device) if device else None
+    levels = parse_levels(severities) or SEVERITIES
     if is_segmentation_data(data):
         from robustbench_lift.data.render_segmentation import render_segmentation
 
-        summary = render_segmentation(data, out, corruptions=corruptions, severities=parse_levels(severities),
-                                      backend=backend, preset=preset, batch_size=batch_size, seed=seed,
-                                      device=device)
+        summary = render_segmentation(data, out, corruptions=corruptions, severities=levels, backend=backend,
+                                      preset=preset, batch_size=batch_size, seed=seed, device=resolved)
         click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")
         return
-    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=parse_levels(severities),
-                                backend=backend, workers=workers, batch_size=batch_size, seed=seed, device=device)
+    summary = render_imagenet_c(data, out, corruptions=corruptions, severities=levels, backend=backend,
+                                workers=workers, batch_size=batch_size, seed=seed, device=resolved)
     click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")

@@ -5,9 +5,15 @@ from typing import Any
 
 import click
 
+from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, SEED
+
 
 @click.command()
-@click.option("--model", required=True, help="Zoo model name, e.g. demo-lift, cifar_resnet18-blur, resnet50-lift.")
+@click.option("--model", required=True, help="Zoo name (demo-lift, cifar_resnet18-blur, resnet50-lift), "
+              "torchvision:<name>, timm:<name>, path/to/file.py:factory or package.module:factory.")
+@click.option("--pool", help="Swap the pooling of the model, e.g. lift, blur5 (any ConvNet).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Keyword argument of the model "
+              "builder (zoo: pooling options), repeatable.")
 @click.option("--data", required=True, help="'demo', a CIFAR-10/100 pickle folder or an ImageFolder train tree.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder: last.pt, final.pt, log.")
 @click.option("--epochs", type=click.IntRange(min=1), help="[default: CIFAR 200, ImageNet 90, demo 15]")
@@ -18,32 +24,37 @@ import click
 @click.option("--warmup-epochs", type=float, help="Linear warm-up before the cosine decay.  [default: demo 1, else 0]")
 @click.option("--lambda-u", type=float, help="Weight of LiftPool's updater constraint.  [default: 0.01]")
 @click.option("--lambda-p", type=float, help="Weight of LiftPool's predictor constraint.  [default: 0.1]")
-@click.option("--seed", type=click.IntRange(min=0), help="Initialisation, data order and augmentation.  [default: 0]")
+@click.option("--seed", type=SEED, help="Initialisation, data order and augmentation.  [default: 0]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--workers", default=0, show_default=True, help="Loader processes (image folders).")
+@click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE, help="Loader processes (image folders).")
 @click.option("--amp/--no-amp", default=None, help="Autocast bf16 (fp16 without bf16).  [default: on CUDA only]")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), help="Also write last.pt every N steps.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from --out/last.pt.")
-@click.option("--num-classes", type=int, help="Must match the data.  [default: the data's]")
-@click.option("--weights", type=click.Path(), help="Initial weights (fine-tuning) instead of a seeded init.")
+@click.option("--num-classes", type=CLASSES, help="Must match the data.  [default: the data's]")
+@click.option("--weights", type=click.Path(), help="Initial weights (fine-tuning) instead of a seeded init: DEFAULT, "
+              "a weights tag, or a checkpoint, also of the original architecture of a --pool swapped model (what "
+              "loaded and what is new is printed).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(model: str, data: str, out: str, device: str, workers: int, amp: bool | None, checkpoint_every: int | None,
-          resume: bool, num_classes: int | None, weights: str | None, progress: bool, **recipe: Any) -> None:
+          resume: bool, num_classes: int | None, weights: str | None, progress: bool, pool: str | None,
+          model_args: tuple[str, ...], **recipe: Any) -> None:
     """Train --model on --data with the data set's default recipe (any value overridable); resumable.
 
     \b
       liftbench train --model demo-lift --data demo --out runs/demo-lift
       liftbench train --model cifar_resnet18-lift --data cifar-100-python --out runs/c100 --epochs 100
       torchrun --nproc_per_node 8 -m robustbench_lift train --model resnet50-lift --data imagenet/train --out runs/r50
+      liftbench train --model torchvision:resnet50 --pool lift --weights r50.pth --data imagenet/train --out ft
     """
-    from robustbench_lift.models import read_checkpoint
+    from robustbench_lift.models import parse_model_args, read_checkpoint
     from robustbench_lift.training import FINAL, open_train_set, recipe_for
     from robustbench_lift.training import train as run_training
 
     train_set = open_train_set(data)
     path = run_training(model, train_set, out, recipe_for(train_set.kind).override(**recipe), weights=weights,
                         num_classes=num_classes, device=device, workers=workers, amp=amp, resume=resume,
-                        checkpoint_every=checkpoint_every, progress=progress)
+                        checkpoint_every=checkpoint_every, progress=progress, pool=pool,
+                        on_transfer=lambda report: click.echo(report.format()), **parse_model_args(model_args))
     if int(os.environ.get("RANK", "0")) != 0:
         return
     _, meta = read_checkpoint(path)

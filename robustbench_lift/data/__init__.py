@@ -54,8 +54,9 @@ def detect_layout(path: str | Path) -> str:
 
 
 def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize: int | None = CLEAN_RESIZE,
-               crop: int | None = CLEAN_CROP) -> Dataset:
-    """The clean data set at `path`: an image folder, CIFAR test pickles, or `"demo"`."""
+               crop: int | None = CLEAN_CROP, interpolation: str = "bilinear") -> Dataset:
+    """The clean data set at `path`: an image folder (resized with `interpolation`), CIFAR test pickles, or
+    `"demo"` (arrays: used as they are)."""
     layout = detect_layout(path)
     if layout == DEMO:
         from robustbench_lift.data.demo import demo_dataset
@@ -67,7 +68,7 @@ def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize
     if layout != "folder":
         raise UsageError(f"{path} is a {layout} corruption or perturbation set, expected clean images "
                          "(<class>/<image>, CIFAR test pickles or demo)")
-    return ImageFolder(path, class_map, resize, crop)
+    return ImageFolder(path, class_map, resize, crop, interpolation)
 
 
 def evenly_spaced(total: int, limit: int | None) -> np.ndarray:

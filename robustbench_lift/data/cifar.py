@@ -5,13 +5,13 @@ Layouts: `cifar-10-batches-py/data_batch_1..5` (CIFAR-10, 50,000 images, `labels
 `cifar_c.load_cifar_test`.
 """
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from robustbench_lift.data.safe_pickle import load_pickle
 from robustbench_lift.errors import UsageError
 
 CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -36,12 +36,15 @@ def cifar_train_files(root: str | Path) -> tuple[list[Path], int] | None:
 
 def read_cifar_batch(path: Path) -> tuple[Tensor, Tensor]:
     """uint8 `(N, 3, 32, 32)` images and int64 `(N,)` labels (`labels`, or CIFAR-100's `fine_labels`) of one pickle."""
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="latin1")
-    labels = batch.get("labels", batch.get("fine_labels"))
+    batch = load_pickle(path)  # data only: a pickle naming any other global is refused before it runs
+    labels = batch.get("labels", batch.get("fine_labels")) if isinstance(batch, dict) else None
     if labels is None or "data" not in batch:
         raise UsageError(f"{path}: not a CIFAR pickle (expected keys data and labels or fine_labels)")
-    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    data = np.asarray(batch["data"])
+    if data.dtype != np.uint8 or data.size % 3072 or data.size // 3072 != len(labels):
+        raise UsageError(f"{path}: expected uint8 data of N rows of 3x32x32 bytes and N labels, found "
+                         f"{data.dtype} {data.shape} and {len(labels)} labels")
+    images = data.reshape(-1, 3, 32, 32)
     return torch.from_numpy(images.copy()), torch.as_tensor(labels, dtype=torch.int64)
 
 

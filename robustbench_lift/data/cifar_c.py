@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import sample_positions
 from robustbench_lift.data.cifar import read_cifar_batch
 from robustbench_lift.errors import UsageError
 
@@ -44,10 +45,13 @@ class ArrayImages(Dataset):
         return self.stop - self.start
 
     def fingerprint(self) -> str:
-        """sha256 of the source (file name and size, or the array bytes) and the labels."""
+        """sha256 of the labels and the source: the array bytes in memory; of a file its name, size, slice and
+        the bytes of a few evenly spaced rows of the slice (a replaced file of the same shape changes it)."""
         digest = hashlib.sha256(self.labels.numpy().tobytes())
         if self._path is not None:
             digest.update(f"{self._path.name}:{self._path.stat().st_size}:{self.start}:{self.stop}".encode())
+            rows = [self.start + i for i in sample_positions(len(self))]
+            digest.update(np.ascontiguousarray(self._array()[rows]).tobytes())
         else:
             digest.update(np.ascontiguousarray(self._images[self.start:self.stop]).tobytes())
         return digest.hexdigest()
@@ -55,6 +59,14 @@ class ArrayImages(Dataset):
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         image = torch.from_numpy(np.array(self._array()[self.start + index]))
         return index, image.permute(2, 0, 1).contiguous(), int(self.labels[index])
+
+
+def load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """`np.load` of an `.npy` file (no pickles), a `UsageError` naming it when it is damaged."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(f"{path}: not a readable .npy array ({exc}); download it again") from None
 
 
 def _check_images(path: Path, array: np.ndarray, count: int) -> None:
@@ -71,7 +83,7 @@ class CifarC:
         labels_path = self.root / "labels.npy"
         if not labels_path.is_file():
             raise UsageError(f"{self.root}: no labels.npy (expected {LAYOUT})")
-        self.labels = np.load(labels_path)
+        self.labels = load_npy(labels_path)
         if self.labels.ndim != 1 or len(self.labels) % NUM_SEVERITIES or not len(self.labels):
             raise UsageError(f"{labels_path}: expected shape (5*n,), found {self.labels.shape}")
         self.n = len(self.labels) // NUM_SEVERITIES
@@ -86,7 +98,7 @@ class CifarC:
             if not path.is_file():
                 raise UsageError(f"{self.root}: no {corruption}.npy (found {', '.join(self.corruptions)}; "
                                  f"expected {LAYOUT})")
-            _check_images(path, np.load(path, mmap_mode="r"), len(self.labels))
+            _check_images(path, load_npy(path, mmap=True), len(self.labels))
         bad = [s for s in severities if not 1 <= s <= NUM_SEVERITIES]
         if bad:
             raise UsageError(f"CIFAR-C has severities 1..5, got {', '.join(map(str, bad))}")

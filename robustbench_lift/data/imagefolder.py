@@ -22,6 +22,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import content_digest
+from robustbench_lift.data.decode import open_rgb
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
@@ -36,17 +38,26 @@ def subfolders(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Sorted image files of `folder` (by extension, hidden files skipped)."""
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+
+
 def read_class_map(path: str | Path) -> dict[str, int]:
     """`{folder name: class index}` from a class-map file (JSON object or list, or text one name per line)."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"class map {path} not found: expected a JSON or text file naming the class folders")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+        loaded = json.loads(text) if path.suffix == ".json" else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "text"
+        raise UsageError(f"class map {path} is not valid {kind}: {exc}") from exc
     if path.suffix == ".json":
-        loaded = json.loads(text)
         mapping = {name: i for i, name in enumerate(loaded)} if isinstance(loaded, list) else loaded
-        if not all(isinstance(v, int) for v in mapping.values()):
-            raise UsageError(f"class map {path}: expected {{folder: integer index}} or a list of folder names")
+        if not isinstance(mapping, dict) or not all(type(v) is int and v >= 0 for v in mapping.values()):
+            raise UsageError(f"class map {path}: expected {{folder: integer index >= 0}} or a list of folder names")
         return {str(k): int(v) for k, v in mapping.items()}
     names = [line.split()[0] for line in text.splitlines() if line.strip()]
     return {name: i for i, name in enumerate(names)}
@@ -72,23 +83,26 @@ def class_indices(root: Path, class_map: dict[str, int] | None = None) -> dict[s
 class ImageFolder(Dataset):
     """Images of `<root>/<class>/<image>`; item `i` is `(i, uint8 (3, H, W), label)` in sorted (class, file) order.
 
-    `resize`: shorter side after resizing (None: keep); `crop`: center-crop side (None: keep). Without both, every
-    image must have the size of the first one (checked per image, naming the file that differs).
+    `resize`: shorter side after resizing (None: keep) with `interpolation` (a torchvision `InterpolationMode`
+    value: "bilinear", "bicubic", ...; Pillow's antialiased filters); `crop`: center-crop side (None: keep).
+    Without both, every image must have the size of the first one (checked per image, naming the file that
+    differs).
     """
 
     def __init__(self, root: str | Path, class_map: dict[str, int] | None = None,
-                 resize: int | None = CLEAN_RESIZE, crop: int | None = CLEAN_CROP) -> None:
+                 resize: int | None = CLEAN_RESIZE, crop: int | None = CLEAN_CROP,
+                 interpolation: str = "bilinear") -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UsageError(f"image folder {self.root} not found: expected <root>/<class>/<image> files")
         self.class_to_idx = class_indices(self.root, class_map)
         self.samples = [(f"{name}/{file.name}", label) for name, label in self.class_to_idx.items()
-                        for file in sorted((self.root / name).iterdir())
-                        if file.suffix.lower() in IMAGE_EXTENSIONS and not file.name.startswith(".")]
+                        for file in image_files(self.root / name)]
         if not self.samples:
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
-        self.resize, self.crop = resize, crop
+        self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
+        self._sizes: dict[int, tuple[int, int]] = {}  # resized_sizes: headers read once
         self.expected_size = None if resize or crop else tuple(self._read(0).shape[1:])
 
     def __len__(self) -> int:
@@ -100,22 +114,35 @@ class ImageFolder(Dataset):
         return torch.tensor([label for _, label in self.samples], dtype=torch.int64)
 
     def fingerprint(self) -> str:
-        """sha256 of the sorted relative file names and labels: the identity of this set of images."""
+        """sha256 of the sorted relative file names and labels, and of the files' content (`checks.content_digest`:
+        every size, a sample of bytes): the identity of this set of images, which replaced images change."""
         listing = "\n".join(f"{rel}\t{label}" for rel, label in self.samples)
-        return hashlib.sha256(listing.encode()).hexdigest()
+        content = content_digest(self.root, [rel for rel, _ in self.samples])
+        return hashlib.sha256(f"{listing}\n{content}".encode()).hexdigest()
 
     def _read(self, index: int) -> Tensor:
-        path = self.root / self.samples[index][0]
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert("RGB")
-        except OSError as exc:
-            raise LiftbenchError(f"cannot decode image {path}: {exc}") from exc
+        image = open_rgb(self.root / self.samples[index][0])
         if self.resize:
-            image = TF.resize(image, self.resize, interpolation=TF.InterpolationMode.BILINEAR)
+            image = TF.resize(image, self.resize, interpolation=self.interpolation)
         if self.crop:
             image = TF.center_crop(image, self.crop)
         return TF.pil_to_tensor(image)
+
+    def resized_sizes(self, indices: Tensor) -> Tensor:
+        """int64 `(B, 2)`: (height, width) of items `indices` `(B,)` after `resize`, before `crop`, read from the
+        file headers (torchvision's `Resize(n)`: shorter side `n`, longer `int(n * long / short)`). With
+        `crop=(S, S)` the items are `CenterCrop` canvases of those whole images, what
+        `corruptions.perturbation_sequence(..., sizes=)` takes."""
+        for index in indices.tolist():
+            if index not in self._sizes:
+                with Image.open(self.root / self.samples[index][0]) as opened:
+                    width, height = opened.size
+                if self.resize:
+                    short, long = sorted((width, height))
+                    scaled = (self.resize, int(self.resize * long / short))
+                    width, height = scaled if width <= height else scaled[::-1]
+                self._sizes[index] = (height, width)
+        return torch.tensor([self._sizes[i] for i in indices.tolist()], dtype=torch.int64).view(-1, 2)
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         image = self._read(index)

@@ -9,10 +9,16 @@ the whole tree (and by its clean counterpart).
 import difflib
 from pathlib import Path
 
-from robustbench_lift.data.imagefolder import ImageFolder, class_indices, subfolders
+from robustbench_lift.data.checks import odd_cells
+from robustbench_lift.data.imagefolder import ImageFolder, class_indices, image_files, subfolders
 from robustbench_lift.errors import UsageError
 
 LAYOUT = "<root>/<corruption>/<severity 1-5>/<class>/<image>"
+
+
+def count_images(folder: Path) -> int:
+    """Image files in the class folders of `folder` (what `ImageFolder` would list)."""
+    return sum(len(image_files(folder / name)) for name in subfolders(folder))
 
 
 def is_corruption_tree(root: Path) -> bool:
@@ -46,7 +52,8 @@ class ImageNetC:
         return sorted(self.severities)
 
     def check(self, corruptions: list[str], severities: list[int]) -> None:
-        """Raise a `UsageError` naming what is missing when any requested cell has no folder."""
+        """Raise a `UsageError` naming what is missing when any requested cell has no folder, or when the cells
+        hold different numbers of images (a partial download or render)."""
         absent = [c for c in corruptions if c not in self.severities]
         if absent:
             close = difflib.get_close_matches(absent[0], self.corruptions, n=3)
@@ -58,6 +65,12 @@ class ImageNetC:
             if missing:
                 raise UsageError(f"{self.root / corruption}: no severity folder(s) {', '.join(map(str, missing))} "
                                  f"(found {', '.join(map(str, self.severities[corruption]))}; expected {LAYOUT})")
+        cells = [(c, s) for c in corruptions for s in severities]
+        odd = odd_cells({cell: count_images(self.root / cell[0] / str(cell[1])) for cell in cells}) \
+            if len(cells) > 1 else []
+        if odd:
+            raise UsageError(f"{self.root}: incomplete cells: {'; '.join(odd)}; download or render them again "
+                             f"(`liftbench validate-data {self.root}` lists every problem)")
 
     def cell(self, corruption: str, severity: int) -> ImageFolder:
         """The images of one cell, read as they are (no resize, no crop), labelled with the tree's class map."""

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.registry import resolve_backend
 from corruptions.seeding import corrupt_indexed
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
 from robustbench_lift.errors import UsageError
@@ -79,12 +80,12 @@ class _CroppedImages(torch.utils.data.Dataset):
         return len(self.indices)
 
     def __getitem__(self, item: int) -> tuple[Tensor, int]:
-        from PIL import Image
         from torchvision.transforms import functional as TF
 
+        from robustbench_lift.data.decode import open_rgb
+
         index = self.indices[item]
-        with Image.open(self.paths[index]) as image:
-            image = TF.center_crop(TF.resize(image.convert("RGB"), RESIZE), CROP)
+        image = TF.center_crop(TF.resize(open_rgb(self.paths[index]), RESIZE), CROP)
         return TF.pil_to_tensor(image), index
 
 
@@ -115,6 +116,8 @@ def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequenc
     items = list_image_folder(data)
     out = Path(out)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    for name in names:  # a backend or preset a corruption lacks fails before any file is written
+        resolve_backend(backend, name, device)
     cells = [(name, severity) for name in names for severity in severities]
     targets = [[out / name / str(severity) / cls / f"{path.stem}.JPEG" for path, cls in items]
                for name, severity in cells]
@@ -176,6 +179,8 @@ def render_cifar_c(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, out
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    for name in names:
+        resolve_backend(backend, name, device, preset)
     nchw = images.permute(0, 3, 1, 2)
     todo = [name for name in names if not (out_dir / f"{name}.npy").exists()]
     bar = tqdm(total=len(todo) * len(SEVERITIES) * len(images), unit="img", desc="render", disable=not progress)

@@ -8,9 +8,9 @@
 
 The path of one evaluation: the model is prepared (`engine.model`), the suites list their cell groups
 (`suites`), the store says which cells are already there (`store`), the runner computes the rest on every rank
-(`engine.runner`, `engine.distributed`), each suite scores its cells from the predictions (`metrics`), and
-rank 0 commits them. NaN/inf logits fail the cell with an error naming it (cells of the same pass without them
-are still committed).
+(`engine.runner`, `engine.distributed`), rank 0 commits every chunk of images (`engine.chunks`), each suite
+scores its cells from the predictions (`metrics`), and rank 0 commits them. NaN/inf logits fail the cell with
+an error naming it (cells of the same pass without them are still committed).
 """
 
 import dataclasses
@@ -25,22 +25,25 @@ import torch
 from torch import nn
 
 from robustbench_lift.data import evenly_spaced, read_class_map
+from robustbench_lift.data.checks import check_image_size, check_labels
+from robustbench_lift.engine import chunks
 from robustbench_lift.engine.device import environment, resolve_device
 from robustbench_lift.engine.distributed import Distributed
-from robustbench_lift.engine.model import prepare_model
+from robustbench_lift.engine.model import PreparedModel, prepare_model
 from robustbench_lift.engine.options import ModelOptions, RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, check_resumable, load_results
 from robustbench_lift.suites import make_suite, options_class, suite_names
 from robustbench_lift.suites.base import CellGroup, Suite
-from robustbench_lift.suites.options import SuiteOptions, field_names, options_for
+from robustbench_lift.suites.options import SuiteOptions, at_model_size, field_names, options_for
 
 SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
 
 
 def _merge(parts: list[dict[str, Any]], cell: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Labels and predictions of `cell` from every rank, in image-index order."""
+    parts = [p for p in parts if len(p["indices"])] or parts[:1]  # a rank without images has no frame shape
     indices = np.concatenate([p["indices"] for p in parts])
     order = np.argsort(indices, kind="stable")
     if len(np.unique(indices)) != len(indices):
@@ -92,14 +95,18 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
              run: RunOptions | None = None, options: ModelOptions | None = None, **flat: Any) -> pd.DataFrame:
     """Evaluate one model on one suite (or several); returns its cells (`load_results(..., predictions=True)` rows).
 
-    `model`: a zoo name or an `nn.Module`, described by `ModelOptions` (weights; name, classes and
-    normalisation of a module). `suite`: a name (`"c"`, `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and
-    shift) with its options as keywords (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
+    `model`: a model name (zoo, `torchvision:<name>`, `timm:<name>`, `file.py:factory`; `models.resolve_model`)
+    or an `nn.Module`, described by `ModelOptions` (weights, model_args, pool; name, classes, normalisation).
+    Clean images are read, and corrupted, perturbed and shifted, at the model's own size unless `resize`/`crop`
+    say otherwise (`suites.options.at_model_size`); cells record it as `input_size`. `suite`: a name (`"c"`,
+    `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and shift) with its options as keywords
+    (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
     field of `RunOptions`, `ModelOptions` and the suite's options, `suites.options`), or typed suite options
     (`CorruptionOptions(...)`, a list of them) with `run=RunOptions(...)` and `options=ModelOptions(...)`.
     `data`: a corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, CIFAR pickles or `"demo"`.
     Cells already in `run.out` with the same settings are skipped; a `p_baseline` also re-scores the stored
-    `p` cells of this model. Other ranks than 0 of a distributed run return an empty frame.
+    `p` cells of this model. Returns the cells asked for (computed or found), not the store's other cells
+    (other corruptions, severities, suites or data). Other ranks than 0 of a distributed run return an empty frame.
     """
     run, described, requested = _requested(suite, flat, run, options)
     if data is None:
@@ -111,33 +118,49 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
     store = None
     try:
         prepared = prepare_model(model, described, seed=run.seed)
-        suites = [make_suite(name, data, _with_class_map(options), seed=run.seed, device=target)
-                  for name, options in requested]
+        native = prepared.preprocess
+        sizes = (native.input_size, native.resize, native.interpolation) if native is not None else ()
+        suites = [make_suite(name, data, at_model_size(_with_class_map(options), *sizes), seed=run.seed,
+                             device=target) for name, options in requested]
+        plan = [(suite_obj, suite_obj.groups()) for suite_obj in suites]
+        for suite_obj, groups in plan:
+            _check_data(prepared, suite_obj, groups)
         engine = Engine(prepared, target, dataclasses.replace(run, progress=run.progress and dist.is_main))
         store = ResultStore(run.out or ":memory:") if dist.is_main else None
         config = {"model": prepared.name, "weights": str(described.weights) if described.weights else None,
                   "suites": {name: _jsonable(options) for name, options in requested}, "data": str(data),
                   "batch_size": run.batch_size, "limit": run.limit, "seed": run.seed, "precision": engine.precision}
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
-        keys = []
-        for suite_obj in suites:
+        wanted = set()
+        for suite_obj, groups in plan:
             key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
             stored = dist.from_main(lambda: store.fingerprints(*key))
-            for group in suite_obj.groups():
+            for group in groups:
                 _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run)
             if store is not None and suite_obj.rescore:
                 _rescore(store, key, suite_obj)
-            keys.append(key)
+            wanted.update((*key, *cell) for group in groups for cell in group.cells)
         if store is None:
             return pd.DataFrame()
         store.finish_run(run_id)
         frame = load_results(store, predictions=True)
-        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS[:4]))), index=frame.index).isin(keys)
+        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS))), index=frame.index).isin(wanted)
         return frame[mine].reset_index(drop=True)
     finally:
         if store is not None:
             store.close()
         dist.close()
+
+
+def _check_data(prepared: PreparedModel, suite: Suite, groups: list[CellGroup]) -> None:
+    """Before any work: every group's labels within the model's classes, and what the model sees (the first
+    image, or the shift suite's crop `window`) at the model's input size when the zoo records it."""
+    input_size = getattr(prepared.module, "liftbench_meta", {}).get("input_size")
+    window = getattr(suite, "window", None)
+    for group in groups:
+        where = f"{suite.name} {suite.dataset} {'/'.join(map(str, group.cells[0]))}"
+        check_labels(group.dataset, prepared.num_classes, where)
+        check_image_size((window, window) if window else group.dataset, input_size, where)
 
 
 def _with_class_map(options: SuiteOptions) -> SuiteOptions:
@@ -155,12 +178,14 @@ def _jsonable(options: SuiteOptions) -> dict[str, Any]:
 
 def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run_id: int,
                key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions) -> None:
-    """Evaluate the pending cells of one group on every rank; rank 0 commits each cell."""
+    """Evaluate the pending cells of one group on every rank, chunk by chunk; rank 0 commits each chunk and each
+    finished cell (`engine.chunks`: a resumed run computes only the chunks not stored)."""
     limit = run.limit
     indices = evenly_spaced(len(group.dataset), limit)
     prepared = engine.prepared
     common = {"limit": limit, "n": len(indices), "precision": engine.precision, "num_classes": prepared.num_classes,
               "mean": list(prepared.mean), "std": list(prepared.std)}
+    common.update(suite.read_as)
     fingerprints = {cell: {**fingerprint, **common} for cell, fingerprint in group.fingerprints.items()}
     where = str(run.out or "the in-memory store")
     pending = [cell for cell in group.cells
@@ -171,23 +196,52 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     computed = pending if anchor is None or anchor in pending else [anchor, *pending]
     label = f"{prepared.name} {pending[0][0]}/{pending[0][1]}" if len(pending) == 1 else \
         f"{prepared.name} {suite.dataset} ({len(pending)} cells)"
-    parts = dist.all_gather(engine.run(group, computed, dist.shard(indices), label))
-    errors = [message for part in parts for message in part["errors"].values()]
+    partials: dict[tuple[str, int], chunks.Partial] = {}
+    size = chunks.chunk_items(run.chunk, engine.items_per_batch(group), group.frames)
+
+    def plan() -> list[chunks.Pass]:
+        partials.update(chunks.load_partials(store, key, {c: fingerprints[c] for c in computed}, len(indices), where,
+                                             run.overwrite))
+        return chunks.plan(partials, computed, len(indices), size)
+
+    errors: dict[tuple[str, int], str] = {}
+    for cells, spans in dist.from_main(plan):
+        passed = engine.run(group, cells, [dist.shard(indices[a:b]) for a, b in spans], label)
+        for (start, _), parts in zip(spans, map(dist.all_gather, passed)):
+            for part in parts:
+                for cell, message in part["errors"].items():
+                    errors.setdefault(cell, message)
+            if store is not None:
+                seconds = max(part["seconds"] for part in parts) / len(cells)
+                arrays = {cell: _merge(parts, cell) for cell in cells if cell not in errors}
+                chunks.put_chunk(store, key, start, arrays, fingerprints, seconds, run_id)
+                for cell, (labels, predictions) in arrays.items():
+                    partials[cell].fill(start, labels, predictions, seconds)
     if store is not None:
-        seconds = max(part["seconds"] for part in parts) / len(computed)
-        failed = {cell for part in parts for cell in part["errors"]}
-        anchor_predictions = _merge(parts, anchor)[1] if anchor is not None and anchor not in failed else None
-        for cell in pending:
-            if cell in failed or (anchor is not None and anchor_predictions is None):
-                continue
-            labels, predictions = _merge(parts, cell)
-            top1, top5, metrics = suite.cell_metrics(cell, predictions, labels, anchor_predictions)
-            store.put_cell(CellResult(*key, *cell, labels=labels, predictions=predictions, top1_err=top1,
-                                      top5_err=top5, fingerprint=fingerprints[cell], seconds=seconds,
-                                      metrics=metrics),
-                           run_id)
+        _commit(store, run_id, key, suite, anchor, pending, partials, fingerprints, stored)
     if errors:
-        raise LiftbenchError("; ".join(sorted(set(errors))))
+        raise LiftbenchError("; ".join(sorted(set(errors.values()))))
+
+
+def _commit(store: ResultStore, run_id: int, key: tuple[str, str, str, str], suite: Suite,
+            anchor: tuple[str, int] | None, pending: list[tuple[str, int]],
+            partials: dict[tuple[str, int], chunks.Partial], fingerprints: dict[tuple[str, int], dict],
+            seen: dict) -> None:
+    """Score and write every finished pending cell (each with the deletion of its chunks), each refused if another
+    process changed it since the run read the store (`seen`); the anchor goes last, so that until then its chunks
+    serve a resumed run."""
+    done = [cell for cell in pending if partials[cell].complete]
+    if anchor is not None and not partials[anchor].complete:
+        return
+    anchor_predictions = partials[anchor].predictions if anchor is not None else None
+    for cell in sorted(done, key=lambda c: c == anchor):
+        part = partials[cell]
+        top1, top5, metrics = suite.cell_metrics(cell, part.predictions, part.labels, anchor_predictions)
+        chunks.complete_cell(store, CellResult(*key, *cell, labels=part.labels, predictions=part.predictions,
+                                               top1_err=top1, top5_err=top5, fingerprint=fingerprints[cell],
+                                               seconds=part.seconds, metrics=metrics), run_id, seen)
+    if anchor is not None and anchor not in pending and len(done) == len(pending):
+        chunks.delete_chunks(store, key, anchor)
 
 
 def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> None:

@@ -1,4 +1,4 @@
-"""The model under evaluation and what identifies it in the store: name, weights sha256, classes, normalisation."""
+"""The model under evaluation and what identifies it in the store: name, weights sha256, classes, preprocessing."""
 
 import hashlib
 from dataclasses import dataclass
@@ -9,13 +9,17 @@ from torch import nn
 
 from robustbench_lift.engine.options import ModelOptions
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD, create_model
+from robustbench_lift.models.preprocess import Preprocess
+from robustbench_lift.models.sources import resolve_model
+from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.models.weights import file_sha256
 
 
 @dataclass
 class PreparedModel:
-    """A model ready for evaluation and what identifies it in the store."""
+    """A model ready for evaluation and what identifies it in the store (`name`, `weights_sha256`); `mean`, `std`
+    normalise its inputs; `preprocess` is its native preprocessing when a name was resolved (input size, resize,
+    interpolation: the size `evaluate` reads and generates images at), None for a module."""
 
     module: nn.Module
     name: str
@@ -23,6 +27,7 @@ class PreparedModel:
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    preprocess: Preprocess | None = None
 
 
 def state_dict_sha256(module: nn.Module) -> str:
@@ -43,25 +48,29 @@ def _output_classes(module: nn.Module) -> int | None:
 def prepare_model(model: str | nn.Module, options: ModelOptions = ModelOptions(), *, seed: int = 0) -> PreparedModel:
     """Build or wrap the model to evaluate, with what identifies it in the store.
 
-    A zoo name is built by `robustbench_lift.models.create_model(model, weights, num_classes, seed=seed)`:
-    classes and normalisation come from the checkpoint's metadata (`liftbench_meta`), unless `options` give them.
-    Identity (`weights_sha256`): the sha256 of the weights file when `weights` is a file (what `sha256sum`
-    prints), else of the state dict (a weights tag or URL, a seeded random initialisation, or a module).
-    A module is named `name` (default: its class name); its classes default to its last `nn.Linear`'s
-    outputs. Normalisation not recorded anywhere is ImageNet's (torchvision's ImageNet weights).
+    A name goes through `robustbench_lift.models.resolve_model(model, weights, model_args, pool, num_classes,
+    seed)`: a zoo name, `torchvision:<name>`, `timm:<name>`, `file.py:factory` or `package.module:factory`.
+    It is stored under its canonical name (`cifar_resnet10s` and `cifar_resnet10s-max` are one model), classes
+    and preprocessing come from the model's metadata unless `options` give them. Identity (`weights_sha256`):
+    the sha256 of the weights file when `weights` is a file (what `sha256sum` prints), else of the state dict
+    (a weights tag or URL, a seeded random initialisation, or a module). A module is named `name` (default: its
+    class name); its classes default to its last `nn.Linear`'s outputs, its normalisation is ImageNet's (its
+    inputs: the suites' ImageNet protocol, 256/224).
     """
-    weights, name, num_classes, mean, std = (options.weights, options.name, options.num_classes, options.mean,
-                                             options.std)
+    weights, num_classes, preprocess = options.weights, options.num_classes, None
     if isinstance(model, nn.Module):
-        if weights is not None:
-            raise UsageError("weights= goes with a zoo model name; load the state dict into the module yourself")
-        module, meta = model, {"num_classes": num_classes or _output_classes(model)}
-        if meta["num_classes"] is None:
+        if weights is not None or options.pool is not None or options.model_args:
+            raise UsageError("weights=, pool= and model_args= go with a model name; for a module, load its state "
+                             "dict or call models.swap_pooling(module, pool) yourself")
+        module, name, mean, std = model, type(model).__name__, IMAGENET_MEAN, IMAGENET_STD
+        num_classes = num_classes or _output_classes(model)
+        if num_classes is None:
             raise UsageError(f"cannot tell how many classes {type(model).__name__} predicts: pass num_classes")
     else:
-        module = create_model(model, weights=weights, num_classes=num_classes, seed=seed)
-        meta = module.liftbench_meta
+        module, meta = resolve_model(model, weights=weights, model_args=options.model_args, pool=options.pool,
+                                     num_classes=num_classes, seed=seed)
+        name, num_classes, preprocess = meta["model"], meta["num_classes"], Preprocess.from_meta(meta)
+        mean, std = preprocess.mean, preprocess.std
     identity = file_sha256(weights) if weights is not None and Path(weights).is_file() else state_dict_sha256(module)
-    return PreparedModel(module, name or (model if isinstance(model, str) else type(model).__name__), identity,
-                         int(meta["num_classes"]), tuple(mean or meta.get("mean") or IMAGENET_MEAN),
-                         tuple(std or meta.get("std") or IMAGENET_STD))
+    return PreparedModel(module, options.name or name, identity, int(num_classes), tuple(options.mean or mean),
+                         tuple(options.std or std), preprocess)

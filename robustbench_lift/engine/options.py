@@ -1,8 +1,9 @@
 """Typed options of a run (how to evaluate) and of the model under evaluation (what it is)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from robustbench_lift.errors import UsageError
 
@@ -13,17 +14,22 @@ class RunOptions:
 
     `batch_size`: images per forward pass (sequences and crop pairs are batched to about this many frames);
     `workers`: loader processes (default 0 on the CPU, min(8, cores) on CUDA); `device`: auto, cpu or cuda[:i];
-    `amp`: autocast bf16 (fp16 without bf16; default on CUDA only); `channels_last` (default on); `compile`:
-    `torch.compile` the model; `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image
-    random number (corruptions, perturbations, crops) and a zoo model's initialisation without weights;
+    precision: fp32 with TF32 off by default on every device, as the published protocols measured
+    (`engine.device.choose_precision`); `amp` opts in to autocast bf16 (fp16 on a GPU without bf16), `tf32` to
+    TF32 matmuls and convolutions (CUDA); `channels_last` (default on); `compile`: `torch.compile` the model;
+    `limit`: evenly spaced images (sequences) per cell; `seed`: every per-image random number (corruptions,
+    perturbations, crops) and a zoo model's initialisation without weights;
     `out`: the SQLite store (None: in memory); `overwrite`: recompute cells stored with other settings;
-    `progress`: progress bars.
+    `progress`: progress bars; `chunk`: about this many images (each frame of a sequence and each crop counts
+    one) per chunk of an on-the-fly pass, whose predictions are committed together so a killed run loses at
+    most one chunk (`engine.chunks`; rounded to whole loader batches).
     """
 
     batch_size: int = 64
     workers: int | None = None
     device: str = "auto"
-    amp: bool | None = None
+    amp: bool = False
+    tf32: bool = False
     channels_last: bool | None = None
     compile: bool = False
     limit: int | None = None
@@ -31,22 +37,30 @@ class RunOptions:
     out: str | Path | None = None
     overwrite: bool = False
     progress: bool = True
+    chunk: int = 256
 
     def __post_init__(self) -> None:
         checks = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0), ("limit", self.limit, 1),
-                  ("seed", self.seed, 0))
+                  ("seed", self.seed, 0), ("chunk", self.chunk, 1))
         for name, value, low in checks:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("amp", "tf32"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """What describes a model: `weights` (a file, a weights tag such as DEFAULT, or a URL) for a zoo name;
-    for an `nn.Module` its store `name` (default its class name), `num_classes` (default its last Linear's
-    outputs) and normalisation `mean`/`std` (default the checkpoint's, else ImageNet's)."""
+    """What describes a model: `weights` (a file, a weights tag such as DEFAULT, or a URL) for a model name
+    (`models.sources.resolve_model`: zoo, `torchvision:`, `timm:`, `file.py:factory`), its builder's keyword
+    `model_args` and a `pool` to swap in (`"lift"`); the store `name` (default: the canonical name, or a module's
+    class name), `num_classes` (default: the checkpoint's, the builder's, or a module's last Linear's outputs)
+    and normalisation `mean`/`std` (default: the model's own config, else ImageNet's)."""
 
     weights: str | Path | None = None
+    model_args: Mapping[str, Any] | None = None
+    pool: str | None = None
     name: str | None = None
     num_classes: int | None = None
     mean: Sequence[float] | None = None

@@ -2,24 +2,27 @@
 
 Per batch: uint8 images are copied to the device (pinned memory, non_blocking), each pending cell of the group
 makes its inputs from them (as they are, or corrupted on the device), they are scaled to [0, 1], normalised
-with the model's mean/std, put in channels_last, and run under `torch.inference_mode` and autocast (bf16, or
-fp16 without bf16 support, by default on CUDA only). Top-k indices stay on the device until the pass ends, so
-nothing synchronises per batch. NaN/inf logits are reported per cell. Dense groups (segmentation) pass each
-batch's masks along and keep per-image class intersection/union counts instead (`engine.dense`).
+with the model's mean/std, put in channels_last, and run under `torch.inference_mode` in the run's precision
+(`engine.device.numerics`: fp32 with TF32 off unless `RunOptions.amp` / `tf32` ask otherwise). Top-k indices
+stay on the device until a chunk of the pass ends (`run` yields per chunk, for `engine.chunks`), so nothing
+synchronises per batch. NaN/inf logits are reported per cell. Dense groups (segmentation) pass each batch's
+masks along and keep per-image class intersection/union counts instead (`engine.dense`).
 """
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from robustbench_lift.data.segmentation import size_batches
 from robustbench_lift.engine.dense import class_areas, empty_outputs, intersection_union_counts
+from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.errors import LiftbenchError
@@ -36,10 +39,8 @@ class Engine:
         self.prepared, self.device, self.batch_size, self.progress = prepared, device, run.batch_size, run.progress
         cuda = device.type == "cuda"
         self.workers = min(8, os.cpu_count() or 1) if run.workers is None and cuda else (run.workers or 0)
-        use_amp = cuda if run.amp is None else run.amp
-        bf16 = not cuda or torch.cuda.is_bf16_supported()
-        self.amp_dtype = (torch.bfloat16 if bf16 else torch.float16) if use_amp else None
-        self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
+        self.precision = choose_precision(device, run.amp, run.tf32)  # the cells' fingerprint key "precision"
+        self.amp_dtype = AUTOCAST_DTYPES.get(self.precision)
         self.channels_last = True if run.channels_last is None else run.channels_last
         model = prepared.module.eval().to(device)
         if self.channels_last:
@@ -62,7 +63,7 @@ class Engine:
         of the per-pixel predictions instead of top-k."""
         lead = images.shape[:-3]
         x = self.inputs(images.reshape(-1, *images.shape[-3:]))
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=bool(self.amp_dtype)):
+        with numerics(self.device, self.precision):
             logits = self.model(x).float()
         if masks is not None:
             masks = masks.reshape(-1, *masks.shape[-2:])
@@ -94,50 +95,72 @@ class Engine:
             start += lead.numel()
         queue.clear()
 
-    @torch.inference_mode()
-    def run(self, group: CellGroup, cells: list[tuple[str, int]], indices: np.ndarray,
-            description: str) -> dict[str, Any]:
-        """One pass over the images `indices` of `group`: this process's labels, predictions and errors.
+    def items_per_batch(self, group: CellGroup) -> int:
+        """Items (images, sequences, images with their crops) per loader batch: about `batch_size` frames."""
+        return max(1, self.batch_size // group.frames)
 
-        Returns `{"indices": (n,), "labels": (n,), "predictions": {cell: (n, [T,] k)}, "errors": {cell: message},
-        "seconds": float}` (NumPy arrays; n = len(indices)).
+    @torch.inference_mode()
+    def run(self, group: CellGroup, cells: list[tuple[str, int]], chunks: list[np.ndarray],
+            description: str) -> Iterator[dict[str, Any]]:
+        """One pass over the images of `chunks` (arrays of image indices of `group`), yielding this process's
+        labels, predictions and errors after each chunk (a chunk is split into its own loader batches, so the
+        batches of a chunk that starts at a multiple of `items_per_batch` are those of an unchunked pass).
+
+        Yields `{"indices": (n,), "labels": (n,), "predictions": {cell: (n, [T,] k)}, "errors": {cell: message},
+        "seconds": float}` per chunk (NumPy arrays; n = len(chunk), possibly 0 on a rank without images).
         """
         dataset, inputs = group.prepare(cells)
-        per_batch = max(1, self.batch_size // group.frames)
-        batching = {"batch_size": per_batch} if group.sizes is None else {
-            "batch_sampler": size_batches([group.sizes[i] for i in indices], per_batch)}
-        loader = DataLoader(Subset(dataset, indices.tolist()), num_workers=self.workers,
-                            pin_memory=self.device.type == "cuda", **batching)
+        per_batch = self.items_per_batch(group)
+        batches = [self._batches(group, chunk, per_batch) for chunk in chunks]
+        loader = DataLoader(dataset, batch_sampler=[b for chunk in batches for b in chunk],
+                            num_workers=self.workers, pin_memory=self.device.type == "cuda")
+        stream = iter(loader)
         classes = self.prepared.num_classes
-        seen, labels = [], []
-        tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
-        finite: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
-        start = time.perf_counter()
-        with tqdm(total=len(indices) * len(cells), unit="img", desc=description, disable=not self.progress,
+        with tqdm(total=sum(map(len, chunks)) * len(cells), unit="img", desc=description, disable=not self.progress,
                   dynamic_ncols=True, leave=True) as bar:
-            for batch_indices, images, batch_labels in loader:
-                images = images.to(self.device, non_blocking=True)
-                masks = batch_labels.to(self.device, non_blocking=True) if group.dense else None
-                seen.append(batch_indices)
-                labels.append(class_areas(batch_labels, classes) if group.dense else batch_labels)
-                queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
-                for cell in cells:
-                    x = inputs(images, batch_indices, cell)
-                    if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
-                        self._forward_queue(queue, tops, finite, masks)
-                    queue.append((cell, x))
-                    if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
-                        self._forward_queue(queue, tops, finite, masks)
-                    bar.update(len(batch_indices))
-                self._forward_queue(queue, tops, finite, masks)
+            for chunk_batches in batches:
+                start = time.perf_counter()
+                seen, labels = [], []
+                tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
+                finite: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
+                for _ in chunk_batches:
+                    batch_indices, images, batch_labels = next(stream)
+                    images = images.to(self.device, non_blocking=True)
+                    masks = batch_labels.to(self.device, non_blocking=True) if group.dense else None
+                    seen.append(batch_indices)
+                    labels.append(class_areas(batch_labels, classes) if group.dense else batch_labels)
+                    queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
+                    for cell in cells:
+                        x = inputs(images, batch_indices, cell)
+                        if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
+                            self._forward_queue(queue, tops, finite, masks)
+                        queue.append((cell, x))
+                        if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
+                            self._forward_queue(queue, tops, finite, masks)
+                        bar.update(len(batch_indices))
+                    self._forward_queue(queue, tops, finite, masks)
+                yield self._result(group, cells, seen, labels, tops, finite, time.perf_counter() - start)
+
+    @staticmethod
+    def _batches(group: CellGroup, chunk: np.ndarray, per_batch: int) -> list[list[int]]:
+        """The loader batches (image indices) of one chunk: consecutive runs, or for images of several sizes
+        (`group.sizes`) runs of one size."""
+        if group.sizes is None:
+            return [chunk[i:i + per_batch].tolist() for i in range(0, len(chunk), per_batch)]
+        return [[int(chunk[p]) for p in batch] for batch in size_batches([group.sizes[i] for i in chunk], per_batch)]
+
+    def _result(self, group: CellGroup, cells: list[tuple[str, int]], seen: list[Tensor], labels: list[Tensor],
+                tops: dict[tuple[str, int], list[Tensor]], finite: dict[tuple[str, int], list[Tensor]],
+                seconds: float) -> dict[str, Any]:
+        """The result of one chunk (see `run`) from its per-batch tensors."""
+        no_labels, no_predictions = empty_outputs(self.prepared.num_classes) if group.dense else (
+            np.zeros(0, np.int64), np.zeros((0, self.k), np.int64))
         seen_all = torch.cat(seen).numpy() if seen else np.zeros(0, np.int64)
-        no_labels, no_predictions = empty_outputs(classes) if group.dense else (np.zeros(0, np.int64),
-                                                                                 np.zeros((0, self.k), np.int64))
         result = {"indices": seen_all, "labels": torch.cat(labels).numpy() if labels else no_labels,
-                  "predictions": {}, "errors": {}, "seconds": time.perf_counter() - start}
+                  "predictions": {}, "errors": {}, "seconds": seconds}
         for cell in cells:
             flags = torch.cat(finite[cell]).cpu().numpy() if finite[cell] else np.ones(0, bool)
-            bad = ~flags.reshape(len(seen_all), -1).all(axis=1)
+            bad = ~flags.reshape(len(seen_all), -1).all(axis=1) if len(seen_all) else flags
             result["predictions"][cell] = (torch.cat(tops[cell]).cpu().numpy() if tops[cell]
                                            else no_predictions)  # a rank with no images
             if bad.any():

@@ -10,6 +10,11 @@ error, all as fractions in [0, 1] (tables multiply by 100):
     mCE, rel. mCE  = mean of CE_c, relative CE_c over the 15 common corruptions evaluated
     mean error     = mean over every evaluated (c, s) of E(f, s, c)   (CIFAR-C, which has no AlexNet normaliser)
 
+CE and mCE exist only for corruptions with an AlexNet error (`ALEXNET_ERRORS`, ImageNet-C's 19; mCE over the
+common 15); any other corruption gets its mean error `err/<c>` only. The other benchmarks
+(`corruptions.names.BENCHMARKS`: 3DCC, ImageNet-C-bar) have no AlexNet normaliser: their cells form their own
+mean error `mean_err/<benchmark>` and stay out of `mean_err`, so a run mixing benchmarks does not blend them.
+
 The sums run over the severities actually evaluated, with AlexNet's error at the same severities, so a run on
 a subset of severities is normalised consistently. Every aggregate takes arrays with any leading shape, so the
 same code computes a point estimate and its bootstrap replicates (`metrics.bootstrap`).
@@ -19,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from corruptions.names import SEVERITIES, SUBSETS
+from corruptions.names import BENCHMARKS, CORRUPTIONS, SEVERITIES, SUBSETS
 
 ALEXNET_ERRORS: dict[str, tuple[float, float, float, float, float]] = {
     # AlexNet top-1 error per severity 1..5: hendrycks/robustness README at commit 76d9393 ("Add AlexNet errors
@@ -49,6 +54,14 @@ ALEXNET_CLEAN_ERROR = 0.43478
 """AlexNet's clean top-1 error for relative CE: 1 - 0.56522, torchvision's AlexNet acc@1 56.522 (the
 torchvision model card). Hendrycks & Dietterich do not publish the value they used; this one is ours."""
 COMMON_CORRUPTIONS = SUBSETS["common"]
+BENCHMARK_MEAN_ERRORS = {benchmark: f"mean_err/{benchmark}" for benchmark in BENCHMARKS}
+"""Summary key of each other benchmark's mean error."""
+
+
+def benchmark_of(corruption: str) -> str | None:
+    """The other benchmark (`BENCHMARKS` key) `corruption` belongs to; None for ImageNet-C's and unknown names."""
+    family = CORRUPTIONS.metadata(corruption)["family"] if corruption in CORRUPTIONS else None
+    return family if family in BENCHMARKS else None
 
 
 def top1_error(top1: np.ndarray, labels: np.ndarray) -> float:
@@ -93,17 +106,20 @@ def corruption_summary(errors: Mapping[tuple[str, int], np.ndarray], clean_error
                        normalise: bool = True) -> dict[str, np.ndarray]:
     """Aggregates of per-cell top-1 errors `{(corruption, severity): E}` (each a scalar or `(B,)` replicates).
 
-    Returns arrays of the cells' common shape: `mean_err` (all cells), `err/<c>` (mean over c's severities),
-    and with `normalise` (ImageNet, 1000 classes) `CE/<c>` for every corruption with an AlexNet error, `mCE`
-    over the evaluated common ones, and with `clean_error` also `rel_CE/<c>` and `rel_mCE`. A corruption
-    enters CE only with its evaluated severities.
+    Returns arrays of the cells' common shape: `mean_err` (every cell but the other benchmarks'),
+    `mean_err/<benchmark>` (each other benchmark's cells, `BENCHMARK_MEAN_ERRORS`), `err/<c>` (mean over c's
+    severities), and with `normalise` (ImageNet, 1000 classes) `CE/<c>` for every corruption with an AlexNet
+    error, `mCE` over the evaluated common ones, and with `clean_error` also `rel_CE/<c>` and `rel_mCE`. A
+    corruption enters CE only with its evaluated severities.
     """
     by_corruption: dict[str, list[tuple[int, np.ndarray]]] = {}
     for (corruption, severity), error in sorted(errors.items()):
         by_corruption.setdefault(corruption, []).append((severity, np.asarray(error, dtype=np.float64)))
     summary: dict[str, np.ndarray] = {}
-    if errors:
-        summary["mean_err"] = np.mean([e for cells in by_corruption.values() for _, e in cells], axis=0)
+    for benchmark, key in ((None, "mean_err"), *BENCHMARK_MEAN_ERRORS.items()):
+        cells = [e for c, pairs in by_corruption.items() if benchmark_of(c) == benchmark for _, e in pairs]
+        if cells:
+            summary[key] = np.mean(cells, axis=0)
     for corruption, cells in by_corruption.items():
         summary[f"err/{corruption}"] = np.mean([e for _, e in cells], axis=0)
     if not normalise:

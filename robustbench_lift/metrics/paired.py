@@ -27,6 +27,11 @@ from robustbench_lift.metrics.bootstrap import bootstrap_means, percentile_inter
 
 MODEL_KEYS = frozenset({"mean", "std"})
 """Fingerprint keys that describe the model, not the data or settings: its input normalisation."""
+DATA_KEYS = frozenset({"data", "images", "limit", "n", "source"})
+"""Fingerprint keys that identify the images themselves (files, count, subset, clean / on-the-fly / released):
+never ignored. Every other key (precision, seed, preset, backend, image size, ...) is a setting."""
+TIE = 1e-12
+"""Bootstrap deltas within this of 0 are ties (float rounding; aggregates are fractions or ratios of order 1)."""
 COUNTS_BUDGET = 1 << 22
 """Most multinomial counts (int64, 32 MiB) held at once by the bootstrap: bounds memory at any N."""
 
@@ -122,10 +127,12 @@ def bootstrap_p_value(replicates: np.ndarray) -> float:
     never 0, at least 2 / (B + 1). A family of m metrics under Holm thus needs B >= 2m / alpha - 1 resamples
     to reach significance at all (m = 8, alpha = 0.05: B >= 319). Not the shifted-null p
     (#{|d* - d| >= |d|}): that assumes a symmetric pivot and can disagree with the percentile interval.
-    Replicates equal to 0 count in both tails, so identical models give p = 1.
+    Replicates equal to 0 count in both tails, so identical models give p = 1; so do replicates within `TIE`
+    of 0: equal aggregates summed in another order differ by float rounding, not by the models.
     """
     d = np.asarray(replicates, dtype=np.float64)
     d = d[~np.isnan(d)]
+    d = np.where(np.abs(d) <= TIE, 0.0, d)
     if d.size == 0:
         return float("nan")
     tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
@@ -227,14 +234,28 @@ def _cell_problems(a: CellData, b: CellData, names: tuple[str, str], ignore: fro
     return problems
 
 
+def setting_differences(a: Mapping[Hashable, CellData], b: Mapping[Hashable, CellData],
+                        ignore: frozenset[str] = MODEL_KEYS) -> list[str]:
+    """Sorted fingerprint keys outside `DATA_KEYS` and `ignore` that differ in some cell both `a` and `b` have."""
+    keys = set()
+    for cell in a.keys() & b.keys():
+        fa, fb = dict(a[cell].fingerprint), dict(b[cell].fingerprint)
+        keys |= {k for k in fa.keys() | fb.keys() if fa.get(k, "absent") != fb.get(k, "absent")}
+    return sorted(keys - DATA_KEYS - ignore)
+
+
 def check_pairing(a: Mapping[Hashable, CellData], b: Mapping[Hashable, CellData],
-                  names: tuple[str, str] = ("A", "B"), ignore: frozenset[str] = MODEL_KEYS) -> list[Hashable]:
+                  names: tuple[str, str] = ("A", "B"), ignore: frozenset[str] = MODEL_KEYS,
+                  allow_mixed: bool = False) -> list[Hashable]:
     """The cells of `a` (in its order) once checked to pair with `b`'s; `UsageError` naming what differs.
 
     `a`, `b`: `{cell key: CellData}` per model, e.g. keyed (suite, dataset, corruption, severity). Paired
     means: the same cells; per cell the same number of images, the same labels in the same order, and equal
     fingerprints (data identity, limit, n, seed, backend, precision, ...) except the model's own `ignore` keys.
+    `allow_mixed` also ignores every setting (`setting_differences`), never the `DATA_KEYS` or the labels.
     """
+    if allow_mixed:
+        ignore = ignore | frozenset(setting_differences(a, b, ignore))
     only = [(names[i], names[1 - i], [c for c in x if c not in y]) for i, (x, y) in enumerate(((a, b), (b, a)))]
     gaps = [f"{has} has cells {lacks} lacks: {', '.join(map(_cell_name, cells[:5]))}"
             + (f" and {len(cells) - 5} more" if len(cells) > 5 else "") for has, lacks, cells in only if cells]
@@ -246,5 +267,6 @@ def check_pairing(a: Mapping[Hashable, CellData], b: Mapping[Hashable, CellData]
         shown = "; ".join(f"cell {_cell_name(cell)}: {' and '.join(found)}" for cell, found in problems[:3])
         more = f" (and {len(problems) - 3} more cells)" if len(problems) > 3 else ""
         raise UsageError(f"{names[0]} and {names[1]} were not evaluated on the same images with the same "
-                         f"settings: {shown}{more}. Re-evaluate one with the other's data and settings")
+                         f"settings: {shown}{more}. Re-evaluate one with the other's data and settings (allow_mixed, "
+                         "--allow-mixed in the CLI, accepts different settings, never different images)")
     return list(a)

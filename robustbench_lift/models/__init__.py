@@ -4,11 +4,19 @@
     >>> model = create_model("resnet50-lift")                  # LiftPool at antialiased-cnns' sites, seeded init
     >>> model = create_model("resnet50-max", weights="DEFAULT") # torchvision's ImageNet weights (torch.hub cache)
     >>> model = create_model("cifar_resnet18-lift3", num_classes=10, subbands=("LL",))
+
+Any other classifier (torchvision, timm, a user's factory), with its pooling swapped if asked:
+
+    >>> model, meta = resolve_model("torchvision:resnet50", weights="DEFAULT", pool="lift")
 """
 
+from robustbench_lift.models.preprocess import Preprocess
 from robustbench_lift.models.registry import create_model, describe_model, list_models, load_model, model_spec
 from robustbench_lift.models.sites import Pooling, Site, apply_pooling
+from robustbench_lift.models.sources import canonical_name, parse_model_args, resolve_model
 from robustbench_lift.models.spec import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, ModelSpec
+from robustbench_lift.models.swap import describe_swap, swap_pooling
+from robustbench_lift.models.transfer import TransferReport, transfer_weights
 from robustbench_lift.models.weights import (
     REQUIRED_META,
     cache_path,
@@ -18,7 +26,8 @@ from robustbench_lift.models.weights import (
 )
 
 __all__ = [
-    "BACKBONES", "IMAGENET_MEAN", "IMAGENET_STD", "REQUIRED_META", "ModelSpec", "Pooling", "Site", "apply_pooling",
-    "cache_path", "create_model", "describe_model", "list_models", "load_model", "load_weights", "model_spec",
-    "read_checkpoint", "save_checkpoint",
+    "BACKBONES", "IMAGENET_MEAN", "IMAGENET_STD", "REQUIRED_META", "ModelSpec", "Pooling", "Preprocess", "Site",
+    "TransferReport", "apply_pooling", "cache_path", "canonical_name", "create_model", "describe_model",
+    "describe_swap", "list_models", "load_model", "load_weights", "model_spec", "parse_model_args",
+    "read_checkpoint", "resolve_model", "save_checkpoint", "swap_pooling", "transfer_weights",
 ]

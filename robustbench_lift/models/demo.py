@@ -5,14 +5,12 @@ built-in demo data set (`robustbench_lift.data.demo`) and shipped inside the pac
 load), its clean test accuracy and the exact command that reproduces it (`demo_train_command`). A pooling with
 no entry yet has no weights: `create_model("demo-<pool>")` still builds it at random initialisation.
 
-Shipping a newly trained demo model (maintainers): `python -m robustbench_lift.models.demo runs/demo-*/final.pt`
+Shipping a newly trained demo model (maintainers): `python scripts/ship_demo_models.py runs/demo-*/final.pt`
 copies each checkpoint here and rewrites its manifest entry from the checkpoint's own metadata.
 """
 
 import functools
 import json
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,31 +49,3 @@ def shipped_demo_weights(manifest: Path | None = None) -> dict[str, DemoWeights]
     entries = json.loads(manifest.read_text())
     return {pool: DemoWeights(DEMO_DIR / entry["file"], entry["sha256"], entry["test_acc"], entry["command"])
             for pool, entry in entries.items()}
-
-
-def ship_demo_model(checkpoint: str | Path) -> DemoWeights:
-    """Copy a `liftbench train` final checkpoint of a `demo-<pool>` model into the package and record it in the
-    manifest (file, sha256, the test accuracy and the reproducing command, from the checkpoint's metadata)."""
-    from robustbench_lift.models.weights import file_sha256, read_checkpoint
-
-    _, meta = read_checkpoint(checkpoint)
-    model, recipe = meta.get("model", ""), meta.get("recipe", {})
-    if not model.startswith(f"{DEMO_PREFIX}-") or meta.get("dataset") != "demo" or meta.get("pool_kwargs"):
-        raise ValueError(f"{checkpoint} holds {model or 'an unnamed model'} trained on {meta.get('dataset')}: "
-                         "expected a demo-<pool> model with default options trained on the demo data set")
-    pool = model.split("-", 1)[1]
-    target = DEMO_DIR / f"{model}.pt"
-    DEMO_DIR.mkdir(exist_ok=True)
-    shutil.copyfile(checkpoint, target)
-    entries = json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
-    entries[pool] = {"file": target.name, "sha256": file_sha256(target), "test_acc": meta["test_acc"],
-                     "command": demo_train_command(pool, recipe["epochs"], recipe["seed"])}
-    MANIFEST.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
-    shipped_demo_weights.cache_clear()
-    return shipped_demo_weights()[pool]
-
-
-if __name__ == "__main__":
-    for path in sys.argv[1:]:
-        shipped = ship_demo_model(path)
-        print(f"{shipped.path.name}: sha256 {shipped.sha256}, test accuracy {shipped.test_acc:.4f}")

@@ -182,11 +182,14 @@ def _reconcile(spec: ModelSpec, meta: Mapping[str, Any], source: str) -> ModelSp
 
 
 def create_model(name: str, weights: Any = None, num_classes: int | None = None, *, seed: int = 0,
-                 sha256: str | None = None, **pool_kwargs: Any) -> nn.Module:
-    """Build zoo model `name`, random (seeded) or with `weights`.
+                 sha256: str | None = None, pool: str | None = None, **pool_kwargs: Any) -> nn.Module:
+    """Build zoo model `name`, random (seeded) or with `weights`; any other source (`torchvision:<name>`,
+    `timm:<name>`, `file.py:factory`, `package.module:factory`) or a `pool` swap goes through
+    `models.sources.resolve_model`, `pool_kwargs` then being the builder's keyword arguments.
 
     Args:
         name: a zoo name (`list_models()`), e.g. `resnet50-lift`, `resnet50-blur5`, `cifar_resnet18-max`.
+        pool: swap the pooling (`"lift"`, `"blur5"`): any ConvNet (`models/swap.py`), a zoo name's own variant.
         weights: None (random initialisation from `seed`, the global RNG left untouched); "DEFAULT" or a tag of
             `model_spec(name).weights` (or a torchvision weights enum) for published weights, downloaded into the
             torch.hub cache (offline: the error names the file to place); a URL; or a checkpoint path.
@@ -198,6 +201,13 @@ def create_model(name: str, weights: Any = None, num_classes: int | None = None,
     The model carries `liftbench_meta` (model, pool_kwargs, num_classes, mean, std, input_size, weights, and the
     checkpoint's own metadata), which `save_checkpoint` records.
     """
+    if pool is not None or ":" in name:
+        from robustbench_lift.models.sources import resolve_model
+
+        if sha256 is not None:
+            raise UsageError(f"sha256= goes with a zoo name; {name!r} checks no file")
+        return resolve_model(name, weights=weights, model_args=pool_kwargs, pool=pool, num_classes=num_classes,
+                             seed=seed)[0]
     spec = model_spec(name, **pool_kwargs)
     state_dict, meta, source = _fetch(spec, weights, sha256) if weights is not None else (None, {}, None)
     spec = _reconcile(spec, meta, source)

@@ -3,11 +3,13 @@
     >>> from robustbench_lift.report import build_report, check, compare
     >>> build_report(["results.db"], "reports/demo", baseline="resnet18-max")   # tables, figures, report.html
     >>> check("results.db", "reports/demo/baseline.json").passed                    # CI gate
-    >>> compare("resnet18-max", "resnet18-lift", results=["results.db"])         # side by side with deltas
+    >>> compare("resnet18-max", "resnet18-lift", results=["results.db"]).metrics  # paired deltas, CIs, Holm p
 
 `aggregate` computes every suite's metrics and CIs from the store, `summary` merges them per model, `tables`
 and `figures` present them, `html` assembles the page, `build` writes everything, `check` gates a run against a
-reviewed baseline JSON, `compare` sets two models or runs side by side. The names below load on first use.
+reviewed baseline JSON (or a baseline run's store: `significance`), `compare` tests two models or runs image by
+image (`paired`), `deltas` adds paired CIs to the report's difference to a baseline. The names below load on
+first use.
 """
 
 from robustbench_lift.registry import lazy

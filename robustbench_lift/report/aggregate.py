@@ -1,16 +1,20 @@
 """Summaries of stored cells: one row per (model, weights, suite, data set) with bootstrap confidence intervals.
 
 For the `c` and `clean` suites (`robustbench_lift.metrics` has every formula): `clean_err`, `clean_top5_err`,
-`mean_err` over the corruption cells, and for 1000-class (ImageNet) models `mCE`, `rel_mCE` (relative mCE
-needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value a fraction, with `<name>_lo`,
-`<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples images jointly across the
-cells of equal size (image i is the same photograph in every cell, the clean cell included), so the interval of
-an aggregate keeps the correlation between its cells. A suite registers its summariser in `SUMMARIZERS`.
+`mean_err` over the corruption cells, `mean_err/<benchmark>` over those of 3DCC (`3dcc`) or ImageNet-C-bar
+(`cbar`) instead (no AlexNet normaliser: mean errors, never CE), and for 1000-class (ImageNet) models `mCE`,
+`rel_mCE` (relative mCE needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value a
+fraction, with `<name>_lo`, `<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples
+images jointly across the cells of equal size (image i is the same photograph in every cell, the clean cell
+included), so the interval of an aggregate keeps the correlation between its cells. A suite registers its
+summariser in `SUMMARIZERS`.
 
-For `p` (`perturbation_summary`): per perturbation `FP/<p>`, `uT5D/<p>` (means over the evaluated
-difficulties), `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
-baseline's values, `FR/<p>` = sum_d FP(p, d) / sum_d FP_base(p, d), `T5D/<p>` likewise, `mFR`, `mT5D` (means
-over the test perturbations; 1 = baseline) and the text column `p_baseline` ("none" without one). Intervals
+For `p` (`perturbation_summary`, formulas in `metrics.perturbation.perturbation_aggregates`): per perturbation
+`FP/<p>`, `uT5D/<p>`, `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
+baseline's values, `FR/<p>` = FP / FP_base, `T5D/<p>`, `mFR`, `mT5D` (1 = baseline) and the text column
+`p_baseline` ("none" without one). As the published numbers, these are difficulty 1's; difficulties 2 and 3
+(ImageNet-P/test.py `--difficulty`) get the same columns per difficulty suffixed `@2`, `@3`. Cells made with
+the CIFAR-10-P preset (`preset: cifar` in every fingerprint) average cifar-p-eval.py's 10 perturbations. Intervals
 resample sequences jointly across cells (none for cells stored without per-sequence predictions). For
 `shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
 accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`. For
@@ -77,13 +81,17 @@ def perturbation_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: flo
     base = None
     if "base_flip_prob" in cells and cells["base_flip_prob"].notna().all():
         base = {key: (b, u) for key, b, u in zip(keys, cells["base_flip_prob"], cells["base_ut5d"])}
-    points = perturbation_aggregates(dict(zip(keys, cells["flip_prob"])), dict(zip(keys, cells["ut5d"])), base)
+    cifar = all(f.get("preset") == "cifar" for f in cells["fingerprint"]) if "fingerprint" in cells else False
+    means_over = "cifar" if cifar else "test"
+    points = perturbation_aggregates(dict(zip(keys, cells["flip_prob"])), dict(zip(keys, cells["ut5d"])), base,
+                                     means_over)
     replicates = None
     if n_boot and "predictions" in cells and all(p.ndim == 3 for p in cells["predictions"]):
         sequences = [per_sequence(key, p) for key, p in zip(keys, cells["predictions"])]
         draws = bootstrap_means([v for pair in sequences for v in pair], n_boot, seed)
         replicates = perturbation_aggregates({key: draws[:, 2 * j] for j, key in enumerate(keys)},
-                                             {key: draws[:, 2 * j + 1] for j, key in enumerate(keys)}, base)
+                                             {key: draws[:, 2 * j + 1] for j, key in enumerate(keys)}, base,
+                                             means_over)
     row: dict[str, Any] = {"n_cells": len(cells)}
     _with_interval(row, points, replicates, level)
     row["p_baseline"] = ", ".join(sorted(set(cells["p_baseline"]))) if base is not None else "none"

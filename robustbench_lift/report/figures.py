@@ -10,6 +10,7 @@ by hatch, so a figure reads in grey as well.
 - `mce_vs_clean`: one point per model, mCE (or mean corruption error) against clean error, with 95% CIs.
 - `flip_rate`: one group of bars per ImageNet-P perturbation, one bar per model (flip probability %).
 - `consistency_vs_shift`: one line per model, agreement with the unshifted prediction (%) against shift (px).
+- `forest_plot`: one row per corruption, per model its paired delta to the baseline with the 95% CI.
 - `corruption_grid`: one example photograph under each corruption (rows) at each severity (columns).
 """
 
@@ -24,8 +25,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from corruptions.names import SUBSETS
+from corruptions.names import BENCHMARKS, SUBSETS
 from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.corruption import BENCHMARK_MEAN_ERRORS
 from robustbench_lift.report.summary import METRICS, row_kind
 
 if TYPE_CHECKING:
@@ -35,8 +37,11 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "
 """Okabe & Ito (2008) colours, blue first; yellow late because it is faint on white."""
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HATCHES = ("", "//", "..", "xx", "\\\\", "--", "oo", "++")
-FAMILIES = ("noise", "blur", "weather", "digital")
-"""Corruption families of ImageNet-C (Hendrycks & Dietterich 2019), as `corruptions.names.SUBSETS`."""
+FAMILIES = ("noise", "blur", "weather", "digital", *BENCHMARKS)
+"""Corruption families of ImageNet-C (Hendrycks & Dietterich 2019), then the other benchmarks (3D Common
+Corruptions' 2-D ones, ImageNet-C-bar), as `corruptions.names.SUBSETS`."""
+CORRUPTION_AGGREGATES = ("mCE", "mean_err", *BENCHMARK_MEAN_ERRORS.values())
+"""What `mce_vs_clean` plots: the first of these a summary has."""
 SAVE_RC = {"svg.fonttype": "none", "svg.hashsalt": "liftbench"}
 """SVG text stays text (searchable, small) and ids are stable, so committed reports diff cleanly."""
 
@@ -101,7 +106,7 @@ def _lines(ax: matplotlib.axes.Axes, table: pd.DataFrame) -> None:
 def error_vs_severity(results: pd.DataFrame) -> Figure:
     """Per family, mean top-1 error (%) of each model at severity 0 (clean) to 5; `results` as from `load`.
 
-    Corruptions outside the four families (the extra ones) form an "other" panel. Severity need not be
+    Corruptions outside the `FAMILIES` (the extra ones, a tree's own) form an "other" panel. Severity need not be
     monotone (e.g. snow and elastic_transform at s3 < s2), so points are joined, not fitted.
     """
     family_of = {name: family for family in FAMILIES for name in SUBSETS[family]}
@@ -128,8 +133,9 @@ def error_vs_severity(results: pd.DataFrame) -> Figure:
 
 
 def mce_vs_clean(summary: pd.DataFrame) -> Figure:
-    """One point per model: mCE (else mean corruption error) against clean error, 95% CI bars when known."""
-    y = "mCE" if "mCE" in summary else "mean_err"
+    """One point per model: mCE (else a mean corruption error, `CORRUPTION_AGGREGATES`) against clean error, 95%
+    CI bars when known."""
+    y = next(metric for metric in CORRUPTION_AGGREGATES if metric in summary)
     fig = Figure(figsize=(5.2, 4.2), layout="constrained")
     ax = fig.add_subplot()
     for i, (model, row) in enumerate(summary.iterrows()):
@@ -164,6 +170,35 @@ def consistency_vs_shift(shift: pd.DataFrame) -> Figure:
     ax.set_ylabel("agreement with unshifted top-1 (%)")
     ax.set_title(shift.attrs.get("title", "Consistency vs shift"), fontsize="medium")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    _legend(ax)
+    return fig
+
+
+def forest_plot(deltas: pd.DataFrame) -> Figure:
+    """Forest plot of `report.deltas` "corruption_deltas" (rows corruptions; columns `<model>`, `_lo`, `_hi`):
+    one row per corruption, top to bottom in table order, one marker per model at its delta with the CI as a
+    horizontal bar; the line at 0 is the baseline."""
+    models = [c for c in deltas.columns if not str(c).endswith(("_lo", "_hi"))]
+    rows = len(deltas)
+    fig = Figure(figsize=(6.0, 0.38 * rows * max(1, len(models)) ** 0.5 + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(rows)[::-1].astype(float)
+    step = 0.6 / max(len(models), 1)
+    for i, model in enumerate(models):
+        s = style(i)
+        offset = y + (len(models) - 1) / 2 * step - i * step
+        values = deltas[model].to_numpy(dtype=float)
+        err = np.abs(np.stack([values - deltas[f"{model}_lo"].to_numpy(dtype=float),
+                               deltas[f"{model}_hi"].to_numpy(dtype=float) - values]))
+        ax.errorbar(values, offset, xerr=err, fmt=s["marker"], color=s["color"], ecolor=s["color"], capsize=2,
+                    markersize=5, elinewidth=1.0, label=str(model))
+    ax.axvline(0.0, color="0.3", linewidth=0.8, linestyle="--")
+    ax.set_yticks(y, [str(c) for c in deltas.index])
+    ax.set_ylim(-0.7, rows - 0.3)
+    ax.set_xlabel(f"{deltas.attrs.get('quantity', 'delta')}, model - {deltas.attrs.get('baseline', 'baseline')}")
+    ax.set_title(f"Paired difference to {deltas.attrs.get('baseline', 'the baseline')} per corruption (95% CI)",
+                 fontsize="medium")
+    ax.grid(axis="x", alpha=0.3)
     _legend(ax)
     return fig
 

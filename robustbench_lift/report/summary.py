@@ -8,7 +8,8 @@ only the `METRICS` columns (and their `_lo`/`_hi` bounds); suites without a regi
 skipped (listed in `attrs["skipped_suites"]`), so their metrics are simply absent until one is registered.
 
 Columns expected from the summarisers (fractions; `<name>_lo`/`<name>_hi` interval bounds):
-- "c" / "clean": clean_err, mCE, rel_mCE, mean_err, CE/<corruption> (as `report.aggregate` has them);
+- "c" / "clean": clean_err, mCE, rel_mCE, mean_err, mean_err/<benchmark> (3dcc, cbar: mean errors, having no
+  AlexNet normaliser), CE/<corruption> (as `report.aggregate` has them);
 - "p": mFP (mean raw flip probability), mFR, mT5D (ratios to the baseline, 1 = baseline) and the text
   column `p_baseline` naming that baseline;
 - "shift": consistency (fraction of crop pairs with the same top-1) and the text column `shift_mode`;
@@ -26,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from corruptions.names import BENCHMARKS
 from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.corruption import BENCHMARK_MEAN_ERRORS
 from robustbench_lift.report.aggregate import SUMMARIZERS, summarize
 from robustbench_lift.store import KEY_COLUMNS, load_results
 
@@ -44,7 +47,11 @@ METRICS: dict[str, Metric] = {
     "clean_err": Metric("clean err.", False, "top-1 error on clean images (%)"),
     "mCE": Metric("mCE", False, "mean corruption error, AlexNet = 100 (%)"),
     "rel_mCE": Metric("rel. mCE", False, "relative mCE: error increase over clean, AlexNet = 100 (%)"),
-    "mean_err": Metric("mean corr. err.", False, "unnormalised top-1 error over all corrupted cells (%)"),
+    "mean_err": Metric("mean corr. err.", False, "unnormalised top-1 error over the corrupted cells, other "
+                       "benchmarks' apart (%)"),
+    **{key: Metric(f"{benchmark} mean err.", False, f"unnormalised top-1 error over {BENCHMARKS[benchmark]}'s "
+                   "corrupted cells; no AlexNet normaliser, so no mCE (%)")
+       for benchmark, key in BENCHMARK_MEAN_ERRORS.items()},
     "mFP": Metric("mFP", False, "mean flip probability over ImageNet-P perturbations (%)"),
     "mFR": Metric("mFR", False, "mean flip rate, p-baseline = 100 (%)"),
     "mT5D": Metric("mT5D", False, "mean top-5 distance, p-baseline = 100 (%)"),

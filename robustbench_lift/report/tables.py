@@ -4,7 +4,8 @@ All values are percent points. Tables (each a DataFrame; `attrs["title"]` and `a
 
 - `summary_table` (from `report.summary`): per model clean error, mCE, relative mCE, mean corruption error,
   mFP, mFR, mT5D, consistency with 95% bootstrap CIs (`<metric>_lo`, `<metric>_hi`); absent metrics omitted.
-- `delta_table`: each metric minus the baseline model's (negative = better, except consistency).
+- `delta_table`: each metric minus the baseline model's (negative = better, except consistency); with the
+  bootstrap, `report.deltas` adds paired CIs, significance marks and the per-corruption paired deltas.
 - `corruption_table`: rows corruptions, columns models: CE (AlexNet = 100) on ImageNet-like data, else mean
   top-1 error over the severities.
 - `severity_table`: rows models, columns clean and severities 1..5: top-1 error averaged over corruptions.
@@ -21,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robustbench_lift.metrics.corruption import ALEXNET_ERRORS
+from corruptions.names import CORRUPTIONS
 from robustbench_lift.report import FORMATS
+from robustbench_lift.report.deltas import paired_deltas
 from robustbench_lift.report.summary import (
     METRICS,
     ResultsLike,
@@ -40,20 +42,22 @@ def delta_table(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
     values = summary[[m for m in METRICS if m in summary]]
     table = values - values.loc[baseline]
     table.attrs.update(title=f"Difference to {baseline} (points; negative is better except consistency)",
-                       quantity="delta (points)")
+                       quantity="delta (points)", baseline=baseline)
     return table
 
 
 def corruption_table(results: ResultsLike) -> pd.DataFrame:
-    """CE per corruption (AlexNet = 100) per model when every model has it (ImageNet), else the mean top-1
-    error over the evaluated severities: the `CE/<c>` or `err/<c>` columns of `report.aggregate`."""
+    """CE per corruption (AlexNet = 100) per model when every model has it (ImageNet) for every corruption, else
+    the mean top-1 error over the evaluated severities (e.g. with 3DCC or ImageNet-C-bar corruptions, which have
+    no AlexNet normaliser): the `CE/<c>` or `err/<c>` columns of `report.aggregate`."""
     frame = load(results)
     models = list(dict.fromkeys(frame.loc[row_kind(frame) == "corruption", "label"]))
     if not models:
         return pd.DataFrame()
     per_suite, _ = suite_summaries(frame, ci=False)
     per_model = per_suite.groupby("label", sort=False).first().reindex(models)
-    normalise = all(per_model.get("normalised", pd.Series(False, index=models)).fillna(False))
+    normalise = all(per_model.get("normalised", pd.Series(False, index=models)).fillna(False)) and all(
+        f"CE/{c[len('err/'):]}" in per_model for c in per_model if c.startswith("err/"))
     prefix = "CE/" if normalise else "err/"
     columns = [c for c in per_model if c.startswith(prefix) and not c.endswith(("_lo", "_hi"))]
     table = 100 * per_model[columns].T.rename(index=lambda c: c[len(prefix):]).dropna(how="all")
@@ -65,8 +69,9 @@ def corruption_table(results: ResultsLike) -> pd.DataFrame:
 
 
 def corruption_order(name: str) -> tuple[int, str]:
-    """Sort key: ImageNet-C order (the 15 by family, then the 4 extra), unknown names last by name."""
-    order = list(ALEXNET_ERRORS)
+    """Sort key: the registry's order (ImageNet-C's 15 by family, the 4 extra, then 3DCC's and ImageNet-C-bar's),
+    unknown names last by name."""
+    order = list(CORRUPTIONS)
     return (order.index(name), name) if name in order else (len(order), name)
 
 
@@ -118,6 +123,16 @@ def shift_table(results: ResultsLike) -> pd.DataFrame:
     table.attrs.update(title=f"Agreement with the unshifted prediction (%) by diagonal shift{mode}",
                        quantity="agreement (%)")
     return table
+
+
+def precision_note(frame: pd.DataFrame) -> str:
+    """The numeric precision of the cells of a results frame (fingerprint key "precision": fp32, fp32+tf32, bf16
+    or fp16; "unrecorded" without it): one value, or `model value` per model when the models differ."""
+    found = frame["fingerprint"].map(lambda f: f.get("precision", "unrecorded"))
+    per_model = found.groupby(frame["model"], sort=False).agg(lambda s: "/".join(sorted(set(s))))
+    if per_model.nunique() == 1:
+        return str(per_model.iloc[0])
+    return ", ".join(f"{model} {precision}" for model, precision in per_model.items())
 
 
 def best_mask(table: pd.DataFrame, along: str, higher_is_better: Sequence[bool] | bool = False) -> pd.DataFrame:
@@ -208,8 +223,9 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
                   datasets: Sequence[str] | None = None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
     """The report tables by name, each with its best-value mask: `{name: (table, best)}`.
 
-    Names: summary (always; empty when no suite has a summariser), deltas (with `baseline`), and the non-empty
-    ones of corruption, severity, perturbation, shift.
+    Names: summary (always; empty when no suite has a summariser), deltas (with `baseline`; with `n_boot`
+    paired CIs, bold = significant, and corruption_deltas), and the non-empty ones of corruption, severity,
+    perturbation, shift.
     """
     frame = load(results, predictions=True, datasets=datasets)
     summary = summary_table(frame, n_boot=n_boot, seed=seed)
@@ -220,6 +236,12 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
     if baseline is not None:
         deltas = delta_table(summary, baseline)
         tables["deltas"] = (deltas, best_mask(deltas, "column", higher))
+        if n_boot:
+            tables.update(paired_deltas(frame, deltas, deltas.attrs["baseline"], n_boot, seed))
+        if "corruption_deltas" in tables:
+            corr, marks = tables["corruption_deltas"]
+            order = sorted(corr.index, key=corruption_order)
+            tables["corruption_deltas"] = (corr.loc[order], marks.loc[order])
     for name, build in (("corruption", corruption_table), ("severity", severity_table),
                         ("perturbation", perturbation_table), ("shift", shift_table)):
         table = build(frame)

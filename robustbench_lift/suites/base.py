@@ -3,8 +3,8 @@
 A cell is one `(corruption, severity)` of a suite on a data set (the clean cell is `("clean", 0)`). A
 `CellGroup` is a set of cells computed from the same decoded batches: a pre-rendered cell is a group of its
 own; on the fly, one group holds the clean cell and every `(corruption, severity)`, so each clean batch is
-decoded once and every cell's inputs are made from it (the engine commits every cell of a group when the pass
-over the data ends; a resumed run recomputes only the cells that were not committed).
+decoded once and every cell's inputs are made from it (the engine commits the pass per chunk of images,
+`engine.chunks`; a resumed run computes only the chunks and cells that were not committed).
 
 This module holds what every suite shares and the `clean` suite; `corruption`, `perturbation` and `shift` hold
 the others. `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T frames per item), and
@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from robustbench_lift.data import open_clean
 from robustbench_lift.metrics.corruption import top1_error, topk_error
-from robustbench_lift.suites.options import CleanOptions
+from robustbench_lift.suites.options import CleanOptions, at_model_size
 
 CLEAN = ("clean", 0)
 InputFn = Callable[[Tensor, Tensor, tuple[str, int]], Tensor]
@@ -71,6 +71,9 @@ class Suite(ABC):
 
     name = ""
     rescore = False
+    read_as: dict[str, Any] = {}
+    """How the clean images the model's inputs are made from were read, recorded in every cell's fingerprint
+    (`read_as`): `input_size` (their side) and, when resized, `interpolation`; empty for released trees."""
 
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
@@ -88,6 +91,14 @@ class Suite(ABC):
         return top1_error(flat, repeated), topk_error(flat[:, :5], repeated), {}
 
 
+def read_as(dataset: Dataset, side: int | None = None) -> dict[str, Any]:
+    """`{"input_size": side, ["interpolation": ...]}` of clean images `dataset`; `side` defaults to the shorter
+    side of its first image (all have one size once resized and cropped); interpolation if it resizes them."""
+    resized = getattr(dataset, "resize", None)
+    return {"input_size": side or min(dataset[0][1].shape[-2:]),
+            **({"interpolation": dataset.interpolation.value} if resized else {})}
+
+
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
     """A group of one cell whose images are evaluated as they are."""
     return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source}})
@@ -101,7 +112,9 @@ class CleanSuite(Suite):
     def __init__(self, data: str | Path, options: CleanOptions = CleanOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(data).name)
-        self.source = open_clean(data, options.class_map, options.resize, options.crop)
+        options = at_model_size(options)
+        self.source = open_clean(data, options.class_map, options.resize, options.crop, options.interpolation)
+        self.read_as = read_as(self.source)
 
     def groups(self) -> list[CellGroup]:
         return [static_group(self.source, CLEAN, "clean")]

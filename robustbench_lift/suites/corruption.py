@@ -7,26 +7,27 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from corruptions.names import SEVERITIES, expand_corruptions
-from corruptions.seeding import corrupt_indexed
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
-from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, static_group
-from robustbench_lift.suites.options import CorruptionOptions
+from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, read_as, static_group
+from robustbench_lift.suites.options import CorruptionOptions, at_model_size
+from robustbench_lift.suites.scaling import check_scaling, corrupt_scaled
 
 
 class _CleanAndReference(Dataset):
     """Item `(index, uint8 (1 + R, 3, H, W), label)`: the clean image, decoded once, and its corruptions for the
     R cells that use the reference backend, computed here, i.e. in the loader workers."""
 
-    def __init__(self, dataset: Dataset, cells: list[tuple[str, int]], seed: int) -> None:
-        self.dataset, self.cells, self.seed = dataset, cells, seed  # reference cells: the "imagenet" preset
+    def __init__(self, dataset: Dataset, cells: list[tuple[str, int]], seed: int, scaling: str) -> None:
+        self.dataset, self.cells, self.seed, self.scaling = dataset, cells, seed, scaling  # preset "imagenet"
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         index, image, label = self.dataset[index]
-        views = [corrupt_indexed(image[None], [index], *cell, self.seed, "reference")[0] for cell in self.cells]
+        views = [corrupt_scaled(image[None], [index], *cell, self.seed, "reference", scaling=self.scaling)[0]
+                 for cell in self.cells]
         return index, torch.stack([image, *views]), label
 
 
@@ -39,7 +40,9 @@ class CorruptionSuite(Suite):
     device from the decoded batch, `"reference"` ones in the loader workers. `preset`: the severity constants of
     on-the-fly corruption, `"imagenet"` (default) or `"cifar"` (CIFAR-10-C's, for 32 px images; `corruptions.
     presets`). On-the-fly numbers are "ImageNet-C style" ("CIFAR-10-C style"), not comparable with the released
-    images: the data set name gets `-otf` (`-otf-cifar`).
+    images: the data set name gets `-otf` (`-otf-cifar`). Clean images are read at the model's size (`options.
+    resize`/`crop`, `at_model_size`) and corrupted at that size, pixel constants scaled by `severity_scaling`
+    (`suites.scaling`); both are in the on-the-fly cells' fingerprints (`input_size`, `severity_scaling`).
     """
 
     name = "c"
@@ -49,12 +52,17 @@ class CorruptionSuite(Suite):
         from corruptions.presets import check_preset
         from corruptions.registry import resolve_backend
 
+        options = at_model_size(options)
         self.layout = detect_layout(data)
         on_the_fly = self.layout not in ("imagenet-c", "cifar-c")
         if options.preset is not None and not on_the_fly:
             raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a pre-rendered "
                              f"{self.layout} tree, whose constants are fixed: drop the preset")
         self.preset = check_preset(options.preset or "imagenet")
+        self.scaling = check_scaling(options.severity_scaling or "none")
+        if self.scaling != "none" and not on_the_fly:
+            raise UsageError(f"severity scaling {self.scaling!r} applies to corruption on the fly; {data} is a "
+                             f"pre-rendered {self.layout} tree: drop it")
         suffix = ("-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")) if on_the_fly else ""
         super().__init__(options.dataset or Path(str(data)).name + suffix)
         self.severities = sorted(set(options.severities or SEVERITIES))
@@ -74,7 +82,10 @@ class CorruptionSuite(Suite):
                              for c in self.corruptions}
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
-        self.clean = open_clean(clean, class_map, options.resize, options.crop) if clean is not None else None
+        self.clean = None if clean is None else open_clean(clean, class_map, options.resize, options.crop,
+                                                           options.interpolation)
+        if self.tree is None:
+            self.read_as = read_as(self.clean)
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
         in_workers = [cell for cell in cells if cell != CLEAN and self.backends[cell[0]] == "reference"]
@@ -84,15 +95,17 @@ class CorruptionSuite(Suite):
                 return batch[:, 0]
             if cell in in_workers:
                 return batch[:, 1 + in_workers.index(cell)]
-            return corrupt_indexed(batch[:, 0], indices.tolist(), *cell, self.seed, "torch", self.preset)
-        return _CleanAndReference(dataset, in_workers, self.seed), inputs
+            return corrupt_scaled(batch[:, 0], indices.tolist(), *cell, self.seed, "torch", self.preset,
+                                  self.scaling)
+        return _CleanAndReference(dataset, in_workers, self.seed, self.scaling), inputs
 
     def groups(self) -> list[CellGroup]:
         cells = [(c, s) for c in self.corruptions for s in self.severities]
         if self.tree is None:
             base = {"data": self.clean.fingerprint(), "images": len(self.clean), "source": "on-the-fly"}
             fingerprints = {CLEAN: {**base, "source": "clean"}}
-            settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset})
+            settings = {"seed": self.seed, "severity_scaling": self.scaling} | (
+                {} if self.preset == "imagenet" else {"preset": self.preset})
             fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]]} for cell in cells})
             return [CellGroup(self.clean, fingerprints, self._views)]
         groups = [static_group(self.clean, CLEAN, "clean")] if self.clean else []

@@ -7,11 +7,14 @@ from keyword arguments, refusing a keyword the suite does not take.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from robustbench_lift.errors import UsageError
+
+MODEL = "model"
+"""`resize` / `crop` value meaning "the model's own" (`at_model_size`)."""
 
 
 @dataclass(frozen=True)
@@ -20,13 +23,17 @@ class SuiteOptions:
 
     `dataset`: store name (default: the data folder's name, `-otf` added for on-the-fly corruption);
     `class_map`: JSON/text file or dict class folder -> index; `resize`/`crop`: clean images' shorter side and
-    centre crop (`None`: keep; ImageNet protocol 256/224).
+    centre crop (`None`: keep; `MODEL`, the default: the model's own preprocessing, `at_model_size`: the zoo's
+    ImageNet models 256/224, a timm model its pretrained config, e.g. 329/288) and the resize's `interpolation`
+    ("bilinear", "bicubic", ...; `MODEL`: the model's). Generated inputs (corruptions, perturbations, shifts) are
+    made from these images, so at the model's size.
     """
 
     dataset: str | None = None
     class_map: str | Path | dict[str, int] | None = None
-    resize: int | None = 256
-    crop: int | None = 224
+    resize: int | str | None = MODEL
+    crop: int | str | None = MODEL
+    interpolation: str = MODEL
 
 
 @dataclass(frozen=True)
@@ -38,23 +45,28 @@ class CleanOptions(SuiteOptions):
 class CorruptionOptions(SuiteOptions):
     """Suite `c`: `corruptions` (names or subsets, default the 15 common), `severities` (default 1-5), the
     `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and severity `preset` ("imagenet" or
-    "cifar")."""
+    "cifar"), and the `severity_scaling` of pixel constants at other sizes than the preset's ("none", the default,
+    or "area"; `suites.scaling`)."""
 
     clean: str | Path | None = None
     corruptions: Sequence[str] | None = None
     severities: Sequence[int] | None = None
     backend: str = "auto"
     preset: str | None = None
+    severity_scaling: str | None = None
 
 
 @dataclass(frozen=True)
 class PerturbationOptions(SuiteOptions):
-    """Suite `p`: `perturbations` (default the 10 test ones), `difficulties` (default 1), and the FR/T5D
-    `p_baseline` (a CSV or a results store of one model's p cells)."""
+    """Suite `p`: `perturbations` (default the 10 test ones; with preset "cifar" the 10 of cifar-p-eval.py,
+    subset "cifar"), `difficulties` (default 1; 1-3 for every perturbation, as ImageNet-P/test.py), the FR/T5D
+    `p_baseline` (a CSV or a results store of one model's p cells) and the on-the-fly `preset` ("imagenet":
+    make_imagenet_p.py, default; "cifar": make_cifar_p.py)."""
 
     perturbations: Sequence[str] | None = None
     difficulties: Sequence[int] | None = None
     p_baseline: Any = None
+    preset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,3 +108,15 @@ def options_for(cls: type[SuiteOptions], suite: str, **flat: Any) -> SuiteOption
     if unknown:
         raise UsageError(f"suite {suite!r} does not take {', '.join(unknown)}")
     return cls(**given)
+
+
+def at_model_size(options: SuiteOptions, input_size: int | None = None, resize: int | None = None,
+                  interpolation: str | None = None) -> SuiteOptions:
+    """`options` with each `MODEL` value replaced by the model's (`models.Preprocess`): `crop` by `input_size`,
+    `resize` by `resize`, `interpolation` by `interpolation`; without a model's (an `nn.Module`), ImageNet's
+    protocol: 256/224, bilinear."""
+    from robustbench_lift.data.imagefolder import CLEAN_CROP, CLEAN_RESIZE
+
+    sizes = {"resize": resize or CLEAN_RESIZE, "crop": input_size or CLEAN_CROP,
+             "interpolation": interpolation or "bilinear"}
+    return replace(options, **{k: v for k, v in sizes.items() if getattr(options, k) == MODEL})

@@ -6,18 +6,21 @@ sequence), so every number below can be recomputed from the store. Sources:
 - the released videos (`robustbench_lift.data.imagenet_p`), one group per folder, frames as they are;
 - on the fly from clean images (a folder, CIFAR test pickles, `"demo"`): one group holds every cell, each
   clean batch is decoded once and `corruptions.perturbation_sequence` makes every cell's frames on the device.
-  ImageNet-style folders are read as Resize(`resize`) then a centre window of `resize` x (`resize` + 40) (the
-  release perturbed the whole resized image, and translate moves it by up to 20 px each way), and the
-  frames are centre-cropped to `crop`. Randomness (noises, snow, spatter) is seeded per image from
-  `(seed, perturbation, difficulty, index)`. Inputs of at most `SMALL_INPUT` px (CIFAR, the demo) are used
-  whole, and translate follows CIFAR-10-P (`make_cifar_p.py`: 16 frames shifted `i - 7` px, zero fill) since
-  ImageNet-P's +-20 px would move most of a 32 px image out of view. Names get `-otf` (ImageNet-P style).
+  As make_imagenet_p.py, image folders are perturbed whole after Resize(`resize`) and the frames cut to
+  CenterCrop(`crop`): items are read as centre canvases that hold every pixel a frame reads
+  (`corruptions.perturbations.source_window`) with each image's whole size (`ImageFolder.resized_sizes`).
+  Other inputs (CIFAR, the demo) are used whole. Randomness (noises, snow, spatter) is seeded per image from
+  `(seed, perturbation, difficulty, index)`, difficulty 1 for all but the noises (one sequence each).
+  `preset`: the constants and lengths of `make_imagenet_p.py` (`"imagenet"`, default) or `make_cifar_p.py`
+  (`"cifar"`, for 32 px images). Names get `-otf` (`-otf-cifar`): ImageNet-P (CIFAR-10-P) style, not the
+  released videos.
 
 Scores (`robustbench_lift.metrics.perturbation`; Hendrycks & Dietterich, ICLR 2019): per sequence the flip
-probability (noises against the first frame, the others against the previous one) and uT5D; per cell their
-means `flip_prob`, `ut5d`. FR and T5D need the baseline model's FP and uT5D, which are not published in a
-readable form: with `p_baseline` (a CSV `perturbation,[difficulty,]flip_prob,ut5d`, or a results store holding
-one model's `p` cells, `path.db#model` to choose) cells also get `fr = flip_prob / base_flip_prob`,
+probability (noises against the first frame, the others at difficulty d frame j against frame j - d, as
+`ImageNet-P/test.py`; `sequences_of`) and uT5D; per cell their means `flip_prob`, `ut5d`. FR and T5D need the
+baseline model's FP and uT5D, which are not published in a readable form: with `p_baseline` (a CSV
+`perturbation,[difficulty,]flip_prob,ut5d`, or a results store holding one model's `p` cells, `path.db#model`
+to choose) cells also get `fr = flip_prob / base_flip_prob`,
 `t5d = ut5d / base_ut5d`, the baseline's values and its name `p_baseline`.
 """
 
@@ -32,20 +35,14 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, RANDOM_PERTURBATIONS, expand_perturbations
-from corruptions.perturbations import perturbation_sequence, release_length
+from corruptions.perturbations import perturbation_sequence, release_length, source_window
+from corruptions.presets import check_preset
 from corruptions.seeding import seeded_generator
-from corruptions.shift import shift
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite
-from robustbench_lift.suites.options import PerturbationOptions
-
-TRANSLATE_MARGIN = 20
-"""make_imagenet_p.py: translate shifts of up to 20 px before the centre crop."""
-SMALL_INPUT = 32
-CIFAR_TRANSLATE = (16, 7)
-"""make_cifar_p.py translate: 16 frames, frame i shifted right by i - 7 px (PIL affine, zero fill)."""
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
+from robustbench_lift.suites.options import PerturbationOptions, at_model_size
 
 
 @dataclass(frozen=True)
@@ -88,40 +85,52 @@ def load_p_baseline(source: str | Path) -> PBaseline:
     return PBaseline(f"{runs[0][0]} ({Path(path).name}, {runs[0][1]})", values)
 
 
-def _small_translate(images: Tensor) -> Tensor:
-    """CIFAR-10-P translate frames `(N, 16, 3, H, W)` of `(N, 3, H, W)` images (zero fill)."""
-    frames, offset = CIFAR_TRANSLATE
-    return torch.stack([shift(images, i - offset, 0, mode="crop") for i in range(frames)], dim=1)
+
+
+def sequences_of(cell: tuple[str, int]) -> tuple[str, int]:
+    """The sequences cell `(perturbation, difficulty)` reads (`ImageNet-P/test.py`): the noises' own, stronger
+    noise at difficulty d (release folder `name_d`); the others' one sequence (`name`), scored at step d."""
+    name, difficulty = cell
+    return (name, difficulty) if name in NOISE_PERTURBATIONS else (name, 1)
 
 
 class PerturbationSuite(Suite):
     """Suite `p` over released videos or clean data (see the module docstring); cells `(perturbation,
-    difficulty)` for `perturbations` (default the 10 test ones) and `difficulties` (default 1; 2 and 3 apply
-    to the noises)."""
+    difficulty)` for `perturbations` (default the 10 test ones) and `difficulties` (default 1; any of 1-3 for
+    every perturbation, as `ImageNet-P/test.py --difficulty`: `sequences_of`)."""
 
     name = "p"
 
     def __init__(self, data: str | Path, options: PerturbationOptions = PerturbationOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
+        options = at_model_size(options)
         self.layout = detect_layout(data)
-        super().__init__(options.dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else "-otf"))
-        names = expand_perturbations(options.perturbations)
+        if options.preset is not None and self.layout == "imagenet-p":
+            raise UsageError(f"preset {options.preset!r} applies to perturbations made on the fly; {data} holds the "
+                             "released videos: drop the preset")
+        self.preset = check_preset(options.preset or "imagenet")
+        suffix = "-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")
+        super().__init__(options.dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else suffix))
+        names = expand_perturbations(options.perturbations or ("cifar" if self.preset == "cifar" else None))
         levels = sorted(set(options.difficulties or (1,)))
         if not set(levels) <= set(DIFFICULTIES):
             raise UsageError(f"difficulties must be in 1..3, got {', '.join(map(str, levels))}")
-        self.cells = [(p, d) for p in names for d in levels if d == 1 or p in NOISE_PERTURBATIONS]
-        if not self.cells:
-            raise UsageError(f"difficulties {levels} apply to the noises only ({', '.join(NOISE_PERTURBATIONS)}); "
-                             "add difficulty 1 for the other perturbations")
+        self.cells = [(p, d) for p in names for d in levels]
         self.seed, self.crop, self.device = seed, options.crop, torch.device(device)
         if self.layout == "imagenet-p":
             self.tree = ImageNetP(data, options.class_map)
-            self.tree.check(self.cells)
+            self.tree.check([sequences_of(cell) for cell in self.cells])
         else:
             self.tree = None
-            resize = options.resize
-            window = (resize, resize + 2 * TRANSLATE_MARGIN) if resize else None
-            self.source = open_clean(data, options.class_map, resize, window)
+            resize, crop = options.resize, options.crop
+            self.whole = self.layout == "folder" and bool(resize)
+            if self.whole and not crop:
+                raise UsageError(f"resized image folders need a crop (frames of images of different sizes are cut "
+                                 f"to one size), got resize={resize}, crop={crop}")
+            window = (source_window(crop, self.preset),) * 2 if self.whole else None
+            self.source = open_clean(data, options.class_map, resize, window, options.interpolation)
+            side = min(self.source[0][1].shape[-2:])
+            self.read_as = read_as(self.source, crop if crop and (self.whole or crop < side) else side)
         baseline = options.p_baseline
         self.baseline = load_p_baseline(baseline) if isinstance(baseline, (str, Path)) else baseline
         if self.baseline is not None:
@@ -133,15 +142,15 @@ class PerturbationSuite(Suite):
 
     def _inputs(self, batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
         """Frames `(B, T, 3, h, w)` (uint8) of `cell` for a clean uint8 batch `(B, 3, H, W)`."""
-        name, difficulty = cell
-        side = min(batch.shape[-2:])
-        if name == "translate" and side <= SMALL_INPUT:
-            return _small_translate(batch)
-        out_size = self.crop if self.crop and self.crop < side else None
+        name, difficulty = sequences_of(cell)
+        sizes = self.source.resized_sizes(indices) if self.whole else None
+        out_size = self.crop if self.crop and (self.whole or self.crop < min(batch.shape[-2:])) else None
+        options = {"difficulty": difficulty, "out_size": out_size, "preset": self.preset}
         if name not in RANDOM_PERTURBATIONS:
-            return perturbation_sequence(batch, name, difficulty=difficulty, out_size=out_size)
-        return torch.cat([perturbation_sequence(batch[i:i + 1], name, difficulty=difficulty, out_size=out_size,
-                                                generator=seeded_generator(self.seed, name, difficulty, index))
+            return perturbation_sequence(batch, name, sizes=sizes, **options)
+        return torch.cat([perturbation_sequence(batch[i:i + 1], name, sizes=None if sizes is None else sizes[i:i + 1],
+                                                generator=seeded_generator(self.seed, name, difficulty, index),
+                                                **options)
                           for i, index in enumerate(indices.tolist())])
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
@@ -149,15 +158,17 @@ class PerturbationSuite(Suite):
 
     def groups(self) -> list[CellGroup]:
         if self.tree is not None:
-            videos = {cell: self.tree.cell(*cell) for cell in self.cells}
+            videos = {cell: self.tree.cell(*sequences_of(cell)) for cell in self.cells}
             return [CellGroup(video, {cell: {"data": video.fingerprint(), "images": len(video),
                                              "source": "imagenet-p"}}, frames=release_length(cell[0]))
                     for cell, video in videos.items()]
         base = {"data": self.source.fingerprint(), "images": len(self.source), "source": "on-the-fly",
-                "crop": self.crop, "seed": self.seed}
+                "crop": self.crop, "seed": self.seed, "frames": "release"}
+        base |= {} if self.preset == "imagenet" else {"preset": self.preset}
         fingerprints = {cell: {**base, **({"rng_device": self.device.type} if cell[0] in RANDOM_PERTURBATIONS
                                           else {})} for cell in self.cells}
-        return [CellGroup(self.source, fingerprints, self._views, frames=max(release_length(p) for p, _ in self.cells))]
+        frames = max(release_length(p, self.preset) for p, _ in self.cells)
+        return [CellGroup(self.source, fingerprints, self._views, frames=frames)]
 
     def cell_metrics(self, cell: tuple[str, int], predictions: np.ndarray, labels: np.ndarray,
                      anchor: np.ndarray | None = None) -> tuple[float, float, dict[str, Any]]:

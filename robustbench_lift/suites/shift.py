@@ -33,8 +33,8 @@ from corruptions.shift import SHIFT_MODES, crop_pair_offsets, crop_pairs, defaul
 from robustbench_lift.data import open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.shift import DIAGONAL, PAIRS, diagonal_agreement, pair_agreement
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite
-from robustbench_lift.suites.options import ShiftOptions
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
+from robustbench_lift.suites.options import ShiftOptions, at_model_size
 
 DEFAULT_MODE = "crop"
 DEFAULT_PAIRS = 5
@@ -50,16 +50,18 @@ class ShiftSuite(Suite):
     def __init__(self, data: str | Path, options: ShiftOptions = ShiftOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(str(data)).name)
+        options = at_model_size(options)
         shift_mode = options.shift_mode or DEFAULT_MODE
         pairs = DEFAULT_PAIRS if options.pairs is None else options.pairs
         if shift_mode not in SHIFT_MODES:
             raise UsageError(f"unknown shift mode {shift_mode!r}: expected one of {', '.join(SHIFT_MODES)}")
         if pairs < 1:
             raise UsageError(f"--pairs must be >= 1, got {pairs}")
-        self.source = open_clean(data, options.class_map, options.resize, options.resize)
+        self.source = open_clean(data, options.class_map, options.resize, options.resize, options.interpolation)
         side = min(self.source[0][1].shape[1:])
         crop = options.crop
         self.window = crop if crop and crop < side else side
+        self.read_as = read_as(self.source, self.window)
         self.max_shift = default_max_shift(side) if options.max_shift is None else options.max_shift
         if not 1 <= self.max_shift < self.window:
             raise UsageError(f"--max-shift must be in 1..{self.window - 1} for {self.window} px inputs, "

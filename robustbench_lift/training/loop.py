@@ -12,10 +12,16 @@ run, bit for bit on the CPU. On CUDA: AMP (bf16, fp16 with GradScaler without bf
 (the choices of `engine.runner.Engine`). Under torchrun the global batch of every step is split over the ranks
 (DistributedDataParallel, gloo on the CPU, nccl on CUDA) and rank 0 writes. `final.pt` carries the metadata the zoo
 reads (`models.load_model`), with its sha256 in `final.pt.sha256`.
+
+Divergence: the first step with a non-finite loss is recorded on the device (no per-step synchronisation) and
+checked, with the parameters' and buffers' finiteness, before every checkpoint and at the end of every epoch: a
+diverged run stops with a `LiftbenchError` naming the step, and never writes a non-finite `last.pt`, `final.pt`
+or `log.jsonl` line (the last good `last.pt` stays as it was).
 """
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +36,14 @@ from robustbench_lift.engine.distributed import Distributed
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.engine.runner import Engine
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
-from robustbench_lift.models import create_model, save_checkpoint
+from robustbench_lift.models import save_checkpoint
+from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
+from robustbench_lift.training.init import initial_model
 from robustbench_lift.training.recipe import Recipe, recipe_for
 from robustbench_lift.training.segmentation import crop_flip_masks
 
@@ -58,7 +66,8 @@ class Trainer:
 
     def __init__(self, model: str, data: TrainSet, out_dir: Path, recipe: Recipe, device: torch.device,
                  dist: Distributed, *, weights: str | Path | None, workers: int, amp: bool | None,
-                 checkpoint_every: int | None, progress: bool, pool_kwargs: dict[str, Any]) -> None:
+                 checkpoint_every: int | None, progress: bool, pool: str | None, pool_kwargs: dict[str, Any],
+                 on_transfer: Callable[[TransferReport], None] | None) -> None:
         if recipe.augment == "resized_crop_flip" and data.in_memory:
             raise UsageError(f"augment=resized_crop_flip is for image folders; {data.name} is in memory: use crop_flip")
         if recipe.augment == "crop_flip" and not data.in_memory:
@@ -74,14 +83,18 @@ class Trainer:
             raise UsageError(f"checkpoint_every={checkpoint_every}: expected a number of steps >= 1")
         self.data, self.out_dir, self.recipe, self.device, self.dist = data, out_dir, recipe, device, dist
         self.workers, self.checkpoint_every, self.progress = workers, checkpoint_every, progress and dist.is_main
-        self.module = create_model(model, weights=weights, num_classes=data.num_classes, seed=recipe.seed,
-                                   **pool_kwargs)
+        self.module, report = initial_model(model, weights, data.num_classes, seed=recipe.seed, pool=pool,
+                                            options=pool_kwargs)
+        if report is not None and on_transfer is not None and dist.is_main:
+            on_transfer(report)
         meta = self.module.liftbench_meta
         cuda = device.type == "cuda"
-        # The engine evaluates the test split; its precision and memory format are also the training ones.
+        # The engine evaluates the test split; its precision and memory format are also the training ones
+        # (training keeps autocast on CUDA by default; evaluation alone defaults to fp32).
+        run = RunOptions(batch_size=recipe.batch_size, workers=workers, amp=cuda if amp is None else amp,
+                         channels_last=cuda, progress=False)
         self.engine = Engine(PreparedModel(self.module, meta["model"], "", data.num_classes, data.mean, data.std),
-                             device, RunOptions(batch_size=recipe.batch_size, workers=workers, amp=amp,
-                                                channels_last=cuda, progress=False))
+                             device, run)
         self.module.train()
         self.model = (nn.parallel.DistributedDataParallel(self.module, device_ids=[device.index] if cuda else None)
                       if dist.active else self.module)
@@ -94,7 +107,8 @@ class Trainer:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing,
                                              **({"ignore_index": IGNORE_INDEX} if self.dense else {}))
         self.identity = {"model": meta["model"], "pool_kwargs": meta["pool_kwargs"], "num_classes": data.num_classes,
-                         "dataset": data.name, "weights": meta["weights"]}
+                         "dataset": data.name, "weights": meta["weights"],
+                         **({"transfer": meta["transfer"]} if "transfer" in meta else {})}
         self.epoch, self.step, self.sums, self.history = 0, 0, [0.0] * 4, []
 
     # -- checkpoints ------------------------------------------------------------------------------------------
@@ -130,6 +144,22 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------------------
 
+    def check_finite(self, bad_step: Tensor) -> None:
+        """Raise when a rank saw a non-finite loss at a step of this epoch (`bad_step` >= 0, 0-based) or holds
+        non-finite parameters or buffers: one synchronisation, at checkpoint and epoch boundaries only."""
+        tensors = [t.detach() for t in self.module.state_dict().values() if t.is_floating_point()]
+        finite = bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+        reports = self.dist.all_gather((int(bad_step), finite))
+        steps = [step for step, _ in reports if step >= 0]
+        if not steps and all(ok for _, ok in reports):
+            return
+        where = (f"non-finite loss at epoch {self.epoch + 1}, step {min(steps) + 1} of {self.steps}" if steps else
+                 f"non-finite parameters after epoch {self.epoch + 1}, step {self.step} of {self.steps}")
+        kept = f"{self.out_dir / LAST} keeps the last finite state" if (self.out_dir / LAST).exists() else \
+            "no checkpoint was written"
+        raise LiftbenchError(f"training diverged: {where} (lr {self.recipe.lr:g}); {kept}. Lower --lr (or raise "
+                             "--warmup-epochs) and start over with --no-resume")
+
     def train_step(self, images: Tensor, labels: Tensor, seed: int) -> list[Tensor]:
         """One optimizer step; returns `[task loss * n, lifting loss * n, correct, n]` of this rank's batch."""
         torch.manual_seed(seed)  # dropout and any other stochastic layer
@@ -164,16 +194,19 @@ class Trainer:
         if hasattr(self.data.train.images, "set_epoch"):
             self.data.train.images.set_epoch(recipe.seed, self.epoch, recipe.crop_size)
         sums = [torch.tensor(float(v), device=self.device) for v in self.sums]
+        bad_step = torch.tensor(-1, device=self.device)  # first step of this epoch with a non-finite loss
         start, first = time.perf_counter(), self.step
         with tqdm(total=self.steps, initial=self.step, unit="step", desc=f"epoch {self.epoch + 1}/{recipe.epochs}",
                   disable=not self.progress, dynamic_ncols=True, leave=False) as bar:
             for images, labels in self.data.train.batches(batches, self.device, self.workers):
                 values = self.train_step(images, labels, derive_seed(recipe.seed, self.epoch, self.step, rank))
+                bad_step = torch.where((bad_step < 0) & ~torch.isfinite(values[0] + values[1]), self.step, bad_step)
                 sums = [total + value for total, value in zip(sums, values)]
                 self.step += 1
                 bar.update()
                 if self.checkpoint_every and (self.epoch * self.steps + self.step) % self.checkpoint_every == 0 \
                         and self.step < self.steps:
+                    self.check_finite(bad_step)
                     self.sums = [float(v) for v in sums]
                     self.save()
                 if self.progress and (self.step % POSTFIX_EVERY == 0 or self.step == self.steps):
@@ -181,6 +214,7 @@ class Trainer:
                     task, lift, correct, count = (float(v) for v in sums)
                     bar.set_postfix(loss=f"{(task + lift) / count:.3f}", acc=f"{100 * correct / count:.1f}%",
                                     img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
+        self.check_finite(bad_step)
         task, lift, correct, count = self.all_sum([float(v) for v in sums])
         self.sync_buffers()
         seconds = time.perf_counter() - start
@@ -193,7 +227,7 @@ class Trainer:
         self.save()
         if self.dist.is_main:
             with open(self.out_dir / LOG, "a") as log:
-                log.write(json.dumps(record) + "\n")
+                log.write(json.dumps(record, allow_nan=False) + "\n")
         if self.progress:
             test = "-" if record["test_acc"] is None else f"{100 * record['test_acc']:.2f}%"
             tqdm.write(f"epoch {record['epoch']}/{recipe.epochs}  loss {record['loss']:.4f}  train acc "
@@ -248,15 +282,20 @@ class Trainer:
 def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: Recipe | None = None, *,
           weights: str | Path | None = None, num_classes: int | None = None, device: str = "auto", workers: int = 0,
           amp: bool | None = None, resume: bool = True, checkpoint_every: int | None = None, progress: bool = True,
+          pool: str | None = None, on_transfer: Callable[[TransferReport], None] | None = None,
           **pool_kwargs: Any) -> Path:
-    """Train zoo model `model` on `data` into `out_dir`; return the path of `final.pt`.
+    """Train `model` (a zoo name or any `models.create_model` source) on `data` into `out_dir`; return the path
+    of `final.pt`.
 
     `data`: `"demo"`, a CIFAR-10/100 pickle folder, an ImageFolder train tree, or a `TrainSet` of in-memory
     tensors. `recipe`: default `recipe_for(<the data's kind>)`. `weights`: initial weights (fine-tuning) instead
-    of the seeded random initialisation. `num_classes` must match the data's when given. `amp`: autocast (default:
+    of the seeded random initialisation: a tag such as DEFAULT, or a checkpoint file, also of the original
+    architecture of a `pool`-swapped model (`training.init`; its `TransferReport` goes to `on_transfer`, its
+    counts into the run's metadata). `num_classes` must match the data's when given. `amp`: autocast (default:
     on CUDA only). `resume`: continue from `out_dir/last.pt` if present (a different recipe or model is a
     `UsageError`); False starts over. `checkpoint_every`: also write `last.pt` every this many steps.
-    `pool_kwargs`: pooling options of the model (`kernel_size=3`, ...).
+    `pool`: swap the pooling (`"lift"`); `pool_kwargs`: pooling options of a zoo model (`kernel_size=3`, ...),
+    a builder's keyword arguments for other sources.
     """
     train_set = open_train_set(data)
     if num_classes is not None and num_classes != train_set.num_classes:
@@ -271,7 +310,8 @@ def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: 
         out.mkdir(parents=True, exist_ok=True)
         with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if target.type == "cuda" else []):
             trainer = Trainer(model, train_set, out, recipe, target, dist, weights=weights, workers=workers, amp=amp,
-                              checkpoint_every=checkpoint_every, progress=progress, pool_kwargs=pool_kwargs)
+                              checkpoint_every=checkpoint_every, progress=progress, pool=pool,
+                              pool_kwargs=pool_kwargs, on_transfer=on_transfer)
             if resume:
                 trainer.resume()
             if trainer.epoch == trainer.step == 0 and dist.is_main:

@@ -53,6 +53,8 @@ class Recipe:
                   ("crop_padding", self.crop_padding >= 0, ">= 0"), ("crop_size", self.crop_size >= 1, ">= 1"),
                   ("lambda_u", self.lambda_u >= 0, ">= 0"), ("lambda_p", self.lambda_p >= 0, ">= 0"),
                   ("seed", self.seed >= 0, ">= 0")]
+        checks += [(f.name, math.isfinite(getattr(self, f.name)), "a finite number") for f in dataclasses.fields(self)
+                   if isinstance(getattr(self, f.name), float)]
         for name, ok, expected in checks:
             if not ok:
                 raise UsageError(f"recipe {name}={getattr(self, name)!r}: expected {expected}")

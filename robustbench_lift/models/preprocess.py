@@ -1,0 +1,91 @@
+"""How images reach a model: resize, centre crop, interpolation, normalisation, read from the model's own config.
+
+Sources of each config:
+- zoo models: the benchmark protocol of ImageNet-C (Hendrycks & Dietterich 2019): resize the shorter side to 256,
+  centre-crop 224, bilinear; CIFAR forms take their 32 px images as they are. Mean and std from the weights.
+- torchvision: the weights enum's `transforms()` (`ImageClassification`: `resize_size`, `crop_size`,
+  `interpolation`, `mean`, `std`), of the weights used, or of the architecture's DEFAULT weights for a random or
+  file-loaded model (the size the architecture was trained at).
+- timm: `timm.data.resolve_model_data_config(model)` (the pretrained config: `input_size`, `crop_pct`,
+  `interpolation`, `mean`, `std`); the resize is `floor(input_size / crop_pct)`, as timm's eval transform computes
+  it (`timm.data.transforms_factory`, crop mode "center").
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from torch import nn
+
+from robustbench_lift.errors import UsageError
+from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
+
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+IMAGENET_RESIZE = 256
+"""Shorter side before the 224 centre crop in ImageNet-C's protocol (crop fraction 0.875)."""
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize the shorter side to `resize` (`interpolation`), centre-crop `input_size` x `input_size`, scale to
+    [0, 1] and normalise with `mean`, `std` (RGB).
+
+    `crop_fraction` is `input_size / resize` (timm's `crop_pct`).
+    """
+
+    input_size: int
+    resize: int
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if not 0 < self.input_size <= self.resize:
+            raise UsageError(f"preprocessing needs 0 < input_size <= resize, got {self.input_size}, {self.resize}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise UsageError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise UsageError(f"mean and std need 3 values each, std > 0; got {self.mean}, {self.std}")
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+
+    @property
+    def crop_fraction(self) -> float:
+        return self.input_size / self.resize
+
+    def as_meta(self) -> dict[str, Any]:
+        """Plain fields plus `crop_fraction`, for a model's metadata."""
+        return {**asdict(self), "mean": list(self.mean), "std": list(self.std), "crop_fraction": self.crop_fraction}
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> "Preprocess":
+        """The preprocessing `as_meta` (or `resolve_model`'s meta) records."""
+        return cls(int(meta["input_size"]), int(meta["resize"]), meta["interpolation"], tuple(meta["mean"]),
+                   tuple(meta["std"]))
+
+
+def for_size(input_size: int, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Preprocess:
+    """ImageNet-C's protocol scaled to `input_size` (resize = input_size / 0.875; 32 px CIFAR images unresized);
+    ImageNet normalisation unless given."""
+    resize = input_size if input_size <= 32 else round(input_size * IMAGENET_RESIZE / 224)
+    return Preprocess(input_size, resize, "bilinear", tuple(mean or IMAGENET_MEAN), tuple(std or IMAGENET_STD))
+
+
+def from_torchvision(weights: Any) -> Preprocess:
+    """The preprocessing of a torchvision weights enum member (`ResNet50_Weights.IMAGENET1K_V2`)."""
+    transform = weights.transforms()
+    return Preprocess(transform.crop_size[0], transform.resize_size[0], transform.interpolation.value,
+                      tuple(transform.mean), tuple(transform.std))
+
+
+def from_timm(model: nn.Module) -> Preprocess:
+    """The preprocessing of a timm model's pretrained config (square inputs only)."""
+    import timm.data
+
+    config = timm.data.resolve_model_data_config(model)
+    _, height, width = config["input_size"]
+    if height != width:
+        raise UsageError(f"{type(model).__name__} expects a {height}x{width} input: only square inputs are supported")
+    return Preprocess(height, math.floor(height / config["crop_pct"]), config["interpolation"],
+                      tuple(config["mean"]), tuple(config["std"]))

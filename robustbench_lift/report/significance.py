@@ -1,0 +1,95 @@
+"""What `report.check` checks beyond point values: recorded settings, pairing with the run, paired p-values.
+
+A baseline JSON records per model the settings its cells share (`model_settings`: precision, class count,
+preset, ...), and `check_settings` refuses a run evaluated otherwise unless mixing is allowed.
+
+A baseline JSON holds reviewed point values only; the baseline run's results store also holds every image's
+predictions, so `check` can pair each model's cells in the run with the same cells of the baseline (the same
+images, order and settings, `metrics.paired.check_pairing`) and, with `Significance`, test every delta with the
+paired bootstrap of `report.paired` and Holm's adjustment over all compared (model, metric).
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from robustbench_lift.errors import UsageError
+from robustbench_lift.metrics.paired import DATA_KEYS, MODEL_KEYS, check_pairing, holm
+from robustbench_lift.report.paired import cell_data, paired_comparison
+from robustbench_lift.report.summary import ResultsLike, load
+
+
+@dataclass(frozen=True)
+class Significance:
+    """`check --require-significant`: a regression counts only when its paired bootstrap p-value (`n_boot`
+    resamples seeded by `seed`), Holm-adjusted over every compared (model, metric), is below `alpha`."""
+
+    alpha: float = 0.05
+    n_boot: int = 1000
+    seed: int = 0
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""First 16 bytes of every SQLite database file (sqlite.org/fileformat.html, section 1.3)."""
+
+
+def is_store(path: str | Path) -> bool:
+    """Whether `path` is an SQLite file (a results store) rather than a baseline JSON."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+
+
+def baseline_p_values(baseline: str | Path, results: ResultsLike, models: Sequence[str],
+                      significance: Significance | None = None,
+                      allow_mixed: bool = False) -> dict[tuple[str, str], float | None]:
+    """Pair each of `models` in the run `results` with its cells in the `baseline` store (`UsageError` when they
+    do not pair; `allow_mixed` accepts other settings). With `significance`: `{(model, metric): p_holm}` over
+    every metric measured on both sides (None where the bootstrap gave no p), else `{}` (pairing checked only).
+    """
+    base, run = load(baseline, predictions=True), load(results, predictions=True)
+    raw: dict[tuple[str, str], float] = {}
+    for model in models:
+        a = base[base["label"] == model].reset_index(drop=True)
+        b = run[run["label"] == model].reset_index(drop=True)
+        names = (f"baseline {model} ({Path(baseline).name})", f"run {model}")
+        if significance is None:
+            check_pairing(cell_data(a), cell_data(b), names, allow_mixed=allow_mixed)
+            continue
+        comparison = paired_comparison(a, b, names, significance.n_boot, significance.seed, allow_mixed=allow_mixed)
+        raw.update({(model, metric): p for metric, p in comparison.metrics["p"].items()})
+    adjusted = holm(list(raw.values())) if raw else []
+    return {key: None if math.isnan(p) else float(p) for key, p in zip(raw, adjusted)}
+
+
+def model_settings(results: ResultsLike) -> dict[str, dict[str, Any]]:
+    """Per model label, its settings: the fingerprint keys outside `DATA_KEYS` and `MODEL_KEYS` with one value in
+    every cell that has the key (precision and num_classes in all; seed, preset, backend in corruption cells)."""
+    frame = load(results)
+    out = {}
+    for label, cells in frame.groupby("label", sort=False):
+        values: dict[str, list] = {}
+        for fingerprint in cells["fingerprint"]:
+            for key, value in fingerprint.items():
+                values.setdefault(key, []).append(value)
+        out[str(label)] = {k: v[0] for k, v in sorted(values.items())
+                           if k not in DATA_KEYS | MODEL_KEYS and all(x == v[0] for x in v)}
+    return out
+
+
+def check_settings(recorded: Mapping[str, Mapping[str, Any]], current: Mapping[str, Mapping[str, Any]],
+                   origin: str, allow_mixed: bool = False) -> list[str]:
+    """The `recorded` settings of a baseline that the run's `current` ones (`model_settings`) contradict, as
+    "model key (baseline v, run w)"; `UsageError` naming them unless `allow_mixed`."""
+    differ = [f"{model} {key} (baseline {value!r}, run {current[model].get(key, 'absent')!r})"
+              for model, settings in recorded.items() if model in current
+              for key, value in settings.items() if current[model].get(key, "absent") != value]
+    if differ and not allow_mixed:
+        raise UsageError(f"the run was evaluated with other settings than {origin} records: {'; '.join(differ)}. "
+                         "Re-evaluate with the baseline's settings, rewrite the baseline with --update, or pass "
+                         "--allow-mixed to compare across settings")
+    return differ

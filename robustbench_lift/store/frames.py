@@ -1,0 +1,71 @@
+"""Reading a store into pandas (`load_results`, `export_results`) and the resume rule (`check_resumable`)."""
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.store.results import RESULT_COLUMNS, ResultStore
+
+
+def load_results(path: str | Path | ResultStore, predictions: bool = False) -> pd.DataFrame:
+    """All cells of a store as a DataFrame sorted by key; columns `RESULT_COLUMNS`, then `metrics` expanded into
+    one column each, `fingerprint` (dict), `seconds`, `images_per_second`, `run_id`, `finished_at`; with
+    `predictions` also the per-image `labels` and `predictions` arrays. Errors are fractions in [0, 1]."""
+    if isinstance(path, ResultStore):
+        return _frame(path.cells(predictions=predictions))
+    with ResultStore(path, readonly=True) as store:
+        try:
+            return _frame(store.cells(predictions=predictions))
+        except sqlite3.DatabaseError as exc:  # e.g. a damaged page, or a hot journal a read-only reader cannot undo
+            raise LiftbenchError(f"cannot read results store {path}: {exc}") from exc
+
+
+def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:
+    records = []
+    for row in rows:
+        metrics = json.loads(row.pop("metrics"))
+        row["fingerprint"] = json.loads(row["fingerprint"])
+        records.append({**row, **metrics})
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    return frame
+
+
+def export_results(path: str | Path, out: str | Path) -> Path:
+    """Write the cells of store `path` (without per-image arrays) to `out`: `.csv` or `.json` (records)."""
+    out = Path(out)
+    frame = load_results(path)
+    frame["fingerprint"] = frame["fingerprint"].map(lambda f: json.dumps(f, sort_keys=True))
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    elif out.suffix == ".json":
+        frame.to_json(out, orient="records", indent=1)
+    else:
+        raise UsageError(f"cannot export results to {out}: expected a .csv or .json file name")
+    return out
+
+
+def check_resumable(stored: Mapping[tuple[str, int], Mapping[str, Any]], cell: tuple[str, int],
+                    fingerprint: Mapping[str, Any], where: str, overwrite: bool = False) -> bool:
+    """True when `cell` is stored with `fingerprint` (skip it), False when absent (compute it).
+
+    A stored cell with another fingerprint means the same model and data were evaluated differently (another
+    limit, seed, backend, precision or set of files): raise rather than mix the two or silently overwrite,
+    unless `overwrite` (then False: recompute and replace it).
+    """
+    if cell not in stored:
+        return False
+    if json.loads(json.dumps(dict(fingerprint), sort_keys=True)) == stored[cell]:
+        return True
+    if overwrite:
+        return False
+    changed = sorted(k for k in set(stored[cell]) | set(fingerprint) if stored[cell].get(k) != fingerprint.get(k))
+    details = ", ".join(f"{k}: stored {stored[cell].get(k)!r}, now {fingerprint.get(k)!r}" for k in changed)
+    raise UsageError(f"{where} already holds cell {cell[0]}/{cell[1]} computed with other settings ({details}); "
+                         "use another --out file, or --overwrite to recompute and replace it")
