@@ -62,12 +62,13 @@ _GROUP = "model = ? AND weights_sha256 = ? AND suite = ? AND dataset = ?"
 
 
 class Partial:
-    """One cell's predictions so far over its n positions: `covered` `(n,)` bool, `labels` `(n,)`,
-    `predictions` `(n, [T,] k)` (allocated by the first chunk), `seconds` summed over its chunks."""
+    """One cell's predictions so far over its n positions: `covered` `(n,)` bool, `labels` `(n, ...)` and
+    `predictions` `(n, ...)` (top-k `(n, [T,] k)` with labels `(n,)`, or a dense group's counts; allocated by the
+    first chunk), `seconds` summed over its chunks."""
 
     def __init__(self, n: int) -> None:
         self.covered = np.zeros(n, bool)
-        self.labels = np.zeros(n, np.int64)
+        self.labels: np.ndarray | None = None
         self.predictions: np.ndarray | None = None
         self.seconds = 0.0
 
@@ -78,6 +79,7 @@ class Partial:
     def fill(self, start: int, labels: np.ndarray, predictions: np.ndarray, seconds: float) -> None:
         """Positions `start:start + len(labels)` from one chunk."""
         if self.predictions is None:
+            self.labels = np.zeros((len(self.covered), *labels.shape[1:]), np.int64)
             self.predictions = np.zeros((len(self.covered), *predictions.shape[1:]), np.int64)
         stop = start + len(labels)
         self.labels[start:stop], self.predictions[start:stop] = labels, predictions

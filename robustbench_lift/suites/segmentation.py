@@ -74,6 +74,7 @@ class SegmentationSuite(CorruptionSuite):
             raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
         self.corruptions = expand_corruptions(options.corruptions, strict=not rendered)
         self.seed, self.root = seed, Path(str(data)) if rendered else None
+        self.scaling = "none"  # images keep their own size: the published constants as they are (Kamann & Rother)
         clean = options.clean if rendered else (options.clean or data)
         self.clean = open_segmentation(clean, options.split or "val") if clean is not None else None
         if rendered:
