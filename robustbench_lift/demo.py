@@ -4,9 +4,12 @@ Every shipped demo model (`demo-<pool>`, `robustbench_lift/models/demo.py`: one 
 pooling, trained by `liftbench train` on the procedural demo set) is evaluated on the demo test split under
 every corruption at every severity (generated on the fly with CIFAR-10-C's severity constants, as the demo
 images are 32 px: "CIFAR-10-C style", not CIFAR-10-C), under the ImageNet-P style perturbation sequences and
-for shift consistency. The cells go into `<out>/results.db`, so an interrupted demo resumes where it stopped;
-then the report (tables, figures, `report.html`) is written to `<out>` with `demo-max` as the baseline model,
-also of the flip rates FR and top-5 distances T5D.
+for shift consistency; the shipped segmentation demo models (`demo_seg-<pool>`: a small SegNet, each pool with
+its up-sampler, LiftUpPool for lift) are evaluated on the demo test images with masks under one corruption per
+family at severities 1, 3 and 5 (suite `seg`: mIoU, and mCD relative to `demo_seg-max`). The cells go into
+`<out>/results.db`, committed per chunk of images, so an interrupted demo resumes where it stopped; then the
+report (tables, figures, `report.html`) is written to `<out>` with `demo-max` as the baseline model, also of the
+flip rates FR and top-5 distances T5D.
 
     >>> from robustbench_lift.demo import run_demo
     >>> paths = run_demo("reports/demo")               # ~ a few minutes on a 2-core CPU
@@ -23,16 +26,21 @@ from robustbench_lift.data.demo import demo_dataset
 from robustbench_lift.engine import evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
+from robustbench_lift.models.segmentation import DEMO_SEG_MANIFEST
 from robustbench_lift.pooling import list_pools
 
 DEMO_SUITES: dict[str, dict] = {
     "c": {"corruptions": list(SUBSETS["all"]), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
     "p": {"preset": "cifar", "limit": 100},
     "shift": {"limit": 500},
+    "seg": {"corruptions": ["gaussian_noise", "defocus_blur", "fog", "jpeg_compression"], "severities": [1, 3, 5],
+            "preset": "cifar", "limit": 200},
 }
-"""Suite -> options of `evaluate` for the demo; `limit` = images (c, shift) or sequences (p) per cell, evenly
-spaced over the 2,000 test images."""
+"""Suite -> options of `evaluate` for the demo; `limit` = images (c, shift, seg) or sequences (p) per cell,
+evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short."""
 BASELINE_MODEL = f"{DEMO_PREFIX}-max"
+SEG_PREFIX = "demo_seg"
+SEG_BASELINE_MODEL = f"{SEG_PREFIX}-max"
 RESULTS_FILE = "results.db"
 EXAMPLE_IMAGE = 6
 """Index of the demo test image the report's corruption grid shows (two dots on stripes)."""
@@ -48,6 +56,12 @@ def demo_models(pools: Sequence[str] | None = None) -> list[str]:
                          f"{', '.join(shipped) or 'none'}. Train one with `liftbench train --model demo-<pool> "
                          "--data demo` and evaluate it with `liftbench evaluate --data demo`")
     return [f"{DEMO_PREFIX}-{pool}" for pool in chosen]
+
+
+def demo_seg_models(pools: Sequence[str] | None = None) -> list[str]:
+    """Names of the segmentation demo models to run: the shipped ones, of `pools` if given."""
+    shipped = shipped_demo_weights(DEMO_SEG_MANIFEST)
+    return [f"{SEG_PREFIX}-{pool}" for pool in list_pools() if pool in shipped and (not pools or pool in pools)]
 
 
 def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pools: Sequence[str] | None = None,
@@ -72,10 +86,12 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
         options = {**DEMO_SUITES[suite], "limit": min(default, limit or default)}
         run = functools.partial(evaluate, suite=suite, data=DEMO, weights="DEFAULT", out=store, device=device,
                                 batch_size=batch_size, amp=amp, progress=progress, **options)
-        if suite == "p" and BASELINE_MODEL in models:  # FR and T5D relative to demo-max, computed first
-            run(BASELINE_MODEL)
-            run = functools.partial(run, p_baseline=f"{store}#{BASELINE_MODEL}")
-        for model in models:
+        suite_models, baseline, option = ((demo_seg_models(pools), SEG_BASELINE_MODEL, "seg_baseline")
+                                          if suite == "seg" else (models, BASELINE_MODEL, "p_baseline"))
+        if suite in ("p", "seg") and baseline in suite_models:  # FR, T5D and mCD relative to -max, computed first
+            run(baseline)
+            run = functools.partial(run, **{option: f"{store}#{baseline}"})
+        for model in suite_models:
             run(model)
     if not report:
         return [store]

@@ -50,7 +50,8 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
                                       "--no-progress"])
     assert result.exit_code == 0, result.output
     cells = load_results(out / "results.db")
-    assert set(cells["model"]) == {"demo-max", "demo-lift"} and set(cells["suite"]) == {"c", "p", "shift"}
+    assert set(cells["model"]) == {"demo-max", "demo-lift", "demo_seg-max", "demo_seg-lift"}
+    assert set(cells["suite"]) == {"c", "p", "shift", "seg"}
     corrupted = cells[(cells["suite"] == "c") & (cells["corruption"] != "clean")]
     assert len(corrupted) == 2 * 19 * 5 and (corrupted["n"] == 6).all()
     # 32 px images: CIFAR-10-C's severity constants
@@ -62,6 +63,13 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     assert all(f["preset"] == "cifar" for f in p_cells["fingerprint"])
     flipping = p_cells[(p_cells["model"] == "demo-max") & (p_cells["flip_prob"] > 0)]
     assert len(flipping) and np.allclose(flipping["fr"], 1.0)  # demo-max is the FR baseline of the demo
+    seg = cells[cells["suite"] == "seg"]
+    assert set(seg["model"]) == {"demo_seg-max", "demo_seg-lift"} and len(seg) == 2 * (1 + 4 * 3)
+    # mCD relative to demo_seg-max: every lift cell carries the baseline's mIoU of the same cell
+    both = seg[seg["corruption"] != "clean"].pivot_table(index=["corruption", "severity"], columns="model",
+                                                          values="miou")
+    lift = seg[seg["model"] == "demo_seg-lift"].set_index(["corruption", "severity"])
+    assert np.allclose(lift.loc[both.index, "base_miou"], both["demo_seg-max"])
     report = (out / "report.html").read_text()
     assert "demo-lift" in report and "demo-max" in report and "| demo-lift" in result.output
     rerun = CliRunner().invoke(cli, ["demo", "--limit", "6", "--pool", "max", "--pool", "lift", "--out", str(out),
