@@ -4,12 +4,14 @@ predicted mask (the figure Kamann & Rother 2020 and the LiftPool paper show next
 Rows: image i under corruption c (`("clean", 0)` or `(name, severity)`), corrupted as suite `seg` corrupts on
 the fly (`corruptions.seeding.corrupt_indexed`, torch backend, image i's seed from `seed` and its position);
 columns: the model's input, the ground truth, then one predicted mask per model (argmax of the logits of the
-input scaled to [0, 1] and normalised with the model's mean and std). Classes are coloured with matplotlib's
+input scaled to [0, 1] and normalised with the model's mean and std: pass zoo models as `engine.model.
+prepare_model(name, ModelOptions(weights=...))`, whose preprocessing this uses). Classes are coloured with matplotlib's
 `tab20`; ignore pixels (255) are black.
 """
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -22,26 +24,26 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
 
+if TYPE_CHECKING:
+    from robustbench_lift.engine.model import PreparedModel
+
 CLASS_COLOURS = 20
 """Distinct class colours (`tab20`); class c gets colour c mod 20."""
 
 
-def _prepared(model: nn.Module | str) -> tuple[nn.Module, Tensor, Tensor]:
-    """Module, mean and std `(1, 3, 1, 1)`: a zoo name with its own preprocessing, a module with ImageNet's (as
-    `engine.model.prepare_model` treats modules)."""
+def _prepared(model: "nn.Module | PreparedModel") -> tuple[nn.Module, Tensor, Tensor]:
+    """Module, mean and std `(1, 3, 1, 1)`: a `PreparedModel` with its own normalisation (zoo models, e.g. the
+    demo's 0.5 / 0.25), a bare module with ImageNet's (as `engine.model.prepare_model` treats modules)."""
     if isinstance(model, nn.Module):
         module, mean, std = model, IMAGENET_MEAN, IMAGENET_STD
     else:
-        from robustbench_lift.engine.model import prepare_model
-
-        prepared = prepare_model(model)
-        module, mean, std = prepared.module, prepared.mean, prepared.std
+        module, mean, std = model.module, model.mean, model.std
     return module.eval(), torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
 
 
 @torch.inference_mode()
-def predict_masks(models: Mapping[str, nn.Module | str], images: Tensor, corruptions: Sequence[tuple[str, int]],
-                  seed: int = 0, preset: str = "imagenet") -> tuple[dict, dict]:
+def predict_masks(models: Mapping[str, "nn.Module | PreparedModel"], images: Tensor,
+                  corruptions: Sequence[tuple[str, int]], seed: int = 0, preset: str = "imagenet") -> tuple[dict, dict]:
     """`({cell: uint8 (N, 3, H, W) inputs}, {(model, cell): int64 (N, H, W) predicted classes})` of uint8 images
     `(N, 3, H, W)` (on the CPU) under each cell of `corruptions`."""
     inputs = {cell: images if cell[0] == "clean" else corrupt_indexed(images, range(len(images)), *cell, seed,
@@ -66,7 +68,7 @@ def _mask_panel(ax: "matplotlib.axes.Axes", labels: np.ndarray) -> None:
     ax.imshow(shown % CLASS_COLOURS, cmap=cmap, vmin=0, vmax=CLASS_COLOURS - 1, interpolation="nearest")
 
 
-def qualitative_grid(models: Mapping[str, nn.Module | str], images: Tensor, masks: np.ndarray | Tensor,
+def qualitative_grid(models: Mapping[str, "nn.Module | PreparedModel"], images: Tensor, masks: np.ndarray | Tensor,
                      corruptions: Sequence[tuple[str, int]] = (("clean", 0), ("gaussian_noise", 3), ("fog", 3),
                                                                ("contrast", 3)),
                      out_path: str | Path | None = None, *, seed: int = 0, preset: str = "imagenet") -> Figure:
