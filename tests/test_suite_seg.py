@@ -40,6 +40,19 @@ class PixelNet(nn.Module):
         return self.conv(x)
 
 
+class StridedNet(nn.Module):
+    """A stride-2 3x3 conv upsampled back (nearest): labels depend on the crop's alignment (not shift-invariant)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, CLASSES, 3, stride=2, padding=1)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(CLASSES, 3, 3, 3, generator=torch.Generator().manual_seed(5)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(self.conv(x), scale_factor=2.0)[..., :x.shape[-2], :x.shape[-1]]
+
+
 def build_tree(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """images/ + masks/ with images of two sizes; masks use every class, ignore pixels and an absent class."""
     rng = np.random.default_rng(0)
@@ -84,7 +97,7 @@ def test_clean_counts_match_a_confusion_matrix_per_image(tmp_path: Path) -> None
     totals = expected.sum(0)
     assert clean["miou"] == pytest.approx(np.mean(totals[0] / totals[1]))
     assert clean["pixel_acc"] == pytest.approx(totals[0].sum() / sum((m != 255).sum() for _, m in pairs.values()))
-    assert len(frame) == 5 and frame["top1_err"].isna().all()
+    assert len(frame) == 6 and frame["top1_err"].isna().all()
 
 
 def test_rendered_tree_equals_on_the_fly_and_resumes_after_a_crash(tmp_path: Path) -> None:
@@ -95,7 +108,7 @@ def test_rendered_tree_equals_on_the_fly_and_resumes_after_a_crash(tmp_path: Pat
     assert (tmp_path / "rendered" / "contrast" / "3" / "masks" / "img4.png").is_file()
     store = tmp_path / "r.db"
     with pytest.raises(RuntimeError, match="simulated crash"):  # dies after the clean cell and a few more
-        evaluate(PixelNet(fail_after=8), "seg", tmp_path / "rendered", clean=tmp_path / "set", num_classes=CLASSES,
+        evaluate(PixelNet(fail_after=16), "seg", tmp_path / "rendered", clean=tmp_path / "set", num_classes=CLASSES,
                  name="PixelNet", out=store, progress=False, batch_size=2, **CELLS)
     survived = _by_cell(evaluate(PixelNet(fail_after=0), "seg", tmp_path / "rendered", clean=tmp_path / "set",
                                  num_classes=CLASSES, name="PixelNet", out=store, progress=False, batch_size=2,
@@ -103,7 +116,7 @@ def test_rendered_tree_equals_on_the_fly_and_resumes_after_a_crash(tmp_path: Pat
     resumed = _by_cell(evaluate(PixelNet(), "seg", tmp_path / "rendered", clean=tmp_path / "set",
                                 num_classes=CLASSES, name="PixelNet", out=store, progress=False, batch_size=2,
                                 **CELLS))
-    assert set(resumed) == set(on_the_fly) and len(survived) == 2
+    assert set(resumed) == set(on_the_fly) and len(survived) == 3
     for cell, counts in resumed.items():
         np.testing.assert_array_equal(counts, on_the_fly[cell])
 
@@ -115,6 +128,7 @@ def test_mcd_against_a_baseline_store(tmp_path: Path) -> None:
     frame = evaluate(PixelNet(), "seg", tmp_path / "set", seg_baseline=tmp_path / "b.db", **common)
     row = summarize(frame, n_boot=50).iloc[0]
     mine, theirs = (dict(zip(zip(f["corruption"], f["severity"]), f["miou"])) for f in (frame, base))
+    del mine["shift", 0], theirs["shift", 0]
     cds = [sum(1 - mine[c, s] for s in (1, 3)) / sum(1 - theirs[c, s] for s in (1, 3)) for c in CELLS["corruptions"]]
     assert row["mCD"] == pytest.approx(np.mean(cds))
     assert row["mean_mIoU"] == pytest.approx(np.mean([mine[k] for k in mine if k[0] != "clean"]))
@@ -140,3 +154,39 @@ def test_cli_prints_miou_and_renders_a_tree(tmp_path: Path, capsys: pytest.Captu
                                       "cifar", "--out", str(tmp_path / "d.db"), "--no-progress", "--bootstrap", "0"])
     assert result.exit_code == 0, result.output
     assert "clean mIoU" in result.output and "mean mIoU" in result.output
+
+
+def test_shift_consistency_counts_match_numpy_crops(tmp_path: Path) -> None:
+    """Per image: two crops of (H - m + 1, W - m + 1), m = min(H, W) // 8, at the seeded corners; the agreeing
+    and overlap pixels of their argmax maps, recomputed in NumPy from the crops' source coordinates."""
+    from corruptions.seeding import derive_seed
+
+    pairs = build_tree(tmp_path / "set")
+    model = StridedNet()
+    frame = evaluate(model, "seg", tmp_path / "set", num_classes=CLASSES, progress=False, batch_size=4, seed=7,
+                     corruptions=["contrast"], severities=[1])
+    cell = frame[frame["corruption"] == "shift"].iloc[0]
+    agree, overlap = [], []
+    for index, (image, mask) in enumerate(pairs.values()):
+        m = min(mask.shape) // 8
+        h, w = mask.shape[0] - m + 1, mask.shape[1] - m + 1
+        corners = torch.randint(m, (1, 2, 2), generator=torch.Generator().manual_seed(
+            derive_seed(7, "seg-shift", 0, index)))[0].numpy()
+        labels = {}  # source pixel -> labels predicted by the crops that contain it
+        for top, left in corners:
+            crop = image[top:top + h, left:left + w]
+            x = (torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255 - torch.tensor(IMAGENET_MEAN).view(
+                1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            with torch.no_grad():
+                pred = model(x).argmax(1)[0].numpy()
+            for (r, c), label in np.ndenumerate(pred):
+                labels.setdefault((top + r, left + c), []).append(label)
+        shared = [v for v in labels.values() if len(v) == 2]
+        agree.append(sum(a == b for a, b in shared))
+        overlap.append(len(shared))
+    np.testing.assert_array_equal(cell["predictions"].sum(-1), np.stack([agree, overlap], 1))
+    assert 0 < sum(agree) < sum(overlap)
+    assert cell["consistency"] == pytest.approx(sum(agree) / sum(overlap))
+    row = summarize(frame, n_boot=50).iloc[0]
+    assert row["seg_consistency"] == pytest.approx(sum(agree) / sum(overlap))
+    assert row["seg_consistency_lo"] <= row["seg_consistency"] <= row["seg_consistency_hi"]

@@ -6,7 +6,8 @@ with the model's mean/std, put in channels_last, and run under `torch.inference_
 (`engine.device.numerics`: fp32 with TF32 off unless `RunOptions.amp` / `tf32` ask otherwise). Top-k indices
 stay on the device until a chunk of the pass ends (`run` yields per chunk, for `engine.chunks`), so nothing
 synchronises per batch. NaN/inf logits are reported per cell. Dense groups (segmentation) pass each batch's
-masks along and keep per-image class intersection/union counts instead (`engine.dense`).
+masks along and keep per-image class intersection/union counts instead, or for a crop-pair cell the two crops'
+agreement counts (`engine.dense`).
 """
 
 import os
@@ -21,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from robustbench_lift.data.segmentation import size_batches
-from robustbench_lift.engine.dense import class_areas, empty_outputs, intersection_union_counts
+from robustbench_lift.engine.dense import agreement_counts, class_areas, empty_outputs, intersection_union_counts
 from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
@@ -78,6 +79,19 @@ class Engine:
         top = logits.topk(self.k, dim=1).indices
         return top.reshape(*lead, self.k), torch.isfinite(logits).all(dim=1).reshape(lead)
 
+    def _forward_pairs(self, crops: Tensor, offsets: Tensor) -> tuple[Tensor, Tensor]:
+        """Agreement counts `(B, 2, C)` (`engine.dense.agreement_counts`) and finite-logit flags `(B,)` of crop
+        pairs `(B, 2, 3, h, w)` at corners `offsets` `(B, 2, 2)`."""
+        x = self.inputs(crops.reshape(-1, *crops.shape[-3:]))
+        with numerics(self.device, self.precision):
+            logits = self.model(x).float()
+        if logits.shape != (len(x), self.prepared.num_classes, *x.shape[-2:]):
+            raise LiftbenchError(f"model {self.prepared.name} returned logits {tuple(logits.shape)}, expected "
+                                 f"(batch, {self.prepared.num_classes}, {x.shape[-2]}, {x.shape[-1]})")
+        labels = logits.argmax(1).view(len(crops), 2, *x.shape[-2:])
+        return (agreement_counts(labels, offsets, self.prepared.num_classes),
+                torch.isfinite(logits).flatten(1).all(1).view(len(crops), 2).all(1))
+
     def _forward_queue(self, queue: list[tuple[tuple[str, int], Tensor]], tops: dict[tuple[str, int], list[Tensor]],
                        finite: dict[tuple[str, int], list[Tensor]], masks: Tensor | None = None) -> None:
         """One forward pass over the inputs `(B, [T,] 3, H, W)` of several cells, split back per cell (so cells of
@@ -132,6 +146,12 @@ class Engine:
                     queue: list[tuple[tuple[str, int], Tensor]] = []  # cells' inputs waiting for one forward
                     for cell in cells:
                         x = inputs(images, batch_indices, cell)
+                        if cell in group.crop_pairs:
+                            counts, ok = self._forward_pairs(x, group.crop_pairs[cell](batch_indices))
+                            tops[cell].append(counts)
+                            finite[cell].append(ok)
+                            bar.update(len(batch_indices))
+                            continue
                         if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
                             self._forward_queue(queue, tops, finite, masks)
                         queue.append((cell, x))

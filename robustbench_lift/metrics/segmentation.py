@@ -26,7 +26,8 @@ degradation D = 1 - mIoU in place of the error of Hendrycks & Dietterich's CE (I
 
 returned as fractions (baseline = 1.0); tables multiply by 100 as for mCE. Shift consistency of segmentation (the
 per-pixel analogue of Zhang's, ICML 2019, classification consistency): the fraction of the pixels two shifted
-crops of one image share on which their predicted labels agree (`shift_consistency`).
+crops of one image share on which their predicted labels agree (`shift_consistency` from label maps; over a
+set of images from per-image agreeing and overlap counts A_i, O_i, `consistency` = sum_i A_i / sum_i O_i).
 """
 
 from collections.abc import Mapping
@@ -98,6 +99,14 @@ def pixel_accuracy(intersection: np.ndarray, union: np.ndarray, weights: np.ndar
     inter, uni = _totals(intersection, weights).sum(axis=-1), _totals(union, weights).sum(axis=-1)
     with np.errstate(invalid="ignore"):
         return 2 * inter / (uni + inter)
+
+
+def consistency(agree: np.ndarray, overlap: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Shift consistency of a set of images: agreeing / overlap pixels summed over images (and classes) from
+    counts `(N, C)` (`engine.dense.agreement_counts`); optional per-image weights `(..., N)`; float64 `(...)`."""
+    agreeing, shared = _totals(agree, weights).sum(axis=-1), _totals(overlap, weights).sum(axis=-1)
+    with np.errstate(invalid="ignore"):
+        return agreeing / shared
 
 
 def bootstrap_weights(num_images: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:

@@ -18,7 +18,7 @@ the CIFAR-10-P preset (`preset: cifar` in every fingerprint) average cifar-p-eva
 resample sequences jointly across cells (none for cells stored without per-sequence predictions). For
 `shift` (`shift_summary`): `consistency` and `shift_acc` (top-1
 accuracy over the same crops) from the pairs cell, resampling images, and the text column `shift_mode`. For
-`seg`: `report.segmentation` (clean_mIoU, mean_mIoU, mIoU/<c>, mCD, CD/<c>).
+`seg`: `report.segmentation` (clean_mIoU, mean_mIoU, mIoU/<c>, mCD, CD/<c>, seg_consistency).
 """
 
 from collections.abc import Callable

@@ -12,9 +12,11 @@ import pandas as pd
 from corruptions.names import CORRUPTIONS
 from robustbench_lift import __version__
 from robustbench_lift.report import FORMATS, figures
+from robustbench_lift.report import figures_segmentation as seg_figures
 from robustbench_lift.report.html import Section, write_page
 from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
 from robustbench_lift.report.tables import (
+    best_mask,
     check_formats,
     corruption_order,
     precision_note,
@@ -45,6 +47,10 @@ SECTIONS = (
      "frame with the first, the others consecutive frames."),
     ("Consistency under shift", "shift", "consistency_vs_shift", "Agreement of the top-1 prediction with the "
      "unshifted image along the diagonal."),
+    ("Segmentation: mIoU per corruption", "seg_corruption", "miou_per_corruption", "Suite seg: mIoU (%) of "
+     "each corruption, mean over its severities; best model per corruption in bold."),
+    ("Segmentation: mIoU by severity", "seg_severity", "miou_vs_severity", "Suite seg: mIoU (%) averaged over the "
+     "corruptions of each severity; severity 0 is the clean set."),
     ("What was measured", None, "corruption_grid", "One photograph under each evaluated corruption at each "
      "severity, rendered by `corruptions.corrupt` (torch backend, seeded, with the cells' severity constants)."),
 )
@@ -83,6 +89,7 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     out_dir = Path(out_dir)
     frame = load(results, predictions=True, datasets=datasets)
     tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
+    tables.update(_seg_tables(frame))
     written = write_tables(tables, out_dir / "tables", formats)
     plots = _figures(frame, tables, example_image, grid, seed)
     figure_files = {name: figures.save(fig, out_dir / "figures", name) for name, fig in plots.items()}
@@ -90,6 +97,17 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     if "html" in formats:
         written.append(_write_html(out_dir, frame, tables, figure_files, written, n_boot))
     return written
+
+
+def _seg_tables(frame: pd.DataFrame) -> TableSet:
+    """The non-empty segmentation tables (`report.figures_segmentation`), best mIoU per corruption marked."""
+    tables: TableSet = {}
+    corruption, severity = seg_figures.seg_corruption_table(frame), seg_figures.seg_severity_table(frame)
+    if not corruption.empty:
+        tables["seg_corruption"] = (corruption, best_mask(corruption, "row", True))
+    if not severity.empty:
+        tables["seg_severity"] = (severity, None)
+    return tables
 
 
 def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path | torch.Tensor | None",
@@ -105,6 +123,10 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path |
         plots["forest"] = figures.forest_plot(tables["corruption_deltas"][0])
     if "perturbation" in tables:
         plots["flip_rate"] = figures.flip_rate(tables["perturbation"][0])
+    if "seg_corruption" in tables:
+        plots["miou_per_corruption"] = seg_figures.miou_per_corruption(tables["seg_corruption"][0])
+    if "seg_severity" in tables:
+        plots["miou_vs_severity"] = seg_figures.miou_vs_severity(tables["seg_severity"][0])
     if "shift" in tables:
         plots["consistency_vs_shift"] = figures.consistency_vs_shift(tables["shift"][0])
     names = grid_names(frame) if grid else []

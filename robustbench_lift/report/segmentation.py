@@ -1,5 +1,6 @@
 """The summary of one model's `seg` cells: clean mIoU and pixel accuracy, mean mIoU over the corruptions, mIoU
-per corruption, and with a `seg_baseline` stored in every corruption cell, CD per corruption and mCD
+per corruption, shift consistency `seg_consistency` (agreeing / overlap pixels of the `("shift", 0)` cell), and
+with a `seg_baseline` stored in every corruption cell, CD per corruption and mCD
 (`metrics.segmentation` has the formulas), each with a percentile bootstrap interval.
 
 The bootstrap resamples images (`bootstrap_weights`): the same multinomial weights for every cell of equal size,
@@ -13,16 +14,24 @@ import numpy as np
 import pandas as pd
 
 from robustbench_lift.metrics.bootstrap import percentile_interval
-from robustbench_lift.metrics.segmentation import bootstrap_weights, mean_iou, pixel_accuracy, segmentation_summary
+from robustbench_lift.metrics.segmentation import (
+    bootstrap_weights,
+    consistency,
+    mean_iou,
+    pixel_accuracy,
+    segmentation_summary,
+)
 
-CLEAN = ("clean", 0)
+CLEAN, SHIFT = ("clean", 0), ("shift", 0)
 
 
 def _aggregates(counts: dict[tuple[str, int], np.ndarray], baseline: dict | None,
                 weights: np.ndarray | None) -> dict[str, np.ndarray]:
     """Every aggregate from per-cell counts `(N, 2, C)`, optionally under bootstrap `weights` `(B, N)`."""
-    miou = {cell: mean_iou(c[:, 0], c[:, 1], weights) for cell, c in counts.items()}
+    miou = {cell: mean_iou(c[:, 0], c[:, 1], weights) for cell, c in counts.items() if cell != SHIFT}
     points = segmentation_summary({cell: v for cell, v in miou.items() if cell != CLEAN}, baseline)
+    if SHIFT in counts:
+        points["seg_consistency"] = consistency(counts[SHIFT][:, 0], counts[SHIFT][:, 1], weights)
     if CLEAN in counts:
         points["clean_mIoU"] = miou[CLEAN]
         points["clean_pixel_acc"] = pixel_accuracy(counts[CLEAN][:, 0], counts[CLEAN][:, 1], weights)
@@ -34,8 +43,8 @@ def seg_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> di
     row: dict[str, Any] = {"n_cells": len(cells)}
     keys = [(c, int(s)) for c, s in zip(cells["corruption"], cells["severity"])]
     baseline = None
-    if "base_miou" in cells and cells.loc[[k != CLEAN for k in keys], "base_miou"].notna().all():
-        baseline = {k: float(b) for k, b in zip(keys, cells["base_miou"]) if k != CLEAN}
+    if "base_miou" in cells and cells.loc[[k not in (CLEAN, SHIFT) for k in keys], "base_miou"].notna().all():
+        baseline = {k: float(b) for k, b in zip(keys, cells["base_miou"]) if k not in (CLEAN, SHIFT)}
         row["seg_baseline"] = ", ".join(sorted(set(cells["seg_baseline"].dropna())))
     replicates = None
     if "predictions" in cells:
@@ -46,9 +55,11 @@ def seg_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> di
             replicates = _aggregates(counts, baseline, bootstrap_weights(sizes.pop(), n_boot, seed))
     else:  # the stored per-cell mIoUs give every point estimate (pixel accuracy too), no interval
         stored = dict(zip(keys, cells["miou"]))
-        points = segmentation_summary({k: v for k, v in stored.items() if k != CLEAN}, baseline)
+        points = segmentation_summary({k: v for k, v in stored.items() if k not in (CLEAN, SHIFT)}, baseline)
         if CLEAN in stored:
-            points.update(clean_mIoU=stored[CLEAN], clean_pixel_acc=cells["pixel_acc"][keys.index(CLEAN)])
+            points.update(clean_mIoU=stored[CLEAN], clean_pixel_acc=cells["pixel_acc"].iloc[keys.index(CLEAN)])
+        if SHIFT in stored:
+            points["seg_consistency"] = cells["consistency"].iloc[keys.index(SHIFT)]
     for metric, value in points.items():
         row[metric] = float(value)
         low, high = percentile_interval(replicates[metric], level) if replicates else (np.nan, np.nan)

@@ -13,7 +13,8 @@ Columns expected from the summarisers (fractions; `<name>_lo`/`<name>_hi` interv
 - "p": mFP (mean raw flip probability), mFR, mT5D (ratios to the baseline, 1 = baseline) and the text
   column `p_baseline` naming that baseline;
 - "shift": consistency (fraction of crop pairs with the same top-1) and the text column `shift_mode`;
-- "seg": clean_mIoU, clean_pixel_acc, mean_mIoU, mCD (1 = the seg baseline) (`report.segmentation`).
+- "seg": clean_mIoU, clean_pixel_acc, mean_mIoU, mCD (1 = the seg baseline), seg_consistency
+  (`report.segmentation`).
 Per-cell scalars (the store's `metrics` JSON, one column each) used by the detail tables: "p" cells
 `flip_prob` (fraction) and `ut5d`, optionally `fr` and `t5d`; "shift" diagonal-curve cells `agreement`
 (fraction agreeing with the unshifted prediction) with severity = the shift in pixels.
@@ -61,10 +62,12 @@ METRICS: dict[str, Metric] = {
     "clean_pixel_acc": Metric("clean pixel acc.", True, "segmentation: correct / labelled pixels, clean (%)"),
     "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)"),
     "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)"),
+    "seg_consistency": Metric("seg consistency", True, "segmentation: overlap pixels two shifted crops label alike "
+                              "(%)"),
 }
 """Every reported metric in display order, the one label table of the report, `check`, `compare` and the CLI;
-all in percent points, lower is better except consistency, shift accuracy and the segmentation mIoUs and pixel
-accuracy."""
+all in percent points, lower is better except consistency, shift accuracy and the segmentation mIoUs, pixel
+accuracy and consistency."""
 
 
 def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:

@@ -13,7 +13,7 @@ the others. `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T 
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class CellGroup:
     cell of the group is scored against (`Suite.cell_metrics(..., anchor=)`), computed whenever any cell is.
     `dense`: items carry masks `(H, W)` instead of labels and cells keep per-image class intersection/union counts
     (`engine.dense`); `sizes`: each item's `(H, W)` when they differ, so batches hold one size each.
+    `crop_pairs[cell]`: for a dense cell whose inputs are two crops per item `(B, 2, 3, h, w)`, the crops'
+    corners `(B, 2, 2)` from the items' indices; the cell keeps their agreement counts (`engine.dense`).
     """
 
     dataset: Dataset
@@ -52,6 +54,7 @@ class CellGroup:
     anchor: tuple[str, int] | None = None
     dense: bool = False
     sizes: list[tuple[int, int]] | None = None
+    crop_pairs: dict[tuple[str, int], Callable[[Tensor], Tensor]] = field(default_factory=dict)
 
     @property
     def cells(self) -> list[tuple[str, int]]:

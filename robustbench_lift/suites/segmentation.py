@@ -8,6 +8,12 @@ image and class the intersection and union pixel counts (predictions `(N, 2, C)`
 (labels `(N, C)`); its scalars are `miou` and `pixel_acc` (`metrics.segmentation`), and with a `seg_baseline`
 (the seg cells of another model in a results store) `base_miou` and `seg_baseline`, from which the summary
 computes mCD; stored cells are re-scored when a baseline is given.
+
+Shift consistency, cell `("shift", 0)` of the clean group: per image two crops of `(H - m + 1, W - m + 1)` at
+corners uniform in `{0..m-1}^2`, m = `default_max_shift(min(H, W))` (1/8 of the side), drawn per image from
+`derive_seed(seed, "seg-shift", 0, index)` (`corruptions.shift.crop_pair_offsets`); it stores per image and
+class the agreeing and overlap pixel counts (`engine.dense.agreement_counts`, predictions `(N, 2, C)`) and scores
+`consistency` = agreeing / overlap pixels over every overlap pixel (ignore-labelled ones too: no label is used).
 """
 
 from pathlib import Path
@@ -15,14 +21,21 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
+from torch.utils.data import Dataset
 
 from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.seeding import derive_seed
+from corruptions.shift import crop_pair_offsets, default_max_shift, windows
 from robustbench_lift.data.segmentation import SegmentationFolder, open_segmentation
 from robustbench_lift.errors import UsageError
-from robustbench_lift.metrics.segmentation import mean_iou, pixel_accuracy
-from robustbench_lift.suites.base import CLEAN, CellGroup
+from robustbench_lift.metrics.segmentation import consistency, mean_iou, pixel_accuracy
+from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import SegmentationOptions
+
+SHIFT = ("shift", 0)
+"""The shift-consistency cell (module doc)."""
 
 
 def load_seg_baseline(source: str | Path) -> tuple[str, dict[tuple[str, int], float]]:
@@ -97,6 +110,40 @@ class SegmentationSuite(CorruptionSuite):
         sizes = dataset.sizes
         return CellGroup(dataset, fingerprints, views, dense=True, sizes=None if len(set(sizes)) == 1 else sizes)
 
+    def _pair_offsets(self, indices: Tensor) -> Tensor:
+        """Corners int64 `(B, 2, 2)` of the two crops of each image (a batch holds images of one size)."""
+        seeds = [derive_seed(self.seed, "seg-shift", 0, index) for index in indices.tolist()]
+        return crop_pair_offsets(seeds, 1, default_max_shift(min(self.clean.sizes[int(indices[0])])))[:, 0]
+
+    def _shift_views(self, views: Any) -> Any:
+        """`views` (None: the images as they are) whose input function also makes the `SHIFT` cell's crop pairs
+        `(B, 2, 3, H - m + 1, W - m + 1)` from the clean images."""
+
+        def shifted(dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
+            others = [cell for cell in cells if cell != SHIFT]
+            data, inputs = views(dataset, others) if views is not None else (dataset, lambda b, i, c: b)
+
+            def make(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+                if cell != SHIFT:
+                    return inputs(batch, indices, cell)
+                clean = inputs(batch, indices, CLEAN)
+                corners = self._pair_offsets(indices).to(clean.device).reshape(-1, 2)
+                size = [side - default_max_shift(min(clean.shape[-2:])) + 1 for side in clean.shape[-2:]]
+                source = torch.arange(len(clean), device=clean.device).repeat_interleave(2)
+                crops = windows(clean, corners[:, 0], corners[:, 1], *size, index=source)
+                return crops.reshape(len(clean), 2, *crops.shape[1:])
+            return data, make
+        return shifted
+
+    def _clean_group(self, fingerprints: dict, views: Any = None) -> CellGroup:
+        """The group of the clean images: `fingerprints`' cells and `SHIFT`."""
+        base = {"images": len(self.clean), "data": self.clean.fingerprint()}
+        fingerprints = {**fingerprints, SHIFT: {**base, "source": "shift", "seed": self.seed,
+                                                "max_shift": "min(H, W) // 8"}}
+        group = self._group(self.clean, fingerprints, self._shift_views(views))
+        group.frames, group.crop_pairs = 2, {SHIFT: self._pair_offsets}
+        return group
+
     def groups(self) -> list[CellGroup]:
         cells = [(c, s) for c in self.corruptions for s in self.severities]
         base = {"images": len(self.clean), "data": self.clean.fingerprint()} if self.clean is not None else {}
@@ -105,8 +152,8 @@ class SegmentationSuite(CorruptionSuite):
             fingerprints = {CLEAN: {**base, "source": "clean"}}
             fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]],
                                         "source": "on-the-fly"} for cell in cells})
-            return [self._group(self.clean, fingerprints, self._views)]
-        groups = [self._group(self.clean, {CLEAN: {**base, "source": "clean"}})] if self.clean is not None else []
+            return [self._clean_group(fingerprints, self._views)]
+        groups = [self._clean_group({CLEAN: {**base, "source": "clean"}})] if self.clean is not None else []
         for cell in cells:
             tree = SegmentationFolder(self.root / cell[0] / str(cell[1]))
             groups.append(self._group(tree, {cell: {"data": tree.fingerprint(), "images": len(tree),
@@ -116,7 +163,9 @@ class SegmentationSuite(CorruptionSuite):
     def cell_metrics(self, cell: tuple[str, int], predictions: np.ndarray, labels: np.ndarray,
                      anchor: np.ndarray | None = None) -> tuple[None, None, dict[str, Any]]:
         """No top-k errors; `miou` and `pixel_acc` from the counts `(N, 2, C)` (fractions), and the baseline's
-        `base_miou` of the cell with its name `seg_baseline`."""
+        `base_miou` of the cell with its name `seg_baseline`; `consistency` for the `SHIFT` cell's counts."""
+        if cell == SHIFT:
+            return None, None, {"consistency": float(consistency(predictions[:, 0], predictions[:, 1]))}
         intersection, union = predictions[:, 0], predictions[:, 1]
         metrics = {"miou": float(mean_iou(intersection, union)),
                    "pixel_acc": float(pixel_accuracy(intersection, union))}

@@ -1,0 +1,67 @@
+"""Segmentation tables and figures of the report, from the stored per-cell mIoUs of suite `seg` (no recomputation).
+
+- `seg_corruption_table`: mIoU (%) per corruption (mean over its evaluated severities), one column per model.
+- `seg_severity_table`: mIoU (%) per severity (mean over the corruptions; severity 0 = the clean cell).
+- `miou_vs_severity`: one line per model of `seg_severity_table` (Kamann & Rother 2020, mIoU vs severity).
+- `miou_per_corruption`: grouped bars of `seg_corruption_table`, one bar per model.
+
+The shift-consistency cell `("shift", 0)` has no mIoU and appears in neither.
+"""
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from robustbench_lift.report.figures import _grouped_bars, _legend, _lines
+from robustbench_lift.report.tables import corruption_order
+
+
+def _cells(results: pd.DataFrame) -> pd.DataFrame:
+    """The seg rows of `results` (a `load`ed frame with `label`) that carry an mIoU."""
+    if "miou" not in results:
+        return results.iloc[0:0]
+    return results[(results["suite"] == "seg") & results["miou"].notna()]
+
+
+def seg_corruption_table(results: pd.DataFrame) -> pd.DataFrame:
+    """mIoU (%) per corruption (rows, registry order) and model (columns); empty without seg corruption cells."""
+    cells = _cells(results)
+    cells = cells[cells["corruption"] != "clean"]
+    if cells.empty:
+        return pd.DataFrame()
+    models = list(dict.fromkeys(cells["label"]))
+    table = (100 * cells.groupby(["corruption", "label"])["miou"].mean()).unstack("label").reindex(columns=models)
+    table = table.loc[sorted(table.index, key=corruption_order)]
+    table.index.name, table.columns.name = "corruption", None
+    table.attrs.update(title="Segmentation: mIoU per corruption (%, mean over severities)", quantity="mIoU (%)")
+    return table
+
+
+def seg_severity_table(results: pd.DataFrame) -> pd.DataFrame:
+    """mIoU (%) per severity (rows; 0 = clean) and model: the mean over the corruptions evaluated at it."""
+    cells = _cells(results)
+    if cells.empty:
+        return pd.DataFrame()
+    models = list(dict.fromkeys(cells["label"]))
+    table = (100 * cells.groupby(["severity", "label"])["miou"].mean()).unstack("label").reindex(columns=models)
+    table.index, table.columns.name = table.index.astype(int), None
+    table.attrs.update(title="Segmentation: mIoU by severity (%, mean over corruptions; 0 = clean)",
+                       quantity="mIoU (%)")
+    return table
+
+
+def miou_vs_severity(severity: pd.DataFrame) -> Figure:
+    """One line per model of `seg_severity_table`: mIoU (%) against severity, 0 the clean images."""
+    fig = Figure(figsize=(5.5, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    _lines(ax, severity)
+    ax.set_xticks(severity.index.to_list())
+    ax.set_xlabel("severity (0 = clean)")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title("Segmentation: mIoU vs severity (mean over corruptions)")
+    _legend(ax)
+    return fig
+
+
+def miou_per_corruption(corruption: pd.DataFrame) -> Figure:
+    """Grouped bars of `seg_corruption_table`."""
+    return _grouped_bars(corruption, "mIoU (%)", "Segmentation: mIoU per corruption (mean over severities)")

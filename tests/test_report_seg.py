@@ -1,0 +1,55 @@
+"""Report of seg cells: the per-corruption and per-severity mIoU tables recomputed from the store's per-cell mIoUs,
+their figures, and the HTML page with the seg summary (mIoU, consistency) and both sections."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
+from test_suite_seg import CELLS, CLASSES, PixelNet, build_tree
+
+from robustbench_lift.engine import evaluate
+from robustbench_lift.report.build import build_report
+from robustbench_lift.report.figures_segmentation import miou_vs_severity, seg_severity_table
+from robustbench_lift.store import load_results
+
+
+def test_build_report_writes_seg_tables_and_figures(tmp_path: Path) -> None:
+    build_tree(tmp_path / "set")
+    store = tmp_path / "r.db"
+    for seed, name in ((0, "net-a"), (1, "net-b")):
+        evaluate(PixelNet(seed=seed), "seg", tmp_path / "set", num_classes=CLASSES, name=name, out=store,
+                 progress=False, **CELLS)
+    written = build_report(store, tmp_path / "report", formats=("csv", "html"), grid=False, n_boot=20)
+    names = {p.name for p in written}
+    assert {"seg_corruption.csv", "seg_severity.csv", "miou_vs_severity.svg", "miou_per_corruption.png"} <= names
+
+    frame = load_results(store)
+    miou = {(m, c, int(s)): v for m, c, s, v in zip(frame["model"], frame["corruption"], frame["severity"],
+                                                   frame["miou"])}
+    corruption = pd.read_csv(tmp_path / "report" / "tables" / "seg_corruption.csv", index_col=0)
+    severity = pd.read_csv(tmp_path / "report" / "tables" / "seg_severity.csv", index_col=0)
+    for model in ("net-a", "net-b"):
+        column = next(c for c in corruption.columns if model in c)
+        means = [100 * np.mean([miou[model, name, s] for s in (1, 3)]) for name in CELLS["corruptions"]]
+        np.testing.assert_allclose(corruption.loc[CELLS["corruptions"], column].to_numpy(), means, atol=0.01)
+        expected = [100 * miou[model, "clean", 0]] + [
+            100 * np.mean([miou[model, c, s] for c in CELLS["corruptions"]]) for s in (1, 3)]
+        np.testing.assert_allclose(severity[column].to_numpy(), expected, atol=0.01)
+    assert sorted(corruption.index) == sorted(CELLS["corruptions"]) and list(severity.index) == [0, 1, 3]
+
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Segmentation: mIoU by severity" in html and "Segmentation: mIoU per corruption" in html
+    assert "seg consistency" in html and "clean mIoU" in html
+
+
+def test_miou_vs_severity_draws_one_line_per_model() -> None:
+    results = pd.DataFrame({"suite": "seg", "label": ["a", "a", "a", "b", "b", "b", "a"],
+                            "corruption": ["clean", "fog", "snow", "clean", "fog", "snow", "shift"],
+                            "severity": [0, 2, 2, 0, 2, 2, 0], "miou": [0.8, 0.5, 0.3, 0.7, 0.6, 0.4, np.nan]})
+    table = seg_severity_table(results)
+    lines = miou_vs_severity(table).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [80, 40])
+    np.testing.assert_allclose(lines[1].get_xdata(), [0, 2])
+    np.testing.assert_allclose(lines[1].get_ydata(), [70, 50])
