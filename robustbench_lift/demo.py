@@ -19,6 +19,7 @@ flip rates FR and top-5 distances T5D.
 import functools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corruptions.names import SUBSETS
 from robustbench_lift.data import DEMO
@@ -28,6 +29,9 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.models.segmentation import DEMO_SEG_MANIFEST
 from robustbench_lift.pooling import list_pools
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DEMO_SUITES: dict[str, dict] = {
     "c": {"corruptions": list(SUBSETS["all"]), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
@@ -44,6 +48,9 @@ SEG_BASELINE_MODEL = f"{SEG_PREFIX}-max"
 RESULTS_FILE = "results.db"
 EXAMPLE_IMAGE = 6
 """Index of the demo test image the report's corruption grid shows (two dots on stripes)."""
+QUALITATIVE_IMAGES = (0, 6, 11)
+"""Demo test images of the segmentation qualitative grid."""
+QUALITATIVE_CELLS = (("clean", 0), ("gaussian_noise", 3), ("defocus_blur", 3), ("fog", 3))
 
 
 def demo_models(pools: Sequence[str] | None = None) -> list[str]:
@@ -98,4 +105,19 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
     from robustbench_lift.report import build_report
 
     example = demo_dataset("test")[0][EXAMPLE_IMAGE]
-    return [store, *build_report(store, out, baseline=BASELINE_MODEL, example_image=example)]
+    extra = {"seg_qualitative": seg_predictions(pools)} if "seg" in suites and demo_seg_models(pools) else {}
+    return [store, *build_report(store, out, baseline=BASELINE_MODEL, example_image=example, extra_figures=extra)]
+
+
+def seg_predictions(pools: Sequence[str] | None = None) -> "Figure":
+    """The report's qualitative grid: `QUALITATIVE_IMAGES` demo test images, their masks and each shipped
+    segmentation demo model's prediction, clean and under `QUALITATIVE_CELLS` (CIFAR-10-C constants)."""
+    from robustbench_lift.data.demo import demo_segmentation
+    from robustbench_lift.engine.model import prepare_model
+    from robustbench_lift.engine.options import ModelOptions
+    from robustbench_lift.report.qualitative import qualitative_grid
+
+    models = {name: prepare_model(name, ModelOptions(weights="DEFAULT")) for name in demo_seg_models(pools)}
+    images, masks = demo_segmentation("test", limit=max(QUALITATIVE_IMAGES) + 1)
+    keep = list(QUALITATIVE_IMAGES)
+    return qualitative_grid(models, images[keep], masks[keep], QUALITATIVE_CELLS, preset="cifar")

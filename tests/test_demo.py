@@ -64,14 +64,17 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     flipping = p_cells[(p_cells["model"] == "demo-max") & (p_cells["flip_prob"] > 0)]
     assert len(flipping) and np.allclose(flipping["fr"], 1.0)  # demo-max is the FR baseline of the demo
     seg = cells[cells["suite"] == "seg"]
-    assert set(seg["model"]) == {"demo_seg-max", "demo_seg-lift"} and len(seg) == 2 * (1 + 4 * 3)
+    assert set(seg["model"]) == {"demo_seg-max", "demo_seg-lift"}
+    assert len(seg) == 2 * (1 + 4 * 3 + 1)  # per model: clean, 4 corruptions x 3 severities, shift
     # mCD relative to demo_seg-max: every lift cell carries the baseline's mIoU of the same cell
-    both = seg[seg["corruption"] != "clean"].pivot_table(index=["corruption", "severity"], columns="model",
-                                                          values="miou")
+    seg_corrupted = seg[~seg["corruption"].isin(["clean", "shift"])]
+    both = seg_corrupted.pivot_table(index=["corruption", "severity"], columns="model", values="miou")
     lift = seg[seg["model"] == "demo_seg-lift"].set_index(["corruption", "severity"])
     assert np.allclose(lift.loc[both.index, "base_miou"], both["demo_seg-max"])
     report = (out / "report.html").read_text()
     assert "demo-lift" in report and "demo-max" in report and "| demo-lift" in result.output
+    assert "Segmentation: predictions under corruption" in report
+    assert (out / "figures" / "seg_qualitative.png").is_file()
     rerun = CliRunner().invoke(cli, ["demo", "--limit", "6", "--pool", "max", "--pool", "lift", "--out", str(out),
                                      "--no-progress", "--no-report"])
     assert rerun.exit_code == 0 and load_results(out / "results.db").equals(cells)  # resumed: nothing recomputed

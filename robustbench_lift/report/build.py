@@ -3,9 +3,9 @@
 Layout of `out_dir`: `report.html` (self-contained), `tables/<name>.<md|csv|tex>`, `figures/<name>.<png|svg>`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -51,9 +51,15 @@ SECTIONS = (
      "each corruption, mean over its severities; best model per corruption in bold."),
     ("Segmentation: mIoU by severity", "seg_severity", "miou_vs_severity", "Suite seg: mIoU (%) averaged over the "
      "corruptions of each severity; severity 0 is the clean set."),
+    ("Segmentation: predictions under corruption", None, "seg_qualitative", "Demo images with their ground truth "
+     "and each segmentation model's predicted mask, clean and under corruptions (seeded, as in the seg cells)."),
     ("What was measured", None, "corruption_grid", "One photograph under each evaluated corruption at each "
      "severity, rendered by `corruptions.corrupt` (torch backend, seeded, with the cells' severity constants)."),
 )
+
+
+PHOTO_FIGURES = ("corruption_grid", "seg_qualitative")
+"""Figures of pixels, embedded in the HTML as PNG."""
 
 
 def grid_names(frame: pd.DataFrame) -> list[str]:
@@ -79,11 +85,13 @@ def grid_preset(frame: pd.DataFrame) -> str:
 def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None = None,
                  formats: Sequence[str] = FORMATS, example_image: "str | Path | torch.Tensor | None" = None,
                  grid: bool = True, n_boot: int = 1000, seed: int = 0,
-                 datasets: Sequence[str] | None = None) -> list[Path]:
+                 datasets: Sequence[str] | None = None, extra_figures: Mapping[str, Any] | None = None) -> list[Path]:
     """Write tables, figures and (with "html" in `formats`) `report.html` into `out_dir`; return every path.
 
     `baseline`: model label for the difference table. `example_image`: a photo file or uint8 `(3, H, W)` tensor
     for the corruption grid (default: scikit-image's "chelsea" when installed); `grid=False` skips the grid.
+    `extra_figures`: figures made by the caller, which has the models (e.g. `"seg_qualitative"`:
+    `report.qualitative.qualitative_grid`), saved and shown in their `SECTIONS` entry.
     """
     check_formats(formats)
     out_dir = Path(out_dir)
@@ -91,7 +99,7 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
     tables.update(_seg_tables(frame))
     written = write_tables(tables, out_dir / "tables", formats)
-    plots = _figures(frame, tables, example_image, grid, seed)
+    plots = {**_figures(frame, tables, example_image, grid, seed), **(extra_figures or {})}
     figure_files = {name: figures.save(fig, out_dir / "figures", name) for name, fig in plots.items()}
     written += [p for paths in figure_files.values() for p in paths]
     if "html" in formats:
@@ -169,7 +177,7 @@ def _write_html(out_dir: Path, frame: pd.DataFrame, tables: TableSet, figure_fil
             continue
         links = [p for p in written if table_name and p.parent.name == "tables" and p.stem == table_name] + files
         # Photos embed as PNG (an SVG would carry the same pixels, base64, several times larger).
-        figure = next((p for p in files if p.suffix == (".png" if figure_name == "corruption_grid" else ".svg")), None)
+        figure = next((p for p in files if p.suffix == (".png" if figure_name in PHOTO_FIGURES else ".svg")), None)
         caption = table[0].attrs.get("title", "") if table is not None else ""
         sections.append(Section(title, text, render(table[0], "html", table[1]) if table is not None else "",
                                 figure, caption, links))
