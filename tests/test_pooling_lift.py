@@ -273,3 +273,23 @@ def test_channels_last_autocast_and_export():
     torch.testing.assert_close(low_precision.float(), reference, rtol=0.05, atol=0.1)
     exported = torch.export.export(pool, (x,))
     torch.testing.assert_close(exported.module()(x), reference)
+
+
+
+
+def test_gradients_of_channels_last_data_stay_channels_last():
+    """Up pool of even sizes: its crop must not be a `narrow` even when a no-op, whose backward writes an NCHW
+    gradient; the gradients reaching P and U would then be NCHW, their backward several times slower."""
+    down = randomise(LiftDownPool2d(4))
+    x = torch.randn(2, 4, 8, 8).contiguous(memory_format=torch.channels_last)
+    bands = down.decompose(x)
+    layouts = []
+
+    def record(grad: torch.Tensor) -> None:
+        layouts.append(grad.stride(1) == 1)  # channels innermost (P's are halves of a channels-last gradient)
+
+    for filt in (down.predictor, down.updater):
+        filt.register_forward_hook(lambda module, args, out: None if out.register_hook(record) else None)
+    y = LiftUpPool2d(down)(bands)
+    y.backward(torch.randn(y.shape).contiguous(memory_format=torch.channels_last))
+    assert layouts == [True] * 6

@@ -45,7 +45,15 @@ def pad_input(x: Tensor, stride: int) -> Tensor:
 
 
 def _sum_bands(bands: Any, names: Sequence[str]) -> Tensor:
-    return sum(getattr(bands, name.lower()) for name in names)
+    """The chosen sub-bands summed in order into one new tensor (`sum()` would allocate one per band, starting
+    from `0 + band`); in place is safe under autograd, as addition's backward keeps neither operand."""
+    first, *rest = (getattr(bands, name.lower()) for name in names)
+    if not rest:
+        return first
+    total = first + rest[0]
+    for band in rest[1:]:
+        total.add_(band)
+    return total
 
 
 class Upsampler(nn.Module):

@@ -82,7 +82,10 @@ def merge(even: Tensor, odd: Tensor, dim: int, length: int) -> Tensor:
     order = _memory_order(even)  # interleave in memory order, as in `split`, so the result keeps the layout
     at = order.index(dim)
     merged = torch.stack((even.permute(order), odd.permute(order)), dim=at + 1).flatten(at, at + 1)
-    return merged.permute(_inverse(order)).narrow(dim, 0, length)
+    merged = merged.permute(_inverse(order))
+    # Crop only an extended axis: narrow's backward writes into a new contiguous (NCHW) gradient, which would turn
+    # every later gradient of channels-last data NCHW (slow element-wise backward and layout copies).
+    return merged if merged.shape[dim] == length else merged.narrow(dim, 0, length)
 
 
 def lift(x: Tensor, dim: int, predict: Operator, update: Operator, constraints: bool = False,
