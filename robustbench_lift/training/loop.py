@@ -1,7 +1,5 @@
-"""`liftbench train`: train any zoo model on CIFAR-10/100, an ImageFolder (ImageNet) or the demo set.
-
-    >>> from robustbench_lift.training import recipe_for, train
-    >>> path = train("demo-lift", "demo", "runs/demo-lift", recipe_for("demo").override(epochs=5))
+"""The training loop: `Trainer`, one run on one device (one rank of a distributed run), driven by
+`training.run.train`.
 
 Loss: cross-entropy with label smoothing, plus `pooling.lifting_loss` (LiftPool's constraints; zero for models
 without LiftDownPool). SGD with momentum, per-step cosine schedule after a linear warm-up (`training/recipe.py`).
@@ -31,7 +29,6 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from corruptions.seeding import derive_seed
-from robustbench_lift.engine.device import resolve_device
 from robustbench_lift.engine.distributed import Distributed
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
@@ -42,9 +39,9 @@ from robustbench_lift.models import save_checkpoint
 from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
-from robustbench_lift.training.data import TrainSet, crop_flip, open_train_set
+from robustbench_lift.training.data import TrainSet, crop_flip
 from robustbench_lift.training.init import initial_model
-from robustbench_lift.training.recipe import Recipe, recipe_for
+from robustbench_lift.training.recipe import Recipe
 from robustbench_lift.training.segmentation import crop_flip_masks
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
@@ -277,47 +274,3 @@ class Trainer:
         save_checkpoint(self.module, path, meta)
         path.with_name(FINAL + ".sha256").write_text(f"{file_sha256(path)}  {FINAL}\n")
         return path
-
-
-def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: Recipe | None = None, *,
-          weights: str | Path | None = None, num_classes: int | None = None, device: str = "auto", workers: int = 0,
-          amp: bool | None = None, resume: bool = True, checkpoint_every: int | None = None, progress: bool = True,
-          pool: str | None = None, on_transfer: Callable[[TransferReport], None] | None = None,
-          **pool_kwargs: Any) -> Path:
-    """Train `model` (a zoo name or any `models.create_model` source) on `data` into `out_dir`; return the path
-    of `final.pt`.
-
-    `data`: `"demo"`, a CIFAR-10/100 pickle folder, an ImageFolder train tree, or a `TrainSet` of in-memory
-    tensors. `recipe`: default `recipe_for(<the data's kind>)`. `weights`: initial weights (fine-tuning) instead
-    of the seeded random initialisation: a tag such as DEFAULT, or a checkpoint file, also of the original
-    architecture of a `pool`-swapped model (`training.init`; its `TransferReport` goes to `on_transfer`, its
-    counts into the run's metadata). `num_classes` must match the data's when given. `amp`: autocast (default:
-    on CUDA only). `resume`: continue from `out_dir/last.pt` if present (a different recipe or model is a
-    `UsageError`); False starts over. `checkpoint_every`: also write `last.pt` every this many steps.
-    `pool`: swap the pooling (`"lift"`); `pool_kwargs`: pooling options of a zoo model (`kernel_size=3`, ...),
-    a builder's keyword arguments for other sources.
-    """
-    train_set = open_train_set(data)
-    if num_classes is not None and num_classes != train_set.num_classes:
-        raise UsageError(f"num_classes={num_classes} but {train_set.name} has {train_set.num_classes} classes")
-    recipe = recipe or recipe_for(train_set.kind)
-    target = resolve_device(device)
-    dist = Distributed(target)
-    if target.type == "cuda" and dist.active:  # torchrun: this rank's GPU (LOCAL_RANK)
-        target = torch.device("cuda", torch.cuda.current_device())
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if target.type == "cuda" else []):
-            trainer = Trainer(model, train_set, out, recipe, target, dist, weights=weights, workers=workers, amp=amp,
-                              checkpoint_every=checkpoint_every, progress=progress, pool=pool,
-                              pool_kwargs=pool_kwargs, on_transfer=on_transfer)
-            if resume:
-                trainer.resume()
-            if trainer.epoch == trainer.step == 0 and dist.is_main:
-                (out / LOG).unlink(missing_ok=True)  # starting over: the log restarts with the run
-            while trainer.epoch < recipe.epochs:
-                trainer.run_epoch()
-            return trainer.finish()
-    finally:
-        dist.close()
