@@ -19,6 +19,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from timing import model_arguments  # benchmarks/timing.py, next to this script
 from torch.profiler import ProfilerActivity, profile
 
 from robustbench_lift.models import create_model
@@ -109,16 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", default="resnet18,resnet50")
     parser.add_argument("--pools", default="max,blur,lift")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
-    parser.add_argument("--profile", metavar="NAME", default=None, help="Profile one training step of NAME instead.")
-    args = parser.parse_args()
-    device = torch.device(args.device)
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} batch={args.batch_size} "
-          f"size={args.size} repeats={args.repeats} channels_last={args.channels_last}")
+    args = model_arguments(parser, batch_size=32, size=224, repeats=3)
+    device = args.device
     if args.profile:
         profile_step(args.profile, args.batch_size, args.size, device, args.channels_last)
         return

@@ -20,7 +20,7 @@ import argparse
 
 import torch
 from bench_models import Runner, profile_step
-from timing import best_of  # benchmarks/timing.py, next to this script
+from timing import best_of, model_arguments  # benchmarks/timing.py, next to this script
 
 from robustbench_lift.models import model_spec
 
@@ -31,16 +31,8 @@ PHASES = ("infer", "train")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="segnet_vgg16_bn-max,segnet_vgg16_bn-lift")
-    parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false")
-    parser.add_argument("--profile", metavar="NAME", default=None, help="Profile one training step of NAME instead.")
-    args = parser.parse_args()
-    device = torch.device(args.device)
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} batch={args.batch_size} "
-          f"size={args.size} repeats={args.repeats} channels_last={args.channels_last}")
+    args = model_arguments(parser, batch_size=2, size=128, repeats=5)
+    device = args.device
     if args.profile:
         profile_step(args.profile, args.batch_size, args.size, device, args.channels_last)
         return

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,8 +23,12 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from robustbench_lift.data import open_clean
+from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import top1_error, topk_error
 from robustbench_lift.suites.options import CleanOptions, at_model_size
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CLEAN = ("clean", 0)
 InputFn = Callable[[Tensor, Tensor, tuple[str, int]], Tensor]
@@ -123,3 +127,18 @@ class CleanSuite(Suite):
         return [static_group(self.source, CLEAN, "clean")]
 
 
+def baseline_cells(path: str, model: str, suite: str, source: str) -> tuple["pd.DataFrame", str]:
+    """The `suite` cells of one model on one data set in results store `path` (`model`, from `<store>#<model>`,
+    picks one when it holds several) and their name for reports, `model (store file, data set)`."""
+    from robustbench_lift.store import load_results
+
+    frame = load_results(path)
+    cells = frame[frame["suite"] == suite] if "suite" in frame else frame
+    if model:
+        cells = cells[cells["model"] == model]
+    runs = sorted(set(zip(cells["model"], cells["dataset"]))) if len(cells) else []
+    if len(runs) != 1:
+        found = ", ".join(f"{m} on {d}" for m, d in runs) or f"no {suite} cells"
+        raise UsageError(f"{suite} baseline {source}: expected the {suite} cells of one model on one data set, "
+                         f"found {found}" + ("; choose one with <store>#<model>" if len(runs) > 1 else ""))
+    return cells, f"{runs[0][0]} ({Path(path).name}, {runs[0][1]})"

@@ -41,7 +41,7 @@ from corruptions.seeding import seeded_generator
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, baseline_cells, read_as
 from robustbench_lift.suites.options import PerturbationOptions, at_model_size
 
 
@@ -56,8 +56,6 @@ class PBaseline:
 def load_p_baseline(source: str | Path) -> PBaseline:
     """A baseline from a CSV (`perturbation`, optional `difficulty` (default 1), `flip_prob`, `ut5d`) or from
     the `p` cells of a results store (`results.db`, or `results.db#<model>` when it holds several models)."""
-    from robustbench_lift.store import load_results
-
     path, _, model = str(source).partition("#")
     if not Path(path).is_file():
         raise UsageError(f"p baseline {path} not found: expected a CSV (perturbation,difficulty,flip_prob,ut5d) "
@@ -71,18 +69,10 @@ def load_p_baseline(source: str | Path) -> PBaseline:
         difficulty = table["difficulty"] if "difficulty" in table else pd.Series(1, index=table.index)
         rows = zip(table["perturbation"], difficulty, table["flip_prob"], table["ut5d"])
         return PBaseline(Path(path).name, {(str(p), int(d)): (float(f), float(u)) for p, d, f, u in rows})
-    frame = load_results(path)
-    cells = frame[frame["suite"] == "p"] if "suite" in frame else frame
-    if model:
-        cells = cells[cells["model"] == model]
-    runs = sorted(set(zip(cells["model"], cells["dataset"]))) if len(cells) else []
-    if len(runs) != 1:
-        found = ", ".join(f"{m} on {d}" for m, d in runs) or "no p cells"
-        raise UsageError(f"p baseline {source}: expected the p cells of one model on one data set, found {found}"
-                         + ("; choose one with <store>#<model>" if len(runs) > 1 else ""))
+    cells, name = baseline_cells(path, model, "p", str(source))
     values = {(c, int(s)): (float(f), float(u)) for c, s, f, u in
               zip(cells["corruption"], cells["severity"], cells["flip_prob"], cells["ut5d"])}
-    return PBaseline(f"{runs[0][0]} ({Path(path).name}, {runs[0][1]})", values)
+    return PBaseline(name, values)
 
 
 

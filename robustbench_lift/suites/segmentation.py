@@ -30,7 +30,7 @@ from corruptions.shift import crop_pair_offsets, default_max_shift, windows
 from robustbench_lift.data.segmentation import SegmentationFolder, open_segmentation
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.segmentation import consistency, mean_iou, pixel_accuracy
-from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn
+from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, baseline_cells
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import SegmentationOptions
 
@@ -40,23 +40,12 @@ SHIFT = ("shift", 0)
 
 def load_seg_baseline(source: str | Path) -> tuple[str, dict[tuple[str, int], float]]:
     """`(name, {cell: mIoU})` of the seg cells of one model in a results store (`<store>#<model>` picks one)."""
-    from robustbench_lift.store import load_results
-
     path, _, model = str(source).partition("#")
     if not Path(path).is_file():
         raise UsageError(f"seg baseline {path} not found: expected a results store of `liftbench evaluate --suite "
                          "seg --model <baseline>`")
-    frame = load_results(path)
-    cells = frame[frame["suite"] == "seg"] if "suite" in frame else frame
-    if model:
-        cells = cells[cells["model"] == model]
-    runs = sorted(set(zip(cells["model"], cells["dataset"]))) if len(cells) else []
-    if len(runs) != 1:
-        found = ", ".join(f"{m} on {d}" for m, d in runs) or "no seg cells"
-        raise UsageError(f"seg baseline {source}: expected the seg cells of one model on one data set, found "
-                         f"{found}" + ("; choose one with <store>#<model>" if len(runs) > 1 else ""))
-    return (f"{runs[0][0]} ({Path(path).name}, {runs[0][1]})",
-            {(c, int(s)): float(m) for c, s, m in zip(cells["corruption"], cells["severity"], cells["miou"])})
+    cells, name = baseline_cells(path, model, "seg", str(source))
+    return name, {(c, int(s)): float(m) for c, s, m in zip(cells["corruption"], cells["severity"], cells["miou"])}
 
 
 def is_segmentation_tree(root: str | Path) -> bool:
