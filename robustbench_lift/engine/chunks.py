@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from robustbench_lift.store import (
+    KEY_SCHEMA,
     CellResult,
     ResultStore,
     array_from_bytes,
@@ -39,14 +40,8 @@ Key = tuple[str, str, str, str]
 """(model, weights_sha256, suite, dataset) of a group's cells."""
 Pass = tuple[list[Cell], list[tuple[int, int]]]
 """(cells, chunks `(start, stop)`) computed by one pass of the runner."""
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS chunks (
-    model TEXT NOT NULL,
-    weights_sha256 TEXT NOT NULL,
-    suite TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    corruption TEXT NOT NULL,
-    severity INTEGER NOT NULL,
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS chunks ({KEY_SCHEMA}
     start INTEGER NOT NULL,
     stop INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,

@@ -31,6 +31,7 @@ Writers: a writable file store holds the `writer_lock` row from open to close (o
 from robustbench_lift.store.frames import check_resumable, export_results, load_results
 from robustbench_lift.store.results import (
     KEY_COLUMNS,
+    KEY_SCHEMA,
     RESULT_COLUMNS,
     SCHEMA_VERSION,
     CellResult,
@@ -41,6 +42,6 @@ from robustbench_lift.store.results import (
 )
 
 __all__ = [
-    "KEY_COLUMNS", "RESULT_COLUMNS", "SCHEMA_VERSION", "CellResult", "ResultStore", "array_from_bytes",
+    "KEY_COLUMNS", "KEY_SCHEMA", "RESULT_COLUMNS", "SCHEMA_VERSION", "CellResult", "ResultStore", "array_from_bytes",
     "array_to_bytes", "check_resumable", "compact_indices", "export_results", "load_results",
 ]

@@ -20,7 +20,15 @@ from robustbench_lift.store.lock import WriterLock
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ("model", "weights_sha256", "suite", "dataset", "corruption", "severity")
 RESULT_COLUMNS = (*KEY_COLUMNS, "n", "top1_err", "top5_err")
-_SCHEMA = """
+KEY_SCHEMA = """
+    model TEXT NOT NULL,
+    weights_sha256 TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    corruption TEXT NOT NULL,
+    severity INTEGER NOT NULL,"""
+"""The column definitions of `KEY_COLUMNS`, shared by every table keyed by cell (`cells`, `engine.chunks`)."""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -28,13 +36,7 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT NOT NULL,
     environment TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS cells (
-    model TEXT NOT NULL,
-    weights_sha256 TEXT NOT NULL,
-    suite TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    corruption TEXT NOT NULL,
-    severity INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS cells ({KEY_SCHEMA}
     n INTEGER NOT NULL,
     top1_err REAL,
     top5_err REAL,
