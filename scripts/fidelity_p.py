@@ -20,18 +20,17 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from skimage import data
 
-from corruptions._random import image_generators, per_image_normal, per_image_poisson
-from corruptions.names import NOISE_PERTURBATIONS, get_perturbation_names
+from corruptions.names import RANDOM_PERTURBATIONS, get_perturbation_names
 from corruptions.perturbations import perturbation_sequence, release_length, source_window
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from release_p import NOISE, centre_crop, release_frames, resize_shorter, spatter_dry  # noqa: E402 (shared with the tests)
+from release_draws import draws, psnr  # noqa: E402 (shared with the tests)
+from release_p import centre_crop, release_frames, resize_shorter, spatter_dry  # noqa: E402
 
 SECTION = "## ImageNet-P and CIFAR-10-P: every frame against the release code"
 OTHER_BENCHMARKS = "\n# Other benchmarks\n"
 PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket")
 GOALS = (30.0, 40.0)  # issue 16: every frame >= 30 dB, deterministic perturbations >= 40 dB
-RANDOM = (*NOISE_PERTURBATIONS, "snow", "spatter")
 PACKAGES = ("torch", "torchvision", "imagecorruptions-imaug", "scikit-image", "scipy", "numpy", "pillow",
             "opencv-python")
 NOTES = """\
@@ -56,26 +55,6 @@ Known differences from the release:
   computation (`tests/test_perturbations_release.py`).
 - The release resized before `convert('RGB')`; our image folders convert first (equal for RGB JPEGs).
 """
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
-
-
-def draws(name: str, crops: list[np.ndarray], preset: str, frames: int, seed: int) -> list[np.ndarray | None]:
-    """The numbers each image's generator gives `perturbation_sequence` (`corruptions._random`), HWC."""
-    if name not in RANDOM:
-        return [None] * len(crops)
-    x = torch.stack([torch.from_numpy(c).permute(2, 0, 1) for c in crops]).float() / 255
-    n, c, h, w = x.shape
-    gens = image_generators(torch.Generator().manual_seed(seed), n, x.device)
-    if name == "shot_noise":
-        counts = per_image_poisson(gens, x[:, None].expand(n, frames - 1, c, h, w) * NOISE[preset][name][0])
-        return list(counts.permute(0, 1, 3, 4, 2).numpy())
-    if name in NOISE_PERTURBATIONS:
-        return list(per_image_normal(gens, (frames - 1, c, h, w), x.device).permute(0, 1, 3, 4, 2).numpy())
-    return list(per_image_normal(gens, (1, h, w), x.device)[:, 0].double().numpy())
 
 
 def wet_seed(crops: list[np.ndarray], preset: str, frames: int) -> int:
@@ -115,8 +94,8 @@ def table(preset: str, wholes: list[np.ndarray], crop: int | None) -> list[str]:
     lines = [header, "|---|---|---|---|---|---|---|---|"]
     for name in get_perturbation_names("all"):
         worst = measure(name, preset, wholes, crop).min(axis=0)
-        goal = GOALS[0] if name in RANDOM else GOALS[1]
-        label = f"*{name}*" if name in RANDOM else name
+        goal = GOALS[0] if name in RANDOM_PERTURBATIONS else GOALS[1]
+        label = f"*{name}*" if name in RANDOM_PERTURBATIONS else name
         lines.append(f"| {label} | {len(worst)} | {_db(worst.min())} | {_db(float(np.median(worst)))} | "
                      f"{int((worst < 40).sum())} | {int((worst < 30).sum())} | "
                      f"{'yes' if worst.min() >= goal else '**no**'} | {' '.join(_db(v) for v in worst)} |")

@@ -7,19 +7,18 @@ transcription is fed the numbers the per-image generators give). Goal (issue 16)
 frame of a deterministic perturbation >= 40 dB; measured here: >= 40 dB for all.
 """
 
-import math
 
 import numpy as np
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 from conftest import load_photos
+from release_draws import draws, psnr
 from release_p import centre_crop, release_frames, resize_shorter, spatter_dry
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import data
 
-from corruptions._random import image_generators, per_image_normal, per_image_poisson
-from corruptions.names import NOISE_PERTURBATIONS, RANDOM_PERTURBATIONS, get_perturbation_names
+from corruptions.names import NOISE_PERTURBATIONS, get_perturbation_names
 from corruptions.perturbations import GEOMETRIC_PERTURBATIONS, perturbation_sequence, release_length, source_window
 from corruptions.weather import water_spatter
 
@@ -30,35 +29,10 @@ PSNR_GOAL = 40.0
 SEED = 1
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
-
-
 @pytest.fixture(scope="module")
 def wholes() -> list[np.ndarray]:
     """Resize(64) of a landscape (coffee, 64 x 96) and a portrait (chelsea turned, 95 x 64) photograph."""
     return [resize_shorter(data.coffee(), SIDE), resize_shorter(np.ascontiguousarray(np.rot90(data.chelsea())), SIDE)]
-
-
-def draws(name: str, crops: list[np.ndarray], preset: str, frames: int, difficulty: int = 1
-          ) -> list[np.ndarray | None]:
-    """What each image's generator gives `perturbation_sequence` (`corruptions._random`), in HWC layout."""
-    if name not in RANDOM_PERTURBATIONS:
-        return [None] * len(crops)
-    x = torch.stack([torch.from_numpy(c).permute(2, 0, 1) for c in crops]).float() / 255
-    n, c, h, w = x.shape
-    gens = image_generators(torch.Generator().manual_seed(SEED), n, x.device)
-    if name == "shot_noise":
-        rate = {"imagenet": (300, 120, 60), "cifar": (700, 400, 200)}[preset][difficulty - 1]
-        out = per_image_poisson(gens, x[:, None].expand(n, frames - 1, c, h, w) * rate)
-    elif name in NOISE_PERTURBATIONS:
-        out = per_image_normal(gens, (frames - 1, c, h, w), x.device)
-    else:
-        layers = list(per_image_normal(gens, (1, h, w), x.device)[:, 0].double().numpy())
-        assert name != "spatter" or not any(spatter_dry(layer, preset, frames) for layer in layers)
-        return layers
-    return list(out.permute(0, 1, 3, 4, 2).numpy())
 
 
 def frame_psnrs(ours: torch.Tensor, wholes: list[np.ndarray], name: str, preset: str, crop: int | None,
@@ -66,7 +40,8 @@ def frame_psnrs(ours: torch.Tensor, wholes: list[np.ndarray], name: str, preset:
     """PSNR `(images, frames)` of our uint8 frames against the transcription's."""
     frames = release_length(name, preset)
     crops = [centre_crop(whole, crop) for whole in wholes]
-    numbers = draws(name, crops, preset, frames, difficulty)
+    numbers = draws(name, crops, preset, frames, SEED, difficulty)
+    assert name != "spatter" or not any(spatter_dry(layer, preset, frames) for layer in numbers)
     result = []
     for k, whole in enumerate(wholes):
         reference = release_frames(whole, name, preset, crop, difficulty, draws=numbers[k])
