@@ -140,13 +140,12 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
 
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
-    frames = [run_evaluation(model, weights=weights[index] if weights else None, corruptions=corruptions,
-                             severities=parse_levels(severities), perturbations=perturbations,
-                             difficulties=parse_levels(difficulties, "--difficulties", DIFFICULTIES),
-                             compile=compile_model, dataset=dataset_name, model_args=parse_model_args(model_args),
-                             resize=MODEL if resize is None else resize or None,
-                             crop=MODEL if crop is None else crop or None,
-                             **{k: v for k, v in options.items() if v is not None})  # unset: the suite's default
+    shared = {"corruptions": corruptions, "severities": parse_levels(severities), "perturbations": perturbations,
+              "difficulties": parse_levels(difficulties, "--difficulties", DIFFICULTIES), "compile": compile_model,
+              "dataset": dataset_name, "model_args": parse_model_args(model_args),
+              "resize": MODEL if resize is None else resize or None, "crop": MODEL if crop is None else crop or None,
+              **{k: v for k, v in options.items() if v is not None}}  # unset: the suite's default
+    frames = [run_evaluation(model, weights=weights[index] if weights else None, **shared)
               for index, model in enumerate(models)]
     if int(os.environ.get("RANK", "0")) != 0:
         return
