@@ -35,6 +35,8 @@ CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21
 traffic light, traffic sign, vegetation, terrain, sky, person, rider, car, truck, bus, train, motorcycle,
 bicycle); `cityscapesscripts/helpers/labels.py` of the Cityscapes scripts. Every other id is ignored."""
 CITYSCAPES_CLASSES = 19
+VOC_CLASSES = 21
+"""PASCAL VOC 2012: 20 object classes and background."""
 LAYOUTS = {
     "voc": "JPEGImages/, SegmentationClass/ and ImageSets/Segmentation/<split>.txt (PASCAL VOC 2012)",
     "cityscapes": "leftImg8bit/<split>/<city>/ and gtFine/<split>/<city>/ (Cityscapes)",
@@ -43,7 +45,7 @@ LAYOUTS = {
 """Layout name -> what it expects, for error messages."""
 
 
-def _voc_root(root: Path) -> Path:
+def voc_root(root: Path) -> Path:
     """`root` itself, or its `VOC2012` / `VOCdevkit/VOC2012` sub-folder if that is where the VOC folders are."""
     for candidate in (root, root / "VOC2012", root / "VOCdevkit" / "VOC2012"):
         if (candidate / "SegmentationClass").is_dir():
@@ -56,7 +58,7 @@ def segmentation_layout(path: str | Path) -> str:
     root = Path(path)
     if not root.is_dir():
         raise UsageError(f"segmentation data folder {root} not found")
-    if (_voc_root(root) / "SegmentationClass").is_dir():
+    if (voc_root(root) / "SegmentationClass").is_dir():
         return "voc"
     if (root / "leftImg8bit").is_dir() and (root / "gtFine").is_dir():
         return "cityscapes"
@@ -76,7 +78,7 @@ def is_segmentation_data(path: str | Path) -> bool:
 
 
 def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
-    root = _voc_root(root)
+    root = voc_root(root)
     listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
     if not listing.is_file():
         raise UsageError(f"{root}: no {listing.relative_to(root)}; expected {LAYOUTS['voc']}")

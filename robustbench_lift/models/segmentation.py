@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from robustbench_lift.data.segmentation import VOC_CLASSES
 from robustbench_lift.models import deeplab, segnet
 from robustbench_lift.models.demo import DEMO_DIR, DEMO_TAG, shipped_demo_weights
 from robustbench_lift.models.sites import Pooling, Site
@@ -22,8 +23,6 @@ from robustbench_lift.registry import Registry
 
 SEG_INPUT = 512
 """Side of the square input the summary's FLOPs are counted at (PASCAL VOC training crops are 512 or 513)."""
-VOC_CLASSES = 21
-"""PASCAL VOC 2012: 20 object classes and background."""
 DEMO_SEG_CLASSES = 11
 """The demo data set's 10 shape classes and background (`robustbench_lift.data.demo.CLASSES`)."""
 DEMO_SEG_MANIFEST = DEMO_DIR / "manifest_seg.json"

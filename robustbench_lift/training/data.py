@@ -21,22 +21,25 @@ from robustbench_lift.data import DEMO
 from robustbench_lift.data.cifar import CIFAR_MEAN, CIFAR_STD, cifar_train_files, load_cifar_train
 from robustbench_lift.data.cifar_c import load_cifar_test
 from robustbench_lift.data.imagefolder import ImageFolder, subfolders
+from robustbench_lift.data.segmentation import is_segmentation_data
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.training.recipe import Recipe
 
 
 class FolderTrain(ImageFolder):
     """`<root>/<class>/<image>` for training: item `i` is `(i, uint8 (3, size, size), label)`, a RandomResizedCrop
     (scale 0.08-1, ratio 3/4-4/3, bilinear, torchvision's reference) and a horizontal flip with probability 1/2,
-    drawn from the seed `(seed, epoch, i)`; `set_epoch` sets seed, epoch and size before each epoch's loader."""
+    drawn from the seed `(seed, epoch, i)`; `set_epoch` sets the epoch and the recipe (seed, crop size) before each
+    epoch's loader."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root, resize=None, crop=None)
         self.expected_size = None  # training images keep their own sizes until cropped
         self.seed, self.epoch, self.size = 0, 0, 224
 
-    def set_epoch(self, seed: int, epoch: int, size: int) -> None:
-        self.seed, self.epoch, self.size = seed, epoch, size
+    def set_epoch(self, epoch: int, recipe: Recipe) -> None:
+        self.seed, self.epoch, self.size = recipe.seed, epoch, recipe.crop_size
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         image = self._read(index)
@@ -51,13 +54,14 @@ class FolderTrain(ImageFolder):
 @dataclass
 class Split:
     """One split: uint8 `(N, 3, H, W)` images in memory, or a `Dataset` of `(index, uint8 image, label)`; and
-    int64 `(N,)` labels."""
+    int64 labels, `(N,)` classes or `(N, H, W)` masks, or None when the `Dataset` reads masks of its own
+    (segmentation folders)."""
 
     images: Tensor | Dataset
-    labels: Tensor
+    labels: Tensor | None
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.images) if self.labels is None else len(self.labels)
 
     def batches(self, index_batches: list[Tensor], device: torch.device, workers: int = 0,
                 ) -> Iterator[tuple[Tensor, Tensor]]:
@@ -89,7 +93,7 @@ class TrainSet:
 
     def __post_init__(self) -> None:
         for split_name, split in (("train", self.train), ("test", self.test)):
-            if split is None or not len(split):
+            if split is None or split.labels is None or not len(split):
                 continue
             if isinstance(split.images, Tensor) and (split.images.dtype != torch.uint8 or split.images.ndim != 4
                                                      or len(split.images) != len(split.labels)):
@@ -101,8 +105,8 @@ class TrainSet:
 
     @property
     def dense(self) -> bool:
-        """Whether the labels are masks `(N, H, W)` (segmentation)."""
-        return self.train.labels.ndim == 3
+        """Whether the labels are masks (segmentation): `(N, H, W)` in memory, or read by a segmentation folder."""
+        return self.train.labels is None or self.train.labels.ndim == 3
 
     @property
     def in_memory(self) -> bool:
@@ -115,8 +119,9 @@ class TrainSet:
 
 def open_train_set(source: "str | Path | TrainSet") -> TrainSet:
     """`"demo"` (the procedural set, `data/demo.py`), `"demo-seg"` (it with masks, `training/segmentation.py`),
-    a CIFAR pickle folder, an ImageFolder train tree (its test split: a sibling `val` folder of a folder named
-    `train`, Resize 256 and CenterCrop 224), or a `TrainSet`."""
+    a CIFAR pickle folder, a segmentation folder (`training.segmentation.segmentation_train_set`), an ImageFolder
+    train tree (its test split: a sibling `val` folder of a folder named `train`, Resize 256 and CenterCrop 224),
+    or a `TrainSet`."""
     if isinstance(source, TrainSet):
         return source
     if str(source) == "demo-seg":
@@ -129,14 +134,19 @@ def open_train_set(source: "str | Path | TrainSet") -> TrainSet:
         return TrainSet(DEMO, "demo", Split(*demo_dataset("train")), Split(*demo_dataset("test")), 10, MEAN, STD)
     root = Path(source)
     if not root.is_dir():
-        raise UsageError(f"training data {str(source)!r} not found: expected 'demo', a CIFAR pickle folder "
-                         "(data_batch_1..5 or train) or an image folder <class>/<image>")
+        raise UsageError(f"training data {str(source)!r} not found: expected 'demo', 'demo-seg', a CIFAR pickle "
+                         "folder (data_batch_1..5 or train), a segmentation folder (VOC, Cityscapes, images/ + "
+                         "masks/) or an image folder <class>/<image>")
     if cifar_train_files(root) is not None:
         images, labels, classes = load_cifar_train(root)
         test_set = load_cifar_test(root)
         test = Split(torch.stack([test_set[i][1] for i in range(len(test_set))]), test_set.labels)
         return TrainSet(f"cifar{classes}", "cifar", Split(images, labels), test, classes, CIFAR_MEAN[classes],
                         CIFAR_STD[classes])
+    if is_segmentation_data(root):
+        from robustbench_lift.training.segmentation import segmentation_train_set
+
+        return segmentation_train_set(root)
     if not subfolders(root):
         raise UsageError(f"{root}: neither CIFAR training pickles (data_batch_1..5 or train) nor class folders "
                          "<class>/<image>")

@@ -1,8 +1,9 @@
 """The training loop: `Trainer`, one run on one device (one rank of a distributed run), driven by
 `training.run.train`.
 
-Loss: cross-entropy with label smoothing, plus `pooling.lifting_loss` (LiftPool's constraints; zero for models
-without LiftDownPool). SGD with momentum, per-step cosine schedule after a linear warm-up (`training/recipe.py`).
+Loss: cross-entropy with label smoothing (per pixel for masks, ignoring label 255), plus `pooling.lifting_loss`
+(LiftPool's constraints; zero for models without LiftDownPool). SGD with momentum, per-step cosine or poly
+schedule after a linear warm-up (`training/recipe.py`).
 Each epoch's data order is a permutation seeded by `(seed, epoch)`; augmentation and any stochastic layer are
 seeded by `(seed, epoch, step, rank)`, so a run resumed from `last.pt` (written atomically every epoch and every
 `checkpoint_every` steps, with optimizer, schedule and GradScaler state) ends with the weights of an uninterrupted
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from corruptions.seeding import derive_seed
+from robustbench_lift.data.segmentation import size_batches
 from robustbench_lift.engine.distributed import Distributed
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
@@ -45,6 +47,9 @@ from robustbench_lift.training.recipe import Recipe
 from robustbench_lift.training.segmentation import crop_flip_masks
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
+AUGMENTS_OF = {"in-memory set": "crop_flip", "image folder": "resized_crop_flip",
+               "segmentation folder": "scale_crop_flip"}
+"""The augmentation (`recipe.AUGMENTATIONS`) each kind of training data takes (in-memory sets also `none`)."""
 POSTFIX_EVERY = 10
 """Steps between progress-bar updates of loss, accuracy and images/s (each one synchronises the device)."""
 
@@ -64,12 +69,11 @@ class Trainer:
     def __init__(self, model: str, data: TrainSet, out_dir: Path, recipe: Recipe, device: torch.device,
                  dist: Distributed, *, weights: str | Path | None, workers: int, amp: bool | None,
                  checkpoint_every: int | None, progress: bool, pool: str | None, pool_kwargs: dict[str, Any],
-                 on_transfer: Callable[[TransferReport], None] | None) -> None:
-        if recipe.augment == "resized_crop_flip" and data.in_memory:
-            raise UsageError(f"augment=resized_crop_flip is for image folders; {data.name} is in memory: use crop_flip")
-        if recipe.augment == "crop_flip" and not data.in_memory:
-            raise UsageError(f"augment=crop_flip is for in-memory sets; {data.name} is an image folder: use "
-                             "resized_crop_flip")
+                 on_transfer: Callable[[TransferReport], None] | None, encoder_weights: str | Path | None) -> None:
+        source = "in-memory set" if data.in_memory else "segmentation folder" if data.dense else "image folder"
+        if AUGMENTS_OF[source] != recipe.augment and not (data.in_memory and recipe.augment == "none"):
+            raise UsageError(f"augment={recipe.augment} does not apply to {data.name} ({source}): use "
+                             f"{AUGMENTS_OF[source]}" + (" or none" if data.in_memory else ""))
         if recipe.batch_size % dist.world_size:
             raise UsageError(f"batch size {recipe.batch_size} does not split over {dist.world_size} ranks: use a "
                              "multiple of the number of processes")
@@ -81,7 +85,7 @@ class Trainer:
         self.data, self.out_dir, self.recipe, self.device, self.dist = data, out_dir, recipe, device, dist
         self.workers, self.checkpoint_every, self.progress = workers, checkpoint_every, progress and dist.is_main
         self.module, report = initial_model(model, weights, data.num_classes, seed=recipe.seed, pool=pool,
-                                            options=pool_kwargs)
+                                            options=pool_kwargs, encoder_weights=encoder_weights)
         if report is not None and on_transfer is not None and dist.is_main:
             on_transfer(report)
         meta = self.module.liftbench_meta
@@ -105,7 +109,7 @@ class Trainer:
                                              **({"ignore_index": IGNORE_INDEX} if self.dense else {}))
         self.identity = {"model": meta["model"], "pool_kwargs": meta["pool_kwargs"], "num_classes": data.num_classes,
                          "dataset": data.name, "weights": meta["weights"],
-                         **({"transfer": meta["transfer"]} if "transfer" in meta else {})}
+                         **{key: meta[key] for key in ("transfer", "encoder_weights") if key in meta}}
         self.epoch, self.step, self.sums, self.history = 0, 0, [0.0] * 4, []
 
     # -- checkpoints ------------------------------------------------------------------------------------------
@@ -126,9 +130,13 @@ class Trainer:
         state = self.dist.from_main(lambda: _read_state(path))
         if state is None:
             return
-        for key, ours in (("recipe", self.recipe.to_dict()), ("run", self.identity)):
-            if state.get(key) != ours:
-                theirs = state.get(key) or {}
+        stored_recipe = state.get("recipe")
+        if isinstance(stored_recipe, dict):  # an earlier version's recipe lacks the fields added since
+            stored_recipe = Recipe.from_dict(stored_recipe).to_dict()
+        for key, ours, theirs in (("recipe", self.recipe.to_dict(), stored_recipe),
+                                  ("run", self.identity, state.get("run"))):
+            if theirs != ours:
+                theirs = theirs or {}
                 diff = {k: (theirs.get(k), ours.get(k)) for k in sorted(ours.keys() | theirs.keys())
                         if theirs.get(k) != ours.get(k)}
                 raise UsageError(f"{path} belongs to another run ({key} differs, stored vs requested: {diff}); use "
@@ -189,7 +197,7 @@ class Trainer:
         batches = [order[s * recipe.batch_size:(s + 1) * recipe.batch_size][rank::world]
                    for s in range(self.step, self.steps)]
         if hasattr(self.data.train.images, "set_epoch"):
-            self.data.train.images.set_epoch(recipe.seed, self.epoch, recipe.crop_size)
+            self.data.train.images.set_epoch(self.epoch, recipe)
         sums = [torch.tensor(float(v), device=self.device) for v in self.sums]
         bad_step = torch.tensor(-1, device=self.device)  # first step of this epoch with a non-finite loss
         start, first = time.perf_counter(), self.step
@@ -249,8 +257,12 @@ class Trainer:
             return None
         self.module.eval()
         indices = torch.arange(len(test))[self.dist.rank::self.dist.world_size]
+        batches = list(indices.split(self.recipe.batch_size))
+        if self.dense and not self.data.in_memory:  # a folder's images differ in size: batches of one size
+            sizes = test.images.sizes
+            batches = [indices[group] for group in size_batches([sizes[i] for i in indices], self.recipe.batch_size)]
         correct, count = 0, 0
-        for images, labels in test.batches(list(indices.split(self.recipe.batch_size)), self.device, self.workers):
+        for images, labels in test.batches(batches, self.device, self.workers):
             if self.dense:  # pixel accuracy: correct over labelled pixels
                 counts, _ = self.engine.forward(images, labels)
                 correct, count = correct + int(counts[:, 0].sum()), count + int((labels != IGNORE_INDEX).sum())

@@ -1,5 +1,5 @@
-"""Training recipes: SGD with momentum, per-step cosine decay after a linear warm-up, label smoothing, and the
-LiftPool constraint weights, with defaults per data set.
+"""Training recipes: SGD with momentum, a per-step cosine or poly schedule after a linear warm-up, label smoothing,
+augmentation and the LiftPool constraint weights, with defaults per data set (sources: `docs/protocols.md`).
 
     >>> from robustbench_lift.training.recipe import recipe_for
     >>> recipe_for("demo").override(epochs=5)
@@ -13,10 +13,15 @@ from typing import Any
 from robustbench_lift.errors import UsageError
 from robustbench_lift.pooling.lift import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
 
-AUGMENTATIONS = ("crop_flip", "resized_crop_flip", "none")
+AUGMENTATIONS = ("crop_flip", "resized_crop_flip", "scale_crop_flip", "none")
 """`crop_flip`: random 32x32-style crops of the image zero-padded by `crop_padding`, and horizontal flips (CIFAR,
-batched on the device); `resized_crop_flip`: torchvision's RandomResizedCrop(224) and flips (ImageNet, per image in
-the loader workers); `none`."""
+batched on the device; masks with their images); `resized_crop_flip`: torchvision's RandomResizedCrop(224) and
+flips (ImageNet, per image in the loader workers); `scale_crop_flip`: segmentation folders, image and mask scaled by
+a factor in [`min_scale`, `max_scale`], padded to and cropped at `crop_size`, flipped (DeepLab's, per image in the
+loader workers, `training.segmentation.SegmentationTrain`); `none`."""
+SCHEDULES = ("cosine", "poly")
+"""After the warm-up, per step: `cosine` decay to zero, or `poly`: `(1 - t) ** poly_power` of the fraction `t` of
+the remaining steps done (DeepLab's, and torchvision's segmentation reference)."""
 
 
 @dataclass(frozen=True)
@@ -24,8 +29,10 @@ class Recipe:
     """How to train: every value that changes the result (device and precision aside).
 
     `batch_size` is the global batch of one optimizer step, split evenly over the ranks of a distributed run, so a
-    recipe means the same on any number of GPUs. `warmup_epochs` of linear warm-up (may be fractional), then cosine
-    decay to zero, both per step. `lambda_u`, `lambda_p` weigh LiftPool's constraints (`pooling.lifting_loss`).
+    recipe means the same on any number of GPUs. `warmup_epochs` of linear warm-up (may be fractional), then the
+    `schedule` (`SCHEDULES`), both per step. `lambda_u`, `lambda_p` weigh LiftPool's constraints
+    (`pooling.lifting_loss`). Fields added later default to the behaviour before them, so `from_dict` reads the
+    recipe of any earlier checkpoint.
     """
 
     epochs: int = 200
@@ -42,6 +49,10 @@ class Recipe:
     lambda_u: float = DEFAULT_LAMBDA_U
     lambda_p: float = DEFAULT_LAMBDA_P
     seed: int = 0
+    schedule: str = "cosine"
+    poly_power: float = 0.9
+    min_scale: float = 0.5
+    max_scale: float = 2.0
 
     def __post_init__(self) -> None:
         checks = [("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
@@ -52,7 +63,10 @@ class Recipe:
                   ("augment", self.augment in AUGMENTATIONS, f"one of {', '.join(AUGMENTATIONS)}"),
                   ("crop_padding", self.crop_padding >= 0, ">= 0"), ("crop_size", self.crop_size >= 1, ">= 1"),
                   ("lambda_u", self.lambda_u >= 0, ">= 0"), ("lambda_p", self.lambda_p >= 0, ">= 0"),
-                  ("seed", self.seed >= 0, ">= 0")]
+                  ("seed", self.seed >= 0, ">= 0"),
+                  ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+                  ("poly_power", self.poly_power > 0, "> 0"), ("min_scale", self.min_scale > 0, "> 0"),
+                  ("max_scale", self.max_scale >= self.min_scale, ">= min_scale")]
         checks += [(f.name, math.isfinite(getattr(self, f.name)), "a finite number") for f in dataclasses.fields(self)
                    if isinstance(getattr(self, f.name), float)]
         for name, ok, expected in checks:
@@ -69,12 +83,23 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Recipe":
+        """The recipe `to_dict` wrote, also by an earlier version (its missing fields take their defaults)."""
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise UsageError(f"unknown recipe field(s) {', '.join(sorted(unknown))}: written by a newer liftbench?")
+        return cls(**values)
+
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:
         """Multiplier of `lr` for optimizer step `step` (0-based, counted over the whole run)."""
         warmup = round(self.warmup_epochs * steps_per_epoch)
         if step < warmup:
             return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, self.epochs * steps_per_epoch - warmup)))
+        done = (step - warmup) / max(1, self.epochs * steps_per_epoch - warmup)
+        if self.schedule == "poly":
+            return max(0.0, 1 - done) ** self.poly_power
+        return 0.5 * (1 + math.cos(math.pi * done))
 
 
 RECIPES = {
@@ -86,13 +111,26 @@ RECIPES = {
                        augment="resized_crop_flip"),
     # A small 32x32 net to high accuracy on the procedural demo set in minutes on a CPU.
     "demo": Recipe(epochs=15, label_smoothing=0.1, warmup_epochs=1),
-    # The demo SegNet on the demo masks: per-pixel cross-entropy, no label smoothing.
+    # The demo SegNet on the demo masks: per-pixel cross-entropy, no label smoothing (the shipped weights' recipe).
     "demo_seg": Recipe(epochs=60, batch_size=32, lr=0.1, warmup_epochs=1),
+    # DeepLabV3/V3+ on PASCAL VOC 2012: batch 16, lr 0.007, poly 0.9, random scale 0.5-2 then 513x513 crops and
+    # flips; weight decay 1e-4 of torchvision's segmentation reference. 45 epochs: 30K steps on the 10,582
+    # train_aug images.
+    "voc": Recipe(epochs=45, batch_size=16, lr=0.007, weight_decay=1e-4, augment="scale_crop_flip", crop_size=513,
+                  schedule="poly"),
+    # Cityscapes (mmsegmentation's DeepLabV3+ schedule): batch 8, lr 0.01, wd 5e-4, poly 0.9, 80K steps (215
+    # epochs of the 2,975 train images), scale 0.5-2, 768x768 crops (DeepLabV3 used 769).
+    "cityscapes": Recipe(epochs=215, batch_size=8, lr=0.01, weight_decay=5e-4, augment="scale_crop_flip",
+                         crop_size=768, schedule="poly"),
+    # Any images/ + masks/ folder: the VOC recipe.
+    "segmentation": Recipe(epochs=45, batch_size=16, lr=0.007, weight_decay=1e-4, augment="scale_crop_flip",
+                           crop_size=513, schedule="poly"),
 }
 
 
 def recipe_for(kind: str) -> Recipe:
-    """The default recipe of a data set kind: `cifar`, `imagenet`, `demo` or `demo_seg`."""
+    """The default recipe of a data set kind: `cifar`, `imagenet`, `demo`, `demo_seg`, `voc`, `cityscapes` or
+    `segmentation` (an images/ + masks/ folder)."""
     if kind not in RECIPES:
         raise UsageError(f"no recipe for data set kind {kind!r}: expected one of {', '.join(RECIPES)}")
     return RECIPES[kind]

@@ -24,17 +24,19 @@ def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: 
           weights: str | Path | None = None, num_classes: int | None = None, device: str = "auto", workers: int = 0,
           amp: bool | None = None, resume: bool = True, checkpoint_every: int | None = None, progress: bool = True,
           pool: str | None = None, on_transfer: Callable[[TransferReport], None] | None = None,
-          **pool_kwargs: Any) -> Path:
+          encoder_weights: str | Path | None = None, **pool_kwargs: Any) -> Path:
     """Train `model` (a zoo name or any `models.create_model` source) on `data` into `out_dir`; return the path
     of `final.pt`.
 
-    `data`: `"demo"`, a CIFAR-10/100 pickle folder, an ImageFolder train tree, or a `TrainSet` of in-memory
-    tensors. `recipe`: default `recipe_for(<the data's kind>)`. `weights`: initial weights (fine-tuning) instead
-    of the seeded random initialisation: a tag such as DEFAULT, or a checkpoint file, also of the original
-    architecture of a `pool`-swapped model (`training.init`; its `TransferReport` goes to `on_transfer`, its
-    counts into the run's metadata). `num_classes` must match the data's when given. `amp`: autocast (default:
-    on CUDA only). `resume`: continue from `out_dir/last.pt` if present (a different recipe or model is a
-    `UsageError`); False starts over. `checkpoint_every`: also write `last.pt` every this many steps.
+    `data`: `"demo"`, `"demo-seg"`, a CIFAR-10/100 pickle folder, an ImageFolder train tree, a segmentation
+    folder (VOC, Cityscapes, images/ + masks/), or a `TrainSet`. `recipe`: default `recipe_for(<the data's
+    kind>)`. `weights`: initial weights (fine-tuning) instead of the seeded random initialisation: a tag such as
+    DEFAULT, or a checkpoint file, also of the original architecture of a `pool`-swapped model (`training.init`;
+    its `TransferReport` goes to `on_transfer`, its counts into the run's metadata). `encoder_weights`: a
+    classification checkpoint for a segmentation model's encoder (`training.init`). `num_classes` must match the
+    data's when given. `amp`: autocast (default: on CUDA only). `resume`: continue from `out_dir/last.pt` if
+    present (a different recipe or model is a `UsageError`); False starts over. `checkpoint_every`: also write
+    `last.pt` every this many steps.
     `pool`: swap the pooling (`"lift"`); `pool_kwargs`: pooling options of a zoo model (`kernel_size=3`, ...),
     a builder's keyword arguments for other sources.
     """
@@ -52,7 +54,7 @@ def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: 
         with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if target.type == "cuda" else []):
             trainer = Trainer(model, train_set, out, recipe, target, dist, weights=weights, workers=workers, amp=amp,
                               checkpoint_every=checkpoint_every, progress=progress, pool=pool,
-                              pool_kwargs=pool_kwargs, on_transfer=on_transfer)
+                              pool_kwargs=pool_kwargs, on_transfer=on_transfer, encoder_weights=encoder_weights)
             if resume:
                 trainer.resume()
             if trainer.epoch == trainer.step == 0 and dist.is_main:
