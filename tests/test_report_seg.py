@@ -10,7 +10,11 @@ from test_suite_seg import CELLS, CLASSES, PixelNet, build_tree
 
 from robustbench_lift.engine import evaluate
 from robustbench_lift.report.build import build_report
-from robustbench_lift.report.figures_segmentation import miou_vs_severity, seg_severity_table
+from robustbench_lift.report.figures_segmentation import (
+    miou_vs_severity,
+    robustness_vs_consistency,
+    seg_severity_table,
+)
 from robustbench_lift.store import load_results
 
 
@@ -22,7 +26,8 @@ def test_build_report_writes_seg_tables_and_figures(tmp_path: Path) -> None:
                  progress=False, **CELLS)
     written = build_report(store, tmp_path / "report", formats=("csv", "html"), grid=False, n_boot=20)
     names = {p.name for p in written}
-    assert {"seg_corruption.csv", "seg_severity.csv", "miou_vs_severity.svg", "miou_per_corruption.png"} <= names
+    assert {"seg_corruption.csv", "seg_severity.csv", "miou_vs_severity.svg", "miou_per_corruption.png",
+            "seg_robustness_vs_consistency.png"} <= names
 
     frame = load_results(store)
     miou = {(m, c, int(s)): v for m, c, s, v in zip(frame["model"], frame["corruption"], frame["severity"],
@@ -53,3 +58,15 @@ def test_miou_vs_severity_draws_one_line_per_model() -> None:
     np.testing.assert_allclose(lines[0].get_ydata(), [80, 40])
     np.testing.assert_allclose(lines[1].get_xdata(), [0, 2])
     np.testing.assert_allclose(lines[1].get_ydata(), [70, 50])
+
+
+def test_robustness_vs_consistency_places_each_model_with_its_intervals() -> None:
+    summary = pd.DataFrame({"mean_mIoU": [30.0, 36.0, 50.0], "mean_mIoU_lo": [28.0, 33.0, np.nan],
+                            "mean_mIoU_hi": [31.0, 39.0, np.nan], "seg_consistency": [95.0, 96.5, np.nan],
+                            "seg_consistency_lo": [94.0, 96.0, np.nan], "seg_consistency_hi": [96.0, 97.5, np.nan]},
+                           index=["max", "lift", "classifier"])
+    ax = robustness_vs_consistency(summary).axes[0]
+    points = [(c.get_label(), c.get_offsets()[0].tolist()) for c in ax.collections if c.get_label() in summary.index]
+    assert points == [("max", [95.0, 30.0]), ("lift", [96.5, 36.0])]  # no seg consistency: no point
+    segments = [seg.tolist() for c in ax.collections if c.get_label() not in summary.index for seg in c.get_segments()]
+    assert [[95.0, 28.0], [95.0, 31.0]] in segments and [[96.0, 36.0], [97.5, 36.0]] in segments

@@ -51,6 +51,9 @@ SECTIONS = (
      "each corruption, mean over its severities; best model per corruption in bold."),
     ("Segmentation: mIoU by severity", "seg_severity", "miou_vs_severity", "Suite seg: mIoU (%) averaged over the "
      "corruptions of each severity; severity 0 is the clean set."),
+    ("Segmentation: robustness vs shift consistency", None, "seg_robustness_vs_consistency", "Suite seg: one "
+     "point per model, mean mIoU under corruption against the fraction of overlap pixels two shifted crops label "
+     "alike; bars are 95% CIs. Up and right is better."),
     ("Segmentation: predictions under corruption", None, "seg_qualitative", "Demo images with their ground truth "
      "and each segmentation model's predicted mask, clean and under corruptions (seeded, as in the seg cells)."),
     ("What was measured", None, "corruption_grid", "One photograph under each evaluated corruption at each "
@@ -135,6 +138,8 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path |
         plots["miou_per_corruption"] = seg_figures.miou_per_corruption(tables["seg_corruption"][0])
     if "seg_severity" in tables:
         plots["miou_vs_severity"] = seg_figures.miou_vs_severity(tables["seg_severity"][0])
+    if not summary.reindex(columns=["seg_consistency", "mean_mIoU"]).dropna().empty:
+        plots["seg_robustness_vs_consistency"] = seg_figures.robustness_vs_consistency(summary)
     if "shift" in tables:
         plots["consistency_vs_shift"] = figures.consistency_vs_shift(tables["shift"][0])
     names = grid_names(frame) if grid else []

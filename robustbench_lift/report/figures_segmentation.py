@@ -4,14 +4,16 @@
 - `seg_severity_table`: mIoU (%) per severity (mean over the corruptions; severity 0 = the clean cell).
 - `miou_vs_severity`: one line per model of `seg_severity_table` (Kamann & Rother 2020, mIoU vs severity).
 - `miou_per_corruption`: grouped bars of `seg_corruption_table`, one bar per model.
+- `robustness_vs_consistency`: one point per model of the summary: mean mIoU under corruption against
+  segmentation shift consistency, with their 95% bootstrap intervals.
 
-The shift-consistency cell `("shift", 0)` has no mIoU and appears in neither.
+The shift-consistency cell `("shift", 0)` has no mIoU and appears only in the last.
 """
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from robustbench_lift.report.figures import _grouped_bars, _legend, _lines
+from robustbench_lift.report.figures import _ci_err, _grouped_bars, _legend, _lines, style
 from robustbench_lift.report.tables import corruption_order
 
 
@@ -65,3 +67,26 @@ def miou_vs_severity(severity: pd.DataFrame) -> Figure:
 def miou_per_corruption(corruption: pd.DataFrame) -> Figure:
     """Grouped bars of `seg_corruption_table`."""
     return _grouped_bars(corruption, "mIoU (%)", "Segmentation: mIoU per corruption (mean over severities)")
+
+
+def robustness_vs_consistency(summary: pd.DataFrame) -> Figure:
+    """One point per model of the summary (`report.summary`, %) with both `seg_consistency` and `mean_mIoU`:
+    robustness to corruption (y) against stability under shift (x), 95% CI bars when known; up and right is
+    better."""
+    rows = summary.dropna(subset=["seg_consistency", "mean_mIoU"])
+    fig = Figure(figsize=(5.2, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (model, row) in enumerate(rows.iterrows()):
+        look = style(i)
+        xerr, yerr = _ci_err(row, "seg_consistency"), _ci_err(row, "mean_mIoU")
+        if xerr is not None or yerr is not None:
+            ax.errorbar(row["seg_consistency"], row["mean_mIoU"], xerr=xerr, yerr=yerr, fmt="none",
+                        ecolor=look["color"], elinewidth=0.8, capsize=2)
+        ax.scatter(row["seg_consistency"], row["mean_mIoU"], color=look["color"], marker=look["marker"], s=40,
+                   label=str(model), zorder=3)
+    ax.set_xlabel("seg consistency under shift (%)")
+    ax.set_ylabel("mean mIoU under corruption (%)")
+    ax.set_title("Segmentation: robustness vs shift consistency (95% CI)")
+    ax.grid(alpha=0.3)
+    _legend(ax)
+    return fig
