@@ -72,15 +72,17 @@ def demo_seg_models(pools: Sequence[str] | None = None) -> list[str]:
 
 
 def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pools: Sequence[str] | None = None,
-             suites: Sequence[str] = tuple(DEMO_SUITES), device: str = "auto", batch_size: int = 250,
+             suites: Sequence[str] | None = None, device: str = "auto", batch_size: int = 250,
              amp: bool = False, report: bool = True, progress: bool = True) -> list[Path]:
     """Evaluate the demo models into `<out>/results.db` and write the report; return the files written.
 
     `limit`: at most this many images (sequences for `p`) per cell instead of the demo defaults (a reduced,
     fixed subset: the same evenly spaced test images every time). `pools`: demo poolings to run (default: all
     shipped). `amp`: bf16 autocast instead of fp32 (recorded as the cells' precision; the committed baseline is
-    fp32). `report=False` only fills the store (what CI does before `liftbench check`).
+    fp32). `suites`: some of `DEMO_SUITES` (default: all). `report=False` only fills the store (what CI does
+    before `liftbench check`).
     """
+    suites = list(suites or DEMO_SUITES)
     unknown = [s for s in suites if s not in DEMO_SUITES]
     if unknown:
         raise UsageError(f"unknown demo suite(s) {', '.join(unknown)}: expected some of {', '.join(DEMO_SUITES)}")

@@ -86,7 +86,7 @@ def robustness_vs_consistency(summary: pd.DataFrame) -> Figure:
                    label=str(model), zorder=3)
     ax.set_xlabel("seg consistency under shift (%)")
     ax.set_ylabel("mean mIoU under corruption (%)")
-    ax.set_title("Segmentation: robustness vs shift consistency (95% CI)")
+    ax.set_title("Segmentation: mIoU under corruption vs shift consistency", fontsize="medium")
     ax.grid(alpha=0.3)
     _legend(ax)
     return fig
