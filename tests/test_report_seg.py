@@ -13,6 +13,7 @@ from robustbench_lift.report.build import build_report
 from robustbench_lift.report.figures_segmentation import (
     miou_vs_severity,
     robustness_vs_consistency,
+    seg_cd_table,
     seg_severity_table,
 )
 from robustbench_lift.store import load_results
@@ -70,3 +71,15 @@ def test_robustness_vs_consistency_places_each_model_with_its_intervals() -> Non
     assert points == [("max", [95.0, 30.0]), ("lift", [96.5, 36.0])]  # no seg consistency: no point
     segments = [seg.tolist() for c in ax.collections if c.get_label() not in summary.index for seg in c.get_segments()]
     assert [[95.0, 28.0], [95.0, 31.0]] in segments and [[96.0, 36.0], [97.5, 36.0]] in segments
+
+
+def test_seg_cd_table_normalises_each_corruption_by_the_baseline_models_degradation() -> None:
+    results = pd.DataFrame({"suite": "seg", "label": ["a"] * 5 + ["b"] * 2,
+                            "corruption": ["clean", "fog", "fog", "snow", "snow", "fog", "snow"],
+                            "severity": [0, 1, 3, 1, 3, 1, 1], "miou": [0.9, 0.6, 0.4, 0.5, 0.5, 0.7, 0.7],
+                            "base_miou": [np.nan, 0.5, 0.3, 0.75, 0.25, np.nan, 0.6],
+                            "seg_baseline": [None, "m", "m", "m", "m", None, "m"]})
+    table = seg_cd_table(results)  # b lacks the baseline of one cell: no CD for b
+    assert list(table.columns) == ["a"] and list(table.index) == ["snow", "fog"]  # the registry's order
+    np.testing.assert_allclose(table["a"].to_numpy(), [100 * 1.0 / 1.0, 100 * (0.4 + 0.6) / (0.5 + 0.7)])
+    assert "m = 100" in table.attrs["title"]

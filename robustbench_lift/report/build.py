@@ -49,6 +49,9 @@ SECTIONS = (
      "unshifted image along the diagonal."),
     ("Segmentation: mIoU per corruption", "seg_corruption", "miou_per_corruption", "Suite seg: mIoU (%) of "
      "each corruption, mean over its severities; best model per corruption in bold."),
+    ("Segmentation: corruption degradation", "seg_cd", None, "Suite seg: CD per corruption, sum over severities "
+     "of 1 - mIoU relative to the seg baseline model's (= 100); lower is better, best model per corruption in "
+     "bold; mCD, their mean, is in the summary."),
     ("Segmentation: mIoU by severity", "seg_severity", "miou_vs_severity", "Suite seg: mIoU (%) averaged over the "
      "corruptions of each severity; severity 0 is the clean set."),
     ("Segmentation: robustness vs shift consistency", None, "seg_robustness_vs_consistency", "Suite seg: one "
@@ -111,11 +114,14 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
 
 
 def _seg_tables(frame: pd.DataFrame) -> TableSet:
-    """The non-empty segmentation tables (`report.figures_segmentation`), best mIoU per corruption marked."""
+    """The non-empty segmentation tables (`report.figures_segmentation`), best mIoU and CD per corruption marked."""
     tables: TableSet = {}
     corruption, severity = seg_figures.seg_corruption_table(frame), seg_figures.seg_severity_table(frame)
+    degradation = seg_figures.seg_cd_table(frame)
     if not corruption.empty:
         tables["seg_corruption"] = (corruption, best_mask(corruption, "row", True))
+    if not degradation.empty:
+        tables["seg_cd"] = (degradation, best_mask(degradation, "row", False))
     if not severity.empty:
         tables["seg_severity"] = (severity, None)
     return tables

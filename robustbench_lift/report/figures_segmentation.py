@@ -2,6 +2,7 @@
 
 - `seg_corruption_table`: mIoU (%) per corruption (mean over its evaluated severities), one column per model.
 - `seg_severity_table`: mIoU (%) per severity (mean over the corruptions; severity 0 = the clean cell).
+- `seg_cd_table`: CD (%, the seg baseline = 100) per corruption, for the models evaluated with a seg baseline.
 - `miou_vs_severity`: one line per model of `seg_severity_table` (Kamann & Rother 2020, mIoU vs severity).
 - `miou_per_corruption`: grouped bars of `seg_corruption_table`, one bar per model.
 - `robustness_vs_consistency`: one point per model of the summary: mean mIoU under corruption against
@@ -13,6 +14,7 @@ The shift-consistency cell `("shift", 0)` has no mIoU and appears only in the la
 import pandas as pd
 from matplotlib.figure import Figure
 
+from robustbench_lift.metrics.segmentation import corruption_degradation
 from robustbench_lift.report.figures import _ci_err, _grouped_bars, _legend, _lines, style
 from robustbench_lift.report.tables import corruption_order
 
@@ -48,6 +50,29 @@ def seg_severity_table(results: pd.DataFrame) -> pd.DataFrame:
     table.index, table.columns.name = table.index.astype(int), None
     table.attrs.update(title="Segmentation: mIoU by severity (%, mean over corruptions; 0 = clean)",
                        quantity="mIoU (%)")
+    return table
+
+
+def seg_cd_table(results: pd.DataFrame) -> pd.DataFrame:
+    """CD (%) per corruption (rows) and model (columns): `metrics.segmentation.corruption_degradation` of the
+    cells' stored mIoUs and their baseline's (`base_miou`), for models whose every corruption cell has one; empty
+    without."""
+    cells = _cells(results)
+    cells = cells[cells["corruption"] != "clean"]
+    if cells.empty or "base_miou" not in cells:
+        return pd.DataFrame()
+    with_baseline = cells.groupby("label", sort=False)["base_miou"].transform(lambda b: b.notna().all())
+    cells = cells[with_baseline.astype(bool)]
+    if cells.empty:
+        return pd.DataFrame()
+    models = list(dict.fromkeys(cells["label"]))
+    table = cells.groupby(["corruption", "label"]).apply(
+        lambda cell: 100 * float(corruption_degradation(cell["miou"].to_numpy(), cell["base_miou"].to_numpy())),
+        include_groups=False).unstack("label").reindex(columns=models)
+    table = table.loc[sorted(table.index, key=corruption_order)]
+    table.index.name, table.columns.name = "corruption", None
+    baselines = ", ".join(sorted(set(cells["seg_baseline"].dropna()))) if "seg_baseline" in cells else "the baseline"
+    table.attrs.update(title=f"Segmentation: CD per corruption (%, {baselines} = 100)", quantity="CD (%)")
     return table
 
 
