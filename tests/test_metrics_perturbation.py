@@ -147,3 +147,13 @@ def test_aggregates_keep_difficulties_apart():
     fp = {("snow", 1): 0.9, ("spatter", 1): 0.3, ("rotate", 1): 0.1}
     cifar = perturbation_aggregates(fp, fp, None, means_over="cifar")
     assert cifar["mFP"] == pytest.approx(0.2) and perturbation_aggregates(fp, fp, None)["mFP"] == pytest.approx(0.5)
+
+
+def test_a_baseline_that_never_flips_leaves_fr_undefined_and_says_so():
+    fp = {("rotate", 1): np.array([0.2, 0.0]), ("tilt", 1): np.array([0.1, 0.3])}
+    base = {("rotate", 1): (0.0, 0.5), ("tilt", 1): (0.2, 0.4)}
+    with pytest.warns(RuntimeWarning, match=r"never flips.*rotate@1.*undefined"):
+        out = perturbation_aggregates(fp, fp, base)
+    assert np.isnan(out["FR/rotate"]).all() and np.isnan(out["mFR"]).all()
+    np.testing.assert_allclose(out["FR/tilt"], [0.5, 1.5])
+    np.testing.assert_allclose(out["T5D/rotate"], [0.4, 0.0])

@@ -23,6 +23,8 @@ get the same values per difficulty, suffixed `@2`, `@3`, never averaged across d
 in place of snow: `P_SUBSETS["cifar"]`), the means of CIFAR-10-P-style cells.
 """
 
+import warnings
+
 import numpy as np
 
 from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, P_SUBSETS
@@ -94,6 +96,12 @@ def per_sequence(cell: tuple[str, int], predictions: np.ndarray) -> tuple[np.nda
             top5_distance(predictions[..., :5], against_first, step))
 
 
+def _ratio(value: np.ndarray | float, baseline: float) -> np.ndarray:
+    """`value / baseline`, NaN (without a NumPy warning) where the baseline is 0."""
+    value = np.asarray(value, dtype=np.float64)
+    return value / baseline if baseline != 0 else np.full_like(value, np.nan)
+
+
 def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tuple[str, int], np.ndarray],
                             base: dict[tuple[str, int], tuple[float, float]] | None,
                             means_over: str = "test") -> dict[str, np.ndarray]:
@@ -104,12 +112,16 @@ def perturbation_aggregates(fp: dict[tuple[str, int], np.ndarray], ut5d: dict[tu
     replicates) keyed `(perturbation, d)`; nothing is averaged across difficulties."""
     out: dict[str, np.ndarray] = {}
     tests: dict[str, list[str]] = {}
+    undefined = sorted(f"{p}@{d}" for (p, d) in fp if base is not None and 0 in base[(p, d)])
+    if undefined:
+        warnings.warn(f"the p baseline never flips (FP or uT5D 0) on {', '.join(undefined)}: FR and T5D there, and "
+                      "their means, are undefined (NaN); evaluate more sequences", RuntimeWarning, stacklevel=2)
     for (p, d), value in fp.items():
         suffix = "" if d == 1 else f"@{d}"
         out[f"FP/{p}{suffix}"], out[f"uT5D/{p}{suffix}"] = np.asarray(value), np.asarray(ut5d[(p, d)])
         if base is not None:
-            out[f"FR/{p}{suffix}"] = np.asarray(value) / base[(p, d)][0]
-            out[f"T5D/{p}{suffix}"] = np.asarray(ut5d[(p, d)]) / base[(p, d)][1]
+            out[f"FR/{p}{suffix}"] = _ratio(value, base[(p, d)][0])
+            out[f"T5D/{p}{suffix}"] = _ratio(ut5d[(p, d)], base[(p, d)][1])
         if p in P_SUBSETS[means_over]:
             tests.setdefault(suffix, []).append(p)
     for suffix, names in tests.items():
