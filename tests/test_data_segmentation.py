@@ -56,6 +56,22 @@ def test_cityscapes_label_ids_map_to_the_19_train_ids(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data[0][2].numpy(), expected)
 
 
+def test_ade20k_shifts_the_150_classes_down_and_ignores_other_objects(tmp_path: Path) -> None:
+    root = tmp_path / "ADEChallengeData2016"
+    annotation = np.array([[0, 1, 2], [149, 150, 151]])  # 0 "other objects"; 151 does not exist
+    for split, stem in (("validation", "ADE_val_00000001"), ("training", "ADE_train_00000001")):
+        _image(root / "images" / split / f"{stem}.jpg", 2, 3, seed=1)
+        (root / "annotations" / split).mkdir(parents=True)
+        Image.fromarray(annotation.astype(np.uint8), mode="L").save(root / "annotations" / split / f"{stem}.png")
+    data = open_segmentation(tmp_path)  # default split val: ADE20K's validation
+    assert data.layout == "ade20k" and data.stems == ["ADE_val_00000001"]
+    np.testing.assert_array_equal(data[0][2].numpy(), [[255, 0, 1], [148, 149, 255]])
+    assert SegmentationFolder(tmp_path, "training").stems == ["ADE_train_00000001"]
+    (root / "annotations" / "validation" / "ADE_val_00000001.png").unlink()
+    with pytest.raises(UsageError, match=r"ade20k.*missing.*ADE_val_00000001.png.*annotations/<split>"):
+        open_segmentation(tmp_path)
+
+
 def test_masks_folder_pairs_by_stem_and_names_the_unpaired(tmp_path: Path) -> None:
     written = {}
     for stem, size in (("b", (5, 4)), ("a", (2, 2))):

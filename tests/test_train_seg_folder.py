@@ -117,6 +117,14 @@ def test_folders_open_with_their_recipe_classes_and_validation_split(tree, tmp_p
     voc_set = open_train_set(tmp_path / "VOCdevkit")
     assert (voc_set.kind, voc_set.num_classes, len(voc_set.train), len(voc_set.test)) == ("voc", 21, 1, 1)
     assert recipe_for("voc").crop_size == 513 and recipe_for("cityscapes").crop_size == 768
+    ade = tmp_path / "ade"
+    for split in ("training", "validation"):
+        (ade / "images" / split).mkdir(parents=True)
+        (ade / "annotations" / split).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ade / "images" / split / "x.jpg")
+        Image.fromarray(np.ones((8, 8), np.uint8), mode="L").save(ade / "annotations" / split / "x.png")
+    ade_set = open_train_set(ade)
+    assert (ade_set.kind, ade_set.num_classes, len(ade_set.train), len(ade_set.test)) == ("ade20k", 150, 1, 1)
     with pytest.raises(UsageError, match="augment=crop_flip does not apply.*segmentation folder.*scale_crop_flip"):
         train("demo_seg-max", data, tmp_path / "bad", FAST.override(augment="crop_flip"), progress=False)
 

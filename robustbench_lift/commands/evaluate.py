@@ -68,7 +68,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
 @click.option("--seg-baseline", type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's "
               "seg cells (store.db or store.db#model).")
-@click.option("--split", help="Suite seg: VOC / Cityscapes split.  [default: val]")
+@click.option("--split", help="Suite seg: VOC / Cityscapes / ADE20K split.  [default: val]")
 @click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
               help="Images per forward pass (sequences and crop "
               "pairs are batched to about this many frames).")

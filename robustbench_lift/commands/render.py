@@ -8,7 +8,7 @@ from robustbench_lift.commands.options import NON_NEGATIVE, POSITIVE, SEED, pars
 
 @click.command()
 @click.option("--data", required=True, type=click.Path(path_type=str), help="ImageFolder root (<class>/<image>), "
-              "or a segmentation set (VOC, Cityscapes, images/ + masks/, 'demo').")
+              "or a segmentation set (VOC, Cityscapes, ADE20K, images/ + masks/, 'demo').")
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Output root of the corrupted tree.")
 @click.option("--corruptions", default="common", show_default=True,
               help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ..., "
@@ -27,7 +27,7 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
            seed: int, device: str | None, preset: str) -> None:
     """Write <out>/<corruption>/<severity>/<class>/<image>.JPEG (Resize 256, CenterCrop 224, JPEG quality 85).
 
-    A segmentation set (VOC, Cityscapes, images/ + masks/, or 'demo') is written as
+    A segmentation set (VOC, Cityscapes, ADE20K, images/ + masks/, or 'demo') is written as
     <out>/<corruption>/<severity>/images/<stem>.png (each image at its own size, lossless) with masks/<stem>.png
     copied unchanged, the tree `liftbench evaluate --suite seg` reads. Resumable: existing files are kept. The
     images are "ImageNet-C style", corrupted by this package.

@@ -16,13 +16,13 @@ from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, SEED
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Keyword argument of the model "
               "builder (zoo: pooling options), repeatable.")
 @click.option("--data", required=True, help="'demo', 'demo-seg', a CIFAR-10/100 pickle folder, an ImageFolder train "
-              "tree, or a segmentation folder (PASCAL VOC 2012, Cityscapes, images/ + masks/).")
+              "tree, or a segmentation folder (PASCAL VOC 2012, Cityscapes, ADE20K, images/ + masks/).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder: last.pt, final.pt, log.")
 @click.option("--epochs", type=click.IntRange(min=1), help="[default: CIFAR 200, ImageNet 90, demo 15, VOC 45, "
-              "Cityscapes 215]")
+              "Cityscapes 215, ADE20K 63]")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Global batch per step.  [default: 128, ImageNet 256, "
-              "VOC 16, Cityscapes 8]")
-@click.option("--lr", type=float, help="Peak learning rate.  [default: 0.1, VOC 0.007, Cityscapes 0.01]")
+              "VOC and ADE20K 16, Cityscapes 8]")
+@click.option("--lr", type=float, help="Peak learning rate.  [default: 0.1, VOC 0.007, Cityscapes and ADE20K 0.01]")
 @click.option("--weight-decay", type=float, help="[default: 5e-4, ImageNet and VOC 1e-4]")
 @click.option("--label-smoothing", type=float, help="[default: CIFAR 0, ImageNet and demo 0.1, segmentation 0]")
 @click.option("--warmup-epochs", type=float, help="Linear warm-up before the schedule.  [default: demo 1, else 0]")
@@ -30,7 +30,7 @@ from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, SEED
               "segmentation folders poly, else cosine]")
 @click.option("--poly-power", type=float, help="Exponent of the poly schedule.  [default: 0.9]")
 @click.option("--crop-size", type=click.IntRange(min=1), help="Training crop side of image and segmentation "
-              "folders.  [default: ImageNet 224, VOC 513, Cityscapes 768]")
+              "folders.  [default: ImageNet 224, VOC 513, Cityscapes 768, ADE20K 512]")
 @click.option("--min-scale", type=float, help="Smallest random scale of segmentation folders.  [default: 0.5]")
 @click.option("--max-scale", type=float, help="Largest random scale of segmentation folders.  [default: 2.0]")
 @click.option("--lambda-u", type=float, help="Weight of LiftPool's updater constraint.  [default: 0.01]")

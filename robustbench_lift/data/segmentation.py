@@ -9,6 +9,10 @@ Items are `(index, uint8 image (3, H, W), uint8 mask (H, W))`, masks holding cla
 - `cityscapes`: `leftImg8bit/<split>/<city>/<name>_leftImg8bit.png` with
   `gtFine/<split>/<city>/<name>_gtFine_labelIds.png`, the 34 label ids mapped to the 19 training ids
   (`CITYSCAPES_TRAIN_IDS`), every other id to 255;
+- `ade20k`: ADE20K SceneParsing (`ADEChallengeData2016` or its parent): `images/<split>/<stem>.jpg` with
+  `annotations/<split>/<stem>.png`, splits `training` and `validation` (20,210 and 2,000 images; `train` and
+  `val` name them too); the 150 classes 1..150 become 0..149 and 0 ("other objects") is ignored, as in the
+  SceneParsing benchmark (mmsegmentation's `reduce_zero_label`);
 - `masks`: `images/<stem>.<ext>` paired with `masks/<stem>.png` by file stem (single-channel or palette PNGs of
   class indices), the layout `liftbench render` writes per corruption cell.
 Images of a set may differ in size (VOC, ADE20K): `sizes` lists each one's `(H, W)` so batches can group them.
@@ -37,9 +41,13 @@ bicycle); `cityscapesscripts/helpers/labels.py` of the Cityscapes scripts. Every
 CITYSCAPES_CLASSES = 19
 VOC_CLASSES = 21
 """PASCAL VOC 2012: 20 object classes and background."""
+ADE20K_CLASSES = 150
+"""ADE20K SceneParsing: the 150 evaluated classes (label 0, "other objects", is ignored)."""
+ADE20K_SPLITS = {"train": "training", "val": "validation"}
 LAYOUTS = {
     "voc": "JPEGImages/, SegmentationClass/ and ImageSets/Segmentation/<split>.txt (PASCAL VOC 2012)",
     "cityscapes": "leftImg8bit/<split>/<city>/ and gtFine/<split>/<city>/ (Cityscapes)",
+    "ade20k": "images/<split>/ and annotations/<split>/ with split training or validation (ADE20K SceneParsing)",
     "masks": "images/<stem>.<ext> and masks/<stem>.png",
 }
 """Layout name -> what it expects, for error messages."""
@@ -53,6 +61,12 @@ def voc_root(root: Path) -> Path:
     return root
 
 
+def ade20k_root(root: Path) -> Path:
+    """`root` itself, or its `ADEChallengeData2016` sub-folder if that holds `annotations/`."""
+    nested = root / "ADEChallengeData2016"
+    return nested if (nested / "annotations").is_dir() else root
+
+
 def segmentation_layout(path: str | Path) -> str:
     """`"voc"`, `"cityscapes"` or `"masks"`; a `UsageError` naming the expected layouts and what was found."""
     root = Path(path)
@@ -62,6 +76,8 @@ def segmentation_layout(path: str | Path) -> str:
         return "voc"
     if (root / "leftImg8bit").is_dir() and (root / "gtFine").is_dir():
         return "cityscapes"
+    if (ade20k_root(root) / "annotations").is_dir() and (ade20k_root(root) / "images").is_dir():
+        return "ade20k"
     if (root / "images").is_dir() and (root / "masks").is_dir():
         return "masks"
     found = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))[:8]
@@ -92,6 +108,14 @@ def _cityscapes_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
         raise UsageError(f"{root}: no leftImg8bit/{split}/<city>/*_leftImg8bit.png; expected {LAYOUTS['cityscapes']}")
     return [(p, root / "gtFine" / split / p.parent.name / p.name.replace("_leftImg8bit", "_gtFine_labelIds"))
             for p in images]
+
+
+def _ade20k_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
+    root, split = ade20k_root(root), ADE20K_SPLITS.get(split, split)
+    images = sorted(p for p in (root / "images" / split).glob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not images:
+        raise UsageError(f"{root}: no images/{split}/*.jpg; expected {LAYOUTS['ade20k']}")
+    return [(p, root / "annotations" / split / f"{p.stem}.png") for p in images]
 
 
 def _folder_pairs(root: Path) -> list[tuple[Path, Path]]:
@@ -130,7 +154,8 @@ class SegmentationFolder(Dataset):
         self.root = Path(root)
         self.layout = segmentation_layout(self.root)
         self.pairs = {"voc": lambda: _voc_pairs(self.root, split), "masks": lambda: _folder_pairs(self.root),
-                      "cityscapes": lambda: _cityscapes_pairs(self.root, split)}[self.layout]()
+                      "cityscapes": lambda: _cityscapes_pairs(self.root, split),
+                      "ade20k": lambda: _ade20k_pairs(self.root, split)}[self.layout]()
         missing = [str(p) for pair in self.pairs for p in pair if not p.is_file()]
         if missing:
             raise UsageError(f"{self.root} ({self.layout}): {len(missing)} listed files are missing, first "
@@ -139,6 +164,9 @@ class SegmentationFolder(Dataset):
         if self.layout == "cityscapes":
             self.lookup = np.full(256, IGNORE_INDEX, np.uint8)
             self.lookup[list(CITYSCAPES_TRAIN_IDS)] = list(CITYSCAPES_TRAIN_IDS.values())
+        if self.layout == "ade20k":
+            self.lookup = np.full(256, IGNORE_INDEX, np.uint8)
+            self.lookup[1:ADE20K_CLASSES + 1] = np.arange(ADE20K_CLASSES)
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -122,6 +122,10 @@ RECIPES = {
     # epochs of the 2,975 train images), scale 0.5-2, 768x768 crops (DeepLabV3 used 769).
     "cityscapes": Recipe(epochs=215, batch_size=8, lr=0.01, weight_decay=5e-4, augment="scale_crop_flip",
                          crop_size=768, schedule="poly"),
+    # ADE20K (mmsegmentation's DeepLabV3+ 512x512 80K schedule): batch 16, lr 0.01, wd 5e-4, poly 0.9, 80K steps
+    # (63 epochs of the 20,210 training images), scale 0.5-2, 512 x 512 crops.
+    "ade20k": Recipe(epochs=63, batch_size=16, lr=0.01, weight_decay=5e-4, augment="scale_crop_flip", crop_size=512,
+                     schedule="poly"),
     # Any images/ + masks/ folder: the VOC recipe.
     "segmentation": Recipe(epochs=45, batch_size=16, lr=0.007, weight_decay=1e-4, augment="scale_crop_flip",
                            crop_size=513, schedule="poly"),
@@ -129,8 +133,8 @@ RECIPES = {
 
 
 def recipe_for(kind: str) -> Recipe:
-    """The default recipe of a data set kind: `cifar`, `imagenet`, `demo`, `demo_seg`, `voc`, `cityscapes` or
-    `segmentation` (an images/ + masks/ folder)."""
+    """The default recipe of a data set kind: `cifar`, `imagenet`, `demo`, `demo_seg`, `voc`, `cityscapes`,
+    `ade20k` or `segmentation` (an images/ + masks/ folder)."""
     if kind not in RECIPES:
         raise UsageError(f"no recipe for data set kind {kind!r}: expected one of {', '.join(RECIPES)}")
     return RECIPES[kind]

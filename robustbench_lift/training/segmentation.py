@@ -18,9 +18,11 @@ from torchvision.transforms import InterpolationMode
 
 from corruptions.seeding import derive_seed
 from robustbench_lift.data.segmentation import (
+    ADE20K_CLASSES,
     CITYSCAPES_CLASSES,
     VOC_CLASSES,
     SegmentationFolder,
+    ade20k_root,
     read_mask,
     segmentation_layout,
     voc_root,
@@ -98,10 +100,11 @@ class SegmentationTrain(Dataset):
 
 
 def _test_folder(root: Path, layout: str) -> SegmentationFolder | None:
-    """The validation split next to a training split: VOC's `val.txt`, Cityscapes' `val`, or an images/ + masks/
-    folder `val` beside one named `train`; None if there is none."""
+    """The validation split next to a training split: VOC's `val.txt`, Cityscapes' `val`, ADE20K's `validation`,
+    or an images/ + masks/ folder `val` beside one named `train`; None if there is none."""
     present = {"voc": (voc_root(root) / "ImageSets" / "Segmentation" / "val.txt").is_file(),
                "cityscapes": (root / "leftImg8bit" / "val").is_dir(),
+               "ade20k": (ade20k_root(root) / "images" / "validation").is_dir(),
                "masks": root.name == "train" and root.with_name("val").is_dir()}[layout]
     if not present:
         return None
@@ -116,10 +119,10 @@ def _mask_classes(folders: list[SegmentationFolder]) -> int:
 
 
 def segmentation_train_set(root: str | Path) -> TrainSet:
-    """A segmentation folder's `train` split (VOC `train.txt`, Cityscapes `train`, or an images/ + masks/ folder)
-    with `scale_crop_flip` items, its validation split (`_test_folder`) as the test split, ImageNet normalisation
-    and the data set's classes (images/ + masks/: 1 + the largest index in its masks). Its kind (`voc`,
-    `cityscapes`, `segmentation`) picks the recipe."""
+    """A segmentation folder's `train` split (VOC `train.txt`, Cityscapes `train`, ADE20K `training`, or an
+    images/ + masks/ folder) with `scale_crop_flip` items, its validation split (`_test_folder`) as the test
+    split, ImageNet normalisation and the data set's classes (images/ + masks/: 1 + the largest index in its
+    masks). Its kind (`voc`, `cityscapes`, `ade20k`, `segmentation`) picks the recipe."""
     root = Path(root)
     layout = segmentation_layout(root)
     train = SegmentationFolder(root, "train")
@@ -128,6 +131,7 @@ def segmentation_train_set(root: str | Path) -> TrainSet:
         raise UsageError(f"{root} ({layout}) lists no training images")
     kind, name, classes = {"voc": ("voc", "voc2012", VOC_CLASSES),
                            "cityscapes": ("cityscapes", "cityscapes", CITYSCAPES_CLASSES),
+                           "ade20k": ("ade20k", "ade20k", ADE20K_CLASSES),
                            "masks": ("segmentation", root.parent.name if root.name == "train" else root.name,
                                      None)}[layout]
     classes = classes or _mask_classes([train] + ([test] if test is not None else []))
