@@ -108,14 +108,24 @@ def test_folders_open_with_their_recipe_classes_and_validation_split(tree, tmp_p
     assert (data.kind, data.name, data.num_classes, data.dense) == ("segmentation", "shapes", 11, True)
     assert len(data.train) == 24 and len(data.test) == 6 and recipe_for(data.kind).schedule == "poly"
     voc = tmp_path / "VOCdevkit" / "VOC2012"
-    for folder, listing in (("JPEGImages", "train"), ("SegmentationClass", "val")):
+    listings = voc / "ImageSets" / "Segmentation"
+    for folder in ("JPEGImages", "SegmentationClass", "SegmentationClassAug"):
         (voc / folder).mkdir(parents=True)
-        (voc / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
-        (voc / "ImageSets" / "Segmentation" / f"{listing}.txt").write_text("a\n")
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(voc / "JPEGImages" / "a.jpg")
-    Image.fromarray(np.zeros((8, 8), np.uint8), mode="L").save(voc / "SegmentationClass" / "a.png")
+    listings.mkdir(parents=True)
+    for stem in "abc":
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(voc / "JPEGImages" / f"{stem}.jpg")
+        Image.fromarray(np.zeros((8, 8), np.uint8), mode="L").save(voc / "SegmentationClass" / f"{stem}.png")
+    for stem in "bc":
+        Image.fromarray(np.ones((8, 8), np.uint8), mode="L").save(voc / "SegmentationClassAug" / f"{stem}.png")
+    (listings / "train.txt").write_text("a\n")
+    (listings / "val.txt").write_text("b\n")
     voc_set = open_train_set(tmp_path / "VOCdevkit")
     assert (voc_set.kind, voc_set.num_classes, len(voc_set.train), len(voc_set.test)) == ("voc", 21, 1, 1)
+    (listings / "train_aug.txt").write_text("c\n")  # SBD's masks: read from SegmentationClassAug
+    assert int(open_train_set(tmp_path / "VOCdevkit").train.images.folder[0][2].max()) == 1
+    (listings / "train_aug.txt").write_text("c\nb\n")
+    with pytest.raises(UsageError, match=r"1 validation images .* also training images \(first: .*b.jpg\)"):
+        open_train_set(tmp_path / "VOCdevkit")
     assert recipe_for("voc").crop_size == 513 and recipe_for("cityscapes").crop_size == 768
     ade = tmp_path / "ade"
     for split in ("training", "validation"):

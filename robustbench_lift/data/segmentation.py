@@ -5,7 +5,8 @@ Items are `(index, uint8 image (3, H, W), uint8 mask (H, W))`, masks holding cla
 
 - `voc`: PASCAL VOC 2012 (`VOCdevkit/VOC2012` or a parent of it): `JPEGImages/<id>.jpg`,
   `SegmentationClass/<id>.png` (palette PNGs whose indices are the 21 classes, 255 the void border) and the ids
-  of `ImageSets/Segmentation/<split>.txt` (val: 1,449 images);
+  of `ImageSets/Segmentation/<split>.txt` (val: 1,449 images); split `train_aug` reads its masks from
+  `SegmentationClassAug/` (`VOC_AUGMENTED`);
 - `cityscapes`: `leftImg8bit/<split>/<city>/<name>_leftImg8bit.png` with
   `gtFine/<split>/<city>/<name>_gtFine_labelIds.png`, the 34 label ids mapped to the 19 training ids
   (`CITYSCAPES_TRAIN_IDS`), every other id to 255;
@@ -41,11 +42,16 @@ bicycle); `cityscapesscripts/helpers/labels.py` of the Cityscapes scripts. Every
 CITYSCAPES_CLASSES = 19
 VOC_CLASSES = 21
 """PASCAL VOC 2012: 20 object classes and background."""
+VOC_AUGMENTED = "train_aug"
+"""The VOC split of the 10,582 training images with SBD's masks (Hariharan et al., ICCV 2011), in the
+convention of the DeepLab re-implementations: `ImageSets/Segmentation/train_aug.txt` listing them and
+`SegmentationClassAug/<id>.png` holding their class-index masks."""
 ADE20K_CLASSES = 150
 """ADE20K SceneParsing: the 150 evaluated classes (label 0, "other objects", is ignored)."""
 ADE20K_SPLITS = {"train": "training", "val": "validation"}
 LAYOUTS = {
-    "voc": "JPEGImages/, SegmentationClass/ and ImageSets/Segmentation/<split>.txt (PASCAL VOC 2012)",
+    "voc": "JPEGImages/, SegmentationClass/ (SegmentationClassAug/ for train_aug) and "
+           "ImageSets/Segmentation/<split>.txt (PASCAL VOC 2012)",
     "cityscapes": "leftImg8bit/<split>/<city>/ and gtFine/<split>/<city>/ (Cityscapes)",
     "ade20k": "images/<split>/ and annotations/<split>/ with split training or validation (ADE20K SceneParsing)",
     "masks": "images/<stem>.<ext> and masks/<stem>.png",
@@ -99,7 +105,8 @@ def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     if not listing.is_file():
         raise UsageError(f"{root}: no {listing.relative_to(root)}; expected {LAYOUTS['voc']}")
     ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
-    return [(root / "JPEGImages" / f"{i}.jpg", root / "SegmentationClass" / f"{i}.png") for i in ids]
+    masks = root / ("SegmentationClassAug" if split == VOC_AUGMENTED else "SegmentationClass")
+    return [(root / "JPEGImages" / f"{i}.jpg", masks / f"{i}.png") for i in ids]
 
 
 def _cityscapes_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:

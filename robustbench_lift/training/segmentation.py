@@ -20,6 +20,7 @@ from corruptions.seeding import derive_seed
 from robustbench_lift.data.segmentation import (
     ADE20K_CLASSES,
     CITYSCAPES_CLASSES,
+    VOC_AUGMENTED,
     VOC_CLASSES,
     SegmentationFolder,
     ade20k_root,
@@ -119,16 +120,23 @@ def _mask_classes(folders: list[SegmentationFolder]) -> int:
 
 
 def segmentation_train_set(root: str | Path) -> TrainSet:
-    """A segmentation folder's `train` split (VOC `train.txt`, Cityscapes `train`, ADE20K `training`, or an
-    images/ + masks/ folder) with `scale_crop_flip` items, its validation split (`_test_folder`) as the test
-    split, ImageNet normalisation and the data set's classes (images/ + masks/: 1 + the largest index in its
-    masks). Its kind (`voc`, `cityscapes`, `ade20k`, `segmentation`) picks the recipe."""
+    """A segmentation folder's training split (VOC `train_aug.txt` if present, else `train.txt`; Cityscapes
+    `train`, ADE20K `training`, or an images/ + masks/ folder) with `scale_crop_flip` items, its validation
+    split (`_test_folder`) as the test split, ImageNet normalisation and the data set's classes (images/ +
+    masks/: 1 + the largest index in its masks). Its kind (`voc`, `cityscapes`, `ade20k`, `segmentation`)
+    picks the recipe."""
     root = Path(root)
     layout = segmentation_layout(root)
-    train = SegmentationFolder(root, "train")
+    augmented = (voc_root(root) / "ImageSets" / "Segmentation" / f"{VOC_AUGMENTED}.txt").is_file()
+    train = SegmentationFolder(root, VOC_AUGMENTED if layout == "voc" and augmented else "train")
     test = _test_folder(root, layout)
     if not len(train):
         raise UsageError(f"{root} ({layout}) lists no training images")
+    shared = sorted({image for image, _ in train.pairs} & {image for image, _ in test.pairs} if test else set())
+    if shared:
+        raise UsageError(f"{len(shared)} validation images of {root} are also training images (first: {shared[0]}); "
+                         "training on them would inflate every validation number: remove them from the training "
+                         "split")
     kind, name, classes = {"voc": ("voc", "voc2012", VOC_CLASSES),
                            "cityscapes": ("cityscapes", "cityscapes", CITYSCAPES_CLASSES),
                            "ade20k": ("ade20k", "ade20k", ADE20K_CLASSES),
