@@ -19,6 +19,7 @@ from torchvision.transforms import InterpolationMode
 
 import robustbench_lift.training.init as init_module
 import robustbench_lift.training.loop as loop_module
+from robustbench_lift.cli import main
 from robustbench_lift.data.demo import demo_segmentation
 from robustbench_lift.data.segmentation import SegmentationFolder
 from robustbench_lift.errors import UsageError
@@ -167,6 +168,22 @@ def test_a_run_validates_on_images_of_two_sizes_and_resumes_exactly(tree, tmp_pa
     record = json.loads((tmp_path / "a" / "log.jsonl").read_text().splitlines()[-1])
     assert record["test_acc"] == pytest.approx(right / labelled, abs=1e-9)
     assert record["lr"] == pytest.approx(FAST.lr * FAST.lr_factor(2 * 3, 3))  # the poly factor after the last step
+
+
+def test_cli_trains_on_a_folder_with_its_recipe_and_the_options_given(tree, tmp_path, capsys):
+    args = ["train", "--model", "demo_seg-lift", "--data", str(tree), "--out", str(tmp_path / "run"), "--epochs", "1",
+            "--batch-size", "12", "--crop-size", "24", "--min-scale", "0.75", "--schedule", "cosine", "--no-progress"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out = capsys.readouterr().out
+    meta = read_checkpoint(tmp_path / "run" / "final.pt")[1]
+    assert exit_info.value.code == 0 and f"test accuracy: {100 * meta['test_acc']:.2f}%" in out
+    recipe = Recipe.from_dict(meta["recipe"])
+    assert recipe == recipe_for("segmentation").override(epochs=1, batch_size=12, crop_size=24, min_scale=0.75,
+                                                         schedule="cosine")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args[:6], str(tmp_path / "r2"), "--schedule", "step", "--no-progress"])
+    assert exit_info.value.code == 2 and "schedule='step': expected one of cosine, poly" in capsys.readouterr().err
 
 
 def test_encoder_weights_load_into_a_segnet_encoder(tmp_path):
