@@ -25,7 +25,7 @@ from robustbench_lift.data.segmentation import SegmentationFolder
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD, create_model, read_checkpoint
 from robustbench_lift.training import Recipe, open_train_set, recipe_for, train
-from robustbench_lift.training.init import initial_model
+from robustbench_lift.training.init import ModelStart, initial_model
 from robustbench_lift.training.segmentation import SegmentationTrain
 
 ADDED_FIELDS = ("schedule", "poly_power", "min_scale", "max_scale")
@@ -190,12 +190,11 @@ def test_encoder_weights_load_into_a_segnet_encoder(tmp_path):
     torch.manual_seed(3)
     features = vgg.make_layers(vgg.cfgs["D"], batch_norm=True)  # torchvision's VGG-16-BN `features`
     torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, tmp_path / "vgg16_bn.pth")
-    module, _ = initial_model("segnet_vgg16_bn-lift", None, 5, seed=0, pool=None, options={},
-                              encoder_weights=tmp_path / "vgg16_bn.pth")
+    module, _ = initial_model(ModelStart("segnet_vgg16_bn-lift", encoder_weights=tmp_path / "vgg16_bn.pth"), 5, 0)
     assert all(torch.equal(module.features.state_dict()[k], v) for k, v in features.state_dict().items())
     assert module.liftbench_meta["encoder_weights"] == "vgg16_bn.pth"
     with pytest.raises(UsageError, match="encoder-weights is for segmentation models"):
-        initial_model("demo-max", None, 10, seed=0, pool=None, options={}, encoder_weights=tmp_path / "vgg16_bn.pth")
+        initial_model(ModelStart("demo-max", encoder_weights=tmp_path / "vgg16_bn.pth"), 10, 0)
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ checkpoint instead (`encoder_weights`: torchvision's VGG-16-BN for SegNet, a Res
 DeepLabV3+), loaded strictly by the model's `load_encoder`.
 """
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,29 @@ from robustbench_lift.models import create_model, read_checkpoint
 from robustbench_lift.models.transfer import TransferReport, transfer_weights
 
 
-def initial_model(model: str, weights: str | Path | None, num_classes: int, *, seed: int, pool: str | None,
-                  options: dict[str, Any], encoder_weights: str | Path | None = None,
-                  ) -> tuple[nn.Module, TransferReport | None]:
-    """`(module, transfer report or None)` of `model` (any `create_model` source) with `num_classes` outputs;
-    `options` are its pooling options (zoo) or builder arguments (other sources). `UsageError` when nothing of a
-    checkpoint fits the model, or the encoder checkpoint does not fit the encoder."""
+@dataclass(frozen=True)
+class ModelStart:
+    """What a training run starts from: `model` (any `models.create_model` source), its pooling swap `pool`,
+    `options` (pooling options of a zoo model, a builder's keyword arguments for other sources), and at most one
+    of `weights` (the whole model: a tag, or a checkpoint transferred by name) and `encoder_weights` (a
+    classification checkpoint for a segmentation model's encoder)."""
+
+    model: str
+    weights: str | Path | None = None
+    encoder_weights: str | Path | None = None
+    pool: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def initial_model(start: ModelStart, num_classes: int, seed: int) -> tuple[nn.Module, TransferReport | None]:
+    """`(module, transfer report or None)` of `start` with `num_classes` outputs, seeded by `seed`. `UsageError`
+    when nothing of a checkpoint fits the model, or the encoder checkpoint does not fit the encoder."""
+    model, weights, encoder_weights = start.model, start.weights, start.encoder_weights
+    build = dict(num_classes=num_classes, seed=seed, pool=start.pool, **start.options)
     if encoder_weights is not None:
         if weights is not None:
             raise UsageError("give --weights (the whole model) or --encoder-weights (its encoder), not both")
-        module = create_model(model, num_classes=num_classes, seed=seed, pool=pool, **options)
+        module = create_model(model, **build)
         if not hasattr(module, "load_encoder"):
             raise UsageError(f"--encoder-weights is for segmentation models with a classification encoder "
                              f"(segnet_*, deeplabv3plus_*); {module.liftbench_meta['model']} has none: use --weights")
@@ -37,8 +50,8 @@ def initial_model(model: str, weights: str | Path | None, num_classes: int, *, s
         module.liftbench_meta = {**module.liftbench_meta, "encoder_weights": Path(encoder_weights).name}
         return module, None
     if weights is None or not Path(weights).is_file():
-        return create_model(model, weights=weights, num_classes=num_classes, seed=seed, pool=pool, **options), None
-    module = create_model(model, num_classes=num_classes, seed=seed, pool=pool, **options)
+        return create_model(model, weights=weights, **build), None
+    module = create_model(model, **build)
     report = transfer_weights(module, weights)
     if not report.loaded:
         raise UsageError(f"nothing of {weights} fits {module.liftbench_meta['model']} (no tensor of the same name "

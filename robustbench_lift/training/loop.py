@@ -42,7 +42,7 @@ from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training.data import TrainSet, crop_flip
-from robustbench_lift.training.init import initial_model
+from robustbench_lift.training.init import ModelStart, initial_model
 from robustbench_lift.training.recipe import Recipe
 from robustbench_lift.training.segmentation import crop_flip_masks
 
@@ -66,10 +66,9 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 class Trainer:
     """One training run: model, optimizer, schedule and data on one device (one rank of a distributed run)."""
 
-    def __init__(self, model: str, data: TrainSet, out_dir: Path, recipe: Recipe, device: torch.device,
-                 dist: Distributed, *, weights: str | Path | None, workers: int, amp: bool | None,
-                 checkpoint_every: int | None, progress: bool, pool: str | None, pool_kwargs: dict[str, Any],
-                 on_transfer: Callable[[TransferReport], None] | None, encoder_weights: str | Path | None) -> None:
+    def __init__(self, start: ModelStart, data: TrainSet, out_dir: Path, recipe: Recipe, device: torch.device,
+                 dist: Distributed, *, workers: int, amp: bool | None, checkpoint_every: int | None, progress: bool,
+                 on_transfer: Callable[[TransferReport], None] | None) -> None:
         source = "in-memory set" if data.in_memory else "segmentation folder" if data.dense else "image folder"
         if AUGMENTS_OF[source] != recipe.augment and not (data.in_memory and recipe.augment == "none"):
             raise UsageError(f"augment={recipe.augment} does not apply to {data.name} ({source}): use "
@@ -84,8 +83,7 @@ class Trainer:
             raise UsageError(f"checkpoint_every={checkpoint_every}: expected a number of steps >= 1")
         self.data, self.out_dir, self.recipe, self.device, self.dist = data, out_dir, recipe, device, dist
         self.workers, self.checkpoint_every, self.progress = workers, checkpoint_every, progress and dist.is_main
-        self.module, report = initial_model(model, weights, data.num_classes, seed=recipe.seed, pool=pool,
-                                            options=pool_kwargs, encoder_weights=encoder_weights)
+        self.module, report = initial_model(start, data.num_classes, recipe.seed)
         if report is not None and on_transfer is not None and dist.is_main:
             on_transfer(report)
         meta = self.module.liftbench_meta

@@ -16,6 +16,7 @@ from robustbench_lift.engine.distributed import Distributed
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.training.data import TrainSet, open_train_set
+from robustbench_lift.training.init import ModelStart
 from robustbench_lift.training.loop import LOG, Trainer
 from robustbench_lift.training.recipe import Recipe, recipe_for
 
@@ -52,9 +53,9 @@ def train(model: str, data: str | Path | TrainSet, out_dir: str | Path, recipe: 
     try:
         out.mkdir(parents=True, exist_ok=True)
         with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if target.type == "cuda" else []):
-            trainer = Trainer(model, train_set, out, recipe, target, dist, weights=weights, workers=workers, amp=amp,
-                              checkpoint_every=checkpoint_every, progress=progress, pool=pool,
-                              pool_kwargs=pool_kwargs, on_transfer=on_transfer, encoder_weights=encoder_weights)
+            start = ModelStart(model, weights, encoder_weights, pool, pool_kwargs)
+            trainer = Trainer(start, train_set, out, recipe, target, dist, workers=workers, amp=amp,
+                              checkpoint_every=checkpoint_every, progress=progress, on_transfer=on_transfer)
             if resume:
                 trainer.resume()
             if trainer.epoch == trainer.step == 0 and dist.is_main:
