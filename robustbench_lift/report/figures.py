@@ -138,20 +138,25 @@ def mce_vs_clean(summary: pd.DataFrame) -> Figure:
     y = next(metric for metric in CORRUPTION_AGGREGATES if metric in summary)
     fig = Figure(figsize=(5.2, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    for i, (model, row) in enumerate(summary.iterrows()):
-        s = style(i)
-        xerr = _ci_err(row, "clean_err")
-        yerr = _ci_err(row, y)
-        if xerr is not None or yerr is not None:
-            ax.errorbar(row["clean_err"], row[y], xerr=xerr, yerr=yerr, fmt="none", ecolor=s["color"],
-                        elinewidth=0.8, capsize=2)
-        ax.scatter(row["clean_err"], row[y], color=s["color"], marker=s["marker"], s=40, label=str(model), zorder=3)
+    _scatter_with_ci(ax, summary, "clean_err", y)
     ax.set_xlabel("clean top-1 error (%)")
     ax.set_ylabel(f"{METRICS[y].label} (%)")
     ax.set_title(f"{METRICS[y].label} vs clean error (95% CI)")
     ax.grid(alpha=0.3)
     _legend(ax)
     return fig
+
+
+def _scatter_with_ci(ax: matplotlib.axes.Axes, table: pd.DataFrame, x: str, y: str) -> None:
+    """One point per row of `table` (label: its index) at columns `x`, `y`, in the row's style, with the CI bars
+    its `<metric>_lo` / `<metric>_hi` columns give."""
+    for i, (model, row) in enumerate(table.iterrows()):
+        look = style(i)
+        xerr, yerr = _ci_err(row, x), _ci_err(row, y)
+        if xerr is not None or yerr is not None:
+            ax.errorbar(row[x], row[y], xerr=xerr, yerr=yerr, fmt="none", ecolor=look["color"], elinewidth=0.8,
+                        capsize=2)
+        ax.scatter(row[x], row[y], color=look["color"], marker=look["marker"], s=40, label=str(model), zorder=3)
 
 
 def _ci_err(row: pd.Series, metric: str) -> np.ndarray | None:

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from robustbench_lift.metrics.segmentation import corruption_degradation
-from robustbench_lift.report.figures import _ci_err, _grouped_bars, _legend, _lines, style
+from robustbench_lift.report.figures import _grouped_bars, _legend, _lines, _scatter_with_ci
 from robustbench_lift.report.tables import corruption_order
 
 
@@ -101,14 +101,7 @@ def robustness_vs_consistency(summary: pd.DataFrame) -> Figure:
     rows = summary.dropna(subset=["seg_consistency", "mean_mIoU"])
     fig = Figure(figsize=(5.2, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    for i, (model, row) in enumerate(rows.iterrows()):
-        look = style(i)
-        xerr, yerr = _ci_err(row, "seg_consistency"), _ci_err(row, "mean_mIoU")
-        if xerr is not None or yerr is not None:
-            ax.errorbar(row["seg_consistency"], row["mean_mIoU"], xerr=xerr, yerr=yerr, fmt="none",
-                        ecolor=look["color"], elinewidth=0.8, capsize=2)
-        ax.scatter(row["seg_consistency"], row["mean_mIoU"], color=look["color"], marker=look["marker"], s=40,
-                   label=str(model), zorder=3)
+    _scatter_with_ci(ax, rows, "seg_consistency", "mean_mIoU")
     ax.set_xlabel("seg consistency under shift (%)")
     ax.set_ylabel("mean mIoU under corruption (%)")
     ax.set_title("Segmentation: mIoU under corruption vs shift consistency", fontsize="medium")
