@@ -19,6 +19,7 @@ Items are `(index, uint8 image (3, H, W), uint8 mask (H, W))`, masks holding cla
 Images of a set may differ in size (VOC, ADE20K): `sizes` lists each one's `(H, W)` so batches can group them.
 """
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,8 @@ convention of the DeepLab re-implementations: `ImageSets/Segmentation/train_aug.
 ADE20K_CLASSES = 150
 """ADE20K SceneParsing: the 150 evaluated classes (label 0, "other objects", is ignored)."""
 ADE20K_SPLITS = {"train": "training", "val": "validation"}
+LABEL_MAPS = {"cityscapes": CITYSCAPES_TRAIN_IDS, "ade20k": {k: k - 1 for k in range(1, ADE20K_CLASSES + 1)}}
+"""Layout -> stored label -> class index of the layouts whose masks are not class indices (others ignored)."""
 LAYOUTS = {
     "voc": "JPEGImages/, SegmentationClass/ (SegmentationClassAug/ for train_aug) and "
            "ImageSets/Segmentation/<split>.txt (PASCAL VOC 2012)",
@@ -65,6 +68,11 @@ def voc_root(root: Path) -> Path:
         if (candidate / "SegmentationClass").is_dir():
             return candidate
     return root
+
+
+def voc_listing(root: Path, split: str) -> Path:
+    """The file listing the image ids of a VOC `split`: `ImageSets/Segmentation/<split>.txt`."""
+    return voc_root(root) / "ImageSets" / "Segmentation" / f"{split}.txt"
 
 
 def ade20k_root(root: Path) -> Path:
@@ -100,8 +108,7 @@ def is_segmentation_data(path: str | Path) -> bool:
 
 
 def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
-    root = voc_root(root)
-    listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+    root, listing = voc_root(root), voc_listing(root, split)
     if not listing.is_file():
         raise UsageError(f"{root}: no {listing.relative_to(root)}; expected {LAYOUTS['voc']}")
     ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
@@ -168,19 +175,16 @@ class SegmentationFolder(Dataset):
             raise UsageError(f"{self.root} ({self.layout}): {len(missing)} listed files are missing, first "
                              f"{missing[0]}; expected {LAYOUTS[self.layout]}")
         self.lookup = None
-        if self.layout == "cityscapes":
+        if self.layout in LABEL_MAPS:  # stored label -> class index, every other label ignored
             self.lookup = np.full(256, IGNORE_INDEX, np.uint8)
-            self.lookup[list(CITYSCAPES_TRAIN_IDS)] = list(CITYSCAPES_TRAIN_IDS.values())
-        if self.layout == "ade20k":
-            self.lookup = np.full(256, IGNORE_INDEX, np.uint8)
-            self.lookup[1:ADE20K_CLASSES + 1] = np.arange(ADE20K_CLASSES)
+            self.lookup[list(LABEL_MAPS[self.layout])] = list(LABEL_MAPS[self.layout].values())
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    @property
+    @functools.cached_property
     def sizes(self) -> list[tuple[int, int]]:
-        """`(H, W)` of every image, from the file headers."""
+        """`(H, W)` of every image, from the file headers (read once)."""
         def size(path: Path) -> tuple[int, int]:
             with Image.open(path) as opened:
                 return opened.height, opened.width

@@ -26,7 +26,7 @@ from robustbench_lift.data.segmentation import (
     ade20k_root,
     read_mask,
     segmentation_layout,
-    voc_root,
+    voc_listing,
 )
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
@@ -103,7 +103,7 @@ class SegmentationTrain(Dataset):
 def _test_folder(root: Path, layout: str) -> SegmentationFolder | None:
     """The validation split next to a training split: VOC's `val.txt`, Cityscapes' `val`, ADE20K's `validation`,
     or an images/ + masks/ folder `val` beside one named `train`; None if there is none."""
-    present = {"voc": (voc_root(root) / "ImageSets" / "Segmentation" / "val.txt").is_file(),
+    present = {"voc": voc_listing(root, "val").is_file(),
                "cityscapes": (root / "leftImg8bit" / "val").is_dir(),
                "ade20k": (ade20k_root(root) / "images" / "validation").is_dir(),
                "masks": root.name == "train" and root.with_name("val").is_dir()}[layout]
@@ -127,8 +127,8 @@ def segmentation_train_set(root: str | Path) -> TrainSet:
     picks the recipe."""
     root = Path(root)
     layout = segmentation_layout(root)
-    augmented = (voc_root(root) / "ImageSets" / "Segmentation" / f"{VOC_AUGMENTED}.txt").is_file()
-    train = SegmentationFolder(root, VOC_AUGMENTED if layout == "voc" and augmented else "train")
+    augmented = layout == "voc" and voc_listing(root, VOC_AUGMENTED).is_file()
+    train = SegmentationFolder(root, VOC_AUGMENTED if augmented else "train")
     test = _test_folder(root, layout)
     if not len(train):
         raise UsageError(f"{root} ({layout}) lists no training images")
