@@ -1,25 +1,17 @@
 """Two gloo ranks (CPU) give the same stored cells as one process: no image dropped or counted twice."""
 
-import os
-import socket
 
 import numpy as np
 import torch.multiprocessing as mp
+from distributed_fixtures import free_port, join_as_rank
 from evaluate_fixtures import CORRUPTIONS, build_data, tiny_model
 
 from robustbench_lift.engine import evaluate
 from robustbench_lift.store import load_results
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rank_main(rank: int, world_size: int, port: int, data: str, out: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    join_as_rank(rank, world_size, port)
     frame = evaluate(tiny_model(), "c", f"{data}/tiny-c", clean=f"{data}/clean", corruptions=CORRUPTIONS,
                      severities=[3], out=out, batch_size=2, name="tiny", progress=False)
     assert frame.empty == (rank != 0)

@@ -2,9 +2,7 @@
 is exact, foreign checkpoints are refused, final.pt loads from the zoo, two gloo ranks agree, CIFAR pickles load."""
 
 import hashlib
-import os
 import pickle
-import socket
 
 import numpy as np
 import pytest
@@ -12,9 +10,9 @@ import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 import torchvision.transforms.functional as TF
+from distributed_fixtures import free_port, train_rank
 from single_thread_fixtures import single_thread  # noqa: F401
 
-import robustbench_lift.training.init as init_module
 import robustbench_lift.training.loop as train_module
 from robustbench_lift.cli import main
 from robustbench_lift.data.demo import MEAN, STD, demo_dataset
@@ -193,29 +191,8 @@ def test_cli_trains_on_cifar_pickles(tmp_path, capsys):
     assert exit_info.value.code == 2 and "not found" in capsys.readouterr().err
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rank_main(rank: int, port: int, data: TrainSet, out: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    built = []
-
-    def capture(*args, **kwargs):
-        built.append(create_model(*args, **kwargs))
-        return built[-1]
-
-    init_module.create_model = capture  # a fresh process: the patch dies with it
-    train("demo-lift", data, out, FAST, progress=False)
-    torch.save(built[0].state_dict(), f"{out}/rank{rank}.pt")
-
-
 def test_ddp_two_gloo_ranks_end_with_identical_weights(tiny, tmp_path):
-    mp.spawn(rank_main, args=(free_port(), tiny, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(train_rank, args=(free_port(), "demo-lift", tiny, str(tmp_path), FAST), nprocs=2, join=True)
     zero, one = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     final, meta = read_checkpoint(tmp_path / "final.pt")
     assert states_equal(zero, one) and states_equal(zero, final)

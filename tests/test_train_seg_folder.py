@@ -3,8 +3,6 @@ recipes and splits of VOC, Cityscapes and images/ + masks/, validation over imag
 encoder weights, two gloo ranks."""
 
 import json
-import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +10,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 import torchvision.transforms.functional as TF
+from distributed_fixtures import free_port, train_rank
 from PIL import Image
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from torchvision.models import vgg
 from torchvision.transforms import InterpolationMode
 
-import robustbench_lift.training.init as init_module
 import robustbench_lift.training.loop as loop_module
 from robustbench_lift.cli import main
 from robustbench_lift.data.demo import demo_segmentation
@@ -197,30 +195,10 @@ def test_encoder_weights_load_into_a_segnet_encoder(tmp_path):
         initial_model(ModelStart("demo-max", encoder_weights=tmp_path / "vgg16_bn.pth"), 10, 0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rank_main(rank: int, port: int, data: str, out: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    built = []
-
-    def capture(*args, **kwargs):
-        built.append(create_model(*args, **kwargs))
-        return built[-1]
-
-    init_module.create_model = capture  # a fresh process: the patch dies with it
-    train("demo_seg-lift", data, out, FAST.override(epochs=1), progress=False)
-    torch.save(built[0].state_dict(), f"{out}/rank{rank}.pt")
-
-
 @pytest.mark.slow
 def test_ddp_two_gloo_ranks_end_with_identical_lift_segnets(tree, tmp_path):
-    mp.spawn(rank_main, args=(free_port(), str(tree), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(train_rank, args=(free_port(), "demo_seg-lift", str(tree), str(tmp_path), FAST.override(epochs=1)),
+             nprocs=2, join=True)
     zero, one = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     final, meta = read_checkpoint(tmp_path / "final.pt")
     assert states_equal(zero, one) and states_equal(zero, final)
