@@ -75,9 +75,7 @@ class Recipe:
 
     def override(self, **values: Any) -> "Recipe":
         """A copy with the given fields replaced; None values keep the current one (unset CLI options)."""
-        unknown = set(values) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise UsageError(f"unknown recipe field(s) {', '.join(sorted(unknown))}")
+        _check_fields(values)
         return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,9 +84,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Recipe":
         """The recipe `to_dict` wrote, also by an earlier version (its missing fields take their defaults)."""
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise UsageError(f"unknown recipe field(s) {', '.join(sorted(unknown))}: written by a newer liftbench?")
+        _check_fields(values, ": written by a newer liftbench?")
         return cls(**values)
 
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:
@@ -100,6 +96,13 @@ class Recipe:
         if self.schedule == "poly":
             return max(0.0, 1 - done) ** self.poly_power
         return 0.5 * (1 + math.cos(math.pi * done))
+
+
+def _check_fields(values: dict[str, Any], hint: str = "") -> None:
+    """A `UsageError` naming the keys of `values` that are no `Recipe` field, followed by `hint`."""
+    unknown = set(values) - {f.name for f in dataclasses.fields(Recipe)}
+    if unknown:
+        raise UsageError(f"unknown recipe field(s) {', '.join(sorted(unknown))}{hint}")
 
 
 RECIPES = {
