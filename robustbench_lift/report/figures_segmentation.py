@@ -26,18 +26,29 @@ def _cells(results: pd.DataFrame) -> pd.DataFrame:
     return results[(results["suite"] == "seg") & results["miou"].notna()]
 
 
-def seg_corruption_table(results: pd.DataFrame) -> pd.DataFrame:
-    """mIoU (%) per corruption (rows, registry order) and model (columns); empty without seg corruption cells."""
+def _corruption_cells(results: pd.DataFrame) -> pd.DataFrame:
+    """The seg corruption cells of `results` (`_cells` but the clean one)."""
     cells = _cells(results)
-    cells = cells[cells["corruption"] != "clean"]
-    if cells.empty:
-        return pd.DataFrame()
-    models = list(dict.fromkeys(cells["label"]))
-    table = (100 * cells.groupby(["corruption", "label"])["miou"].mean()).unstack("label").reindex(columns=models)
+    return cells[cells["corruption"] != "clean"]
+
+
+def _per_corruption(values: pd.Series, cells: pd.DataFrame, title: str, quantity: str) -> pd.DataFrame:
+    """`values` indexed `(corruption, label)` as a table: corruptions in registry order (rows), models in the
+    order of `cells` (columns)."""
+    table = values.unstack("label").reindex(columns=list(dict.fromkeys(cells["label"])))
     table = table.loc[sorted(table.index, key=corruption_order)]
     table.index.name, table.columns.name = "corruption", None
-    table.attrs.update(title="Segmentation: mIoU per corruption (%, mean over severities)", quantity="mIoU (%)")
+    table.attrs.update(title=title, quantity=quantity)
     return table
+
+
+def seg_corruption_table(results: pd.DataFrame) -> pd.DataFrame:
+    """mIoU (%) per corruption (rows, registry order) and model (columns); empty without seg corruption cells."""
+    cells = _corruption_cells(results)
+    if cells.empty:
+        return pd.DataFrame()
+    return _per_corruption(100 * cells.groupby(["corruption", "label"])["miou"].mean(), cells,
+                           "Segmentation: mIoU per corruption (%, mean over severities)", "mIoU (%)")
 
 
 def seg_severity_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -57,23 +68,18 @@ def seg_cd_table(results: pd.DataFrame) -> pd.DataFrame:
     """CD (%) per corruption (rows) and model (columns): `metrics.segmentation.corruption_degradation` of the
     cells' stored mIoUs and their baseline's (`base_miou`), for models whose every corruption cell has one; empty
     without."""
-    cells = _cells(results)
-    cells = cells[cells["corruption"] != "clean"]
+    cells = _corruption_cells(results)
     if cells.empty or "base_miou" not in cells:
         return pd.DataFrame()
     with_baseline = cells.groupby("label", sort=False)["base_miou"].transform(lambda b: b.notna().all())
     cells = cells[with_baseline.astype(bool)]
     if cells.empty:
         return pd.DataFrame()
-    models = list(dict.fromkeys(cells["label"]))
-    table = cells.groupby(["corruption", "label"]).apply(
+    degradation = cells.groupby(["corruption", "label"]).apply(
         lambda cell: 100 * float(corruption_degradation(cell["miou"].to_numpy(), cell["base_miou"].to_numpy())),
-        include_groups=False).unstack("label").reindex(columns=models)
-    table = table.loc[sorted(table.index, key=corruption_order)]
-    table.index.name, table.columns.name = "corruption", None
+        include_groups=False)
     baselines = ", ".join(sorted(set(cells["seg_baseline"].dropna()))) if "seg_baseline" in cells else "the baseline"
-    table.attrs.update(title=f"Segmentation: CD per corruption (%, {baselines} = 100)", quantity="CD (%)")
-    return table
+    return _per_corruption(degradation, cells, f"Segmentation: CD per corruption (%, {baselines} = 100)", "CD (%)")
 
 
 def miou_vs_severity(severity: pd.DataFrame) -> Figure:
