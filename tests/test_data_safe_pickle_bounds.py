@@ -12,6 +12,7 @@ import pytest
 
 from robustbench_lift.data import safe_pickle
 from robustbench_lift.data.cifar import read_cifar_batch
+from robustbench_lift.data.cifar_c import load_cifar_test
 from robustbench_lift.data.safe_pickle import load_pickle
 from robustbench_lift.errors import UsageError
 
@@ -117,3 +118,17 @@ def test_a_file_over_the_maximum_is_refused_before_reading(tmp_path, monkeypatch
     monkeypatch.setattr(safe_pickle, "MAX_PICKLE_BYTES", 1000)
     with pytest.raises(UsageError, match="maximum"):
         read_cifar_batch(tmp_path / "test_batch")
+
+
+def test_the_cifar_loader_refuses_a_30_byte_test_batch_without_allocating(tmp_path):
+    payload = ATTACKS["bytearray_size"]
+    assert len(payload) == 30
+    (tmp_path / "test_batch").write_bytes(payload)
+    tracemalloc.start()
+    try:
+        with pytest.raises(UsageError, match=r"test_batch: refused bytearray\(2147483648\)"):
+            load_cifar_test(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
