@@ -13,6 +13,7 @@ from robustbench_lift.store import load_results
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import CorruptionOptions, PerturbationOptions
 from robustbench_lift.suites.perturbation import PerturbationSuite
+from robustbench_lift.suites.protocol import warn_far_size
 
 
 def run_demo(tmp_path, capsys, name: str, *extra: str) -> tuple[object, list[str]]:
@@ -61,3 +62,19 @@ def test_the_warning_only_where_sizes_are_far_and_unscaled():
         PerturbationSuite("demo", PerturbationOptions(perturbations=["gaussian_noise"], preset="imagenet"))
     messages = [str(w.message) for w in caught if "preset's constants" in str(w.message)]
     assert len(messages) == 1 and "--preset cifar" in messages[0] and "--severity-scaling" not in messages[0]
+
+
+@pytest.mark.parametrize(("side", "preset", "scaling", "named"), [
+    (1024, "imagenet", "none", ["--severity-scaling area"]),  # CIFAR's 32 px constants would be further off
+    (1024, "imagenet", None, []),  # suite p: nothing would fit them, so no warning
+    (224, "cifar", "none", ["--preset imagenet (224 px)", "--severity-scaling area"]),
+    (64, "cifar", None, []),  # 2x: near enough
+    (300, "imagenet", "none", []),
+])
+def test_the_warning_names_only_what_fits_the_images(side, preset, scaling, named):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_far_size("suite", side, preset, scaling)
+    assert len(caught) == (1 if named else 0)
+    if named:
+        assert str(caught[0].message).endswith("pass " + " or ".join(named))

@@ -9,6 +9,7 @@ on-the-fly fingerprints, absent for "imagenet" as before, and the data set name'
 set for (`FAR_SIZE_RATIO`) are evaluated as asked, with one warning naming the options that fit them.
 """
 
+import math
 import warnings
 
 from corruptions.presets import check_preset
@@ -31,13 +32,17 @@ def resolve_preset(explicit: str | None, layout: str | None) -> str:
 
 
 def warn_far_size(where: str, side: int, preset: str, scaling: str | None = "none") -> None:
-    """One `UserWarning` line when `side` px images get `preset`'s constants at a far size unscaled; `scaling`
-    None for suites without severity scaling (the warning then names `--preset` alone)."""
+    """One `UserWarning` line when `side` px images get `preset`'s constants at a far size unscaled, naming what
+    fits them: the other preset if its size is nearer, `--severity-scaling area` unless `scaling` is None (suites
+    without severity scaling). Nothing to name (e.g. 1024 px images in suite `p`): no warning."""
     reference = REFERENCE_SIDE[preset]
     if scaling not in (None, "none") or max(side / reference, reference / side) <= FAR_SIZE_RATIO:
         return
-    other = next(name for name, ref in REFERENCE_SIDE.items() if name != preset)
-    fix = f"--preset {other} ({REFERENCE_SIDE[other]} px)" + ("" if scaling is None else
-                                                               " or --severity-scaling area")
-    warnings.warn(f"{where}: {side} px images with the {preset} preset's constants, set for {reference} px "
-                  f"images, unscaled: the severities are not {preset}'s; pass {fix}", UserWarning, stacklevel=3)
+    other = next(name for name in REFERENCE_SIDE if name != preset)
+    fixes = [f"--preset {other} ({REFERENCE_SIDE[other]} px)"] if \
+        abs(math.log(side / REFERENCE_SIDE[other])) < abs(math.log(side / reference)) else []
+    fixes += [] if scaling is None else ["--severity-scaling area"]
+    if fixes:
+        warnings.warn(f"{where}: {side} px images with the {preset} preset's constants, set for {reference} px "
+                      f"images, unscaled: the severities are not {preset}'s; pass {' or '.join(fixes)}",
+                      UserWarning, stacklevel=3)
