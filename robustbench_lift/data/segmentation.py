@@ -31,6 +31,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import content_digest
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
@@ -196,9 +197,12 @@ class SegmentationFolder(Dataset):
         return [image.stem for image, _ in self.pairs]
 
     def fingerprint(self) -> str:
-        """sha256 of the layout and the image and mask paths relative to the root: the identity of the set."""
-        listing = "\n".join(f"{i.relative_to(self.root)}\t{m.relative_to(self.root)}" for i, m in self.pairs)
-        return hashlib.sha256(f"{self.layout}\n{listing}".encode()).hexdigest()
+        """sha256 of the layout, the image and mask paths relative to the root, and the content of both
+        (`checks.content_digest`: every size, a sample of bytes): the identity of the set, which replaced images
+        or masks change."""
+        paths = [path.relative_to(self.root).as_posix() for pair in self.pairs for path in pair]
+        listing = "\n".join(f"{image}\t{mask}" for image, mask in zip(paths[::2], paths[1::2]))
+        return hashlib.sha256(f"{self.layout}\n{listing}\n{content_digest(self.root, paths)}".encode()).hexdigest()
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
         image_path, mask_path = self.pairs[index]
