@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from robustbench_lift.data import detect_layout
 from robustbench_lift.data.checks import odd_cells
 from robustbench_lift.data.cifar_c import NUM_SEVERITIES, load_npy
-from robustbench_lift.data.decode import SIXTEEN_BIT_MODES, open_rgb
+from robustbench_lift.data.decode import SIXTEEN_BIT_MODES, open_image, open_rgb
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS, image_files, subfolders
 from robustbench_lift.errors import LiftbenchError, UsageError
 
@@ -74,11 +73,11 @@ def _read_images(report: DataReport, root: Path, files: list[Path], decode: bool
             if decode:
                 sizes[path] = open_rgb(path).size
             else:
-                with Image.open(path) as image:
+                with open_image(path) as image:
                     sizes[path] = image.size
                     if image.mode in SIXTEEN_BIT_MODES:
                         deep.append(path)
-        except (LiftbenchError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except LiftbenchError as exc:
             broken.append(f"{path.relative_to(root)} ({exc})")
     if broken:
         report.problems.append(f"{len(broken)} unreadable image(s): {_examples(broken)}")
