@@ -206,7 +206,7 @@ def read_sha256_list(path: str | Path) -> dict[str, str]:
             continue
         digest, _, name = line.strip().partition(" ")
         name = name.strip().lstrip("*")
-        if len(digest) != 64 or not name or any(c not in "0123456789abcdefABCDEF" for c in digest):
+        if len(digest) != 64 or not name or "\0" in name or any(c not in "0123456789abcdefABCDEF" for c in digest):
             raise UsageError(f"sha256 list {path}, line {number}: expected '<64 hex digits>  <path>', got {line!r}")
         listed[name.removeprefix("./")] = digest.lower()
     return listed
