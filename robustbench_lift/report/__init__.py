@@ -7,8 +7,8 @@
     ...                  run=RunOptions(limit=50, out="results.db", progress=False),
     ...                  options=ModelOptions(weights="DEFAULT"))
     >>> from robustbench_lift.report import build_report
-    >>> from robustbench_lift.report.check import check, update_baseline   # the package's `check` may be the module
-    >>> from robustbench_lift.report.compare import compare
+    >>> from robustbench_lift.report.check import check, update_baseline   # from their modules: the package's
+    >>> from robustbench_lift.report.compare import compare                # `check`, `compare` are the modules
     >>> files = build_report(["results.db"], "report", baseline="demo-max")   # tables, figures, report.html
     >>> _ = update_baseline("results.db", "baseline.json")     # on purpose: the JSON is reviewed in the diff
     >>> check("results.db", "baseline.json").passed             # the CI gate
