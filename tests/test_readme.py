@@ -56,3 +56,8 @@ def test_every_relative_link_of_the_readme_and_docs_resolves() -> None:
             if anchor:
                 headings = [_anchor(line.lstrip("#")) for line in file.read_text().splitlines() if line.startswith("#")]
                 assert anchor in headings, f"{page.name} links to {target}: no such heading in {file.name}"
+
+
+def test_the_readme_links_every_docs_page() -> None:
+    linked = set(re.findall(r"\]\((docs/[^)#\s]+)", README.read_text()))
+    assert {f"docs/{page.name}" for page in PAGES[1:]} <= linked
