@@ -1,8 +1,15 @@
 """`validate_data`: what is wrong with a corruption tree, a CIFAR-C folder or an image folder, before evaluating it.
 
     >>> from robustbench_lift.data.validate import validate_data
+    >>> Path("Tiny-ImageNet-C/fog/1").mkdir(parents=True)      # a tree with one corruption at one severity
     >>> report = validate_data("Tiny-ImageNet-C")
-    >>> print(report.format())        # report.ok is False when anything is wrong
+    >>> report.ok
+    False
+    >>> print(report.format())
+    ImageNet-C style tree Tiny-ImageNet-C
+    ...
+    problem: fog/: severities 2, 3, 4, 5 missing
+    1 problem(s) found
 
 Checked (every problem is listed, not only the first):
 - ImageNet-C style trees `<root>/<corruption>/<severity>/<class>/<image>`: severities 1..5 present in every
