@@ -3,6 +3,14 @@
 `corrupt(images, name, severity, generator=..., backend=...)` applies one of the 19 corruptions of
 imagecorruptions / ImageNet-C (Hendrycks & Dietterich, ICLR 2019) to a batch `(N, 3, H, W)` on any device;
 `get_corruption_names(subset)` lists them; `preset="cifar"` takes CIFAR-10-C's constants (`corruptions.presets`).
+
+    >>> import torch
+    >>> from corruptions import corrupt
+    >>> images = torch.full((2, 3, 32, 32), 128, dtype=torch.uint8)          # uint8 (N, 3, H, W), any device
+    >>> foggy = corrupt(images, "fog", 3, generator=torch.Generator().manual_seed(0), preset="cifar")
+    >>> foggy.shape, foggy.dtype
+    (torch.Size([2, 3, 32, 32]), torch.uint8)
+
 Subsets "3dcc" and "cbar" add the 2-D corruptions of 3D Common Corruptions (`corruptions.cc3d`) and ImageNet-C-bar's
 10 (`corruptions.cbar`).
 Results of on-the-fly corruption are "ImageNet-C style": close to, but not the released ImageNet-C (see

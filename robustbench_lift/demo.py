@@ -12,8 +12,8 @@ report (tables, figures, `report.html`) is written to `<out>` with `demo-max` as
 flip rates FR and top-5 distances T5D.
 
     >>> from robustbench_lift.demo import run_demo
-    >>> paths = run_demo("reports/demo")               # ~ a few minutes on a 2-core CPU
-    >>> paths = run_demo("/tmp/ci", limit=100)          # the reduced, fixed subset CI checks
+    >>> paths = run_demo("reports/demo")       # about 8 minutes on a 2-core CPU  # doctest: +SKIP
+    >>> paths = run_demo("/tmp/ci", limit=100)  # the reduced, fixed subset CI checks: minutes  # doctest: +SKIP
 """
 
 import functools

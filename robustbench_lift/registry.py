@@ -4,7 +4,10 @@
     >>> @POOLS.register("max", description="max pooling")
     ... def build_max(channels): ...
     >>> POOLS.get("max")                 # the builder
-    >>> POOLS.get("mxa")                 # UsageError: unknown pooling 'mxa' ... did you mean max?
+    <function build_max at 0x...>
+    >>> POOLS.get("mxa")
+    Traceback (most recent call last):
+    robustbench_lift.errors.UsageError: unknown pooling 'mxa': expected one of max; did you mean max?
 
 An entry is an object, or a `"module:attribute"` string imported on first `get`, so a registry of names and
 metadata (families, subsets, descriptions) can be read without importing torch. Names keep registration order;

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_data_checks import png16
 
+from robustbench_lift.cli import main
 from robustbench_lift.data.demo import demo_dataset, demo_segmentation
 from robustbench_lift.data.segmentation import SegmentationFolder, open_segmentation, segmentation_layout
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import LiftbenchError, UsageError
 
 
 def _image(path: Path, height: int, width: int, seed: int) -> np.ndarray:
@@ -113,3 +115,57 @@ def test_demo_masks_cover_the_drawn_shape() -> None:
         if pixels.shape[1]:
             assert (pixels - pixels.median(dim=1, keepdim=True).values).abs().max() < 4 * 0.06 * 255
     assert open_segmentation("demo").masks.shape == (2000, 32, 32)
+
+
+def _voc(root: Path, ids: str) -> None:
+    """A VOC tree with image 2007_000032 and `ids` as ImageSets/Segmentation/val.txt."""
+    _image(root / "JPEGImages" / "2007_000032.jpg", 2, 2, seed=0)
+    _palette_mask(root / "SegmentationClass" / "2007_000032.png", np.zeros((2, 2)))
+    (root / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text(ids)
+
+
+def test_a_voc_id_leading_outside_the_data_root_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    _image(tmp_path / "secret.jpg", 2, 2, seed=1)  # ../../secret from JPEGImages/, outside the data root
+    _palette_mask(tmp_path / "secret.png", np.zeros((2, 2)))
+    _voc(tmp_path / "voc", "2007_000032\n../../secret\n")
+    with pytest.raises(UsageError, match=r"val.txt, line 2: image id '../../secret' is not a file name"):
+        SegmentationFolder(tmp_path / "voc")
+    with pytest.raises(SystemExit) as exited:
+        main(["evaluate", "--model", "demo_seg-max", "--suite", "seg", "--data", str(tmp_path / "voc"), "--out",
+              str(tmp_path / "x.db"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and "line 2: image id '../../secret'" in err and "\n" not in err
+
+
+def test_a_16_bit_segmentation_image_is_scaled_like_a_classification_image(tmp_path: Path) -> None:
+    values = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000 + 1234
+    (tmp_path / "images").mkdir()
+    png16(tmp_path / "images" / "deep.png", values)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.zeros((3, 4), np.uint8)).save(tmp_path / "masks" / "deep.png")
+    _, image, _ = SegmentationFolder(tmp_path)[0]
+    expected = (values >> 8).astype(np.uint8)  # the high byte, as `ImageFolder` (data.decode) reads it
+    assert all(np.array_equal(image[c].numpy(), expected) for c in range(3))
+
+
+def test_cityscapes_label_ids_above_255_are_a_clear_error(tmp_path: Path) -> None:
+    _image(tmp_path / "leftImg8bit" / "val" / "bonn" / "bonn_000000_000019_leftImg8bit.png", 2, 2, seed=0)
+    label_path = tmp_path / "gtFine" / "val" / "bonn" / "bonn_000000_000019_gtFine_labelIds.png"
+    label_path.parent.mkdir(parents=True)
+    png16(label_path, np.array([[7, 26001], [24000, 0]], np.uint16))  # instance ids (id * 1000 + k)
+    with pytest.raises(UsageError, match=f"mask {label_path} holds values 0..26001: expected 8-bit label ids"):
+        SegmentationFolder(tmp_path)[0]
+    png16(label_path, np.array([[7, 26], [24, 0]], np.uint16))  # a 16-bit PNG of valid label ids reads
+    np.testing.assert_array_equal(SegmentationFolder(tmp_path)[0][2].numpy(), [[0, 13], [11, 255]])
+
+
+@pytest.mark.parametrize("bomb", ["images", "masks"])
+def test_oversized_segmentation_files_are_errors_naming_them(tmp_path: Path, bomb: str) -> None:
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / folder / "x.png")
+    png16(tmp_path / bomb / "x.png", np.zeros((1, 1), np.uint16), width=20000, height=20000)  # 400 Mpixel header
+    data = SegmentationFolder(tmp_path)
+    with pytest.raises(LiftbenchError, match=f"{bomb[:-1]} {tmp_path / bomb / 'x.png'} is too large to decode"):
+        data.sizes if bomb == "images" else data[0]

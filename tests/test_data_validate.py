@@ -94,9 +94,10 @@ def test_sha256_lists(capsys, tree, tmp_path):
     assert f"1 file(s) with another sha256 than listed: {files[0].relative_to(tree)}" in problems
     assert f"1 file(s) listed but missing: {files[2].relative_to(tree)}" in problems
     assert "1 file(s) not in the sha256 list: fog/1/n1/extra.png" in problems
-    (tmp_path / "bad").write_text("abc  fog/1/n1/0.png\n")
-    code, _, err = run(capsys, tree, "--sha256", tmp_path / "bad")
-    assert code == 2 and "line 1" in err
+    for bad in ("abc  fog/1/n1/0.png", f"{'0' * 64}  fog/1/n1/0\0.png"):  # a short digest; a NUL in the name
+        (tmp_path / "bad").write_text(f"{bad}\n")
+        code, _, err = run(capsys, tree, "--sha256", tmp_path / "bad")
+        assert code == 2 and "line 1" in err and "Traceback" not in err
 
 
 def test_cifar_c_folders(capsys, tmp_path):
@@ -128,3 +129,23 @@ def test_image_folders_and_other_layouts(capsys, tmp_path):
     assert code == 2 and "cifar-test layout" in err
     code, _, err = run(capsys, tmp_path / "nowhere")
     assert code == 2 and "does not exist" in err
+
+
+def test_cells_with_the_same_count_but_other_files_are_named(capsys, tree):
+    (tree / "snow" / "3" / "n1" / "0.png").rename(tree / "snow" / "3" / "n1" / "7.png")  # 6 images still
+    code, out, _ = run(capsys, tree, "--skip-images")
+    assert code == 1 and "1 problem(s) found" in out
+    assert "problem: snow/3: files n1/7.png where 14 other cell(s) have n1/0.png" in out
+
+
+@pytest.mark.parametrize("escape", ["../outside.png", "absolute", "symlink"])
+def test_sha256_lists_naming_files_outside_the_root_are_refused(capsys, tree, tmp_path, escape):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"secret")
+    name = {"../outside.png": "../outside.png", "absolute": str(outside), "symlink": "fog/1/n1/link.png"}[escape]
+    if escape == "symlink":
+        (tree / name).symlink_to(outside)
+    (tmp_path / "list").write_text(f"{hashlib.sha256(b'secret').hexdigest()}  {name}\n")
+    code, out, err = run(capsys, tree, "--sha256", tmp_path / "list", "--skip-images")
+    assert code == 2 and not out and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"sha256 list {tmp_path / 'list'}: {name} resolves to {outside}, outside {tree}" in err

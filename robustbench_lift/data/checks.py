@@ -1,8 +1,10 @@
 """Checks of data against itself and against the model: content identity, partial cells, labels, image size.
 
-- `content_digest`: identity of a set of files by content, cheaply: every file's size plus the bytes of a few
-  evenly spaced files. A copied tree keeps it (modification times would not survive `cp`); replaced images
-  change it (a new JPEG almost never has the old size, and a sampled file catches most of the rest).
+- `content_digest`: identity of a set of files by content, cheaply: every file's size, the bytes of a few
+  evenly spaced files, and every byte of each file of a fixed-size format. A copied tree keeps it
+  (modification times would not survive `cp`); replaced files change it: a new JPEG, PNG or video almost
+  never has the old size (a sampled file catches most of the rest), while a BMP, PPM or uncompressed TIFF of
+  the same dimensions always has it, so those are hashed whole.
 - `odd_cells`: cells whose image count differs from the most common count (a partial download or render).
 - `check_labels`, `check_image_size`: what the engine checks before evaluating a data set with a model.
 """
@@ -20,6 +22,9 @@ from robustbench_lift.errors import UsageError
 
 CONTENT_SAMPLE = 8
 """Files per set whose bytes enter `content_digest` (besides every file's size)."""
+SAMPLED_FORMATS = frozenset({".jpeg", ".jpg", ".png", ".webp", ".mp4", ".mkv", ".webm"})
+"""Entropy-coded formats, whose file size changes with the content: `content_digest` reads the bytes of a sample
+of them only. Files of any other ending (BMP, PPM/PGM, TIFF, AVI, ...) are hashed whole."""
 SIZE_ERROR_RATIO = 4
 """Images this many times larger than the model's input are an error (a 224 px tree given to a 32 px model);
 any smaller mismatch is a warning (e.g. 64 px Tiny-ImageNet-C for a zoo model whose spec says 224)."""
@@ -30,13 +35,24 @@ def sample_positions(total: int, count: int = CONTENT_SAMPLE) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, total - 1, min(total, count))}) if total else []
 
 
+def file_sha256(path: Path) -> bytes:
+    """sha256 digest of a file's bytes, read in blocks (files may be large)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").digest()
+
+
 def content_digest(root: Path, relative_paths: Sequence[str]) -> str:
-    """sha256 over `relative path, size` of every file and the bytes of `CONTENT_SAMPLE` evenly spaced files."""
+    """sha256 over `relative path, size` of every file, the bytes of `CONTENT_SAMPLE` evenly spaced files, then
+    the bytes of every file outside `SAMPLED_FORMATS` (nothing more when all are JPEG/PNG: the digest of such a
+    set is what it was before fixed-size formats were hashed whole, so stored cells stay valid)."""
     digest = hashlib.sha256()
     for relative in relative_paths:
         digest.update(f"{relative}\t{(root / relative).stat().st_size}\n".encode())
     for position in sample_positions(len(relative_paths)):
-        digest.update(hashlib.sha256((root / relative_paths[position]).read_bytes()).digest())
+        digest.update(file_sha256(root / relative_paths[position]))
+    for relative in relative_paths:
+        if Path(relative).suffix.lower() not in SAMPLED_FORMATS:
+            digest.update(file_sha256(root / relative))
     return digest.hexdigest()
 
 

@@ -6,7 +6,9 @@ scale and rotation, in a random colour, over a textured background (oriented str
 plus pixel noise), rendered at 2x and box-filtered down for anti-aliased edges. Classes are balanced exactly.
 
     >>> from robustbench_lift.data.demo import demo_dataset
-    >>> images, labels = demo_dataset("test", size=32)     # uint8 (2000, 3, 32, 32), int64 (2000,)
+    >>> images, labels = demo_dataset("test", size=32)
+    >>> images.shape, images.dtype, labels.shape, labels.dtype
+    (torch.Size([2000, 3, 32, 32]), torch.uint8, torch.Size([2000]), torch.int64)
 """
 
 import functools

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import torch
 import torchvision.transforms.functional as TF
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from robustbench_lift.data.checks import content_digest
-from robustbench_lift.data.decode import open_rgb
+from robustbench_lift.data.decode import image_size, open_rgb
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
@@ -146,8 +145,7 @@ class ImageFolder(Dataset):
         `corruptions.perturbation_sequence(..., sizes=)` takes."""
         for index in indices.tolist():
             if index not in self._sizes:
-                with Image.open(self.root / self.samples[index][0]) as opened:
-                    width, height = opened.size
+                height, width = image_size(self.root / self.samples[index][0])
                 if self.resize:
                     short, long = sorted((width, height))
                     scaled = (self.resize, int(self.resize * long / short))

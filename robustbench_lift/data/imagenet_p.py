@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import content_digest
 from robustbench_lift.data.imagefolder import class_indices, subfolders
 from robustbench_lift.errors import LiftbenchError, UsageError
 
@@ -80,9 +81,11 @@ class VideoFolder(Dataset):
         return len(self.samples)
 
     def fingerprint(self) -> str:
-        """sha256 of the sorted relative file names and labels."""
+        """sha256 of the sorted relative file names and labels, and of the videos' content
+        (`checks.content_digest`: every size, a sample of bytes), as `ImageFolder.fingerprint`."""
         listing = "\n".join(f"{rel}\t{label}" for rel, label in self.samples)
-        return hashlib.sha256(listing.encode()).hexdigest()
+        content = content_digest(self.root, [rel for rel, _ in self.samples])
+        return hashlib.sha256(f"{listing}\n{content}".encode()).hexdigest()
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         relative, label = self.samples[index]

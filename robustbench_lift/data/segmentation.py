@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision.transforms.functional as TF
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from robustbench_lift.data.checks import content_digest
+from robustbench_lift.data.decode import image_size, open_labels, open_rgb
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
@@ -107,11 +108,24 @@ def is_segmentation_data(path: str | Path) -> bool:
         return False
 
 
+def _voc_ids(listing: Path) -> list[str]:
+    """The image ids of a VOC split listing, one per line; a `UsageError` naming the line of an id that is not a
+    plain file name (`../x`, `a/b`: it would read files outside `JPEGImages/`)."""
+    ids = []
+    for number, line in enumerate(listing.read_text(errors="replace").splitlines(), 1):
+        if line.strip():
+            ids.append(line.split()[0])
+            if ids[-1] in (".", "..") or any(c in ids[-1] for c in "/\\\0"):
+                raise UsageError(f"{listing}, line {number}: image id {ids[-1]!r} is not a file name (it would "
+                                 "read outside JPEGImages/); VOC ids are names like 2007_000032")
+    return ids
+
+
 def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     root, listing = voc_root(root), voc_listing(root, split)
     if not listing.is_file():
         raise UsageError(f"{root}: no {listing.relative_to(root)}; expected {LAYOUTS['voc']}")
-    ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
+    ids = _voc_ids(listing)
     masks = root / ("SegmentationClassAug" if split == VOC_AUGMENTED else "SegmentationClass")
     return [(root / "JPEGImages" / f"{i}.jpg", masks / f"{i}.png") for i in ids]
 
@@ -145,20 +159,16 @@ def _folder_pairs(root: Path) -> list[tuple[Path, Path]]:
 
 
 def read_mask(path: Path, lookup: np.ndarray | None = None) -> np.ndarray:
-    """Class indices uint8 `(H, W)` of a palette or single-channel PNG, mapped through `lookup` (256,) if given."""
-    try:
-        with Image.open(path) as opened:
-            if opened.mode not in ("P", "L", "I", "I;16"):
-                raise UsageError(f"mask {path} is a {opened.mode} image: expected a palette or single-channel PNG "
-                                 "of class indices")
-            mask = np.asarray(opened)
-    except OSError as exc:
-        raise LiftbenchError(f"cannot decode mask {path}: {exc}") from exc
-    if lookup is not None:
-        return lookup[mask]
-    if mask.max(initial=0) > IGNORE_INDEX:
-        raise UsageError(f"mask {path} holds values up to {mask.max()}: expected class indices and {IGNORE_INDEX}")
-    return mask.astype(np.uint8)
+    """Class indices uint8 `(H, W)` of a palette or single-channel PNG (`decode.open_labels`), its values 0..255
+    mapped through `lookup` (256,) if given; a `UsageError` naming the file for values outside 0..255."""
+    mask = open_labels(path)
+    low, high = int(mask.min(initial=0)), int(mask.max(initial=0))
+    if low < 0 or high > IGNORE_INDEX:
+        expected = ("8-bit label ids 0..255 (a labelIds PNG, not e.g. Cityscapes' instanceIds)" if lookup is not None
+                    else f"class indices and {IGNORE_INDEX}")
+        raise UsageError(f"mask {path} holds values {low}..{high}: expected {expected}")
+    mask = mask.astype(np.uint8)
+    return mask if lookup is None else lookup[mask]
 
 
 class SegmentationFolder(Dataset):
@@ -185,10 +195,7 @@ class SegmentationFolder(Dataset):
     @functools.cached_property
     def sizes(self) -> list[tuple[int, int]]:
         """`(H, W)` of every image, from the file headers (read once)."""
-        def size(path: Path) -> tuple[int, int]:
-            with Image.open(path) as opened:
-                return opened.height, opened.width
-        return [size(image) for image, _ in self.pairs]
+        return [image_size(image) for image, _ in self.pairs]
 
     @property
     def stems(self) -> list[str]:
@@ -196,17 +203,16 @@ class SegmentationFolder(Dataset):
         return [image.stem for image, _ in self.pairs]
 
     def fingerprint(self) -> str:
-        """sha256 of the layout and the image and mask paths relative to the root: the identity of the set."""
-        listing = "\n".join(f"{i.relative_to(self.root)}\t{m.relative_to(self.root)}" for i, m in self.pairs)
-        return hashlib.sha256(f"{self.layout}\n{listing}".encode()).hexdigest()
+        """sha256 of the layout, the image and mask paths relative to the root, and the content of both
+        (`checks.content_digest`: every size, a sample of bytes): the identity of the set, which replaced images
+        or masks change."""
+        paths = [path.relative_to(self.root).as_posix() for pair in self.pairs for path in pair]
+        listing = "\n".join(f"{image}\t{mask}" for image, mask in zip(paths[::2], paths[1::2]))
+        return hashlib.sha256(f"{self.layout}\n{listing}\n{content_digest(self.root, paths)}".encode()).hexdigest()
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, Tensor]:
         image_path, mask_path = self.pairs[index]
-        try:
-            with Image.open(image_path) as opened:
-                image = TF.pil_to_tensor(opened.convert("RGB"))
-        except OSError as exc:
-            raise LiftbenchError(f"cannot decode image {image_path}: {exc}") from exc
+        image = TF.pil_to_tensor(open_rgb(image_path))
         mask = torch.from_numpy(read_mask(mask_path, self.lookup))
         if tuple(mask.shape) != tuple(image.shape[1:]):
             raise LiftbenchError(f"mask {mask_path} is {mask.shape[0]}x{mask.shape[1]}, its image {image_path} "

@@ -1,34 +1,40 @@
 """`validate_data`: what is wrong with a corruption tree, a CIFAR-C folder or an image folder, before evaluating it.
 
     >>> from robustbench_lift.data.validate import validate_data
+    >>> Path("Tiny-ImageNet-C/fog/1").mkdir(parents=True)      # a tree with one corruption at one severity
     >>> report = validate_data("Tiny-ImageNet-C")
-    >>> print(report.format())        # report.ok is False when anything is wrong
+    >>> report.ok
+    False
+    >>> print(report.format())
+    ImageNet-C style tree Tiny-ImageNet-C
+    ...
+    problem: fog/: severities 2, 3, 4, 5 missing
+    1 problem(s) found
 
 Checked (every problem is listed, not only the first):
 - ImageNet-C style trees `<root>/<corruption>/<severity>/<class>/<image>`: severities 1..5 present in every
   corruption and nothing else; the same class folders in every cell (the released Tiny-ImageNet-C once had a
-  `frost` with 1000 classes where the others have 200); the same number of images in every cell; every image
-  readable (its header, or a full decode with `decode=True`) and of the size most images have.
+  `frost` with 1000 classes where the others have 200); the same number of images and the same file names in
+  every cell; every image readable (its header, or a full decode with `decode=True`) and of the size most
+  images have.
 - CIFAR-C folders `<root>/<corruption>.npy` + `labels.npy`: readable arrays, uint8 `(5 * n, H, W, 3)` with one
   H x W, integer labels >= 0 repeated identically for the 5 severities.
 - Image folders `<class>/<image>`: class folders with images, every image readable.
 - Optionally a `sha256sum`-style list (`<hex>  <path relative to the root>`): files missing, differing, or
-  present but not listed.
+  present but not listed; a list naming a file outside the root (`..`, absolute, symlinked out) is refused.
 """
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from robustbench_lift.data import detect_layout
-from robustbench_lift.data.checks import odd_cells
+from robustbench_lift.data.checks import file_sha256, odd_cells
 from robustbench_lift.data.cifar_c import NUM_SEVERITIES, load_npy
-from robustbench_lift.data.decode import SIXTEEN_BIT_MODES, open_rgb
+from robustbench_lift.data.decode import SIXTEEN_BIT_MODES, open_image, open_rgb
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS, image_files, subfolders
 from robustbench_lift.errors import LiftbenchError, UsageError
 
@@ -74,11 +80,11 @@ def _read_images(report: DataReport, root: Path, files: list[Path], decode: bool
             if decode:
                 sizes[path] = open_rgb(path).size
             else:
-                with Image.open(path) as image:
+                with open_image(path) as image:
                     sizes[path] = image.size
                     if image.mode in SIXTEEN_BIT_MODES:
                         deep.append(path)
-        except (LiftbenchError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        except LiftbenchError as exc:
             broken.append(f"{path.relative_to(root)} ({exc})")
     if broken:
         report.problems.append(f"{len(broken)} unreadable image(s): {_examples(broken)}")
@@ -127,10 +133,24 @@ def _check_tree(report: DataReport, root: Path, images: bool, decode: bool) -> N
     counts = {cell: sum(map(len, classes.values())) for cell, classes in cells.items()}
     report.problems += odd_cells(counts)
     usual_count = Counter(counts.values()).most_common(1)[0][0]
+    _other_files(report, {cell: {f"{c}/{f.name}" for c, files in classes.items() for f in files}
+                          for cell, classes in cells.items() if set(classes) == usual and counts[cell] == usual_count})
     report.summary.append(f"{len(cells)} cell(s), {len(usual)} classes, {usual_count} images per cell")
     if images:
         files = [f for classes in cells.values() for folder in classes.values() for f in folder]
         _read_images(report, root, files, decode, same_size=True)
+
+
+def _other_files(report: DataReport, names: dict[tuple[str, int], set[str]]) -> None:
+    """Report the cells whose files (`<class>/<file>`; cells of the usual classes and count) are not the ones most
+    cells have: image i of every cell is meant to be the same photograph, paired by sorted name."""
+    if len(names) < 2:
+        return
+    (usual, cells), = Counter(frozenset(files) for files in names.values()).most_common(1)
+    for (corruption, severity), files in names.items():
+        if files != usual:
+            report.problems.append(f"{corruption}/{severity}: files {_examples(files - usual)} where {cells} other "
+                                   f"cell(s) have {_examples(usual - files)}")
 
 
 def _check_folder(report: DataReport, root: Path, images: bool, decode: bool) -> None:
@@ -193,24 +213,35 @@ def read_sha256_list(path: str | Path) -> dict[str, str]:
             continue
         digest, _, name = line.strip().partition(" ")
         name = name.strip().lstrip("*")
-        if len(digest) != 64 or not name or any(c not in "0123456789abcdefABCDEF" for c in digest):
+        if len(digest) != 64 or not name or "\0" in name or any(c not in "0123456789abcdefABCDEF" for c in digest):
             raise UsageError(f"sha256 list {path}, line {number}: expected '<64 hex digits>  <path>', got {line!r}")
         listed[name.removeprefix("./")] = digest.lower()
     return listed
 
 
-def _check_sha256(report: DataReport, root: Path, listing: dict[str, str]) -> None:
-    if listing and all(name.startswith(f"{root.name}/") for name in listing):  # listed from the parent folder
+def _inside(root: Path, listing: dict[str, str], source: str | Path) -> dict[str, str]:
+    """`listing` with its names relative to `root` (a list made in the parent folder names `<root>/...`); a
+    `UsageError` for a name resolving outside `root` (`../x`, an absolute path, a symlink pointing out): hashing
+    it would read a file that is not the data and tell whether it matches the listed digest."""
+    if listing and all(name.startswith(f"{root.name}/") for name in listing):
         listing = {name.removeprefix(f"{root.name}/"): digest for name, digest in listing.items()}
+    base = root.resolve()
+    for name in listing:
+        target = (root / name).resolve()
+        if not target.is_relative_to(base):
+            raise UsageError(f"sha256 list {source}: {name} resolves to {target}, outside {root}; list only files "
+                             "inside the data folder, by paths relative to it (symlinks must point inside it)")
+    return listing
+
+
+def _check_sha256(report: DataReport, root: Path, listing: dict[str, str]) -> None:
     missing, differ = [], []
     for name, digest in listing.items():
         file = root / name
         if not file.is_file():
             missing.append(name)
-        else:
-            with open(file, "rb") as f:
-                if hashlib.file_digest(f, "sha256").hexdigest() != digest:  # streamed: .npy files are large
-                    differ.append(name)
+        elif file_sha256(file).hex() != digest:
+            differ.append(name)
     data = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
             and p.suffix.lower() in IMAGE_EXTENSIONS | {".npy"} and not p.name.startswith(".")}
     unlisted = data - set(listing)
@@ -231,7 +262,7 @@ def validate_data(path: str | Path, sha256: str | Path | None = None, images: bo
     if layout not in names:
         raise UsageError(f"{root}: a {layout} layout; validate-data checks ImageNet-C style trees "
                          "(<corruption>/<severity>/<class>/<image>), CIFAR-C folders and image folders")
-    listing = read_sha256_list(sha256) if sha256 is not None else None
+    listing = _inside(root, read_sha256_list(sha256), sha256) if sha256 is not None else None
     report = DataReport(root, names[layout])
     if layout == "imagenet-c":
         _check_tree(report, root, images, decode)

@@ -1,10 +1,14 @@
 """`evaluate`: one model over one suite (or all), every cell committed to the results store.
 
-    >>> from robustbench_lift.engine import evaluate
+    >>> from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
     >>> from robustbench_lift.report.aggregate import summarize
-    >>> results = evaluate("resnet50-max", "c", "/data/ImageNet-C", weights="resnet50-max.pt",
-    ...                    options=CorruptionOptions(clean="/data/imagenet/val"), run=RunOptions(out="results.db"))
-    >>> summarize(results)                                                 # clean error, CE per corruption, mCE
+    >>> from robustbench_lift.suites.options import CorruptionOptions
+    >>> options = CorruptionOptions(corruptions=["fog", "jpeg_compression"], severities=[1, 5], preset="cifar")
+    >>> results = evaluate("demo-lift", options, "demo", run=RunOptions(limit=50, out="results.db", progress=False),
+    ...                    options=ModelOptions(weights="DEFAULT"))
+    >>> len(results), sorted(set(results.corruption))     # clean + 2 corruptions x 2 severities
+    (5, ['clean', 'fog', 'jpeg_compression'])
+    >>> summary = summarize(results)                       # clean error, mean error (mCE: AlexNet's corruptions)
 
 The path of one evaluation: the model is prepared (`engine.model`), the suites list their cell groups
 (`suites`), the store says which cells are already there (`store`), the runner computes the rest on every rank

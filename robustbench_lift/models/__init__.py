@@ -1,13 +1,18 @@
 """The model zoo: every backbone with every pooling, by name, with the weights people actually have.
 
-    >>> from robustbench_lift.models import create_model, list_models
+    >>> from robustbench_lift.models import create_model, list_models, resolve_model
+    >>> list_models(backbone="demo")
+    ['demo-max', 'demo-avg', 'demo-skip', 'demo-blur', 'demo-lift', 'demo-haar']
     >>> model = create_model("resnet50-lift")                  # LiftPool at antialiased-cnns' sites, seeded init
-    >>> model = create_model("resnet50-max", weights="DEFAULT") # torchvision's ImageNet weights (torch.hub cache)
+    >>> model = create_model("demo-lift", weights="DEFAULT")    # a shipped demo model (sha256-checked)
     >>> model = create_model("cifar_resnet18-lift3", num_classes=10, subbands=("LL",))
+    >>> model = create_model("resnet50-max", weights="DEFAULT")  # downloads to torch.hub's cache  # doctest: +SKIP
 
 Any other classifier (torchvision, timm, a user's factory), with its pooling swapped if asked:
 
-    >>> model, meta = resolve_model("torchvision:resnet50", weights="DEFAULT", pool="lift")
+    >>> model, meta = resolve_model("torchvision:resnet50", pool="lift")   # weights="DEFAULT": torchvision's
+    >>> meta["model"]
+    'torchvision:resnet50-lift'
 """
 
 from robustbench_lift.models.preprocess import Preprocess

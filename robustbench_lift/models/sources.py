@@ -1,10 +1,11 @@
 """Any image classifier by one spec string: the zoo, torchvision, timm, or a user's own factory.
 
     >>> model, meta = resolve_model("resnet50-lift")                                  # the zoo
-    >>> model, meta = resolve_model("torchvision:resnet50", weights="DEFAULT", pool="lift")
+    >>> model, meta = resolve_model("torchvision:resnet50", pool="lift")   # weights="DEFAULT": torchvision's
     >>> model, meta = resolve_model("timm:convnext_tiny", pool="lift3")              # timm is optional
-    >>> model, meta = resolve_model("nets/mine.py:build", model_args=parse_model_args(["depth=18"]))
-    >>> model, meta = resolve_model("my_package.models:build")
+    >>> model, meta = resolve_model("torchvision.models:resnet18", model_args=parse_model_args(["num_classes=10"]))
+    >>> meta["model"], meta["num_classes"]            # a factory: `package.module:build` or `path/to/file.py:build`
+    ('torchvision.models:resnet18[num_classes=10]', 10)
 
 `pool` swaps the pooling of any ConvNet (`models/swap.py`); for a zoo name it selects the zoo's own variant
 (`resnet50` with pool `lift` is `resnet50-lift`). Weights: `DEFAULT` or a weights name (torchvision: a member of

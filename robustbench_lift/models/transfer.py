@@ -6,8 +6,16 @@ pools' own parameters keep their initialisation (LiftPool: zero 1x1 weights, a f
 A checkpoint of the swapped model itself loads completely. Tensors whose shapes differ (a new classifier head)
 are not loaded and are reported.
 
-    >>> report = transfer_weights(swapped, "resnet50-0676ba61.pth")
+    >>> from torchvision.models import resnet18
+    >>> from robustbench_lift.models.swap import swap_pooling
+    >>> swapped = resnet18()
+    >>> _ = swap_pooling(swapped, "lift")
+    >>> report = transfer_weights(swapped, resnet18().state_dict())   # or a checkpoint file "resnet18-f37072fd.pth"
     >>> print(report.format())
+    state dict: loaded 122 tensors, 28 new pooling tensors at their initialisation, 0 missing, 0 unexpected, ...
+      new (pooling, initialised): layer2.0.conv1.pool.predictor.depthwise, ... and 22 more
+    >>> report.complete                  # everything but the new pools loaded: the original model, exactly
+    True
 """
 
 from collections.abc import Mapping

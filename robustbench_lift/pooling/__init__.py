@@ -1,7 +1,10 @@
 """Pooling layers: LiftPool, BlurPool, Haar, max, average and plain subsampling, behind one registry.
 
+    >>> import torch
     >>> from robustbench_lift.pooling import create_pool
     >>> pool = create_pool("lift", 64)          # LiftDownPool2d(64, kernel_size=5, subbands="all")
+    >>> pool(torch.zeros(1, 64, 8, 8)).shape
+    torch.Size([1, 64, 4, 4])
 """
 
 # Registration order is the order `list_pools()` reports: one import line per pooling file.

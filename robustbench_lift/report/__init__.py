@@ -1,9 +1,19 @@
 """Reports and regression checks over results stores written by `liftbench evaluate` (no torch, no suites).
 
-    >>> from robustbench_lift.report import build_report, check, compare
-    >>> build_report(["results.db"], "reports/demo", baseline="resnet18-max")   # tables, figures, report.html
-    >>> check("results.db", "reports/demo/baseline.json").passed                    # CI gate
-    >>> compare("resnet18-max", "resnet18-lift", results=["results.db"]).metrics  # paired deltas, CIs, Holm p
+    >>> from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
+    >>> from robustbench_lift.suites.options import CorruptionOptions
+    >>> for model in ("demo-max", "demo-lift"):       # a small store: 50 demo images, fog at severities 1, 3, 5
+    ...     _ = evaluate(model, CorruptionOptions(corruptions=["fog"], severities=[1, 3, 5], preset="cifar"), "demo",
+    ...                  run=RunOptions(limit=50, out="results.db", progress=False),
+    ...                  options=ModelOptions(weights="DEFAULT"))
+    >>> from robustbench_lift.report import build_report
+    >>> from robustbench_lift.report.check import check, update_baseline   # from their modules: the package's
+    >>> from robustbench_lift.report.compare import compare                # `check`, `compare` are the modules
+    >>> files = build_report(["results.db"], "report", baseline="demo-max")   # tables, figures, report.html
+    >>> _ = update_baseline("results.db", "baseline.json")     # on purpose: the JSON is reviewed in the diff
+    >>> check("results.db", "baseline.json").passed             # the CI gate
+    True
+    >>> comparison = compare("demo-max", "demo-lift", results=["results.db"])  # paired deltas, CIs, Holm p
 
 `aggregate` computes every suite's metrics and CIs from the store, `summary` merges them per model, `tables`
 and `figures` present them, `html` assembles the page, `build` writes everything, `check` gates a run against a

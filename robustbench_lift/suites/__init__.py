@@ -1,8 +1,11 @@
-"""What to evaluate: the suites by name, each with its typed options, and `make_suites` to build them.
+"""What to evaluate: the suites by name, each with its typed options, and `make_suite` to build one.
 
-    >>> from robustbench_lift.suites import SUITES, make_suites
-    >>> SUITES.names()                                  # ['clean', 'c', 'p', 'shift', 'seg']
-    >>> make_suites("c", "demo", CorruptionOptions(preset="cifar"))
+    >>> from robustbench_lift.suites import SUITES, make_suite
+    >>> SUITES.names()
+    ['clean', 'c', 'p', 'shift', 'seg']
+    >>> suite = make_suite("c", "demo", CorruptionOptions(preset="cifar"))
+    >>> suite.dataset, [len(group.cells) for group in suite.groups()]   # one pass: clean + 15 corruptions x 5
+    ('demo-otf-cifar', [76])
 
 A suite is one class (`suites.base.Suite`) plus one line here: its class (imported on first use) and its options
 class. `"all"` runs the `ALL` suites.

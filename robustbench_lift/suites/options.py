@@ -1,6 +1,10 @@
 """Typed options of the suites: one frozen dataclass per suite, sharing the data options of `SuiteOptions`.
 
-    >>> evaluate("demo-lift", CorruptionOptions(corruptions=["fog"], severities=[1, 3], preset="cifar"), "demo")
+    >>> from robustbench_lift.engine import RunOptions, evaluate
+    >>> cells = evaluate("demo-lift", CorruptionOptions(corruptions=["fog"], severities=[1, 3], preset="cifar"),
+    ...                  "demo", run=RunOptions(limit=100, progress=False))
+    >>> cells[["corruption", "severity", "n"]].values.tolist()
+    [['clean', 0, 100], ['fog', 1, 100], ['fog', 3, 100]]
 
 `None` means the suite's default (documented per field). `options_for(suite, **flat)` builds a suite's options
 from keyword arguments, refusing a keyword the suite does not take.

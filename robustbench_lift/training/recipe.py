@@ -2,7 +2,9 @@
 augmentation and the LiftPool constraint weights, with defaults per data set (sources: `docs/protocols.md`).
 
     >>> from robustbench_lift.training.recipe import recipe_for
-    >>> recipe_for("demo").override(epochs=5)
+    >>> recipe = recipe_for("demo").override(epochs=5)
+    >>> recipe.epochs, recipe.lr, recipe.schedule
+    (5, 0.1, 'cosine')
 """
 
 import dataclasses

@@ -2,7 +2,8 @@
 segmentation set (the loop: `training/loop.py`).
 
     >>> from robustbench_lift.training import recipe_for, train
-    >>> path = train("demo-lift", "demo", "runs/demo-lift", recipe_for("demo").override(epochs=5))
+    >>> recipe = recipe_for("demo").override(epochs=5)
+    >>> path = train("demo-lift", "demo", "runs/demo-lift", recipe)  # minutes on a CPU  # doctest: +SKIP
 """
 
 from collections.abc import Callable
