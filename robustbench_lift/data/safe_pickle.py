@@ -31,7 +31,7 @@ import numpy as np
 from robustbench_lift.errors import UsageError
 
 MAX_PICKLE_BYTES = 1 << 30
-"""Largest data pickle read (1 GiB; CIFAR-100's `train`, the largest CIFAR pickle, is 155 MiB)."""
+"""Largest data pickle read (1 GiB; CIFAR-100's `train`, the largest CIFAR pickle, is about 155 MB)."""
 
 
 class _Refused(pickle.UnpicklingError):
@@ -215,7 +215,7 @@ def load_pickle(path: str | Path, encoding: str = "latin1") -> Any:
     size = path.stat().st_size
     if size > MAX_PICKLE_BYTES:
         raise UsageError(f"{path}: {size} bytes, over the {MAX_PICKLE_BYTES}-byte maximum of a data pickle "
-                         "(CIFAR's largest is 155 MiB): not a CIFAR batch")
+                         "(CIFAR's largest is about 155 MB): not a CIFAR batch")
     try:
         # Read from memory: a declared length then never outruns the file's bytes.
         raw = path.read_bytes()
