@@ -5,6 +5,7 @@ the project's exceptions into a one-line message with exit code 2 (usage error) 
 """
 
 import sys
+import warnings
 
 import click
 
@@ -38,10 +39,17 @@ cli.add_command(demo)
 cli.add_command(validate_data_command)
 
 
+def _warn_in_one_line(message: Warning | str, *args: object, **kwargs: object) -> None:
+    """`warnings.showwarning` of the CLI: `Warning: <message>`, without Python's file, line and source line."""
+    click.echo(f"Warning: {message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, mapping errors to exit codes 2 (usage) and 1 (failure)."""
     try:
-        exit_code = cli.main(args=argv, prog_name="liftbench", standalone_mode=False)
+        with warnings.catch_warnings():  # restores Python's own display after the command
+            warnings.showwarning = _warn_in_one_line
+            exit_code = cli.main(args=argv, prog_name="liftbench", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

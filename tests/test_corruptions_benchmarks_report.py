@@ -66,7 +66,7 @@ def test_labels_say_mean_error():
 def frame():
     """A 1000-class model (so ImageNet's normaliser would apply if it could) on 6 demo images, 3DCC on the fly."""
     return evaluate(TinyNet(1000), "c", "demo", corruptions=["3dcc"], severities=[1, 5], limit=6,
-                    num_classes=1000, progress=False)
+                    num_classes=1000, preset="imagenet", progress=False)
 
 
 def test_evaluated_on_the_fly_the_summary_is_a_labelled_mean_error(frame):

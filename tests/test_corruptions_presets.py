@@ -226,7 +226,7 @@ def test_corruption_suite_names_and_fingerprints_the_preset(tmp_path):
     assert suite.dataset == "demo-otf-cifar"
     fingerprints = suite.groups()[0].fingerprints
     assert fingerprints[("fog", 2)]["preset"] == "cifar" and "preset" not in fingerprints[("clean", 0)]
-    assert CorruptionSuite("demo", CorruptionOptions(corruptions=["fog"])).dataset == "demo-otf"
+    assert CorruptionSuite("demo", CorruptionOptions(corruptions=["fog"], preset="imagenet")).dataset == "demo-otf"
     (tmp_path / "labels.npy").write_bytes(b"")
     with pytest.raises(UsageError, match="pre-rendered cifar-c tree"):
         CorruptionSuite(tmp_path, CorruptionOptions(preset="cifar"))

@@ -183,7 +183,8 @@ def test_cifar_preset_defaults_to_cifar_p_eval_perturbations():
     suite = PerturbationSuite("demo", PerturbationOptions(preset="cifar"))
     assert [p for p, _ in suite.cells] == list(P_SUBSETS["cifar"]) and "snow" not in P_SUBSETS["cifar"]
     assert {"spatter", "gaussian_noise", "tilt"} <= set(P_SUBSETS["cifar"]) and len(P_SUBSETS["cifar"]) == 10
-    assert [p for p, _ in PerturbationSuite("demo").cells] == list(P_SUBSETS["test"])
+    imagenet = PerturbationSuite("demo", PerturbationOptions(preset="imagenet"))
+    assert [p for p, _ in imagenet.cells] == list(P_SUBSETS["test"])
 
 
 def test_resume_equals_single_run(photos, tmp_path):

@@ -56,7 +56,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "noise, blur, weather, digital, 3dcc, cbar.  [default: common]")
 @click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
 @click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all, cifar "
-              "(cifar-p-eval.py's 10).  [default: test; cifar with --preset cifar]")
+              "(cifar-p-eval.py's 10).  [default: test; cifar with the cifar preset]")
 @click.option("--difficulties", help="Suite p: difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of "
               "the noises, frame gap of the others).  [default: 1]")
 @click.option("--p-baseline", type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]"
@@ -86,7 +86,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "on the device, or reference (imagecorruptions) in the workers.  [default: auto]")
 @click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
               "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
-              "32 px images; torch backend).  [default: imagenet]")
+              "32 px images; torch backend).  [default: the data set's own: cifar for demo and CIFAR pickles, "
+              "else imagenet]")
 @click.option("--severity-scaling", type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other "
               "sizes than 224 px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
               "[default: none]")

@@ -20,6 +20,10 @@ SUBFOLDERS = ("", "cifar-10-batches-py", "cifar-100-python")
 CIFAR_MEAN = {10: (0.4914, 0.4822, 0.4465), 100: (0.5071, 0.4865, 0.4409)}
 CIFAR_STD = {10: (0.2470, 0.2435, 0.2616), 100: (0.2673, 0.2564, 0.2762)}
 """Per-channel mean and std of the training images in [0, 1] (computed over the 50,000 images of each set)."""
+PRESET = "cifar"
+"""The protocol of CIFAR's 32 px images (its pickles and the CIFAR-C arrays): CIFAR-10-C's / -P's severity constants
+(`corruptions.presets`), which on-the-fly cells of these data sets use unless a preset is given
+(`suites.protocol`)."""
 
 
 def cifar_train_files(root: str | Path) -> tuple[list[Path], int] | None:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from robustbench_lift.data.cifar import PRESET as CIFAR_PRESET
 from robustbench_lift.errors import UsageError
 
 CLASSES = ("circle", "ring", "square", "frame", "triangle", "plus", "star", "ellipse", "crescent", "two_dots")
@@ -27,6 +28,8 @@ DEFAULT_SEED = 0
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
 """Input normalisation of the demo models (the data is roughly centred on mid-grey)."""
+PRESET = CIFAR_PRESET
+"""The demo images' protocol: 32 px like CIFAR's, so CIFAR-10-C's severity constants (`suites.protocol`)."""
 
 
 def _inside(shape: Tensor, u: Tensor, v: Tensor) -> Tensor:

@@ -8,7 +8,7 @@ are (`resize=None, crop=None`) and must all have one size.
 Class indices come from the sorted folder names (torchvision's `ImageFolder`; for the 1000 ImageNet wnids this
 is the standard index order) or from a class-map file: JSON `{"<folder>": index}` or `["<folder>", ...]`, or
 text with one folder name per line as the first token (line order = index; ImageNet's
-`LOC_synset_mapping.txt` works as it is).
+`LOC_synset_mapping.txt` works as it is). Distinct folders of the data must get distinct indices.
 """
 
 import difflib
@@ -76,6 +76,17 @@ def class_indices(root: Path, class_map: dict[str, int] | None = None) -> dict[s
         close = difflib.get_close_matches(unknown[0], list(class_map), n=3)
         raise UsageError(f"{root}: class folder(s) {', '.join(unknown[:5])} are not in the class map"
                          + (f" (closest: {', '.join(close)})" if close else ""))
+    shared: dict[int, list[str]] = {}
+    for name in folders:
+        shared.setdefault(class_map[name], []).append(name)
+    # Two folders on one index would score a model for confusing them as right (every folder on 0: any model
+    # that always answers 0 is perfect); no benchmark needs it, so pooling classes means pooling their folders.
+    collapsed = [(index, names) for index, names in shared.items() if len(names) > 1]
+    if collapsed:
+        index, names = collapsed[0]
+        raise UsageError(f"{root}: the class map sends class folders {', '.join(names[:5])} to index {index}"
+                         + (f" ({len(collapsed) - 1} more shared indices)" if len(collapsed) > 1 else "")
+                         + "; each class folder needs its own index (to pool classes, put their images in one folder)")
     return {name: class_map[name] for name in folders}
 
 

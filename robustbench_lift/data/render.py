@@ -30,6 +30,7 @@ from corruptions.registry import resolve_backend
 from corruptions.seeding import corrupt_indexed
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
 from robustbench_lift.errors import UsageError
+from robustbench_lift.progress import progress as progress_counter
 
 # make_imagenet_c.py: Resize(256) -> CenterCrop(224); PIL save quality=85, optimize=True.
 RESIZE, CROP = 256, 224
@@ -109,8 +110,6 @@ def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequenc
     `corruptions.corrupt`; `workers`: DataLoader processes decoding images and threads encoding JPEGs;
     `device`: where corruption runs (default CUDA when available).
     """
-    from tqdm import tqdm
-
     names = expand_corruptions(corruptions)
     severities = _check_severities(severities)
     items = list_image_folder(data)
@@ -134,7 +133,7 @@ def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequenc
     needed = [i for i in range(len(items)) if any(cell[i] for cell in missing)]
     loader = torch.utils.data.DataLoader(_CroppedImages([path for path, _ in items], needed), batch_size=batch_size,
                                          num_workers=workers, shuffle=False)
-    bar = tqdm(total=todo, unit="img", desc="render", disable=not progress)
+    bar = progress_counter(todo, "render", "img", enabled=progress)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for images, indices in loader:
             images, indices = images.to(device), indices.tolist()
@@ -165,8 +164,6 @@ def render_cifar_c(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, out
     corrupted with `derive_seed(seed, corruption, severity, i)` (`corrupt_indexed`), as on-the-fly evaluation does.
     `preset`: the severity constants, `"cifar"` (CIFAR-10-C's; torch backend) or `"imagenet"`.
     """
-    from tqdm import tqdm
-
     from corruptions.presets import check_preset
 
     names = expand_corruptions(corruptions)
@@ -183,7 +180,7 @@ def render_cifar_c(images: np.ndarray | Tensor, labels: np.ndarray | Tensor, out
         resolve_backend(backend, name, device, preset)
     nchw = images.permute(0, 3, 1, 2)
     todo = [name for name in names if not (out_dir / f"{name}.npy").exists()]
-    bar = tqdm(total=len(todo) * len(SEVERITIES) * len(images), unit="img", desc="render", disable=not progress)
+    bar = progress_counter(len(todo) * len(SEVERITIES) * len(images), "render", "img", enabled=progress)
     for name in todo:
         stacked = np.empty((len(SEVERITIES) * len(images), *images.shape[1:]), dtype=np.uint8)
         for severity in SEVERITIES:

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from robustbench_lift.data.segmentation import size_batches
 from robustbench_lift.engine.dense import agreement_counts, class_areas, empty_outputs, intersection_union_counts
@@ -27,6 +26,7 @@ from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, nu
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.errors import LiftbenchError
+from robustbench_lift.progress import progress
 from robustbench_lift.suites.base import CellGroup
 
 TOP_K = 5
@@ -130,8 +130,7 @@ class Engine:
                             num_workers=self.workers, pin_memory=self.device.type == "cuda")
         stream = iter(loader)
         classes = self.prepared.num_classes
-        with tqdm(total=sum(map(len, chunks)) * len(cells), unit="img", desc=description, disable=not self.progress,
-                  dynamic_ncols=True, leave=True) as bar:
+        with progress(sum(map(len, chunks)) * len(cells), description, "img", enabled=self.progress) as bar:
             for chunk_batches in batches:
                 start = time.perf_counter()
                 seen, labels = [], []

@@ -11,6 +11,7 @@ from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, read_as, static_group
 from robustbench_lift.suites.options import CorruptionOptions, at_model_size
+from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
 from robustbench_lift.suites.scaling import check_scaling, corrupt_scaled
 
 
@@ -38,9 +39,10 @@ class CorruptionSuite(Suite):
     CIFAR test pickles, `"demo"`) corrupted on the fly with `corruptions.corrupt`, seeded per image from `seed`:
     cells whose backend (`"auto"` resolved per corruption for `device`) is `"torch"` are corrupted on the
     device from the decoded batch, `"reference"` ones in the loader workers. `preset`: the severity constants of
-    on-the-fly corruption, `"imagenet"` (default) or `"cifar"` (CIFAR-10-C's, for 32 px images; `corruptions.
-    presets`). On-the-fly numbers are "ImageNet-C style" ("CIFAR-10-C style"), not comparable with the released
-    images: the data set name gets `-otf` (`-otf-cifar`). Clean images are read at the model's size (`options.
+    on-the-fly corruption, `"imagenet"` or `"cifar"` (CIFAR-10-C's, for 32 px images; `corruptions.presets`);
+    default: the data set's own (`suites.protocol`: CIFAR's for the demo set and CIFAR pickles, else
+    ImageNet's). On-the-fly numbers are "ImageNet-C style" ("CIFAR-10-C style"), not comparable with the
+    released images: the data set name gets `-otf` (`-otf-cifar`). Clean images are read at the model's size (`options.
     resize`/`crop`, `at_model_size`) and corrupted at that size, pixel constants scaled by `severity_scaling`
     (`suites.scaling`); both are in the on-the-fly cells' fingerprints (`input_size`, `severity_scaling`).
     """
@@ -49,7 +51,6 @@ class CorruptionSuite(Suite):
 
     def __init__(self, data: str | Path, options: CorruptionOptions = CorruptionOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
-        from corruptions.presets import check_preset
         from corruptions.registry import resolve_backend
 
         options = at_model_size(options)
@@ -58,7 +59,7 @@ class CorruptionSuite(Suite):
         if options.preset is not None and not on_the_fly:
             raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a pre-rendered "
                              f"{self.layout} tree, whose constants are fixed: drop the preset")
-        self.preset = check_preset(options.preset or "imagenet")
+        self.preset = resolve_preset(options.preset, self.layout)
         self.scaling = check_scaling(options.severity_scaling or "none")
         if self.scaling != "none" and not on_the_fly:
             raise UsageError(f"severity scaling {self.scaling!r} applies to corruption on the fly; {data} is a "
@@ -86,6 +87,7 @@ class CorruptionSuite(Suite):
                                                            options.interpolation)
         if self.tree is None:
             self.read_as = read_as(self.clean)
+            warn_far_size(f"suite c on {data}", self.read_as["input_size"], self.preset, self.scaling)
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
         in_workers = [cell for cell in cells if cell != CLEAN and self.backends[cell[0]] == "reference"]

@@ -11,9 +11,9 @@ sequence), so every number below can be recomputed from the store. Sources:
   (`corruptions.perturbations.source_window`) with each image's whole size (`ImageFolder.resized_sizes`).
   Other inputs (CIFAR, the demo) are used whole. Randomness (noises, snow, spatter) is seeded per image from
   `(seed, perturbation, difficulty, index)`, difficulty 1 for all but the noises (one sequence each).
-  `preset`: the constants and lengths of `make_imagenet_p.py` (`"imagenet"`, default) or `make_cifar_p.py`
-  (`"cifar"`, for 32 px images). Names get `-otf` (`-otf-cifar`): ImageNet-P (CIFAR-10-P) style, not the
-  released videos.
+  `preset`: the constants and lengths of `make_imagenet_p.py` (`"imagenet"`) or `make_cifar_p.py` (`"cifar"`,
+  for 32 px images); default: the data set's own (`suites.protocol`). Names get `-otf` (`-otf-cifar`):
+  ImageNet-P (CIFAR-10-P) style, not the released videos.
 
 Scores (`robustbench_lift.metrics.perturbation`; Hendrycks & Dietterich, ICLR 2019): per sequence the flip
 probability (noises against the first frame, the others at difficulty d frame j against frame j - d, as
@@ -36,13 +36,13 @@ from torch.utils.data import Dataset
 
 from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, RANDOM_PERTURBATIONS, expand_perturbations
 from corruptions.perturbations import perturbation_sequence, release_length, source_window
-from corruptions.presets import check_preset
 from corruptions.seeding import seeded_generator
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
 from robustbench_lift.suites.base import CellGroup, InputFn, Suite, baseline_cells, read_as
 from robustbench_lift.suites.options import PerturbationOptions, at_model_size
+from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class PerturbationSuite(Suite):
         if options.preset is not None and self.layout == "imagenet-p":
             raise UsageError(f"preset {options.preset!r} applies to perturbations made on the fly; {data} holds the "
                              "released videos: drop the preset")
-        self.preset = check_preset(options.preset or "imagenet")
+        self.preset = resolve_preset(options.preset, self.layout)
         suffix = "-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")
         super().__init__(options.dataset or Path(str(data)).name + ("" if self.layout == "imagenet-p" else suffix))
         names = expand_perturbations(options.perturbations or ("cifar" if self.preset == "cifar" else None))
@@ -121,6 +121,7 @@ class PerturbationSuite(Suite):
             self.source = open_clean(data, options.class_map, resize, window, options.interpolation)
             side = min(self.source[0][1].shape[-2:])
             self.read_as = read_as(self.source, crop if crop and (self.whole or crop < side) else side)
+            warn_far_size(f"suite p on {data}", self.read_as["input_size"], self.preset, scaling=None)
         baseline = options.p_baseline
         self.baseline = load_p_baseline(baseline) if isinstance(baseline, (str, Path)) else baseline
         if self.baseline is not None:

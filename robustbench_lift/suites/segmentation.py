@@ -27,12 +27,14 @@ from torch.utils.data import Dataset
 from corruptions.names import SEVERITIES, expand_corruptions
 from corruptions.seeding import derive_seed
 from corruptions.shift import crop_pair_offsets, default_max_shift, windows
+from robustbench_lift.data import DEMO
 from robustbench_lift.data.segmentation import SegmentationFolder, open_segmentation
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.segmentation import consistency, mean_iou, pixel_accuracy
 from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, baseline_cells
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import SegmentationOptions
+from robustbench_lift.suites.protocol import resolve_preset
 
 SHIFT = ("shift", 0)
 """The shift-consistency cell (module doc)."""
@@ -61,14 +63,13 @@ class SegmentationSuite(CorruptionSuite):
 
     def __init__(self, data: str | Path, options: SegmentationOptions = SegmentationOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
-        from corruptions.presets import check_preset
         from corruptions.registry import resolve_backend
 
-        rendered = str(data) != "demo" and is_segmentation_tree(data)
+        rendered = str(data) != DEMO and is_segmentation_tree(data)
         if options.preset is not None and rendered:
             raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a rendered "
                              "tree, whose images are fixed: drop the preset")
-        self.preset = check_preset(options.preset or "imagenet")
+        self.preset = resolve_preset(options.preset, DEMO if str(data) == DEMO else None)
         suffix = "" if rendered else "-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")
         self.dataset = options.dataset or Path(str(data)).name + suffix
         self.severities = sorted(set(options.severities or SEVERITIES))

@@ -41,6 +41,7 @@ from robustbench_lift.models import save_checkpoint
 from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.models.weights import file_sha256, save_atomically
 from robustbench_lift.pooling import lifting_loss
+from robustbench_lift.progress import progress
 from robustbench_lift.training.data import TrainSet, crop_flip
 from robustbench_lift.training.init import ModelStart, initial_model
 from robustbench_lift.training.recipe import Recipe
@@ -199,8 +200,8 @@ class Trainer:
         sums = [torch.tensor(float(v), device=self.device) for v in self.sums]
         bad_step = torch.tensor(-1, device=self.device)  # first step of this epoch with a non-finite loss
         start, first = time.perf_counter(), self.step
-        with tqdm(total=self.steps, initial=self.step, unit="step", desc=f"epoch {self.epoch + 1}/{recipe.epochs}",
-                  disable=not self.progress, dynamic_ncols=True, leave=False) as bar:
+        with progress(self.steps, f"epoch {self.epoch + 1}/{recipe.epochs}", "step", enabled=self.progress,
+                      initial=self.step, leave=False) as bar:
             for images, labels in self.data.train.batches(batches, self.device, self.workers):
                 values = self.train_step(images, labels, derive_seed(recipe.seed, self.epoch, self.step, rank))
                 bad_step = torch.where((bad_step < 0) & ~torch.isfinite(values[0] + values[1]), self.step, bad_step)
