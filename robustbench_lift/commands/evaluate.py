@@ -135,9 +135,11 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
 
     from robustbench_lift.engine import evaluate as run_evaluation
     from robustbench_lift.models import parse_model_args
-    from robustbench_lift.store import KEY_COLUMNS, export_results, load_results
+    from robustbench_lift.store import KEY_COLUMNS, check_export, export_results, load_results
     from robustbench_lift.suites.options import MODEL
 
+    if export:
+        check_export(export)  # before any work, as the store (opened before the first cell)
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
     shared = {"corruptions": corruptions, "severities": parse_levels(severities), "perturbations": perturbations,

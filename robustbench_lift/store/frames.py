@@ -37,17 +37,28 @@ def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def check_export(out: str | Path) -> Path:
+    """`out` as a path `export_results` can write: a `.csv` or `.json` file name in an existing folder; else a
+    `UsageError` naming it (asked before an evaluation, so a typo costs nothing)."""
+    out = Path(out)
+    if out.is_dir():
+        raise UsageError(f"cannot export results to {out}: it is a folder; expected a .csv or .json file name")
+    if out.suffix not in (".csv", ".json"):
+        raise UsageError(f"cannot export results to {out}: expected a .csv or .json file name")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot export results to {out}: folder {out.parent} does not exist")
+    return out
+
+
 def export_results(path: str | Path, out: str | Path) -> Path:
     """Write the cells of store `path` (without per-image arrays) to `out`: `.csv` or `.json` (records)."""
-    out = Path(out)
+    out = check_export(out)
     frame = load_results(path)
     frame["fingerprint"] = frame["fingerprint"].map(lambda f: json.dumps(f, sort_keys=True))
     if out.suffix == ".csv":
         frame.to_csv(out, index=False)
-    elif out.suffix == ".json":
-        frame.to_json(out, orient="records", indent=1)
     else:
-        raise UsageError(f"cannot export results to {out}: expected a .csv or .json file name")
+        frame.to_json(out, orient="records", indent=1)
     return out
 
 
