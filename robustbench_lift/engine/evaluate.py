@@ -15,7 +15,7 @@ an error naming it (cells of the same pass without them are still committed).
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from robustbench_lift.engine.model import PreparedModel, prepare_model
 from robustbench_lift.engine.options import ModelOptions, RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, check_resumable, load_results
+from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, cells_frame, check_resumable
 from robustbench_lift.suites import make_suite, options_class, suite_names
 from robustbench_lift.suites.base import CellGroup, Suite
 from robustbench_lift.suites.options import SuiteOptions, at_model_size, field_names, options_for
@@ -131,21 +131,22 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
                   "suites": {name: _jsonable(options) for name, options in requested}, "data": str(data),
                   "batch_size": run.batch_size, "limit": run.limit, "seed": run.seed, "precision": engine.precision}
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
+        rows: dict[tuple, dict[str, Any]] = {}  # the cells this call wrote, as the store holds them
         wanted = set()
         for suite_obj, groups in plan:
             key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
             stored = dist.from_main(lambda: store.fingerprints(*key))
             for group in groups:
-                _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run)
+                rows.update(_run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run))
             if store is not None and suite_obj.rescore:
-                _rescore(store, key, suite_obj)
+                rows.update(_rescore(store, key, suite_obj))
             wanted.update((*key, *cell) for group in groups for cell in group.cells)
         if store is None:
             return pd.DataFrame()
         store.finish_run(run_id)
-        frame = load_results(store, predictions=True)
-        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS))), index=frame.index).isin(wanted)
-        return frame[mine].reset_index(drop=True)
+        for found in wanted - set(rows):  # stored before this call: read by key, each once
+            rows.update(_keyed(store.cells(predictions=True, **dict(zip(KEY_COLUMNS, found)))))
+        return cells_frame(rows[k] for k in sorted(set(rows) & wanted))
     finally:
         if store is not None:
             store.close()
@@ -176,10 +177,16 @@ def _jsonable(options: SuiteOptions) -> dict[str, Any]:
             if (v := getattr(options, f.name)) != f.default}
 
 
+def _keyed(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """`{key: row}` of store rows, keyed by their `KEY_COLUMNS` values."""
+    return {tuple(row[c] for c in KEY_COLUMNS): row for row in rows}
+
+
 def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run_id: int,
-               key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions) -> None:
+               key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions
+               ) -> dict[tuple, dict[str, Any]]:
     """Evaluate the pending cells of one group on every rank, chunk by chunk; rank 0 commits each chunk and each
-    finished cell (`engine.chunks`: a resumed run computes only the chunks not stored)."""
+    finished cell (`engine.chunks`: a resumed run computes only the chunks not stored) and returns their rows."""
     limit = run.limit
     indices = evenly_spaced(len(group.dataset), limit)
     prepared = engine.prepared
@@ -191,7 +198,7 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     pending = [cell for cell in group.cells
                if not check_resumable(stored, cell, fingerprints[cell], where, run.overwrite)]
     if not pending:
-        return
+        return {}
     anchor = group.anchor
     computed = pending if anchor is None or anchor in pending else [anchor, *pending]
     label = f"{prepared.name} {pending[0][0]}/{pending[0][1]}" if len(pending) == 1 else \
@@ -217,41 +224,46 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
                 chunks.put_chunk(store, key, start, arrays, fingerprints, seconds, run_id)
                 for cell, (labels, predictions) in arrays.items():
                     partials[cell].fill(start, labels, predictions, seconds)
-    if store is not None:
-        _commit(store, run_id, key, suite, anchor, pending, partials, fingerprints, stored)
+    written = _commit(store, run_id, key, suite, anchor, pending, partials, fingerprints, stored) \
+        if store is not None else {}
     if errors:
         raise LiftbenchError("; ".join(sorted(set(errors.values()))))
+    return written
 
 
 def _commit(store: ResultStore, run_id: int, key: tuple[str, str, str, str], suite: Suite,
             anchor: tuple[str, int] | None, pending: list[tuple[str, int]],
             partials: dict[tuple[str, int], chunks.Partial], fingerprints: dict[tuple[str, int], dict],
-            seen: dict) -> None:
+            seen: dict) -> dict[tuple, dict[str, Any]]:
     """Score and write every finished pending cell (each with the deletion of its chunks), each refused if another
     process changed it since the run read the store (`seen`); the anchor goes last, so that until then its chunks
-    serve a resumed run."""
+    serve a resumed run. Returns the written rows."""
     done = [cell for cell in pending if partials[cell].complete]
     if anchor is not None and not partials[anchor].complete:
-        return
+        return {}
     anchor_predictions = partials[anchor].predictions if anchor is not None else None
+    written = []
     for cell in sorted(done, key=lambda c: c == anchor):
         part = partials[cell]
         top1, top5, metrics = suite.cell_metrics(cell, part.predictions, part.labels, anchor_predictions)
-        chunks.complete_cell(store, CellResult(*key, *cell, labels=part.labels, predictions=part.predictions,
-                                               top1_err=top1, top5_err=top5, fingerprint=fingerprints[cell],
-                                               seconds=part.seconds, metrics=metrics), run_id, seen)
+        written.append(chunks.complete_cell(store, CellResult(
+            *key, *cell, labels=part.labels, predictions=part.predictions, top1_err=top1, top5_err=top5,
+            fingerprint=fingerprints[cell], seconds=part.seconds, metrics=metrics), run_id, seen))
     if anchor is not None and anchor not in pending and len(done) == len(pending):
         chunks.delete_chunks(store, key, anchor)
+    return _keyed(written)
 
 
-def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> None:
+def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> dict[tuple, dict[str, Any]]:
     """Re-score the stored cells of `key` with `suite.cell_metrics` (e.g. against a new baseline); a cell whose
-    scalars change is rewritten with the same predictions, fingerprint and run."""
-    rows = list(store.cells(predictions=True, **dict(zip(KEY_COLUMNS[:4], key))))
-    for row in rows:
+    scalars change is rewritten with the same predictions, fingerprint and run. Returns every row of `key`."""
+    rows = []
+    for row in store.cells(predictions=True, **dict(zip(KEY_COLUMNS[:4], key))):
         cell = (row["corruption"], row["severity"])
         top1, top5, metrics = suite.cell_metrics(cell, row["predictions"], row["labels"])
         if json.loads(json.dumps(metrics)) != json.loads(row["metrics"]):
-            store.put_cell(CellResult(*key, *cell, labels=row["labels"], predictions=row["predictions"],
-                                      top1_err=top1, top5_err=top5, fingerprint=json.loads(row["fingerprint"]),
-                                      seconds=row["seconds"], metrics=metrics), row["run_id"])
+            row = store.put_cell(CellResult(*key, *cell, labels=row["labels"], predictions=row["predictions"],
+                                            top1_err=top1, top5_err=top5, fingerprint=json.loads(row["fingerprint"]),
+                                            seconds=row["seconds"], metrics=metrics), row["run_id"])
+        rows.append(row)
+    return _keyed(rows)

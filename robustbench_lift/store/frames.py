@@ -2,7 +2,7 @@
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,16 @@ def load_results(path: str | Path | ResultStore, predictions: bool = False) -> p
     one column each, `fingerprint` (dict), `seconds`, `images_per_second`, `run_id`, `finished_at`; with
     `predictions` also the per-image `labels` and `predictions` arrays. Errors are fractions in [0, 1]."""
     if isinstance(path, ResultStore):
-        return _frame(path.cells(predictions=predictions))
+        return cells_frame(path.cells(predictions=predictions))
     with ResultStore(path, readonly=True) as store:
         try:
-            return _frame(store.cells(predictions=predictions))
+            return cells_frame(store.cells(predictions=predictions))
         except sqlite3.DatabaseError as exc:  # e.g. a damaged page, or a hot journal a read-only reader cannot undo
             raise LiftbenchError(f"cannot read results store {path}: {exc}") from exc
 
 
-def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:
+def cells_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The frame of `load_results` from rows as `ResultStore.cells` yields them (or `put_cell` returns them)."""
     records = []
     for row in rows:
         metrics = json.loads(row.pop("metrics"))
