@@ -15,7 +15,7 @@ an error naming it (cells of the same pass without them are still committed).
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +52,10 @@ def _merge(parts: list[dict[str, Any]], cell: tuple[str, int]) -> tuple[np.ndarr
     return labels, np.concatenate([p["predictions"][cell] for p in parts])[order]
 
 
-def split_options(suite: str, **flat: Any) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:
-    """Typed options from keyword arguments: each goes to `RunOptions`, `ModelOptions` or the options of the
-    suites `suite` stands for; one that none of them takes is a `UsageError` (e.g. corruptions for `clean`)."""
+def split_options(suite: str, flat: Mapping[str, Any]) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:
+    """Typed options from values named as their fields (the command line's, a config file's): each goes to
+    `RunOptions`, `ModelOptions` or the options of the suites `suite` stands for; a value none of them takes is a
+    `UsageError` (e.g. corruptions for `clean`), unless None (unset)."""
     run = {k: v for k, v in flat.items() if k in field_names(RunOptions)}
     model = {k: v for k, v in flat.items() if k in field_names(ModelOptions)}
     rest = {k: v for k, v in flat.items() if k not in run and k not in model}
@@ -75,7 +76,7 @@ def _requested(suite: SuiteRequest, flat: dict[str, Any], run: RunOptions | None
     if isinstance(suite, str):
         if (run is not None or model is not None) and flat:
             raise UsageError("give keyword options or run=/model= objects, not both")
-        run_flat, model_flat, suites = split_options(suite, **flat)
+        run_flat, model_flat, suites = split_options(suite, flat)
         return run or run_flat, model or model_flat, list(zip(suite_names(suite), suites))
     if flat:
         raise UsageError(f"keyword options {', '.join(sorted(flat))} go with a suite name; with typed suite "
