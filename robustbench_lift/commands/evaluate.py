@@ -10,7 +10,7 @@ import click
 from corruptions.names import DIFFICULTIES, SEVERITIES
 from robustbench_lift.commands.config import config_option
 from robustbench_lift.commands.fields import COMMA_LIST, FieldCommand, field_options
-from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, parse_levels
+from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, model_args_callback, parse_levels
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites import SUITES
 
@@ -53,16 +53,10 @@ def _size(ctx: click.Context, param: click.Parameter, value: int | None) -> int 
     return MODEL if value is None else value or None
 
 
-def _model_args(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:
-    from robustbench_lift.models import parse_model_args
-
-    return parse_model_args(value)
-
-
 MODEL_FIELDS = {
     "weights": dict(multiple=True, type=click.Path(), help="Per --model, in the same order: a checkpoint file, DEFAULT "
                     "or a weights name (torchvision: an enum member such as IMAGENET1K_V2)."),
-    "model_args": dict(decls=("--model-arg",), multiple=True, metavar="KEY=VALUE", callback=_model_args,
+    "model_args": dict(decls=("--model-arg",), multiple=True, metavar="KEY=VALUE", callback=model_args_callback,
                        help="Keyword argument of the model builder (a Python literal or text; repeatable), e.g. "
                        "depth=18."),
     "pool": dict(help="Swap the pooling of the model(s), e.g. lift, blur5 (any ConvNet; zoo names: their variant)."),
