@@ -2,6 +2,7 @@
 holds for the model (issue 15, item 9); the printed summary says when the store holds more."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -46,10 +47,11 @@ def test_the_summary_covers_only_the_cells_asked_for(tmp_path, capsys, clean_fol
 
 
 def test_evaluate_returns_the_requested_cells_only(tmp_path, clean_folder):
-    options = {"data": clean_folder, "weights": "DEFAULT", "resize": None, "crop": None, "out": tmp_path / "r.db",
-               "progress": False, "device": "cpu"}
-    evaluate("demo-max", "c", corruptions=["gaussian_noise"], severities=[1, 2], **options)
-    frame = evaluate("demo-max", "c", corruptions=["gaussian_noise"], severities=[2], **options)  # all stored
+    request = {"data": clean_folder, "options": ModelOptions(weights="DEFAULT"),
+               "run": RunOptions(out=tmp_path / "r.db", progress=False, device="cpu")}
+    noise = CorruptionOptions(corruptions=["gaussian_noise"], severities=[1, 2], resize=None, crop=None)
+    evaluate("demo-max", noise, **request)
+    frame = evaluate("demo-max", replace(noise, severities=[2]), **request)  # all stored
     assert sorted(zip(frame["corruption"], frame["severity"])) == [("clean", 0), ("gaussian_noise", 2)]
 
 

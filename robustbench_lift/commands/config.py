@@ -15,7 +15,7 @@ import click
 
 from robustbench_lift.errors import UsageError
 
-HELP = ("YAML file of options: keys are the long option names (model, data, corruptions, batch-size, ...), lists "
+HELP = ("YAML file of options: keys are the long option names (model, data, batch-size, ...), lists "
         "for repeatable options; options on the command line win.")
 
 

@@ -172,7 +172,7 @@ def evaluate(ctx: click.Context, models: tuple[str, ...], suite: str, data: str,
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
-    from robustbench_lift.engine.evaluate import split_options
+    from robustbench_lift.engine.options import split_options
     from robustbench_lift.store import KEY_COLUMNS, check_export, export_results, load_results
 
     weights = fields.pop("weights")

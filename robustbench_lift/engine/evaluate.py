@@ -1,9 +1,10 @@
 """`evaluate`: one model over one suite (or all), every cell committed to the results store.
 
-    >>> from robustbench_lift.engine import evaluate
+    >>> from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
     >>> from robustbench_lift.report.aggregate import summarize
-    >>> results = evaluate("resnet50-max", "c", "/data/ImageNet-C", weights="resnet50-max.pt",
-    ...                    options=CorruptionOptions(clean="/data/imagenet/val"), run=RunOptions(out="results.db"))
+    >>> from robustbench_lift.suites.options import CorruptionOptions
+    >>> results = evaluate("resnet50-max", CorruptionOptions(clean="/data/imagenet/val"), "/data/ImageNet-C",
+    ...                    run=RunOptions(out="results.db"), options=ModelOptions(weights="resnet50-max.pt"))
     >>> summarize(results)                                                 # clean error, CE per corruption, mCE
 
 The path of one evaluation: the model is prepared (`engine.model`), the suites list their cell groups
@@ -15,7 +16,7 @@ an error naming it (cells of the same pass without them are still committed).
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,9 @@ from robustbench_lift.engine.options import ModelOptions, RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, cells_frame, check_resumable
-from robustbench_lift.suites import make_suite, options_class, suite_names
+from robustbench_lift.suites import SUITES, make_suite, options_class, suite_names
 from robustbench_lift.suites.base import CellGroup, Suite
-from robustbench_lift.suites.options import SuiteOptions, at_model_size, field_names, options_for
+from robustbench_lift.suites.options import SuiteOptions, at_model_size
 
 SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
 
@@ -52,64 +53,37 @@ def _merge(parts: list[dict[str, Any]], cell: tuple[str, int]) -> tuple[np.ndarr
     return labels, np.concatenate([p["predictions"][cell] for p in parts])[order]
 
 
-def split_options(suite: str, flat: Mapping[str, Any]) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:
-    """Typed options from values named as their fields (the command line's, a config file's): each goes to
-    `RunOptions`, `ModelOptions` or the options of the suites `suite` stands for; a value none of them takes is a
-    `UsageError` (e.g. corruptions for `clean`), unless None (unset)."""
-    run = {k: v for k, v in flat.items() if k in field_names(RunOptions)}
-    model = {k: v for k, v in flat.items() if k in field_names(ModelOptions)}
-    rest = {k: v for k, v in flat.items() if k not in run and k not in model}
-    names = suite_names(suite)
-    classes = [options_class(n) for n in names]
-    unused = sorted(k for k, v in rest.items() if v is not None and not any(k in field_names(c) for c in classes))
-    if unused:
-        raise UsageError(f"suite {suite!r} does not take {', '.join(unused)}")
-    suites = [options_for(c, n, **{k: v for k, v in rest.items() if k in field_names(c)})
-              for n, c in zip(names, classes)]
-    return RunOptions(**run), ModelOptions(**model), suites
-
-
-def _requested(suite: SuiteRequest, flat: dict[str, Any], run: RunOptions | None,
-               model: ModelOptions | None) -> tuple[RunOptions, ModelOptions, list[tuple[str, SuiteOptions]]]:
-    """`(run, model, [(suite name, options)])` of a request given as a suite name with keyword options, or as
-    one or several typed suite options (then `run`/`model` objects, not keywords, describe the rest)."""
+def _requested(suite: SuiteRequest) -> list[tuple[str, SuiteOptions]]:
+    """`[(suite name, options)]` of a request given as a suite name (its default options) or as one or several
+    typed suite options."""
     if isinstance(suite, str):
-        if (run is not None or model is not None) and flat:
-            raise UsageError("give keyword options or run=/model= objects, not both")
-        run_flat, model_flat, suites = split_options(suite, flat)
-        return run or run_flat, model or model_flat, list(zip(suite_names(suite), suites))
-    if flat:
-        raise UsageError(f"keyword options {', '.join(sorted(flat))} go with a suite name; with typed suite "
-                         "options pass run=RunOptions(...) and model=ModelOptions(...)")
-    requested = [suite] if isinstance(suite, SuiteOptions) else list(suite)
-    from robustbench_lift.suites import SUITES
-
+        return [(name, options_class(name)()) for name in suite_names(suite)]
+    requested = list(suite) if isinstance(suite, list | tuple) else [suite]
     by_class = {options_class(n): n for n in SUITES}
     unknown = [type(o).__name__ for o in requested if type(o) not in by_class]
     if unknown:
         raise UsageError(f"no suite takes {', '.join(unknown)}: expected one of "
                          + ", ".join(c.__name__ for c in by_class))
-    return run or RunOptions(), model or ModelOptions(), [(by_class[type(o)], o) for o in requested]
+    return [(by_class[type(o)], o) for o in requested]
 
 
 def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path | None = None, *,
-             run: RunOptions | None = None, options: ModelOptions | None = None, **flat: Any) -> pd.DataFrame:
+             run: RunOptions | None = None, options: ModelOptions | None = None) -> pd.DataFrame:
     """Evaluate one model on one suite (or several); returns its cells (`load_results(..., predictions=True)` rows).
 
     `model`: a model name (zoo, `torchvision:<name>`, `timm:<name>`, `file.py:factory`; `models.resolve_model`)
     or an `nn.Module`, described by `ModelOptions` (weights, model_args, pool; name, classes, normalisation).
     Clean images are read, and corrupted, perturbed and shifted, at the model's own size unless `resize`/`crop`
-    say otherwise (`suites.options.at_model_size`); cells record it as `input_size`. `suite`: a name (`"c"`,
-    `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and shift) with its options as keywords
-    (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
-    field of `RunOptions`, `ModelOptions` and the suite's options, `suites.options`), or typed suite options
-    (`CorruptionOptions(...)`, a list of them) with `run=RunOptions(...)` and `options=ModelOptions(...)`.
+    say otherwise (`suites.options.at_model_size`); cells record it as `input_size`. `suite`: the suite's typed
+    options (`CorruptionOptions(corruptions=["fog"])`, a list of them; `suites.options`), or a name with its
+    default options (`"c"`, `"clean"`, `"p"`, `"shift"`, `"seg"` or `"all"`: c, p and shift). `run`: how the run
+    executes (`RunOptions`: batch, device, seed, limit, store; default `RunOptions()`, an in-memory store).
     `data`: a corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, CIFAR pickles or `"demo"`.
     Cells already in `run.out` with the same settings are skipped; a `p_baseline` also re-scores the stored
     `p` cells of this model. Returns the cells asked for (computed or found), not the store's other cells
     (other corruptions, severities, suites or data). Other ranks than 0 of a distributed run return an empty frame.
     """
-    run, described, requested = _requested(suite, flat, run, options)
+    run, described, requested = run or RunOptions(), options or ModelOptions(), _requested(suite)
     if data is None:
         raise UsageError("no data: pass data=<folder> (a corruption tree, CIFAR-C folder, clean folder or 'demo')")
     target = resolve_device(run.device)
