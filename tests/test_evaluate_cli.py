@@ -168,3 +168,16 @@ def test_a_bad_export_is_refused_before_any_work(tmp_path, capsys, export, messa
                         str(tmp_path / "r.db"), "--no-progress", "--export", str(tmp_path / export)], capsys)
     assert code == 2 and message in err and str(tmp_path / export) in err and "Traceback" not in err
     assert not (tmp_path / "r.db").exists()  # refused before the store was opened, so before anything ran
+
+
+@pytest.mark.parametrize("out, message", [("missing/r.db", "does not exist"), (".", "not a liftbench results store")])
+def test_an_unwritable_store_is_refused_before_any_image_is_evaluated(tmp_path, capsys, monkeypatch, out, message):
+    from robustbench_lift.engine.runner import Engine
+
+    def never(*args, **kwargs):
+        raise AssertionError("an image was evaluated before the store was checked")
+
+    monkeypatch.setattr(Engine, "run", never)
+    code, _, err = run(["evaluate", "--model", MODEL, "--model", MODEL, "--data", "demo", "--suite", "clean", "--out",
+                        str(tmp_path / out), "--no-progress"], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
