@@ -166,6 +166,7 @@ def evaluate(ctx: click.Context, models: tuple[str, ...], suite: str, data: str,
       liftbench evaluate --model timm:convnext_tiny --weights DEFAULT --data val   # at timm's size and crop
       liftbench evaluate --model nets/mine.py:build --model-arg depth=18 --weights mine.pt --data val
       torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
+      liftbench evaluate --config study.yaml --limit 100   # options from a file; the command line wins
     """
     import dataclasses
 
