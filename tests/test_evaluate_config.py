@@ -12,8 +12,6 @@ from robustbench_lift.cli import main
 from robustbench_lift.commands.fields import field_options
 from robustbench_lift.store import load_results
 
-pytest.importorskip("yaml")
-
 
 def run(args: list[str], capsys) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_info:
