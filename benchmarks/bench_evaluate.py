@@ -26,6 +26,7 @@ time of this process (the machine may be shared: CPU time is what a phase costs 
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,9 @@ from PIL import Image
 from timing import best_of  # benchmarks/timing.py, next to this script
 
 from corruptions.perturbations import release_length
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.suites.options import CorruptionOptions, PerturbationOptions, ShiftOptions, SuiteOptions
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
           "colorwheel")
@@ -131,15 +133,20 @@ def main() -> None:
         decoded = torch.stack([TF.pil_to_tensor(Image.open(p).convert("RGB"))
                                for p in sorted(tree.glob(f"{corruptions[0]}/{severities[0]}/*/*.JPEG"))])
         forward_alone(model, decoded[:args.batch_size], args.batch_size, 1)  # warm-up
-        common = dict(corruptions=corruptions, severities=severities, batch_size=args.batch_size,
-                      workers=args.workers, progress=False, name="resnet18")
+        cells_asked = CorruptionOptions(corruptions=corruptions, severities=severities)
+        run = RunOptions(batch_size=args.batch_size, workers=args.workers, progress=False)
+        named = ModelOptions(name="resnet18")
+
+        def timed(suite: SuiteOptions, data: Path, tag: str) -> None:
+            """`evaluate` into a new store each time (nothing resumed)."""
+            evaluate(model, suite, data, run=replace(run, out=Path(tmp) / f"{tag}{time.time_ns()}.db"), options=named)
+
         with_clean = [("clean", 0), *cells]
         phases = {
             "a": lambda: forward_alone(model, decoded, args.batch_size, len(cells)),
-            "b": lambda: evaluate(model, "c", tree, out=Path(tmp) / f"b{time.time_ns()}.db", **common),
+            "b": lambda: timed(cells_asked, tree, "b"),
             "a'": lambda: forward_alone(model, decoded, args.batch_size, len(with_clean)),
-            "c": lambda: evaluate(model, "c", clean, out=Path(tmp) / f"c{time.time_ns()}.db", backend="torch",
-                                  **common),
+            "c": lambda: timed(replace(cells_asked, backend="torch"), clean, "c"),
             "n'": lambda: naive_loop(model, clean, with_clean, args.batch_size, "torch"),
             "n": lambda: naive_loop(model, clean, with_clean, args.batch_size, "reference"),
         }
@@ -152,13 +159,11 @@ def main() -> None:
         for path in sorted(clean.glob("*/*.JPEG"))[:args.p_images]:
             (few / path.parent.name).mkdir(parents=True, exist_ok=True)
             (few / path.parent.name / path.name).write_bytes(path.read_bytes())
-        suite_options = dict(batch_size=args.batch_size, workers=args.workers, progress=False, name="resnet18")
         phases.update({
             "a_p": lambda: forward_alone(model, small.repeat(p_frames, 1, 1, 1), args.batch_size, 1),
-            "p": lambda: evaluate(model, "p", few, perturbations=perturbations,
-                                  out=Path(tmp) / f"p{time.time_ns()}.db", **suite_options),
+            "p": lambda: timed(PerturbationOptions(perturbations=perturbations), few, "p"),
             "a_s": lambda: forward_alone(model, small.repeat(shift_frames, 1, 1, 1), args.batch_size, 1),
-            "s": lambda: evaluate(model, "shift", few, out=Path(tmp) / f"s{time.time_ns()}.db", **suite_options),
+            "s": lambda: timed(ShiftOptions(), few, "s"),
         })
         best = best_of(phases, args.repeats)
     counts = {"a": len(cells), "b": len(cells), "a'": len(with_clean), "c": len(with_clean), "n'": len(with_clean),

@@ -16,7 +16,7 @@ flip rates FR and top-5 distances T5D.
     >>> paths = run_demo("/tmp/ci", limit=100)  # the reduced, fixed subset CI checks: minutes  # doctest: +SKIP
 """
 
-import functools
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,24 +24,31 @@ from typing import TYPE_CHECKING
 from corruptions.names import SUBSETS
 from robustbench_lift.data import DEMO
 from robustbench_lift.data.demo import demo_dataset
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.models.segmentation import DEMO_SEG_MANIFEST
 from robustbench_lift.pooling import list_pools
+from robustbench_lift.suites.options import (
+    CorruptionOptions,
+    PerturbationOptions,
+    SegmentationOptions,
+    ShiftOptions,
+    SuiteOptions,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-DEMO_SUITES: dict[str, dict] = {
-    "c": {"corruptions": list(SUBSETS["all"]), "severities": [1, 2, 3, 4, 5], "preset": "cifar", "limit": 500},
-    "p": {"preset": "cifar", "limit": 100},
-    "shift": {"limit": 500},
-    "seg": {"corruptions": ["gaussian_noise", "defocus_blur", "fog", "jpeg_compression"], "severities": [1, 3, 5],
-            "preset": "cifar", "limit": 200},
+DEMO_SUITES: dict[str, tuple[SuiteOptions, int]] = {
+    "c": (CorruptionOptions(corruptions=list(SUBSETS["all"]), severities=[1, 2, 3, 4, 5], preset="cifar"), 500),
+    "p": (PerturbationOptions(preset="cifar"), 100),
+    "shift": (ShiftOptions(), 500),
+    "seg": (SegmentationOptions(corruptions=["gaussian_noise", "defocus_blur", "fog", "jpeg_compression"],
+                                severities=[1, 3, 5], preset="cifar"), 200),
 }
-"""Suite -> options of `evaluate` for the demo; `limit` = images (c, shift, seg) or sequences (p) per cell,
-evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short."""
+"""Suite -> (options of `evaluate`, limit) for the demo; the limit = images (c, shift, seg) or sequences (p) per
+cell, evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short."""
 BASELINE_MODEL = f"{DEMO_PREFIX}-max"
 SEG_PREFIX = "demo_seg"
 SEG_BASELINE_MODEL = f"{SEG_PREFIX}-max"
@@ -51,6 +58,8 @@ EXAMPLE_IMAGE = 6
 QUALITATIVE_IMAGES = (0, 6, 11)
 """Demo test images of the segmentation qualitative grid."""
 QUALITATIVE_CELLS = (("clean", 0), ("gaussian_noise", 3), ("defocus_blur", 3), ("fog", 3))
+WEIGHTS = ModelOptions(weights="DEFAULT")
+"""The demo models run with their shipped weights."""
 
 
 def demo_models(pools: Sequence[str] | None = None) -> list[str]:
@@ -91,17 +100,16 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
     store = out / RESULTS_FILE
     models = demo_models(pools)
     for suite in suites:
-        default = DEMO_SUITES[suite]["limit"]
-        options = {**DEMO_SUITES[suite], "limit": min(default, limit or default)}
-        run = functools.partial(evaluate, suite=suite, data=DEMO, weights="DEFAULT", out=store, device=device,
-                                batch_size=batch_size, amp=amp, progress=progress, **options)
+        options, default = DEMO_SUITES[suite]
+        run = RunOptions(limit=min(default, limit or default), out=store, device=device, batch_size=batch_size,
+                         amp=amp, progress=progress)
         suite_models, baseline, option = ((demo_seg_models(pools), SEG_BASELINE_MODEL, "seg_baseline")
                                           if suite == "seg" else (models, BASELINE_MODEL, "p_baseline"))
         if suite in ("p", "seg") and baseline in suite_models:  # FR, T5D and mCD relative to -max, computed first
-            run(baseline)
-            run = functools.partial(run, **{option: f"{store}#{baseline}"})
+            evaluate(baseline, options, DEMO, run=run, options=WEIGHTS)
+            options = dataclasses.replace(options, **{option: f"{store}#{baseline}"})
         for model in suite_models:
-            run(model)
+            evaluate(model, options, DEMO, run=run, options=WEIGHTS)
     if not report:
         return [store]
     from robustbench_lift.report import build_report
@@ -116,10 +124,9 @@ def seg_predictions(pools: Sequence[str] | None = None) -> "Figure":
     segmentation demo model's prediction, clean and under `QUALITATIVE_CELLS` (CIFAR-10-C constants)."""
     from robustbench_lift.data.demo import demo_segmentation
     from robustbench_lift.engine.model import prepare_model
-    from robustbench_lift.engine.options import ModelOptions
     from robustbench_lift.report.qualitative import qualitative_grid
 
-    models = {name: prepare_model(name, ModelOptions(weights="DEFAULT")) for name in demo_seg_models(pools)}
+    models = {name: prepare_model(name, WEIGHTS) for name in demo_seg_models(pools)}
     images, masks = demo_segmentation("test", limit=max(QUALITATIVE_IMAGES) + 1)
     keep = list(QUALITATIVE_IMAGES)
     return qualitative_grid(models, images[keep], masks[keep], QUALITATIVE_CELLS, preset="cifar")

@@ -14,7 +14,6 @@ definitions, independently of `robustbench_lift`.
 import functools
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +21,9 @@ from evaluate_fixtures import tiny_model
 
 from robustbench_lift.data.demo import MEAN as DEMO_MEAN
 from robustbench_lift.data.demo import STD as DEMO_STD
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.store import CellResult, ResultStore
+from robustbench_lift.suites.options import PerturbationOptions
 
 N_IMAGES = 20
 CORRUPTIONS = ("gaussian_noise", "defocus_blur", "snow", "contrast")
@@ -76,18 +76,18 @@ def put(store: ResultStore, model: str, suite: str, dataset: str, corruption: st
 def suite_cells(model: str, suite: str) -> pd.DataFrame:
     """The cells `evaluate` returns for `model`'s `TinyNet` on suite "p" (all `P_CELLS`, with the
     `P_BASELINE` CSV) or "shift" (defaults: 5 pairs, crop mode, shifts 0..4) on the first demo images."""
-    options: dict[str, Any] = dict(limit=SUITE_IMAGES, name=model, num_classes=10, mean=DEMO_MEAN, std=DEMO_STD,
-                                   progress=False)
+    run = RunOptions(limit=SUITE_IMAGES, progress=False)
+    described = ModelOptions(name=model, num_classes=10, mean=DEMO_MEAN, std=DEMO_STD)
     if suite == "shift":
-        return evaluate(tiny_model(10, TINY_SEEDS[model]), "shift", "demo", **options)
+        return evaluate(tiny_model(10, TINY_SEEDS[model]), "shift", "demo", run=run, options=described)
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / P_BASELINE_NAME
         pd.DataFrame([(p, d, fp, u) for (p, d), (fp, u) in P_BASELINE.items()],
                      columns=["perturbation", "difficulty", "flip_prob", "ut5d"]).to_csv(csv, index=False)
         levels = sorted({d for _, d in P_CELLS})
-        return pd.concat([evaluate(tiny_model(10, TINY_SEEDS[model]), "p", "demo", difficulties=[level],
-                                   perturbations=sorted({p for p, d in P_CELLS if d == level}), p_baseline=csv,
-                                   **options) for level in levels], ignore_index=True)
+        return pd.concat([evaluate(tiny_model(10, TINY_SEEDS[model]), PerturbationOptions(
+            difficulties=[level], perturbations=sorted({p for p, d in P_CELLS if d == level}), p_baseline=csv), "demo",
+            run=run, options=described) for level in levels], ignore_index=True)
 
 
 def put_suite(store: ResultStore, model: str, suite: str, drop: tuple[str, ...] = ()) -> None:

@@ -15,13 +15,14 @@ from corruptions.registry import corrupt, resolve_backend
 from corruptions.seeding import corrupt_indexed
 from robustbench_lift.cli import main
 from robustbench_lift.data.render import render_cifar_c
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import corruption_summary
 from robustbench_lift.report import figures
 from robustbench_lift.report.build import grid_names
 from robustbench_lift.report.summary import METRICS, load, summary_table
 from robustbench_lift.report.tables import corruption_table, render
+from robustbench_lift.suites.options import CorruptionOptions
 
 # AlexNet's published errors (hendrycks/robustness README) at severities 1 and 3, written out independently.
 ALEXNET_S1_S3 = {"gaussian_noise": (0.69528, 0.93554), "fog": (0.67474, 0.84378)}
@@ -65,8 +66,9 @@ def test_labels_say_mean_error():
 @pytest.fixture(scope="module")
 def frame():
     """A 1000-class model (so ImageNet's normaliser would apply if it could) on 6 demo images, 3DCC on the fly."""
-    return evaluate(TinyNet(1000), "c", "demo", corruptions=["3dcc"], severities=[1, 5], limit=6,
-                    num_classes=1000, preset="imagenet", progress=False)
+    return evaluate(TinyNet(1000), CorruptionOptions(corruptions=["3dcc"], severities=[1, 5], preset="imagenet"),
+                    "demo",
+                    run=RunOptions(limit=6, progress=False), options=ModelOptions(num_classes=1000))
 
 
 def test_evaluated_on_the_fly_the_summary_is_a_labelled_mean_error(frame):
@@ -100,9 +102,11 @@ def test_corrupt_has_the_torch_backend_and_the_benchmark_constants_only(name):
 
 def test_evaluate_refuses_the_reference_backend_and_the_cifar_preset():
     with pytest.raises(UsageError, match="'iso_noise' \\(3dcc\\) is not in imagecorruptions"):
-        evaluate(TinyNet(10), "c", "demo", corruptions=["3dcc"], backend="reference", limit=2, progress=False)
+        evaluate(TinyNet(10), CorruptionOptions(corruptions=["3dcc"], backend="reference"), "demo",
+                 run=RunOptions(limit=2, progress=False))
     with pytest.raises(UsageError, match="'sparkles' \\(cbar\\) has its benchmark's constants only"):
-        evaluate(TinyNet(10), "c", "demo", corruptions=["sparkles"], preset="cifar", limit=2, progress=False)
+        evaluate(TinyNet(10), CorruptionOptions(corruptions=["sparkles"], preset="cifar"), "demo",
+                 run=RunOptions(limit=2, progress=False))
 
 
 def test_rendered_by_the_cli_and_evaluated_as_a_tree(tmp_path, capsys):
@@ -118,8 +122,8 @@ def test_rendered_by_the_cli_and_evaluated_as_a_tree(tmp_path, capsys):
     assert ok.value.code == 0 and "wrote 6 images" in capsys.readouterr().out
     with Image.open(tmp_path / "c" / "color_quant" / "4" / "cat" / "cat.JPEG") as written:
         assert written.size == (224, 224) and written.format == "JPEG"
-    frame = evaluate(TinyNet(2), "c", tmp_path / "c", clean=clean, corruptions=["3dcc"], severities=[4],
-                     progress=False)
+    frame = evaluate(TinyNet(2), CorruptionOptions(clean=clean, corruptions=["3dcc"], severities=[4]), tmp_path / "c",
+                     run=RunOptions(progress=False))
     assert set(frame["corruption"]) == {"clean", *SUBSETS["3dcc"]} and set(frame["n"]) == {2}
     table = summary_table(frame, ci=False)
     cells = frame[frame["corruption"] != "clean"]

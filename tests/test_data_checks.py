@@ -14,8 +14,9 @@ from robustbench_lift.cli import main
 from robustbench_lift.data import ArrayImages, ImageFolder, ImageNetC
 from robustbench_lift.data.checks import check_image_size, check_labels
 from robustbench_lift.data.cifar_c import CifarC
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.suites.options import CleanOptions, CorruptionOptions
 
 CLASSES = ("a", "b", "c")
 
@@ -47,8 +48,9 @@ def test_replaced_images_change_the_fingerprint_and_a_copy_keeps_it(tmp_path):
 
 def test_resuming_on_replaced_images_refuses_the_stale_cell(tmp_path):
     write_tree(tmp_path / "tree", ("fog",), (1,))
-    options = dict(suite="c", data=tmp_path / "tree", corruptions=["fog"], severities=[1], out=tmp_path / "r.db",
-                   num_classes=3, progress=False, name="tiny")
+    options = dict(suite=CorruptionOptions(corruptions=["fog"], severities=[1]), data=tmp_path / "tree",
+                   run=RunOptions(out=tmp_path / "r.db", progress=False),
+                   options=ModelOptions(num_classes=3, name="tiny"))
     evaluate(tiny_model(), **options)
     write_images(tmp_path / "tree" / "fog" / "1", seed=9)  # re-rendered: same file names, new pixels
     with pytest.raises(UsageError, match="fog/1 computed with other settings \\(data: stored"):
@@ -142,8 +144,9 @@ def test_the_engine_refuses_labels_outside_the_head_and_oversized_images(tmp_pat
     write_images(tmp_path / "clean", count=6, size=8 if problem == "labels" else 224)
     model = "cifar_resnet10s-max"  # input 32; 2 classes for the labels case, 3 (all labels valid) for the size one
     with pytest.raises(UsageError, match="classes" if problem == "labels" else "224x224"):
-        evaluate(model, suite="clean", data=tmp_path / "clean", num_classes=2 if problem == "labels" else 3,
-                 resize=None, crop=None, progress=False, device="cpu")
+        evaluate(model, CleanOptions(resize=None, crop=None), tmp_path / "clean",
+                 run=RunOptions(progress=False, device="cpu"),
+                 options=ModelOptions(num_classes=2 if problem == "labels" else 3))
 
 
 def test_malformed_class_maps_are_usage_errors(tmp_path, capsys):

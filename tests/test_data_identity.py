@@ -17,8 +17,9 @@ from robustbench_lift.data import ImageFolder, ImageNetP
 from robustbench_lift.data.cifar_c import CifarC
 from robustbench_lift.data.render_segmentation import render_segmentation
 from robustbench_lift.data.segmentation import SegmentationFolder
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
+from robustbench_lift.suites.options import SegmentationOptions
 
 FILES = 12
 UNSAMPLED = 2
@@ -130,15 +131,21 @@ def test_a_cifar_c_row_outside_any_sample_changes_the_fingerprint(tmp_path):
 
 def test_resuming_on_replaced_segmentation_masks_refuses_then_recomputes_the_stale_cells(tmp_path):
     pairs = build_tree(tmp_path / "set")
-    options = dict(num_classes=SEG_CLASSES, progress=False, corruptions=["contrast"], severities=[1], name="px")
-    first = evaluate(PixelNet(), "seg", tmp_path / "set", out=tmp_path / "r.db", **options)
+    suite = SegmentationOptions(corruptions=["contrast"], severities=[1])
+    model = ModelOptions(num_classes=SEG_CLASSES, name="px")
+
+    def run(store: str, overwrite: bool = False):
+        return evaluate(PixelNet(), suite, tmp_path / "set", options=model,
+                        run=RunOptions(out=tmp_path / store, overwrite=overwrite, progress=False))
+
+    first = run("r.db")
     for stem, (_, mask) in pairs.items():  # relabelled in place: the same file names
         Image.fromarray(np.where(mask == 255, mask, (mask + 1) % SEG_CLASSES).astype(np.uint8)).save(
             tmp_path / "set" / "masks" / f"{stem}.png")
     with pytest.raises(UsageError, match="clean/0 computed with other settings \\(data: stored"):
-        evaluate(PixelNet(), "seg", tmp_path / "set", out=tmp_path / "r.db", **options)
-    resumed = evaluate(PixelNet(), "seg", tmp_path / "set", out=tmp_path / "r.db", overwrite=True, **options)
-    fresh = evaluate(PixelNet(), "seg", tmp_path / "set", out=tmp_path / "fresh.db", **options)
+        run("r.db")
+    resumed = run("r.db", overwrite=True)
+    fresh = run("fresh.db")
     by_cell = {name: {(c, s): m for c, s, m in zip(f["corruption"], f["severity"], f["miou"]) if c != "shift"}
                for name, f in (("first", first), ("resumed", resumed), ("fresh", fresh))}  # shift: no mIoU
     assert by_cell["resumed"] == by_cell["fresh"] and by_cell["fresh"]["clean", 0] != by_cell["first"]["clean", 0]

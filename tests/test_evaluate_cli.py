@@ -155,3 +155,29 @@ def test_every_suite_runs_with_the_command_defaults(setup, capsys, suite, extra)
                         "--out", str(out), *extra], capsys)
     assert code == 0, err
     assert set(load_results(out)["suite"]) == {suite}
+
+
+@pytest.mark.parametrize("export, message", [
+    ("r.txt", "expected a .csv or .json file name"),
+    ("missing/r.csv", "folder"),
+    (".", "is a folder"),
+])
+def test_a_bad_export_is_refused_before_any_work(tmp_path, capsys, export, message):
+    """Before: `--export r.txt` was refused after the whole evaluation."""
+    code, _, err = run(["evaluate", "--model", MODEL, "--data", "demo", "--suite", "clean", "--out",
+                        str(tmp_path / "r.db"), "--no-progress", "--export", str(tmp_path / export)], capsys)
+    assert code == 2 and message in err and str(tmp_path / export) in err and "Traceback" not in err
+    assert not (tmp_path / "r.db").exists()  # refused before the store was opened, so before anything ran
+
+
+@pytest.mark.parametrize("out, message", [("missing/r.db", "does not exist"), (".", "not a liftbench results store")])
+def test_an_unwritable_store_is_refused_before_any_image_is_evaluated(tmp_path, capsys, monkeypatch, out, message):
+    from robustbench_lift.engine.runner import Engine
+
+    def never(*args, **kwargs):
+        raise AssertionError("an image was evaluated before the store was checked")
+
+    monkeypatch.setattr(Engine, "run", never)
+    code, _, err = run(["evaluate", "--model", MODEL, "--model", MODEL, "--data", "demo", "--suite", "clean", "--out",
+                        str(tmp_path / out), "--no-progress"], capsys)
+    assert code == 2 and message in err and "Traceback" not in err

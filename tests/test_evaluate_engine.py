@@ -4,6 +4,7 @@ folders, on-the-fly corruption, limits, resume, weights identity and errors."""
 import hashlib
 import json
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,11 +26,13 @@ from PIL import Image
 from torch import nn
 
 from corruptions import corrupt
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
+from robustbench_lift.engine.options import split_options
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.report.aggregate import summarize
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import CleanOptions, CorruptionOptions
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,8 @@ def data(tmp_path_factory):
 
 def test_prerendered_and_clean_cells_equal_reference_loop(data, tmp_path):
     model = tiny_model()
-    frame = evaluate(model, "c", data / "tiny-c", clean=data / "clean", corruptions=CORRUPTIONS,
-                     severities=SEVERITIES, out=tmp_path / "r.db", batch_size=4, progress=False)
+    frame = evaluate(model, CorruptionOptions(clean=data / "clean", corruptions=CORRUPTIONS, severities=SEVERITIES),
+                     data / "tiny-c", run=RunOptions(out=tmp_path / "r.db", batch_size=4, progress=False))
     assert sorted(zip(frame["corruption"], frame["severity"])) == [("clean", 0), ("fog", 1), ("fog", 3),
                                                                   ("gaussian_noise", 1), ("gaussian_noise", 3)]
     labels = np.sort(np.arange(9) % 3)  # items are sorted by class folder, then file
@@ -73,8 +76,8 @@ def test_cifar_c_arrays_equal_reference_loop(tmp_path):
     with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
         pickle.dump({"data": images.reshape(9, -1).numpy(), "labels": labels.tolist()}, f)
     model = tiny_model()
-    frame = evaluate(model, "c", tmp_path / "CIFAR-3-C", clean=tmp_path, corruptions=["fog"], severities=[2, 5],
-                     progress=False)
+    frame = evaluate(model, CorruptionOptions(clean=tmp_path, corruptions=["fog"], severities=[2, 5]),
+                     tmp_path / "CIFAR-3-C", run=RunOptions(progress=False))
     assert sorted(zip(frame["corruption"], frame["severity"])) == [("clean", 0), ("fog", 2), ("fog", 5)]
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     for row in frame.itertuples():
@@ -107,8 +110,8 @@ def test_on_the_fly_is_seeded_per_image(data, backend):
     model = tiny_model()
     clean = data / "clean"
     corruptions = ["gaussian_noise", "contrast"]  # random, deterministic
-    runs = [evaluate(model, "c", clean, corruptions=corruptions, severities=[2], batch_size=batch, workers=workers,
-                     backend=backend, seed=7, resize=None, crop=None, progress=False)
+    options = CorruptionOptions(corruptions=corruptions, severities=[2], backend=backend, resize=None, crop=None)
+    runs = [evaluate(model, options, clean, run=RunOptions(batch_size=batch, workers=workers, seed=7, progress=False))
             for batch, workers in ((9, 0), (2, 0) if backend == "torch" else (4, 2))]
     images = torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB")))
                           for p in sorted_paths(clean)]).permute(0, 3, 1, 2)
@@ -128,22 +131,23 @@ def test_on_the_fly_is_seeded_per_image(data, backend):
 def test_limit_takes_evenly_spaced_images_and_settings_conflict(data, tmp_path):
     model = tiny_model()
     out = tmp_path / "r.db"
-    kwargs = dict(corruptions=["fog"], severities=[1], out=out, progress=False)
-    frame = evaluate(model, "c", data / "tiny-c", limit=3, **kwargs)
+    fog, run = CorruptionOptions(corruptions=["fog"], severities=[1]), RunOptions(out=out, progress=False)
+    frame = evaluate(model, fog, data / "tiny-c", run=replace(run, limit=3))
     full = reference_top5(model, sorted_paths(data / "tiny-c" / "fog" / "1"))
     assert frame.loc[0, "n"] == 3 and np.array_equal(frame.loc[0, "predictions"], full[[0, 3, 6]])
     with pytest.raises(UsageError, match=r"fog/1 computed with other settings .*limit: stored 3, now None"):
-        evaluate(model, "c", data / "tiny-c", **kwargs)
-    frame = evaluate(model, "c", data / "tiny-c", overwrite=True, **kwargs)
+        evaluate(model, fog, data / "tiny-c", run=run)
+    frame = evaluate(model, fog, data / "tiny-c", run=replace(run, overwrite=True))
     assert frame.loc[0, "n"] == 9 and len(load_results(out)) == 1 and frame.loc[0, "run_id"] == 3
-    again = evaluate(model, "c", data / "tiny-c", overwrite=True, **kwargs)  # same settings: kept, not recomputed
+    again = evaluate(model, fog, data / "tiny-c", run=replace(run, overwrite=True))  # same settings: kept
     assert again.loc[0, "run_id"] == 3
 
 
 def test_resume_after_crash_equals_uninterrupted(data, tmp_path, monkeypatch):
     model = tiny_model()
-    kwargs = dict(corruptions=CORRUPTIONS, severities=SEVERITIES, clean=data / "clean", progress=False)
-    reference = evaluate(model, "c", data / "tiny-c", out=tmp_path / "full.db", **kwargs)
+    options = CorruptionOptions(corruptions=CORRUPTIONS, severities=SEVERITIES, clean=data / "clean")
+    reference = evaluate(model, options, data / "tiny-c", run=RunOptions(out=tmp_path / "full.db", progress=False))
+    resuming = RunOptions(out=tmp_path / "resumed.db", progress=False)
     calls = []
     original = Engine.run
 
@@ -155,11 +159,11 @@ def test_resume_after_crash_equals_uninterrupted(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Engine, "run", crash_after_two)
     with pytest.raises(KeyboardInterrupt):
-        evaluate(model, "c", data / "tiny-c", out=tmp_path / "resumed.db", **kwargs)
+        evaluate(model, options, data / "tiny-c", run=resuming)
     assert len(load_results(tmp_path / "resumed.db")) == 2
     calls.clear()
     monkeypatch.setattr(Engine, "run", original)
-    resumed = evaluate(model, "c", data / "tiny-c", out=tmp_path / "resumed.db", **kwargs)
+    resumed = evaluate(model, options, data / "tiny-c", run=resuming)
     assert sorted(resumed["run_id"]) == [1, 1, 2, 2, 2]  # the two committed cells were not recomputed
     columns = ["corruption", "severity", "n", "top1_err", "top5_err"]
     assert resumed[columns].equals(reference[columns])
@@ -168,9 +172,9 @@ def test_resume_after_crash_equals_uninterrupted(data, tmp_path, monkeypatch):
 
 
 def test_other_weights_never_reuse_rows(data, tmp_path):
-    kwargs = dict(corruptions=["fog"], severities=[1], out=tmp_path / "r.db", name="tiny", progress=False)
-    first = evaluate(tiny_model(seed=0), "c", data / "tiny-c", **kwargs)
-    second = evaluate(tiny_model(seed=1), "c", data / "tiny-c", **kwargs)
+    fog, run = CorruptionOptions(corruptions=["fog"], severities=[1]), RunOptions(out=tmp_path / "r.db", progress=False)
+    first = evaluate(tiny_model(seed=0), fog, data / "tiny-c", run=run, options=ModelOptions(name="tiny"))
+    second = evaluate(tiny_model(seed=1), fog, data / "tiny-c", run=run, options=ModelOptions(name="tiny"))
     assert first.loc[0, "weights_sha256"] != second.loc[0, "weights_sha256"]
     assert second.loc[0, "run_id"] == 2 and len(load_results(tmp_path / "r.db")) == 2
 
@@ -185,49 +189,51 @@ def test_nan_logits_fail_the_cell(data, tmp_path):
             return self.fc(x.mean((2, 3))) * torch.nan
 
     with pytest.raises(LiftbenchError, match=r"NaN/inf logits for 9 image\(s\) of cell fog/1 \(first: image 0\)"):
-        evaluate(AlwaysNaN(), "c", data / "tiny-c", corruptions=["fog"], severities=[1], out=tmp_path / "r.db",
-                 progress=False)
+        evaluate(AlwaysNaN(), CorruptionOptions(corruptions=["fog"], severities=[1]), data / "tiny-c",
+                 run=RunOptions(out=tmp_path / "r.db", progress=False))
     assert len(load_results(tmp_path / "r.db")) == 0
 
 
 def test_layout_and_name_errors(data, tmp_path):
     model = tiny_model()
-    run = dict(progress=False)
+    run = RunOptions(progress=False)
     with pytest.raises(UsageError, match="one corruption of a tree; pass its parent"):
-        evaluate(model, "c", data / "tiny-c" / "fog", **run)
+        evaluate(model, "c", data / "tiny-c" / "fog", run=run)
     with pytest.raises(UsageError, match=r"no corruption folder\(s\) gausian_noise/ .*closest to gausian_noise: "
                                          "gaussian_noise"):
-        evaluate(model, "c", data / "tiny-c", corruptions=["gausian_noise"], **run)
+        evaluate(model, CorruptionOptions(corruptions=["gausian_noise"]), data / "tiny-c", run=run)
     with pytest.raises(UsageError, match=r"no corruption folder\(s\) shot_noise/, .*contrast/"):
-        evaluate(model, "c", data / "tiny-c", severities=[1], **run)  # default: the 15 common corruptions
+        evaluate(model, CorruptionOptions(severities=[1]), data / "tiny-c", run=run)  # default: the 15 common ones
     with pytest.raises(UsageError, match=r"no severity folder\(s\) 2 \(found 1, 3"):
-        evaluate(model, "c", data / "tiny-c", corruptions=["fog"], severities=[1, 2], **run)
+        evaluate(model, CorruptionOptions(corruptions=["fog"], severities=[1, 2]), data / "tiny-c", run=run)
     with pytest.raises(UsageError, match=r"unknown corruption 'fogg'.*did you mean fog"):
-        evaluate(model, "c", data / "clean", corruptions=["fogg"], **run)  # on the fly
+        evaluate(model, CorruptionOptions(corruptions=["fogg"]), data / "clean", run=run)  # on the fly
     with pytest.raises(UsageError, match="severities must be in 1..5"):
-        evaluate(model, "c", data / "tiny-c", corruptions=["fog"], severities=[7], **run)
+        evaluate(model, CorruptionOptions(corruptions=["fog"], severities=[7]), data / "tiny-c", run=run)
     with pytest.raises(UsageError, match=r"unknown suite 'cc'.*did you mean c\?"):
-        evaluate(model, "cc", data / "tiny-c", **run)
-    with pytest.raises(UsageError, match="does not take corruptions"):
-        evaluate(model, "clean", data / "clean", corruptions=["fog"], **run)
+        evaluate(model, "cc", data / "tiny-c", run=run)
+    with pytest.raises(UsageError, match="does not take corruptions"):  # the command line's and a config's values
+        split_options("clean", {"corruptions": ["fog"]})
+    with pytest.raises(UsageError, match="no suite takes RunOptions"):
+        evaluate(model, RunOptions(), data / "clean")
     with pytest.raises(UsageError, match="CUDA is not available|unknown device"):
-        evaluate(model, "clean", data / "clean", device="cuda" if not torch.cuda.is_available() else "tpu", **run)
+        evaluate(model, "clean", data / "clean", run=RunOptions(device="tpu" if torch.cuda.is_available() else "cuda"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no sub-folders and no labels.npy"):
-        evaluate(model, "c", tmp_path / "empty", **run)
+        evaluate(model, "c", tmp_path / "empty", run=run)
     (tmp_path / "hollow" / CLASSES[0]).mkdir(parents=True)
     with pytest.raises(UsageError, match="hold no images"):
-        evaluate(model, "clean", tmp_path / "hollow", **run)
+        evaluate(model, "clean", tmp_path / "hollow", run=run)
     (tmp_path / "map.txt").write_text(f"{CLASSES[0]}\n{CLASSES[1]}\n")
     with pytest.raises(UsageError, match=f"{CLASSES[2]} are not in the class map"):
-        evaluate(model, "clean", data / "clean", class_map=tmp_path / "map.txt", **run)
+        evaluate(model, CleanOptions(class_map=tmp_path / "map.txt"), data / "clean", run=run)
     (tmp_path / "badc").mkdir()
     np.save(tmp_path / "badc" / "labels.npy", np.zeros(10, np.int64))
     np.save(tmp_path / "badc" / "fog.npy", np.zeros((10, 32, 32), np.uint8))
     with pytest.raises(UsageError, match=r"fog.npy: expected uint8 \(10, H, W, 3\).*found uint8 \(10, 32, 32\)"):
-        evaluate(model, "c", tmp_path / "badc", corruptions=["fog"], **run)
+        evaluate(model, CorruptionOptions(corruptions=["fog"]), tmp_path / "badc", run=run)
     with pytest.raises(UsageError, match="weights=, pool= and model_args= go with a model name"):
-        evaluate(model, "clean", data / "clean", weights=tmp_path / "w.pt", **run)
+        evaluate(model, "clean", data / "clean", run=run, options=ModelOptions(weights=tmp_path / "w.pt"))
 
 
 class ThousandWay(nn.Module):
@@ -246,8 +252,10 @@ class ThousandWay(nn.Module):
 def test_imagenet_summary_uses_the_alexnet_normaliser(data, tmp_path):
     """A 1000-class model with a class map: CE, mCE and relative mCE from the stored errors by the formulas."""
     (tmp_path / "map.json").write_text(json.dumps({CLASSES[0]: 10, CLASSES[1]: 500, CLASSES[2]: 999}))
-    frame = evaluate(ThousandWay(), "c", data / "tiny-c", clean=data / "clean", corruptions=CORRUPTIONS,
-                     severities=SEVERITIES, class_map=tmp_path / "map.json", num_classes=1000, progress=False)
+    options = CorruptionOptions(clean=data / "clean", corruptions=CORRUPTIONS, severities=SEVERITIES,
+                                class_map=tmp_path / "map.json")
+    frame = evaluate(ThousandWay(), options, data / "tiny-c", run=RunOptions(progress=False),
+                     options=ModelOptions(num_classes=1000))
     assert set(np.concatenate(frame["labels"].tolist())) == {10, 500, 999}
     err = {(row.corruption, row.severity): row.top1_err for row in frame.itertuples()}
     assert 0 < min(err.values()) and max(err.values()) < 1

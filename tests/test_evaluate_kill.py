@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +17,21 @@ import torch
 from evaluate_fixtures import photo_set, tiny_model, write_folder
 from torch import nn
 
-from robustbench_lift.engine import chunks, evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, chunks, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import CorruptionOptions, PerturbationOptions, ShiftOptions
 
 TESTS = Path(__file__).parent
 SUITES = {  # suite -> options giving 3 chunks of the 9 photographs (limit 6: 3 of 2) and several cells
-    "c": dict(corruptions=["gaussian_noise", "fog"], severities=[1], batch_size=2, chunk=2, limit=6),
-    "p": dict(perturbations=["speckle_noise", "translate"], batch_size=41, chunk=41, limit=3),  # 41 frames: 1 item
-    "shift": dict(batch_size=20, chunk=20, limit=6),  # 10 crops per image: 2 images per batch and chunk
+    "c": (CorruptionOptions(corruptions=["gaussian_noise", "fog"], severities=[1], resize=None, crop=None),
+          RunOptions(batch_size=2, chunk=2, limit=6, progress=False)),
+    "p": (PerturbationOptions(perturbations=["speckle_noise", "translate"], resize=None, crop=None),
+          RunOptions(batch_size=41, chunk=41, limit=3, progress=False)),  # 41 frames: 1 item
+    "shift": (ShiftOptions(resize=None, crop=None),
+              RunOptions(batch_size=20, chunk=20, limit=6, progress=False)),  # 10 crops per image: 2 per batch
 }
-KEEP = dict(resize=None, crop=None, name="tiny", progress=False)
+TINY = ModelOptions(name="tiny")
 
 
 class Counting(nn.Module):
@@ -78,14 +83,16 @@ def assert_same_cells(resumed, uninterrupted) -> None:
 
 
 def test_sigkill_mid_pass_resumes_from_the_stored_chunks(photos, tmp_path):
-    options = SUITES["c"]
+    options, run = SUITES["c"]
     killed = tmp_path / "killed.db"
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(TESTS)!r})
-        from test_evaluate_kill import Counting
+        from test_evaluate_kill import SUITES, TINY, Counting
+        from dataclasses import replace
         from robustbench_lift.engine import evaluate
-        evaluate(Counting(delay=0.3), "c", {str(photos)!r}, out={str(killed)!r}, **{ {**options, **KEEP}!r})
+        options, run = SUITES["c"]
+        evaluate(Counting(delay=0.3), options, {str(photos)!r}, run=replace(run, out={str(killed)!r}), options=TINY)
     """)
     process = subprocess.Popen([sys.executable, "-c", script])
     try:
@@ -97,17 +104,17 @@ def test_sigkill_mid_pass_resumes_from_the_stored_chunks(photos, tmp_path):
         process.wait()
     assert process.returncode == -signal.SIGKILL  # killed mid-pass, not finished
     assert len(load_results(killed)) == 0  # no cell finished: without chunks, everything would be lost
-    n = options["limit"]
+    n = run.limit
     kept = covered(chunk_rows(killed), n)
     assert 0 < kept < n
 
     model = Counting()
-    resumed = evaluate(model, "c", photos, out=killed, **options, **KEEP)
+    resumed = evaluate(model, options, photos, run=replace(run, out=killed), options=TINY)
     cells = len(resumed)
     assert model.images == (n - kept) * cells  # only the chunks not stored were computed
     assert chunk_rows(killed) == []  # the finished cells took their chunks with them
     full = Counting()
-    uninterrupted = evaluate(full, "c", photos, out=tmp_path / "full.db", **{**options, "chunk": 256}, **KEEP)
+    uninterrupted = evaluate(full, options, photos, run=replace(run, out=tmp_path / "full.db", chunk=256), options=TINY)
     assert full.images == n * cells
     assert_same_cells(resumed, uninterrupted)
 
@@ -126,24 +133,25 @@ def interrupt_after_first_chunk_of(run, monkeypatch) -> None:
             run()
 
 
-def interrupt_after_first_chunk(suite: str, out: Path, monkeypatch, **options) -> None:
-    """Evaluate `suite` on the photographs into `out`, interrupted after the first chunk."""
-    interrupt_after_first_chunk_of(lambda: evaluate(Counting(), suite, out.parent / "photos", out=out, **options,
-                                                    **KEEP), monkeypatch)
+def interrupt_after_first_chunk(suite: str, out: Path, monkeypatch) -> None:
+    """Evaluate `SUITES[suite]` on the photographs into `out`, interrupted after the first chunk."""
+    options, run = SUITES[suite]
+    interrupt_after_first_chunk_of(lambda: evaluate(Counting(), options, out.parent / "photos",
+                                                    run=replace(run, out=out), options=TINY), monkeypatch)
 
 
 @pytest.mark.parametrize("suite", list(SUITES))
 def test_interrupted_pass_resumes_to_the_uninterrupted_cells(suite, photos, tmp_path, monkeypatch):
     """c, p (sequences) and shift (crop pairs, an anchor cell): chunk boundaries change no prediction, and a
     run interrupted after its first chunk computes the other chunks only."""
-    options, out = SUITES[suite], photos.parent / f"{suite}.db"
-    interrupt_after_first_chunk(suite, out, monkeypatch, **options)
-    n, kept = options["limit"], covered(chunk_rows(out), options["limit"])
+    (options, run), out = SUITES[suite], photos.parent / f"{suite}.db"
+    interrupt_after_first_chunk(suite, out, monkeypatch)
+    n, kept = run.limit, covered(chunk_rows(out), run.limit)
     assert 0 < kept < n and len(load_results(out)) == 0
 
     model, full = Counting(), Counting()
-    resumed = evaluate(model, suite, photos, out=out, **options, **KEEP)
-    uninterrupted = evaluate(full, suite, photos, **{**options, "chunk": 10_000}, **KEEP)
+    resumed = evaluate(model, options, photos, run=replace(run, out=out), options=TINY)
+    uninterrupted = evaluate(full, options, photos, run=replace(run, chunk=10_000), options=TINY)
     assert model.images * n == full.images * (n - kept)  # every item has as many frames
     assert chunk_rows(out) == []
     assert_same_cells(resumed, uninterrupted)
@@ -152,14 +160,14 @@ def test_interrupted_pass_resumes_to_the_uninterrupted_cells(suite, photos, tmp_
 def test_chunks_with_other_settings_are_not_reused(photos, monkeypatch):
     """Like cells: another seed is an error for the corrupted cells' chunks; with `overwrite` they are recomputed,
     while the clean cell's chunks (the seed is not in its fingerprint) are reused."""
-    options, out = SUITES["c"], photos.parent / "other.db"
-    interrupt_after_first_chunk("c", out, monkeypatch, **options)
-    kept = covered([row for row in chunk_rows(out) if row[0] == "clean"], options["limit"])
+    (options, run), out = SUITES["c"], photos.parent / "other.db"
+    interrupt_after_first_chunk("c", out, monkeypatch)
+    kept = covered([row for row in chunk_rows(out) if row[0] == "clean"], run.limit)
     with pytest.raises(UsageError, match=r"\(chunks\) already holds cell fog/1 .*seed: stored 0, now 1"):
-        evaluate(Counting(), "c", photos, out=out, **{**options, "seed": 1}, **KEEP)
+        evaluate(Counting(), options, photos, run=replace(run, out=out, seed=1), options=TINY)
     model = Counting()
-    frame = evaluate(model, "c", photos, out=out, **{**options, "seed": 1}, overwrite=True, **KEEP)
-    assert kept > 0 and model.images == options["limit"] * len(frame) - kept
+    frame = evaluate(model, options, photos, run=replace(run, out=out, seed=1, overwrite=True), options=TINY)
+    assert kept > 0 and model.images == run.limit * len(frame) - kept
     assert chunk_rows(out) == []
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from evaluate_fixtures import CORRUPTIONS, SEVERITIES, SlowTiny, build_data
 
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import CorruptionOptions
 
 TESTS = Path(__file__).parent
 
@@ -30,16 +31,17 @@ def committed_cells(path: Path) -> int:
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     data = build_data(tmp_path)
-    kwargs = dict(clean=data / "clean", corruptions=CORRUPTIONS, severities=SEVERITIES, name="tiny", progress=False)
+    options = CorruptionOptions(clean=str(data / "clean"), corruptions=CORRUPTIONS, severities=SEVERITIES)
+    tiny = ModelOptions(name="tiny")
     killed = tmp_path / "killed.db"
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(TESTS)!r})
         from evaluate_fixtures import SlowTiny
-        from robustbench_lift.engine import evaluate
-        evaluate(SlowTiny(delay=0.4), "c", {str(data / 'tiny-c')!r}, out={str(killed)!r}, batch_size=3,
-                 clean={str(data / 'clean')!r}, corruptions={CORRUPTIONS!r}, severities={SEVERITIES!r},
-                 name="tiny", progress=False)
+        from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
+        from robustbench_lift.suites.options import CorruptionOptions
+        evaluate(SlowTiny(delay=0.4), {options!r}, {str(data / 'tiny-c')!r},
+                 run=RunOptions(out={str(killed)!r}, batch_size=3, progress=False), options={tiny!r})
     """)
     process = subprocess.Popen([sys.executable, "-c", script])
     try:
@@ -52,9 +54,10 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert process.returncode == -signal.SIGKILL  # killed, not finished
     stored = committed_cells(killed)
     assert 1 <= stored < 5
-    resumed = evaluate(SlowTiny(), "c", data / "tiny-c", out=killed, **kwargs)
+    resumed = evaluate(SlowTiny(), options, data / "tiny-c", run=RunOptions(out=killed, progress=False), options=tiny)
     assert (resumed["run_id"] == 1).sum() == stored  # the committed cells were kept, the rest computed
-    uninterrupted = evaluate(SlowTiny(), "c", data / "tiny-c", out=tmp_path / "full.db", **kwargs)
+    uninterrupted = evaluate(SlowTiny(), options, data / "tiny-c", run=RunOptions(out=tmp_path / "full.db",
+                                                                                   progress=False), options=tiny)
     columns = ["model", "weights_sha256", "corruption", "severity", "n", "top1_err", "top5_err"]
     assert resumed[columns].equals(uninterrupted[columns])
     for a, b in zip(resumed.itertuples(), uninterrupted.itertuples()):

@@ -2,13 +2,17 @@
 holds for the model (issue 15, item 9); the printed summary says when the store holds more."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from robustbench_lift.cli import main
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
+from robustbench_lift.store import ResultStore, load_results
+from robustbench_lift.suites.options import CorruptionOptions
 
 
 @pytest.fixture
@@ -43,8 +47,39 @@ def test_the_summary_covers_only_the_cells_asked_for(tmp_path, capsys, clean_fol
 
 
 def test_evaluate_returns_the_requested_cells_only(tmp_path, clean_folder):
-    options = {"data": clean_folder, "weights": "DEFAULT", "resize": None, "crop": None, "out": tmp_path / "r.db",
-               "progress": False, "device": "cpu"}
-    evaluate("demo-max", "c", corruptions=["gaussian_noise"], severities=[1, 2], **options)
-    frame = evaluate("demo-max", "c", corruptions=["gaussian_noise"], severities=[2], **options)  # all stored
+    request = {"data": clean_folder, "options": ModelOptions(weights="DEFAULT"),
+               "run": RunOptions(out=tmp_path / "r.db", progress=False, device="cpu")}
+    noise = CorruptionOptions(corruptions=["gaussian_noise"], severities=[1, 2], resize=None, crop=None)
+    evaluate("demo-max", noise, **request)
+    frame = evaluate("demo-max", replace(noise, severities=[2]), **request)  # all stored
     assert sorted(zip(frame["corruption"], frame["severity"])) == [("clean", 0), ("gaussian_noise", 2)]
+
+
+def test_evaluate_returns_what_it_computed_without_reading_it_back(tmp_path, clean_folder, monkeypatch):
+    """Issue 24, item 5: the computed cells come from memory; only cells found stored are read, each by its key.
+    The frame equals the store's rows read independently (`load_results`)."""
+    reads = []
+    cells = ResultStore.cells
+
+    def counted(self, predictions=False, **where):
+        rows = list(cells(self, predictions, **where))
+        reads.append((where, len(rows)))
+        return iter(rows)
+
+    monkeypatch.setattr(ResultStore, "cells", counted)
+    out = tmp_path / "r.db"
+    run, model = RunOptions(out=out, progress=False, device="cpu"), ModelOptions(weights="DEFAULT")
+    first = evaluate("demo-max", CorruptionOptions(corruptions=["gaussian_noise"], severities=[1], resize=None,
+                                                   crop=None), clean_folder, run=run, options=model)
+    assert reads == []
+    second = evaluate("demo-max", CorruptionOptions(corruptions=["gaussian_noise"], severities=[1, 3], resize=None,
+                                                    crop=None), clean_folder, run=run, options=model)
+    assert sorted((w["corruption"], w["severity"], n) for w, n in reads) == [("clean", 0, 1), ("gaussian_noise", 1, 1)]
+    stored = load_results(out, predictions=True)
+    for frame, severities in ((first, [1]), (second, [1, 3])):
+        expected = stored[stored["severity"].isin([0, *severities])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(frame.drop(columns=["labels", "predictions"]),
+                                      expected.drop(columns=["labels", "predictions"]))
+        for column in ("labels", "predictions"):
+            for got, want in zip(frame[column], expected[column]):
+                assert got.dtype == want.dtype and np.array_equal(got, want)

@@ -3,23 +3,24 @@ identify by sha256, a swapped torchvision model and a user's factory run end to 
 
 import hashlib
 import textwrap
+from dataclasses import replace
 
 import pytest
 
 from robustbench_lift.cli import main
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.engine.model import prepare_model, state_dict_sha256
-from robustbench_lift.engine.options import ModelOptions
 from robustbench_lift.models import create_model, save_checkpoint
 from robustbench_lift.store import load_results
 
-RUN = dict(limit=4, progress=False, batch_size=4)
+RUN = RunOptions(limit=4, progress=False, batch_size=4)
 
 
 def test_a_zoo_name_and_its_max_form_are_one_stored_model(tmp_path):
     out = tmp_path / "r.db"
-    first = evaluate("cifar_resnet10s", "clean", "demo", num_classes=10, out=out, **RUN)
-    second = evaluate("cifar_resnet10s-max", "clean", "demo", num_classes=10, out=out, **RUN)
+    run, ten = replace(RUN, out=out), ModelOptions(num_classes=10)
+    first = evaluate("cifar_resnet10s", "clean", "demo", run=run, options=ten)
+    second = evaluate("cifar_resnet10s-max", "clean", "demo", run=run, options=ten)
     stored = load_results(out)
     assert len(stored) == 1 and stored["model"].tolist() == ["cifar_resnet10s-max"]
     assert first["weights_sha256"].tolist() == second["weights_sha256"].tolist()

@@ -23,6 +23,8 @@ def imported_after(statement: str) -> set[str]:
     ("import robustbench_lift.cli", HEAVY),
     ("from robustbench_lift.cli import cli; from click.testing import CliRunner; "
      "assert CliRunner().invoke(cli, ['--help']).exit_code == 0", HEAVY),
+    ("from robustbench_lift.cli import cli; from click.testing import CliRunner; "  # options from the dataclasses
+     "assert CliRunner().invoke(cli, ['evaluate', '--help']).exit_code == 0", HEAVY),
     ("import corruptions", ("torchvision", "pandas", "matplotlib")),
     ("from corruptions.names import CORRUPTIONS, expand_corruptions; expand_corruptions(['noise'])", HEAVY),
     ("import robustbench_lift.report", ("torch", "torchvision", "matplotlib")),

@@ -9,15 +9,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from robustbench_lift.cli import main
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import RunOptions, evaluate
 from robustbench_lift.engine.device import PRECISIONS, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
-from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import build_report
 from robustbench_lift.report.tables import precision_note
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import CleanOptions
 
 CPU = torch.device("cpu")
 DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -64,8 +64,9 @@ def tf32_on():
     torch.backends.cudnn.allow_tf32 = saved[1]
 
 
-def run(model: nn.Module, clean, tmp_path, **options):
-    return evaluate(model, "clean", clean, resize=None, crop=None, out=tmp_path / "r.db", progress=False, **options)
+def run(model: nn.Module, clean, tmp_path, amp: bool = False):
+    return evaluate(model, CleanOptions(resize=None, crop=None), clean,
+                    run=RunOptions(out=tmp_path / "r.db", progress=False, amp=amp))
 
 
 def test_default_is_fp32_with_tf32_off_and_flags_restored(clean, tmp_path, tf32_on):

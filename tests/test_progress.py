@@ -11,8 +11,9 @@ from test_train import CIFAR10_FILES, write_cifar
 from robustbench_lift import progress as progress_module
 from robustbench_lift.cli import main
 from robustbench_lift.data.render import render_cifar_c
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.progress import progress
+from robustbench_lift.suites.options import CorruptionOptions
 
 
 class Terminal(io.StringIO):
@@ -61,8 +62,8 @@ def check_log(text: str, most: int) -> None:
 
 
 def test_runner_renderer_and_training_write_lines_to_a_log(tmp_path, capsys):
-    evaluate("demo-max", "c", "demo", corruptions=["fog", "contrast"], severities=[1, 2], limit=8, preset="cifar",
-             num_classes=10, progress=True, device="cpu")
+    evaluate("demo-max", CorruptionOptions(corruptions=["fog", "contrast"], severities=[1, 2], preset="cifar"), "demo",
+             run=RunOptions(limit=8, progress=True, device="cpu"), options=ModelOptions(num_classes=10))
     check_log(capsys.readouterr().err, 21)
     render_cifar_c(np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4), tmp_path / "c", corruptions="contrast",
                    progress=True)

@@ -8,7 +8,7 @@ import pandas as pd
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from test_suite_seg import CELLS, CLASSES, PixelNet, build_tree
 
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.report.build import build_report
 from robustbench_lift.report.figures_segmentation import (
     miou_vs_severity,
@@ -17,14 +17,15 @@ from robustbench_lift.report.figures_segmentation import (
     seg_severity_table,
 )
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import SegmentationOptions
 
 
 def test_build_report_writes_seg_tables_and_figures(tmp_path: Path) -> None:
     build_tree(tmp_path / "set")
     store = tmp_path / "r.db"
     for seed, name in ((0, "net-a"), (1, "net-b")):
-        evaluate(PixelNet(seed=seed), "seg", tmp_path / "set", num_classes=CLASSES, name=name, out=store,
-                 progress=False, **CELLS)
+        evaluate(PixelNet(seed=seed), SegmentationOptions(**CELLS), tmp_path / "set",
+                 run=RunOptions(out=store, progress=False), options=ModelOptions(num_classes=CLASSES, name=name))
     written = build_report(store, tmp_path / "report", formats=("csv", "html"), grid=False, n_boot=20)
     names = {p.name for p in written}
     assert {"seg_corruption.csv", "seg_severity.csv", "miou_vs_severity.svg", "miou_per_corruption.png",

@@ -32,7 +32,8 @@ sys.stdin.readline()
 
 GATED_RUN = """
 import sys, torch
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import RunOptions, evaluate
+from robustbench_lift.suites.options import CleanOptions
 
 class Gated(torch.nn.Module):
     # a 10-class model whose first forward pass waits for a line on stdin: the run is mid-pass, lock held
@@ -48,8 +49,8 @@ class Gated(torch.nn.Module):
             self.waiting = False
         return self.head(x.float().mean((2, 3)))
 
-evaluate(Gated(), "clean", sys.argv[2], out=sys.argv[1], limit=8, device="cpu", progress=False, batch_size=4,
-         resize=None, crop=None)
+evaluate(Gated(), CleanOptions(resize=None, crop=None), sys.argv[2],
+         run=RunOptions(out=sys.argv[1], limit=8, device="cpu", progress=False, batch_size=4))
 print("done", flush=True)
 """
 

@@ -4,6 +4,7 @@ severity-scaling rule, and the size and rule recorded in every on-the-fly cell."
 import json
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from corruptions.seeding import corrupt_indexed
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.corruption import CorruptionSuite
 from robustbench_lift.suites.options import CorruptionOptions
@@ -129,8 +130,9 @@ def test_evaluate_reads_and_corrupts_at_the_models_config_size(folder: Path, tmp
     pytest.importorskip("timm")  # the factory's model carries a timm-style pretrained config
     (tmp_path / "net.py").write_text(textwrap.dedent(FACTORY))
     spec, out = f"{tmp_path / 'net.py'}:build", tmp_path / "r.db"
-    common = dict(corruptions=["defocus_blur"], severities=[1], out=out, progress=False, batch_size=8)
-    frame = evaluate(spec, "c", folder, **common)
+    blur = CorruptionOptions(corruptions=["defocus_blur"], severities=[1])
+    run = RunOptions(progress=False, batch_size=8)
+    frame = evaluate(spec, blur, folder, run=replace(run, out=out))
     module = next(m for name, m in sys.modules.items() if name.startswith("_liftbench_factory_")
                   and getattr(m, "__file__", None) == str(tmp_path / "net.py"))
     assert {shape[1:] for shape in module.SEEN} == {(3, 288, 288)}
@@ -141,10 +143,11 @@ def test_evaluate_reads_and_corrupts_at_the_models_config_size(folder: Path, tmp
     assert fingerprints[("clean", 0)]["interpolation"] == "bicubic"  # the model's config
     assert frame["model"].unique().tolist() == [f"{tmp_path.as_posix()}/net.py:build"]
     module.SEEN.clear()
-    evaluate(spec, "c", folder, model_args={"side": 160}, **{**common, "out": tmp_path / "s.db"})
+    evaluate(spec, blur, folder, run=replace(run, out=tmp_path / "s.db"),
+             options=ModelOptions(model_args={"side": 160}))
     assert {shape[1:] for shape in module.SEEN} == {(3, 160, 160)}
     module.SEEN.clear()
-    frame = evaluate(spec, "c", folder, resize=200, crop=176, **{**common, "out": tmp_path / "t.db"})
+    frame = evaluate(spec, replace(blur, resize=200, crop=176), folder, run=replace(run, out=tmp_path / "t.db"))
     assert {shape[1:] for shape in module.SEEN} == {(3, 176, 176)}  # explicit sizes win over the model's config
     assert json.loads(json.dumps(frame["fingerprint"][0]))["input_size"] == 176
 

@@ -2,6 +2,7 @@
 an independent per-image loop, baselines, released videos, resume and distribution."""
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from test_evaluate_distributed import free_port
 from corruptions.names import P_SUBSETS
 from corruptions.perturbations import perturbation_sequence
 from corruptions.seeding import derive_seed
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
 from robustbench_lift.report.aggregate import summarize
@@ -77,8 +78,8 @@ def test_on_the_fly_equals_independent_loop_on_whole_images(oblong, tmp_path):
 
     model = tiny_model()
     names = ["gaussian_noise", "brightness", "translate", "scale"]
-    frame = evaluate(model, "p", oblong, perturbations=names, resize=40, crop=32, batch_size=40, seed=3,
-                     out=tmp_path / "r.db", progress=False)
+    frame = evaluate(model, PerturbationOptions(perturbations=names, resize=40, crop=32), oblong,
+                     run=RunOptions(batch_size=40, seed=3, out=tmp_path / "r.db", progress=False))
     assert sorted(frame["corruption"]) == sorted(names) and (frame["dataset"] == "oblong-otf").all()
     paths = sorted_paths(oblong)
     for row in frame.itertuples():
@@ -99,8 +100,8 @@ def test_on_the_fly_equals_independent_loop_on_whole_images(oblong, tmp_path):
 
 
 def test_deterministic_per_seed_and_batch_size(photos):
-    runs = [evaluate(tiny_model(), "p", photos, perturbations=["shot_noise"], resize=40, crop=32, batch_size=b,
-                     seed=s, progress=False) for b, s in ((31, 0), (200, 0), (31, 1))]
+    runs = [evaluate(tiny_model(), PerturbationOptions(perturbations=["shot_noise"], resize=40, crop=32), photos,
+                     run=RunOptions(batch_size=b, seed=s, progress=False)) for b, s in ((31, 0), (200, 0), (31, 1))]
     assert np.array_equal(runs[0].loc[0, "predictions"], runs[1].loc[0, "predictions"])
     assert runs[0].loc[0, "fingerprint"] == runs[1].loc[0, "fingerprint"]
     assert runs[0].loc[0, "fingerprint"]["seed"] != runs[2].loc[0, "fingerprint"]["seed"]
@@ -110,8 +111,9 @@ def test_invariant_model_never_flips_on_translate(tmp_path):
     images, labels = bordered_set()
     write_folder(tmp_path / "bordered", images, labels)
     model = InvariantNet()
-    frame = evaluate(model, "p", tmp_path / "bordered", perturbations=["translate", "rotate"], resize=None,
-                     crop=None, preset="cifar", progress=False)
+    frame = evaluate(model,
+                     PerturbationOptions(perturbations=["translate", "rotate"], resize=None, crop=None, preset="cifar"),
+                     tmp_path / "bordered", run=RunOptions(progress=False))
     assert (frame["dataset"] == "bordered-otf-cifar").all()
     translate = frame[frame["corruption"] == "translate"].iloc[0]
     assert translate["predictions"].shape[:2] == (9, 16)  # CIFAR-10-P translate at 32 px
@@ -123,12 +125,12 @@ def test_invariant_model_never_flips_on_translate(tmp_path):
 def test_demo_with_limit_and_baselines(tmp_path):
     store = tmp_path / "base.db"
     names = ["translate", "brightness"]
-    base = evaluate(tiny_model(10, seed=1), "p", "demo", perturbations=names, limit=10, name="base", out=store,
-                    preset="cifar", progress=False)
+    base = evaluate(tiny_model(10, seed=1), PerturbationOptions(perturbations=names, preset="cifar"), "demo",
+                    run=RunOptions(limit=10, out=store, progress=False), options=ModelOptions(name="base"))
     assert (base["n"] == 10).all() and (base["dataset"] == "demo-otf-cifar").all()
     assert base.loc[base["corruption"] == "translate", "predictions"].iloc[0].shape[1] == 16  # CIFAR-10-P
-    frame = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
-                     p_baseline=store, preset="cifar", progress=False)
+    frame = evaluate(tiny_model(10), PerturbationOptions(perturbations=names, p_baseline=store, preset="cifar"), "demo",
+                     run=RunOptions(limit=10, out=tmp_path / "m.db", progress=False), options=ModelOptions(name="m"))
     fp = {row.corruption: per_sequence((row.corruption, 1), row.predictions)[0].mean() for row in frame.itertuples()}
     base_fp = {row.corruption: row.flip_prob for row in base.itertuples()}
     for row in frame.itertuples():
@@ -141,23 +143,23 @@ def test_demo_with_limit_and_baselines(tmp_path):
     # a CSV baseline re-scores the stored cells without running the model again
     csv = tmp_path / "alexnet.csv"
     pd.DataFrame({"perturbation": names, "flip_prob": [0.5, 0.25], "ut5d": [2.0, 4.0]}).to_csv(csv, index=False)
-    again = evaluate(tiny_model(10), "p", "demo", perturbations=names, limit=10, name="m", out=tmp_path / "m.db",
-                     p_baseline=csv, preset="cifar", progress=False)
+    again = evaluate(tiny_model(10), PerturbationOptions(perturbations=names, p_baseline=csv, preset="cifar"), "demo",
+                     run=RunOptions(limit=10, out=tmp_path / "m.db", progress=False), options=ModelOptions(name="m"))
     assert (again["run_id"] == 1).all()
     for row in again.itertuples():
         assert row.p_baseline == "alexnet.csv"
         assert row.t5d == pytest.approx(row.ut5d / {"translate": 2.0, "brightness": 4.0}[row.corruption])
     with pytest.raises(UsageError, match="has no values for rotate/1"):
-        evaluate(tiny_model(10), "p", "demo", perturbations=["rotate"], limit=2, p_baseline=csv, preset="cifar",
-                 progress=False)
+        evaluate(tiny_model(10), PerturbationOptions(perturbations=["rotate"], p_baseline=csv, preset="cifar"), "demo",
+                 run=RunOptions(limit=2, progress=False))
 
 
 def test_every_perturbation_has_difficulties_as_test_py(tmp_path):
     """Difficulty d of a non-noise perturbation scores its one sequence at frame gap d (frame j against j - d);
     a noise's difficulty is a stronger noise, still against the first frame."""
     names = ["rotate", "snow", "shot_noise"]
-    frame = evaluate(tiny_model(10), "p", "demo", perturbations=names, difficulties=[1, 2, 3], limit=4,
-                     preset="cifar", progress=False)
+    frame = evaluate(tiny_model(10), PerturbationOptions(perturbations=names, difficulties=[1, 2, 3], preset="cifar"),
+                     "demo", run=RunOptions(limit=4, progress=False))
     cells = {(row.corruption, row.severity): row for row in frame.itertuples()}
     assert sorted(cells) == sorted((p, d) for p in names for d in (1, 2, 3))
     for name in ("rotate", "snow"):
@@ -188,11 +190,12 @@ def test_cifar_preset_defaults_to_cifar_p_eval_perturbations():
 
 
 def test_resume_equals_single_run(photos, tmp_path):
-    kwargs = dict(resize=40, crop=32, name="tiny", progress=False)
-    evaluate(tiny_model(), "p", photos, perturbations=["snow"], out=tmp_path / "r.db", **kwargs)
-    resumed = evaluate(tiny_model(), "p", photos, perturbations=["snow", "zoom_blur"], out=tmp_path / "r.db",
-                       **kwargs)
-    single = evaluate(tiny_model(), "p", photos, perturbations=["snow", "zoom_blur"], **kwargs)
+    snow = PerturbationOptions(perturbations=["snow"], resize=40, crop=32)
+    both = replace(snow, perturbations=["snow", "zoom_blur"])
+    tiny, run = ModelOptions(name="tiny"), RunOptions(progress=False, out=tmp_path / "r.db")
+    evaluate(tiny_model(), snow, photos, run=run, options=tiny)
+    resumed = evaluate(tiny_model(), both, photos, run=run, options=tiny)
+    single = evaluate(tiny_model(), both, photos, run=replace(run, out=None), options=tiny)
     assert sorted(resumed["run_id"]) == [1, 2]
     for a, b in zip(resumed.itertuples(), single.itertuples()):
         assert np.array_equal(a.predictions, b.predictions) and a.flip_prob == b.flip_prob
@@ -202,14 +205,14 @@ def rank_main(rank: int, world_size: int, port: int, data: str, out: str) -> Non
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    evaluate(tiny_model(), "p", data, perturbations=["speckle_noise", "tilt"], resize=40, crop=32, out=out,
-             batch_size=31, name="tiny", progress=False)
+    evaluate(tiny_model(), PerturbationOptions(perturbations=["speckle_noise", "tilt"], resize=40, crop=32), data,
+             run=RunOptions(out=out, batch_size=31, progress=False), options=ModelOptions(name="tiny"))
 
 
 def test_two_gloo_ranks_equal_one(photos, tmp_path):
     mp.spawn(rank_main, args=(2, free_port(), str(photos), str(tmp_path / "two.db")), nprocs=2, join=True)
-    one = evaluate(tiny_model(), "p", photos, perturbations=["speckle_noise", "tilt"], resize=40, crop=32,
-                   name="tiny", progress=False)
+    one = evaluate(tiny_model(), PerturbationOptions(perturbations=["speckle_noise", "tilt"], resize=40, crop=32),
+                   photos, run=RunOptions(progress=False), options=ModelOptions(name="tiny"))
     two = load_results(tmp_path / "two.db", predictions=True)
     assert len(two) == 2 and (two["n"] == 9).all()
     for a, b in zip(two.itertuples(), one.itertuples()):
@@ -240,10 +243,10 @@ def test_released_videos_equal_independent_decoding(tmp_path):
                                                        generator=torch.Generator().manual_seed(0)),
                  labels, "gaussian_noise_2")
     model = tiny_model()
-    frame = pd.concat([evaluate(model, "p", tmp_path / "P", perturbations=["rotate"], difficulties=[1, 2],
-                                batch_size=8, progress=False),
-                       evaluate(model, "p", tmp_path / "P", perturbations=["gaussian_noise"], difficulties=[2],
-                                batch_size=8, progress=False)], ignore_index=True)
+    frame = pd.concat([evaluate(model, PerturbationOptions(perturbations=["rotate"], difficulties=[1, 2]),
+                                tmp_path / "P", run=RunOptions(batch_size=8, progress=False)),
+                       evaluate(model, PerturbationOptions(perturbations=["gaussian_noise"], difficulties=[2]),
+                                tmp_path / "P", run=RunOptions(batch_size=8, progress=False))], ignore_index=True)
     assert sorted(zip(frame["corruption"], frame["severity"])) == [("gaussian_noise", 2), ("rotate", 1),
                                                                    ("rotate", 2)]  # rotate/2: folder rotate
     assert (frame["dataset"] == "P").all()
@@ -256,7 +259,8 @@ def test_released_videos_equal_independent_decoding(tmp_path):
             expected.append(model_top5(model, torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2)))
         assert np.array_equal(row.predictions, np.stack(expected))
     with pytest.raises(UsageError, match="no folder translate/"):
-        evaluate(model, "p", tmp_path / "P", perturbations=["translate"], progress=False)
+        evaluate(model, PerturbationOptions(perturbations=["translate"]), tmp_path / "P",
+                 run=RunOptions(progress=False))
 
 
 def test_missing_pyav_is_a_clear_usage_error(tmp_path, monkeypatch):
@@ -271,10 +275,9 @@ def test_missing_pyav_is_a_clear_usage_error(tmp_path, monkeypatch):
     (dict(perturbations=["rotat"]), "unknown perturbation 'rotat'"),
     (dict(difficulties=[4]), "difficulties must be in 1..3"),
     (dict(p_baseline="missing.csv"), "p baseline missing.csv not found"),
-    (dict(corruptions=["fog"]), "suite 'p' does not take corruptions"),
     (dict(preset="cifar10"), "unknown severity preset 'cifar10'"),
     (dict(crop=None), "resized image folders need a crop"),
 ])
 def test_usage_errors(photos, options, message):
     with pytest.raises(UsageError, match=message):
-        evaluate(tiny_model(), "p", photos, progress=False, **options)
+        evaluate(tiny_model(), PerturbationOptions(**options), photos, run=RunOptions(progress=False))

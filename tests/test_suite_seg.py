@@ -1,6 +1,7 @@
 """Suite seg end to end: per-image counts against a confusion-matrix oracle, images of two sizes, a rendered
 tree equal to the on-the-fly cells, resume after a crash, mCD against a baseline store, CLI and render."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,11 @@ from torch import nn
 
 from robustbench_lift.cli import cli, main
 from robustbench_lift.data.render_segmentation import render_segmentation
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.report.aggregate import summarize
+from robustbench_lift.suites.options import SegmentationOptions
 
 CLASSES = 3
 CELLS = dict(corruptions=["gaussian_noise", "contrast"], severities=[1, 3])
@@ -88,7 +90,8 @@ def _by_cell(frame) -> dict:
 def test_clean_counts_match_a_confusion_matrix_per_image(tmp_path: Path) -> None:
     pairs = build_tree(tmp_path / "set")
     model = PixelNet()
-    frame = evaluate(model, "seg", tmp_path / "set", num_classes=CLASSES, progress=False, batch_size=4, **CELLS)
+    frame = evaluate(model, SegmentationOptions(**CELLS), tmp_path / "set",
+                     run=RunOptions(progress=False, batch_size=4), options=ModelOptions(num_classes=CLASSES))
     clean = frame[frame["corruption"] == "clean"].iloc[0]
     expected = np.stack([oracle_counts(model, *pair) for pair in pairs.values()])
     np.testing.assert_array_equal(clean["predictions"], expected)
@@ -102,20 +105,20 @@ def test_clean_counts_match_a_confusion_matrix_per_image(tmp_path: Path) -> None
 
 def test_rendered_tree_equals_on_the_fly_and_resumes_after_a_crash(tmp_path: Path) -> None:
     build_tree(tmp_path / "set")
-    on_the_fly = _by_cell(evaluate(PixelNet(), "seg", tmp_path / "set", num_classes=CLASSES, progress=False,
-                                   batch_size=2, **CELLS))
+    run, pixel_net = RunOptions(progress=False, batch_size=2), ModelOptions(num_classes=CLASSES, name="PixelNet")
+    on_the_fly = _by_cell(evaluate(PixelNet(), SegmentationOptions(**CELLS), tmp_path / "set", run=run,
+                                   options=pixel_net))
     render_segmentation(tmp_path / "set", tmp_path / "rendered", **CELLS, device="cpu")
     assert (tmp_path / "rendered" / "contrast" / "3" / "masks" / "img4.png").is_file()
-    store = tmp_path / "r.db"
+    store, rendered = tmp_path / "r.db", SegmentationOptions(clean=tmp_path / "set", **CELLS)
     with pytest.raises(RuntimeError, match="simulated crash"):  # dies after the clean cell and a few more
-        evaluate(PixelNet(fail_after=16), "seg", tmp_path / "rendered", clean=tmp_path / "set", num_classes=CLASSES,
-                 name="PixelNet", out=store, progress=False, batch_size=2, **CELLS)
-    survived = _by_cell(evaluate(PixelNet(fail_after=0), "seg", tmp_path / "rendered", clean=tmp_path / "set",
-                                 num_classes=CLASSES, name="PixelNet", out=store, progress=False, batch_size=2,
-                                 corruptions=["gaussian_noise"], severities=[1]))
-    resumed = _by_cell(evaluate(PixelNet(), "seg", tmp_path / "rendered", clean=tmp_path / "set",
-                                num_classes=CLASSES, name="PixelNet", out=store, progress=False, batch_size=2,
-                                **CELLS))
+        evaluate(PixelNet(fail_after=16), rendered, tmp_path / "rendered", run=replace(run, out=store),
+                 options=pixel_net)
+    survived = _by_cell(evaluate(PixelNet(fail_after=0), replace(rendered, corruptions=["gaussian_noise"],
+                                                                 severities=[1]),
+                                 tmp_path / "rendered", run=replace(run, out=store), options=pixel_net))
+    resumed = _by_cell(evaluate(PixelNet(), rendered, tmp_path / "rendered", run=replace(run, out=store),
+                                options=pixel_net))
     assert set(resumed) == set(on_the_fly) and len(survived) == 3
     for cell, counts in resumed.items():
         np.testing.assert_array_equal(counts, on_the_fly[cell])
@@ -123,9 +126,11 @@ def test_rendered_tree_equals_on_the_fly_and_resumes_after_a_crash(tmp_path: Pat
 
 def test_mcd_against_a_baseline_store(tmp_path: Path) -> None:
     build_tree(tmp_path / "set")
-    common = dict(num_classes=CLASSES, progress=False, **CELLS)
-    base = evaluate(PixelNet(seed=1), "seg", tmp_path / "set", name="base", out=tmp_path / "b.db", **common)
-    frame = evaluate(PixelNet(), "seg", tmp_path / "set", seg_baseline=tmp_path / "b.db", **common)
+    run, classes = RunOptions(progress=False), ModelOptions(num_classes=CLASSES)
+    base = evaluate(PixelNet(seed=1), SegmentationOptions(**CELLS), tmp_path / "set",
+                    run=replace(run, out=tmp_path / "b.db"), options=replace(classes, name="base"))
+    frame = evaluate(PixelNet(), SegmentationOptions(seg_baseline=tmp_path / "b.db", **CELLS), tmp_path / "set",
+                     run=run, options=classes)
     row = summarize(frame, n_boot=50).iloc[0]
     mine, theirs = (dict(zip(zip(f["corruption"], f["severity"]), f["miou"])) for f in (frame, base))
     del mine["shift", 0], theirs["shift", 0]
@@ -134,8 +139,8 @@ def test_mcd_against_a_baseline_store(tmp_path: Path) -> None:
     assert row["mean_mIoU"] == pytest.approx(np.mean([mine[k] for k in mine if k[0] != "clean"]))
     assert row["mCD_lo"] <= row["mCD"] <= row["mCD_hi"] and row["clean_mIoU"] == pytest.approx(mine["clean", 0])
     with pytest.raises(UsageError, match="no mIoU for"):
-        evaluate(PixelNet(), "seg", tmp_path / "set", seg_baseline=tmp_path / "b.db", num_classes=CLASSES,
-                 progress=False, corruptions=["fog"], severities=[1])
+        evaluate(PixelNet(), SegmentationOptions(seg_baseline=tmp_path / "b.db", corruptions=["fog"], severities=[1]),
+                 tmp_path / "set", run=RunOptions(progress=False), options=ModelOptions(num_classes=CLASSES))
 
 
 def test_cli_prints_miou_and_renders_a_tree(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -163,8 +168,8 @@ def test_shift_consistency_counts_match_numpy_crops(tmp_path: Path) -> None:
 
     pairs = build_tree(tmp_path / "set")
     model = StridedNet()
-    frame = evaluate(model, "seg", tmp_path / "set", num_classes=CLASSES, progress=False, batch_size=4, seed=7,
-                     corruptions=["contrast"], severities=[1])
+    frame = evaluate(model, SegmentationOptions(corruptions=["contrast"], severities=[1]), tmp_path / "set",
+                     run=RunOptions(progress=False, batch_size=4, seed=7), options=ModelOptions(num_classes=CLASSES))
     cell = frame[frame["corruption"] == "shift"].iloc[0]
     agree, overlap = [], []
     for index, (image, mask) in enumerate(pairs.values()):

@@ -13,10 +13,11 @@ from single_thread_fixtures import single_thread  # noqa: F401
 from test_evaluate_distributed import free_port
 
 from corruptions.seeding import derive_seed
-from robustbench_lift.engine import evaluate
+from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.aggregate import summarize
 from robustbench_lift.store import load_results
+from robustbench_lift.suites.options import ShiftOptions
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def test_consistency_and_diagonal_equal_independent_loop(photos):
     from PIL import Image
 
     model = tiny_model()
-    frame = evaluate(model, "shift", photos, resize=64, crop=48, seed=5, pairs=3, batch_size=7, progress=False)
+    frame = evaluate(model, ShiftOptions(resize=64, crop=48, pairs=3), photos,
+                     run=RunOptions(seed=5, batch_size=7, progress=False))
     cells = {(r.corruption, r.severity): r for r in frame.itertuples()}
     assert sorted(cells) == [("diagonal", s) for s in range(9)] + [("pairs", 0)]  # 64 px canvas: shifts 0..8
     same, correct, diagonal = [], [], {s: [] for s in range(9)}
@@ -69,8 +71,8 @@ def test_consistency_and_diagonal_equal_independent_loop(photos):
 def test_invariant_model_is_fully_consistent(tmp_path, mode):
     images, labels = bordered_set()
     write_folder(tmp_path / "bordered", images, labels)
-    frame = evaluate(InvariantNet(), "shift", tmp_path / "bordered", shift_mode=mode, resize=None, crop=None,
-                     progress=False)
+    frame = evaluate(InvariantNet(), ShiftOptions(shift_mode=mode, resize=None, crop=None), tmp_path / "bordered",
+                     run=RunOptions(progress=False))
     pairs = frame[frame["corruption"] == "pairs"].iloc[0]
     assert pairs["consistency"] == 1 and pairs["shift_mode"] == mode
     assert pairs["predictions"].shape == (9, 10, 3)  # 5 pairs of 32 px crops (CIFAR size: the whole image)
@@ -79,28 +81,30 @@ def test_invariant_model_is_fully_consistent(tmp_path, mode):
     assert len(set(pairs["predictions"][:, 0, 0])) > 1
     torch.manual_seed(0)
     dense = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 3))  # sees where pixels are
-    varying = evaluate(dense, "shift", tmp_path / "bordered", shift_mode=mode, resize=None, crop=None,
-                       progress=False)
+    varying = evaluate(dense, ShiftOptions(shift_mode=mode, resize=None, crop=None), tmp_path / "bordered",
+                       run=RunOptions(progress=False))
     assert varying.loc[varying["corruption"] == "diagonal", "agreement"].min() < 1  # the test can fail
 
 
 def test_demo_with_limit_circular(tmp_path):
-    frame = evaluate(tiny_model(10), "shift", "demo", shift_mode="circular", limit=12, max_shift=3,
-                     out=tmp_path / "d.db", progress=False)
+    frame = evaluate(tiny_model(10), ShiftOptions(shift_mode="circular", max_shift=3), "demo",
+                     run=RunOptions(limit=12, out=tmp_path / "d.db", progress=False))
     assert (frame["n"] == 12).all() and (frame["shift_mode"] == "circular").all() and (frame["dataset"] == "demo").all()
-    demo = evaluate(tiny_model(10), "shift", "demo", shift_mode="circular", limit=12, max_shift=3, progress=False)
+    demo = evaluate(tiny_model(10), ShiftOptions(shift_mode="circular", max_shift=3), "demo",
+                    run=RunOptions(limit=12, progress=False))
     assert np.array_equal(frame.loc[0, "predictions"], demo.loc[0, "predictions"])
     with pytest.raises(UsageError, match="already holds cell"):
-        evaluate(tiny_model(10), "shift", "demo", shift_mode="crop", limit=12, max_shift=3, out=tmp_path / "d.db",
-                 progress=False)
+        evaluate(tiny_model(10), ShiftOptions(shift_mode="crop", max_shift=3), "demo",
+                 run=RunOptions(limit=12, out=tmp_path / "d.db", progress=False))
 
 
 def test_lost_diagonal_cell_is_recomputed_against_its_anchor(photos, tmp_path):
-    kwargs = dict(resize=64, crop=48, name="tiny", progress=False, out=tmp_path / "r.db")
-    first = evaluate(tiny_model(), "shift", photos, **kwargs)
+    request = dict(suite=ShiftOptions(resize=64, crop=48), data=photos, options=ModelOptions(name="tiny"),
+                   run=RunOptions(progress=False, out=tmp_path / "r.db"))
+    first = evaluate(tiny_model(), **request)
     with sqlite3.connect(tmp_path / "r.db") as db:
         db.execute("DELETE FROM cells WHERE corruption = 'diagonal' AND severity = 5")
-    resumed = evaluate(tiny_model(), "shift", photos, **kwargs)
+    resumed = evaluate(tiny_model(), **request)
     assert sorted(resumed["run_id"].tolist()) == [1] * 9 + [2]
     assert resumed[["corruption", "severity", "agreement", "consistency"]].equals(
         first[["corruption", "severity", "agreement", "consistency"]])
@@ -110,13 +114,14 @@ def rank_main(rank: int, world_size: int, port: int, data: str, out: str) -> Non
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    evaluate(tiny_model(), "shift", data, resize=64, crop=48, max_shift=2, out=out, batch_size=10, name="tiny",
-             progress=False)
+    evaluate(tiny_model(), ShiftOptions(resize=64, crop=48, max_shift=2), data,
+             run=RunOptions(out=out, batch_size=10, progress=False), options=ModelOptions(name="tiny"))
 
 
 def test_two_gloo_ranks_equal_one(photos, tmp_path):
     mp.spawn(rank_main, args=(2, free_port(), str(photos), str(tmp_path / "two.db")), nprocs=2, join=True)
-    one = evaluate(tiny_model(), "shift", photos, resize=64, crop=48, max_shift=2, name="tiny", progress=False)
+    one = evaluate(tiny_model(), ShiftOptions(resize=64, crop=48, max_shift=2), photos, run=RunOptions(progress=False),
+                   options=ModelOptions(name="tiny"))
     two = load_results(tmp_path / "two.db", predictions=True)
     assert len(two) == len(one) == 4 and (two["n"] == 9).all()
     for a, b in zip(two.itertuples(), one.itertuples()):
@@ -128,8 +133,7 @@ def test_two_gloo_ranks_equal_one(photos, tmp_path):
     (dict(shift_mode="wrap"), "unknown shift mode 'wrap'"),
     (dict(pairs=0), "--pairs must be >= 1"),
     (dict(max_shift=48), "--max-shift must be in 1..47"),
-    (dict(perturbations=["rotate"]), "suite 'shift' does not take perturbations"),
 ])
 def test_usage_errors(photos, options, message):
     with pytest.raises(UsageError, match=message):
-        evaluate(tiny_model(), "shift", photos, resize=64, crop=48, progress=False, **options)
+        evaluate(tiny_model(), ShiftOptions(resize=64, crop=48, **options), photos, run=RunOptions(progress=False))

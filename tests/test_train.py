@@ -16,6 +16,7 @@ from single_thread_fixtures import single_thread  # noqa: F401
 import robustbench_lift.training.loop as train_module
 from robustbench_lift.cli import main
 from robustbench_lift.data.demo import MEAN, STD, demo_dataset
+from robustbench_lift.engine import ModelOptions
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import REQUIRED_META, create_model, load_model, read_checkpoint
 from robustbench_lift.pooling import lifting_loss, list_pools
@@ -139,7 +140,9 @@ def test_bad_requests_name_the_fix(tiny, tmp_path):
     with pytest.raises(UsageError, match="exceeds the 48"):
         train("demo-max", tiny, tmp_path, Recipe(epochs=1, batch_size=64), progress=False)
     with pytest.raises(UsageError, match="num_classes=100"):
-        train("demo-max", tiny, tmp_path, FAST, num_classes=100, progress=False)
+        train("demo-max", tiny, tmp_path, FAST, options=ModelOptions(num_classes=100), progress=False)
+    with pytest.raises(UsageError, match="not mean, std: leave them unset"):
+        train("demo-max", tiny, tmp_path, FAST, options=ModelOptions(mean=(0.5,) * 3, std=(0.2,) * 3), progress=False)
     with pytest.raises(UsageError, match="use crop_flip"):
         train("demo-max", tiny, tmp_path, FAST.override(augment="resized_crop_flip"), progress=False)
     with pytest.raises(UsageError, match="lr=-1"):
@@ -176,15 +179,18 @@ def test_cifar_pickles_load_as_cifar10_and_cifar100(tmp_path):
 
 
 def test_cli_trains_on_cifar_pickles(tmp_path, capsys):
+    """Also from a --config file (the command line winning: batch 10, not the file's 20)."""
     write_cifar(tmp_path, "cifar-10-batches-py", CIFAR10_FILES, "labels", 4, 10)
-    args = ["train", "--model", "demo-max", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--epochs", "1",
-            "--batch-size", "10", "--no-progress"]
+    (tmp_path / "run.yaml").write_text("model: demo-max\nepochs: 1\nbatch-size: 20\nprogress: false\n")
+    args = ["train", "--config", str(tmp_path / "run.yaml"), "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+            "--batch-size", "10"]
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     out = capsys.readouterr().out
     assert exit_info.value.code == 0 and f"checkpoint: {tmp_path / 'run' / 'final.pt'}" in out
     meta = read_checkpoint(tmp_path / "run" / "final.pt")[1]
     assert (meta["dataset"], meta["recipe"]["epochs"], meta["recipe"]["weight_decay"]) == ("cifar10", 1, 5e-4)
+    assert meta["recipe"]["batch_size"] == 10
     assert f"test accuracy: {100 * meta['test_acc']:.2f}%" in out
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--model", "demo-max", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r2")])

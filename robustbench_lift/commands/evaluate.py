@@ -1,13 +1,16 @@
 """`liftbench evaluate`: run models over a suite into the results store, then print the summary table."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from corruptions.names import DIFFICULTIES
-from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, parse_levels
+from corruptions.names import DIFFICULTIES, SEVERITIES
+from robustbench_lift.commands.config import config_option
+from robustbench_lift.commands.fields import COMMA_LIST, FieldCommand, field_options
+from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, model_args_callback, parse_levels
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites import SUITES
 
@@ -38,78 +41,111 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
         click.echo("\n" + render(corruption_table(frame), "md"))
 
 
-@click.command()
-@click.option("--model", "models", multiple=True, required=True, help="Zoo name, torchvision:<name>, timm:<name>, "
-              "path/to/file.py:factory or package.module:factory (repeat for several).")
-@click.option("--weights", multiple=True, type=click.Path(), help="Per --model, in the same order: a checkpoint "
-              "file, DEFAULT or a weights name (torchvision: an enum member such as IMAGENET1K_V2).")
-@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Keyword argument of the model "
-              "builder (a Python literal or text; repeatable), e.g. depth=18.")
-@click.option("--pool", help="Swap the pooling of the model(s), e.g. lift, blur5 (any ConvNet; zoo names: their "
-              "variant).")
-@click.option("--suite", type=click.Choice([*SUITES, "all"]), default="c", show_default=True,
-              help="all = c, p and shift.")
-@click.option("--data", required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, "
-              "CIFAR pickles or 'demo'.")
-@click.option("--clean", help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE).")
-@click.option("--corruptions", help="Comma-separated names or subsets: common, validation, all (ImageNet-C's 19), "
-              "noise, blur, weather, digital, 3dcc, cbar.  [default: common]")
-@click.option("--severities", help="e.g. 1,3,5 or 2-4.  [default: 1-5]")
-@click.option("--perturbations", help="Suite p: comma-separated names or subsets test, validation, all, cifar "
-              "(cifar-p-eval.py's 10).  [default: test; cifar with the cifar preset]")
-@click.option("--difficulties", help="Suite p: difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of "
-              "the noises, frame gap of the others).  [default: 1]")
-@click.option("--p-baseline", type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]"
-              "flip_prob,ut5d) or a results store of one model's p cells (store.db or store.db#model).")
-@click.option("--shift-mode", type=click.Choice(["crop", "circular"]), help="Suite shift: zero fill past the "
-              "border, or wrap around.  [default: crop]")
-@click.option("--pairs", type=POSITIVE, help="Suite shift: crop pairs per image.  [default: 5]")
-@click.option("--max-shift", type=POSITIVE,
-              help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]")
-@click.option("--seg-baseline", type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's "
-              "seg cells (store.db or store.db#model).")
-@click.option("--split", help="Suite seg: VOC / Cityscapes / ADE20K split.  [default: val]")
-@click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
-              help="Images per forward pass (sequences and crop "
-              "pairs are batched to about this many frames).")
-@click.option("--workers", type=NON_NEGATIVE, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
-@click.option("--amp", is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32; recorded "
-              "as the cells' precision.")
-@click.option("--tf32", is_flag=True, help="CUDA: let fp32 matmuls and convolutions use TF32.  [default: off]")
-@click.option("--channels-last/--no-channels-last", default=None, help="[default: on]")
-@click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model.")
-@click.option("--limit", type=POSITIVE, help="Evenly spaced images per cell.")
-@click.option("--seed", default=0, show_default=True, type=SEED,
-              help="Per-image corruption seeds; zoo init without weights.")
-@click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch "
-              "on the device, or reference (imagecorruptions) in the workers.  [default: auto]")
-@click.option("--preset", type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and "
-              "perturbations: the constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for "
-              "32 px images; torch backend).  [default: the data set's own: cifar for demo and CIFAR pickles, "
-              "else imagenet]")
-@click.option("--severity-scaling", type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other "
-              "sizes than 224 px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
-              "[default: none]")
-@click.option("--class-map", type=click.Path(), help="JSON or text file: class folder -> index.")
-@click.option("--num-classes", type=CLASSES,
-              help="Classes of the model's head.  [default: the checkpoint's, else 1000]")
-@click.option("--dataset-name", help="Name of the data set in the store.  [default: the --data folder name]")
-@click.option("--resize", type=NON_NEGATIVE, help="Clean images: shorter side (0: keep).  [default: the model's, "
-              "ImageNet 256]")
-@click.option("--crop", type=NON_NEGATIVE, help="Clean images: center crop (0: keep).  [default: the model's input "
-              "size, ImageNet 224]")
-@click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")
-@click.option("--overwrite", is_flag=True, help="Recompute cells stored with other settings.")
-@click.option("--export", type=click.Path(), help="Also write all stored cells to this .csv or .json file.")
-@click.option("--bootstrap", default=1000, show_default=True, type=NON_NEGATIVE,
-              help="Bootstrap replicates for the 95% CIs (0: none).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
-def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str | None, severities: str | None,
-             perturbations: str | None, difficulties: str | None, compile_model: bool, dataset_name: str | None,
-             model_args: tuple[str, ...], resize: int | None, crop: int | None, export: str | None,
-             bootstrap: int, as_json: bool, **options: Any) -> None:
+def _levels(option: str, allowed: tuple[int, ...]) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    """Click callback: `parse_levels` of the option's text."""
+    return lambda ctx, param, value: parse_levels(value, option, allowed)
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: int | None) -> int | str | None:
+    """`--resize`/`--crop`: unset -> the model's own (`MODEL`), 0 -> keep (None)."""
+    from robustbench_lift.suites.options import MODEL
+
+    return MODEL if value is None else value or None
+
+
+MODEL_FIELDS = {
+    "weights": dict(multiple=True, type=click.Path(), help="Per --model, in the same order: a checkpoint file, DEFAULT "
+                    "or a weights name (torchvision: an enum member such as IMAGENET1K_V2)."),
+    "model_args": dict(decls=("--model-arg",), multiple=True, metavar="KEY=VALUE", callback=model_args_callback,
+                       help="Keyword argument of the model builder (a Python literal or text; repeatable), e.g. "
+                       "depth=18."),
+    "pool": dict(help="Swap the pooling of the model(s), e.g. lift, blur5 (any ConvNet; zoo names: their variant)."),
+    "num_classes": dict(type=CLASSES, help="Classes of the model's head.  [default: the checkpoint's, else 1000]"),
+}
+SUITE_FIELDS = {
+    "dataset": dict(decls=("--dataset-name",), help="Name of the data set in the store.  [default: the --data folder "
+                    "name]"),
+    "class_map": dict(type=click.Path(), help="JSON or text file: class folder -> index."),
+    "resize": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: shorter side (0: keep).  [default: the "
+                   "model's, ImageNet 256]"),
+    "crop": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: center crop (0: keep).  [default: the model's "
+                 "input size, ImageNet 224]"),
+    "clean": dict(help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE)."),
+    "corruptions": dict(type=COMMA_LIST, help="Comma-separated names or subsets: common, validation, all (ImageNet-C's "
+                        "19), noise, blur, weather, digital, 3dcc, cbar.  [default: common]"),
+    "severities": dict(type=COMMA_LIST, callback=_levels("--severities", SEVERITIES),
+                       help="e.g. 1,3,5 or 2-4.  [default: 1-5]"),
+    "backend": dict(type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch on the "
+                    "device, or reference (imagecorruptions) in the workers.  [default: auto]"),
+    "preset": dict(type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and perturbations: the "
+                   "constants of ImageNet-C / ImageNet-P or of CIFAR-10-C / CIFAR-10-P (milder, for 32 px images; "
+                   "torch backend).  [default: the data set's own: cifar for demo and CIFAR pickles, else "
+                   "imagenet]"),
+    "severity_scaling": dict(type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other sizes than 224 "
+                             "px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
+                             "[default: none]"),
+    "perturbations": dict(type=COMMA_LIST, help="Suite p: comma-separated names or subsets test, validation, all, "
+                          "cifar (cifar-p-eval.py's 10).  [default: test; cifar with the cifar preset]"),
+    "difficulties": dict(type=COMMA_LIST, callback=_levels("--difficulties", DIFFICULTIES), help="Suite p: "
+                         "difficulties, e.g. 1,2,3 (ImageNet-P/test.py: noise level of the noises, frame gap of the "
+                         "others).  [default: 1]"),
+    "p_baseline": dict(type=click.Path(), help="Suite p: FR/T5D baseline, a CSV (perturbation,[difficulty,]flip_prob,"
+                       "ut5d) or a results store of one model's p cells (store.db or store.db#model)."),
+    "shift_mode": dict(type=click.Choice(["crop", "circular"]), help="Suite shift: zero fill past the border, or wrap "
+                       "around.  [default: crop]"),
+    "pairs": dict(type=POSITIVE, help="Suite shift: crop pairs per image.  [default: 5]"),
+    "max_shift": dict(type=POSITIVE, help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]"),
+    "split": dict(help="Suite seg: VOC / Cityscapes / ADE20K split.  [default: val]"),
+    "seg_baseline": dict(type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's seg cells "
+                         "(store.db or store.db#model)."),
+}
+RUN_FIELDS = {
+    "batch_size": dict(show_default=True, type=POSITIVE, help="Images per forward pass (sequences and crop pairs are "
+                       "batched to about this many frames)."),
+    "workers": dict(type=NON_NEGATIVE, help="Loader processes.  [default: 0 on CPU, min(8, cores) on CUDA]"),
+    "device": dict(show_default=True, help="auto, cpu or cuda[:i]."),
+    "amp": dict(is_flag=True, help="Autocast bf16 (fp16 on a GPU without bf16) instead of fp32; recorded as the "
+                "cells' precision."),
+    "tf32": dict(is_flag=True, help="CUDA: let fp32 matmuls and convolutions use TF32.  [default: off]"),
+    "channels_last": dict(decls=("--channels-last/--no-channels-last",), default=None, help="[default: on]"),
+    "compile": dict(is_flag=True, help="torch.compile the model."),
+    "limit": dict(type=POSITIVE, help="Evenly spaced images per cell."),
+    "seed": dict(show_default=True, type=SEED, help="Per-image corruption seeds; zoo init without weights."),
+    "out": dict(default="results.db", show_default=True, type=click.Path(), help="SQLite results store."),
+    "overwrite": dict(is_flag=True, help="Recompute cells stored with other settings."),
+    "progress": dict(decls=("--progress/--no-progress",), show_default=True),
+}
+"""The command-line side of every field of `ModelOptions`, the suites' options and `RunOptions` (spelling, Click
+type, help); `field_options` makes the options, and refuses a field missing here that is not hidden."""
+
+
+def _params() -> list[click.Parameter]:
+    from robustbench_lift.engine.options import ModelOptions, RunOptions
+    from robustbench_lift.suites import options_class
+
+    suites = [options_class(name) for name in SUITES]
+    return [
+        config_option(),
+        click.Option(["--model", "models"], multiple=True, required=True, help="Zoo name, torchvision:<name>, "
+                     "timm:<name>, path/to/file.py:factory or package.module:factory (repeat for several)."),
+        *field_options([ModelOptions], MODEL_FIELDS, hidden={"name", "mean", "std"}),
+        click.Option(["--suite"], type=click.Choice([*SUITES, "all"]), default="c", show_default=True,
+                     help="all = c, p and shift."),
+        click.Option(["--data"], required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean "
+                     "folder, CIFAR pickles or 'demo'."),
+        *field_options(suites, SUITE_FIELDS, hidden={"interpolation"}),
+        *field_options([RunOptions], RUN_FIELDS, hidden={"chunk"}),
+        click.Option(["--export"], type=click.Path(), help="Also write all stored cells to this .csv or .json file."),
+        click.Option(["--bootstrap"], default=1000, show_default=True, type=NON_NEGATIVE,
+                     help="Bootstrap replicates for the 95% CIs (0: none)."),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print the summary as JSON instead of a table."),
+    ]
+
+
+@click.command(cls=FieldCommand, make_params=_params)
+@click.pass_context
+def evaluate(ctx: click.Context, models: tuple[str, ...], suite: str, data: str, export: str | None, bootstrap: int,
+             as_json: bool, **fields: Any) -> None:
     """Evaluate models on a suite into a resumable results store, then print the summary.
 
     Suites: c (ImageNet-C / Tiny-ImageNet-C trees and CIFAR-C arrays as released, or any clean data
@@ -131,32 +167,36 @@ def evaluate(models: tuple[str, ...], weights: tuple[str, ...], corruptions: str
       liftbench evaluate --model timm:convnext_tiny --weights DEFAULT --data val   # at timm's size and crop
       liftbench evaluate --model nets/mine.py:build --model-arg depth=18 --weights mine.pt --data val
       torchrun --nproc_per_node 4 -m robustbench_lift evaluate ...              # every cell sharded
+      liftbench evaluate --config study.yaml --limit 100   # options from a file; the command line wins
     """
+    import dataclasses
+
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
-    from robustbench_lift.models import parse_model_args
-    from robustbench_lift.store import KEY_COLUMNS, export_results, load_results
-    from robustbench_lift.suites.options import MODEL
+    from robustbench_lift.engine.options import split_options
+    from robustbench_lift.store import KEY_COLUMNS, check_export, export_results, load_results
 
+    weights = fields.pop("weights")
     if weights and len(weights) != len(models):
         raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
-    shared = {"corruptions": corruptions, "severities": parse_levels(severities), "perturbations": perturbations,
-              "difficulties": parse_levels(difficulties, "--difficulties", DIFFICULTIES), "compile": compile_model,
-              "dataset": dataset_name, "model_args": parse_model_args(model_args),
-              "resize": MODEL if resize is None else resize or None, "crop": MODEL if crop is None else crop or None,
-              **{k: v for k, v in options.items() if v is not None}}  # unset: the suite's default
-    frames = [run_evaluation(model, weights=weights[index] if weights else None, **shared)
+    if export:
+        check_export(export)  # before any work, as the store (opened before the first cell)
+    given = {k: v for k, v in fields.items()
+             if v is not None or ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+    run, described, suites = split_options(suite, given)  # unset options: the suite's default
+    frames = [run_evaluation(model, suites, data, run=run,
+                             options=dataclasses.replace(described, weights=weights[index] if weights else None))
               for index, model in enumerate(models)]
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if export:
-        export_results(options["out"], export)
+        export_results(run.out, export)
     evaluated = pd.concat(frames, ignore_index=True)
-    print_summary(evaluated, bootstrap, options["seed"], as_json)
+    print_summary(evaluated, bootstrap, run.seed, as_json)
     if not as_json:
-        others = len(load_results(options["out"])) - len(evaluated.drop_duplicates(list(KEY_COLUMNS)))
+        others = len(load_results(run.out)) - len(evaluated.drop_duplicates(list(KEY_COLUMNS)))
         if others > 0:
             click.echo(f"\nthe store holds {others} more cell(s) (other models, suites, data, corruptions or "
-                       f"severities) not shown here: liftbench report {options['out']} --out <folder>")
-        click.echo(f"\nresults: {Path(options['out']).resolve()}")
+                       f"severities) not shown here: liftbench report {run.out} --out <folder>")
+        click.echo(f"\nresults: {Path(run.out).resolve()}")

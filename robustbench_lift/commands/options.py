@@ -2,6 +2,8 @@
 fast). A value out of range is a usage error when the options are parsed (exit 2, naming the option), before any
 work starts."""
 
+from typing import Any
+
 import click
 
 from corruptions.names import SEVERITIES
@@ -34,3 +36,10 @@ def parse_levels(text: str | None, option: str = "--severities", allowed: tuple[
     if not numbers or not numbers <= set(allowed):
         raise UsageError(f"{option} {text!r}: {expected}")
     return sorted(numbers)
+
+
+def model_args_callback(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:
+    """Click callback of `--model-arg KEY=VALUE` (repeatable): `models.parse_model_args` of the values."""
+    from robustbench_lift.models import parse_model_args
+
+    return parse_model_args(value)

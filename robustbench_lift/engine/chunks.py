@@ -150,9 +150,11 @@ def delete_chunks(store: ResultStore, key: Key, cell: Cell) -> None:
         _delete(db, key, cell)
 
 
-def complete_cell(store: ResultStore, result: CellResult, run_id: int, seen: Mapping | None = None) -> None:
-    """Write a finished cell and delete its chunks in one transaction (`seen`: as `ResultStore.put_cell`)."""
+def complete_cell(store: ResultStore, result: CellResult, run_id: int, seen: Mapping | None = None
+                  ) -> dict[str, Any]:
+    """Write a finished cell and delete its chunks in one transaction (`seen`, the row returned: as
+    `ResultStore.put_cell`)."""
     key = (result.model, result.weights_sha256, result.suite, result.dataset)
     with store.transaction() as db:
         _delete(db, key, (result.corruption, result.severity))
-        store.put_cell(result, run_id, seen)  # its commit covers the deletion above
+        return store.put_cell(result, run_id, seen)  # its commit covers the deletion above

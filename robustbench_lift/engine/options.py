@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from robustbench_lift.errors import UsageError
+from robustbench_lift.suites import options_class, suite_names
+from robustbench_lift.suites.options import SuiteOptions, field_names, options_for
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,20 @@ class ModelOptions:
     num_classes: int | None = None
     mean: Sequence[float] | None = None
     std: Sequence[float] | None = None
+
+
+def split_options(suite: str, values: Mapping[str, Any]) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:
+    """Typed options from values named as their fields (the command line's, a config file's): each goes to
+    `RunOptions`, `ModelOptions` or the options of the suites `suite` stands for (`suites.suite_names`, in that
+    order); a value none of them takes is a `UsageError` (e.g. corruptions for `clean`), unless None (unset)."""
+    run = {k: v for k, v in values.items() if k in field_names(RunOptions)}
+    model = {k: v for k, v in values.items() if k in field_names(ModelOptions)}
+    rest = {k: v for k, v in values.items() if k not in run and k not in model}
+    names = suite_names(suite)
+    classes = [options_class(n) for n in names]
+    unused = sorted(k for k, v in rest.items() if v is not None and not any(k in field_names(c) for c in classes))
+    if unused:
+        raise UsageError(f"suite {suite!r} does not take {', '.join(unused)}")
+    suites = [options_for(c, n, **{k: v for k, v in rest.items() if k in field_names(c)})
+              for n, c in zip(names, classes)]
+    return RunOptions(**run), ModelOptions(**model), suites

@@ -28,7 +28,13 @@ Writers: a writable file store holds the `writer_lock` row from open to close (o
 `put_cell` writes a cell only under that lock and as its run saw the store (`store.lock`).
 """
 
-from robustbench_lift.store.frames import check_resumable, export_results, load_results
+from robustbench_lift.store.frames import (
+    cells_frame,
+    check_export,
+    check_resumable,
+    export_results,
+    load_results,
+)
 from robustbench_lift.store.results import (
     KEY_COLUMNS,
     KEY_SCHEMA,
@@ -43,5 +49,6 @@ from robustbench_lift.store.results import (
 
 __all__ = [
     "KEY_COLUMNS", "KEY_SCHEMA", "RESULT_COLUMNS", "SCHEMA_VERSION", "CellResult", "ResultStore", "array_from_bytes",
-    "array_to_bytes", "check_resumable", "compact_indices", "export_results", "load_results",
+    "array_to_bytes", "cells_frame", "check_export", "check_resumable", "compact_indices", "export_results",
+    "load_results",
 ]

@@ -2,7 +2,7 @@
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,16 @@ def load_results(path: str | Path | ResultStore, predictions: bool = False) -> p
     one column each, `fingerprint` (dict), `seconds`, `images_per_second`, `run_id`, `finished_at`; with
     `predictions` also the per-image `labels` and `predictions` arrays. Errors are fractions in [0, 1]."""
     if isinstance(path, ResultStore):
-        return _frame(path.cells(predictions=predictions))
+        return cells_frame(path.cells(predictions=predictions))
     with ResultStore(path, readonly=True) as store:
         try:
-            return _frame(store.cells(predictions=predictions))
+            return cells_frame(store.cells(predictions=predictions))
         except sqlite3.DatabaseError as exc:  # e.g. a damaged page, or a hot journal a read-only reader cannot undo
             raise LiftbenchError(f"cannot read results store {path}: {exc}") from exc
 
 
-def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:
+def cells_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The frame of `load_results` from rows as `ResultStore.cells` yields them (or `put_cell` returns them)."""
     records = []
     for row in rows:
         metrics = json.loads(row.pop("metrics"))
@@ -37,17 +38,28 @@ def _frame(rows: Iterator[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def check_export(out: str | Path) -> Path:
+    """`out` as a path `export_results` can write: a `.csv` or `.json` file name in an existing folder; else a
+    `UsageError` naming it (asked before an evaluation, so a typo costs nothing)."""
+    out = Path(out)
+    if out.is_dir():
+        raise UsageError(f"cannot export results to {out}: it is a folder; expected a .csv or .json file name")
+    if out.suffix not in (".csv", ".json"):
+        raise UsageError(f"cannot export results to {out}: expected a .csv or .json file name")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot export results to {out}: folder {out.parent} does not exist")
+    return out
+
+
 def export_results(path: str | Path, out: str | Path) -> Path:
     """Write the cells of store `path` (without per-image arrays) to `out`: `.csv` or `.json` (records)."""
-    out = Path(out)
+    out = check_export(out)
     frame = load_results(path)
     frame["fingerprint"] = frame["fingerprint"].map(lambda f: json.dumps(f, sort_keys=True))
     if out.suffix == ".csv":
         frame.to_csv(out, index=False)
-    elif out.suffix == ".json":
-        frame.to_json(out, orient="records", indent=1)
     else:
-        raise UsageError(f"cannot export results to {out}: expected a .csv or .json file name")
+        frame.to_json(out, orient="records", indent=1)
     return out
 
 

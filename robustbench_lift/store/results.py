@@ -175,22 +175,28 @@ class ResultStore:
         return {(c, s): json.loads(f) for c, s, f in rows}
 
     def put_cell(self, cell: CellResult, run_id: int | None = None,
-                 seen: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> None:
+                 seen: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """Write (or replace) one cell and commit; refused (`LiftbenchError`) unless stored as `seen`, the
-        `fingerprints` its run read when it started, say: `WriterLock.check_cell`, in the same transaction."""
+        `fingerprints` its run read when it started, say: `WriterLock.check_cell`, in the same transaction.
+        Returns the row as `cells(predictions=True)` reads it back, so a writer need not read it."""
         n = int(cell.labels.shape[0])
         key = (cell.model, cell.weights_sha256, cell.suite, cell.dataset, cell.corruption, int(cell.severity))
+        real = [None if v is None else float(v) for v in (cell.top1_err, cell.top5_err, cell.seconds)]
+        row = {**dict(zip(KEY_COLUMNS, key)), "n": n, "top1_err": real[0], "top5_err": real[1],
+               "metrics": json.dumps(dict(cell.metrics)), "fingerprint": json.dumps(dict(cell.fingerprint),
+                                                                                    sort_keys=True),
+               "seconds": real[2], "images_per_second": n / real[2] if real[2] > 0 else 0.0, "run_id": run_id,
+               "finished_at": _now()}
+        arrays = {"labels": compact_indices(cell.labels), "predictions": compact_indices(cell.predictions)}
         with self._writing():
             if not self._db.in_transaction:  # else a `transaction()`'s writes already hold the write lock
                 self._db.execute("BEGIN IMMEDIATE")
             if self._lock is not None:
                 self._lock.check_cell(key, seen)
-            self._db.execute(
-                "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*key, n, cell.top1_err, cell.top5_err, json.dumps(dict(cell.metrics)),
-                 array_to_bytes(compact_indices(cell.labels)), array_to_bytes(compact_indices(cell.predictions)),
-                 json.dumps(dict(cell.fingerprint), sort_keys=True), cell.seconds,
-                 n / cell.seconds if cell.seconds > 0 else 0.0, run_id, _now()))
+            columns = {**row, **{k: array_to_bytes(v) for k, v in arrays.items()}}
+            self._db.execute(f"INSERT OR REPLACE INTO cells ({', '.join(columns)}) VALUES "
+                             f"({', '.join('?' * len(columns))})", tuple(columns.values()))
+        return {**row, **arrays}
 
     def cells(self, predictions: bool = False, **where: Any) -> Iterator[dict[str, Any]]:
         """Rows of `cells` as dicts, filtered by equality on any columns; arrays decoded when `predictions`."""

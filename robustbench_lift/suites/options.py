@@ -46,17 +46,23 @@ class CleanOptions(SuiteOptions):
 
 
 @dataclass(frozen=True)
-class CorruptionOptions(SuiteOptions):
-    """Suite `c`: `corruptions` (names or subsets, default the 15 common), `severities` (default 1-5), the
-    `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and severity `preset` ("imagenet" or
-    "cifar"), and the `severity_scaling` of pixel constants at other sizes than the preset's ("none", the default,
-    or "area"; `suites.scaling`)."""
+class CorruptionFields(SuiteOptions):
+    """The corruption options of suites `c` and `seg`: `corruptions` (names or subsets, default the 15 common),
+    `severities` (default 1-5), the `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and
+    severity `preset` ("imagenet" or "cifar")."""
 
     clean: str | Path | None = None
     corruptions: Sequence[str] | None = None
     severities: Sequence[int] | None = None
     backend: str = "auto"
     preset: str | None = None
+
+
+@dataclass(frozen=True)
+class CorruptionOptions(CorruptionFields):
+    """Suite `c`: the `CorruptionFields`, and the `severity_scaling` of pixel constants at other sizes than the
+    preset's ("none", the default, or "area"; `suites.scaling`)."""
+
     severity_scaling: str | None = None
 
 
@@ -84,17 +90,12 @@ class ShiftOptions(SuiteOptions):
 
 
 @dataclass(frozen=True)
-class SegmentationOptions(SuiteOptions):
-    """Suite `seg`: `corruptions`, `severities`, `clean`, `backend`, `preset` as suite `c`, the data set's
-    `split` (VOC's `ImageSets/Segmentation/<split>.txt`, Cityscapes' folder; default val) and the mCD
-    `seg_baseline` (a results store of one model's seg cells, `<store>#<model>` if it holds several). Images
-    keep their own size (`resize`/`crop` are not used)."""
+class SegmentationOptions(CorruptionFields):
+    """Suite `seg`: the `CorruptionFields` of suite `c` (its images keep their own size, so neither
+    `severity_scaling` nor `resize`/`crop` apply), the data set's `split` (VOC's
+    `ImageSets/Segmentation/<split>.txt`, Cityscapes' folder; default val) and the mCD `seg_baseline` (a results
+    store of one model's seg cells, `<store>#<model>` if it holds several)."""
 
-    clean: str | Path | None = None
-    corruptions: Sequence[str] | None = None
-    severities: Sequence[int] | None = None
-    backend: str = "auto"
-    preset: str | None = None
     split: str | None = None
     seg_baseline: str | Path | None = None
 

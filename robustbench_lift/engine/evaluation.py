@@ -19,7 +19,7 @@ an error naming it (cells of the same pass without them are still committed).
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,10 @@ from robustbench_lift.engine.model import PreparedModel, prepare_model
 from robustbench_lift.engine.options import ModelOptions, RunOptions
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, check_resumable, load_results
-from robustbench_lift.suites import make_suite, options_class, suite_names
+from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, cells_frame, check_resumable
+from robustbench_lift.suites import SUITES, make_suite, options_class, suite_names
 from robustbench_lift.suites.base import CellGroup, Suite
-from robustbench_lift.suites.options import SuiteOptions, at_model_size, field_names, options_for
+from robustbench_lift.suites.options import SuiteOptions, at_model_size
 
 SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
 
@@ -56,63 +56,37 @@ def _merge(parts: list[dict[str, Any]], cell: tuple[str, int]) -> tuple[np.ndarr
     return labels, np.concatenate([p["predictions"][cell] for p in parts])[order]
 
 
-def split_options(suite: str, **flat: Any) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:
-    """Typed options from keyword arguments: each goes to `RunOptions`, `ModelOptions` or the options of the
-    suites `suite` stands for; one that none of them takes is a `UsageError` (e.g. corruptions for `clean`)."""
-    run = {k: v for k, v in flat.items() if k in field_names(RunOptions)}
-    model = {k: v for k, v in flat.items() if k in field_names(ModelOptions)}
-    rest = {k: v for k, v in flat.items() if k not in run and k not in model}
-    names = suite_names(suite)
-    classes = [options_class(n) for n in names]
-    unused = sorted(k for k, v in rest.items() if v is not None and not any(k in field_names(c) for c in classes))
-    if unused:
-        raise UsageError(f"suite {suite!r} does not take {', '.join(unused)}")
-    suites = [options_for(c, n, **{k: v for k, v in rest.items() if k in field_names(c)})
-              for n, c in zip(names, classes)]
-    return RunOptions(**run), ModelOptions(**model), suites
-
-
-def _requested(suite: SuiteRequest, flat: dict[str, Any], run: RunOptions | None,
-               model: ModelOptions | None) -> tuple[RunOptions, ModelOptions, list[tuple[str, SuiteOptions]]]:
-    """`(run, model, [(suite name, options)])` of a request given as a suite name with keyword options, or as
-    one or several typed suite options (then `run`/`model` objects, not keywords, describe the rest)."""
+def _requested(suite: SuiteRequest) -> list[tuple[str, SuiteOptions]]:
+    """`[(suite name, options)]` of a request given as a suite name (its default options) or as one or several
+    typed suite options."""
     if isinstance(suite, str):
-        if (run is not None or model is not None) and flat:
-            raise UsageError("give keyword options or run=/model= objects, not both")
-        run_flat, model_flat, suites = split_options(suite, **flat)
-        return run or run_flat, model or model_flat, list(zip(suite_names(suite), suites))
-    if flat:
-        raise UsageError(f"keyword options {', '.join(sorted(flat))} go with a suite name; with typed suite "
-                         "options pass run=RunOptions(...) and model=ModelOptions(...)")
-    requested = [suite] if isinstance(suite, SuiteOptions) else list(suite)
-    from robustbench_lift.suites import SUITES
-
+        return [(name, options_class(name)()) for name in suite_names(suite)]
+    requested = list(suite) if isinstance(suite, list | tuple) else [suite]
     by_class = {options_class(n): n for n in SUITES}
     unknown = [type(o).__name__ for o in requested if type(o) not in by_class]
     if unknown:
         raise UsageError(f"no suite takes {', '.join(unknown)}: expected one of "
                          + ", ".join(c.__name__ for c in by_class))
-    return run or RunOptions(), model or ModelOptions(), [(by_class[type(o)], o) for o in requested]
+    return [(by_class[type(o)], o) for o in requested]
 
 
 def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path | None = None, *,
-             run: RunOptions | None = None, options: ModelOptions | None = None, **flat: Any) -> pd.DataFrame:
+             run: RunOptions | None = None, options: ModelOptions | None = None) -> pd.DataFrame:
     """Evaluate one model on one suite (or several); returns its cells (`load_results(..., predictions=True)` rows).
 
     `model`: a model name (zoo, `torchvision:<name>`, `timm:<name>`, `file.py:factory`; `models.resolve_model`)
     or an `nn.Module`, described by `ModelOptions` (weights, model_args, pool; name, classes, normalisation).
     Clean images are read, and corrupted, perturbed and shifted, at the model's own size unless `resize`/`crop`
-    say otherwise (`suites.options.at_model_size`); cells record it as `input_size`. `suite`: a name (`"c"`,
-    `"clean"`, `"p"`, `"shift"` or `"all"`: c, p and shift) with its options as keywords
-    (`evaluate(m, "c", data, corruptions=["fog"], limit=100)`: every
-    field of `RunOptions`, `ModelOptions` and the suite's options, `suites.options`), or typed suite options
-    (`CorruptionOptions(...)`, a list of them) with `run=RunOptions(...)` and `options=ModelOptions(...)`.
+    say otherwise (`suites.options.at_model_size`); cells record it as `input_size`. `suite`: the suite's typed
+    options (`CorruptionOptions(corruptions=["fog"])`, a list of them; `suites.options`), or a name with its
+    default options (`"c"`, `"clean"`, `"p"`, `"shift"`, `"seg"` or `"all"`: c, p and shift). `run`: how the run
+    executes (`RunOptions`: batch, device, seed, limit, store; default `RunOptions()`, an in-memory store).
     `data`: a corruption tree, CIFAR-C folder, ImageNet-P videos, clean folder, CIFAR pickles or `"demo"`.
     Cells already in `run.out` with the same settings are skipped; a `p_baseline` also re-scores the stored
     `p` cells of this model. Returns the cells asked for (computed or found), not the store's other cells
     (other corruptions, severities, suites or data). Other ranks than 0 of a distributed run return an empty frame.
     """
-    run, described, requested = _requested(suite, flat, run, options)
+    run, described, requested = run or RunOptions(), options or ModelOptions(), _requested(suite)
     if data is None:
         raise UsageError("no data: pass data=<folder> (a corruption tree, CIFAR-C folder, clean folder or 'demo')")
     target = resolve_device(run.device)
@@ -135,21 +109,22 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
                   "suites": {name: _jsonable(options) for name, options in requested}, "data": str(data),
                   "batch_size": run.batch_size, "limit": run.limit, "seed": run.seed, "precision": engine.precision}
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
+        rows: dict[tuple, dict[str, Any]] = {}  # the cells this call wrote, as the store holds them
         wanted = set()
         for suite_obj, groups in plan:
             key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
             stored = dist.from_main(lambda: store.fingerprints(*key))
             for group in groups:
-                _run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run)
+                rows.update(_run_group(engine, dist, store, run_id, key, suite_obj, group, stored, run))
             if store is not None and suite_obj.rescore:
-                _rescore(store, key, suite_obj)
+                rows.update(_rescore(store, key, suite_obj))
             wanted.update((*key, *cell) for group in groups for cell in group.cells)
         if store is None:
             return pd.DataFrame()
         store.finish_run(run_id)
-        frame = load_results(store, predictions=True)
-        mine = pd.Series(list(zip(*(frame[c] for c in KEY_COLUMNS))), index=frame.index).isin(wanted)
-        return frame[mine].reset_index(drop=True)
+        for found in wanted - set(rows):  # stored before this call: read by key, each once
+            rows.update(_keyed(store.cells(predictions=True, **dict(zip(KEY_COLUMNS, found)))))
+        return cells_frame(rows[k] for k in sorted(set(rows) & wanted))
     finally:
         if store is not None:
             store.close()
@@ -180,10 +155,16 @@ def _jsonable(options: SuiteOptions) -> dict[str, Any]:
             if (v := getattr(options, f.name)) != f.default}
 
 
+def _keyed(rows: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    """`{key: row}` of store rows, keyed by their `KEY_COLUMNS` values."""
+    return {tuple(row[c] for c in KEY_COLUMNS): row for row in rows}
+
+
 def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run_id: int,
-               key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions) -> None:
+               key: tuple[str, str, str, str], suite: Suite, group: CellGroup, stored: dict, run: RunOptions
+               ) -> dict[tuple, dict[str, Any]]:
     """Evaluate the pending cells of one group on every rank, chunk by chunk; rank 0 commits each chunk and each
-    finished cell (`engine.chunks`: a resumed run computes only the chunks not stored)."""
+    finished cell (`engine.chunks`: a resumed run computes only the chunks not stored) and returns their rows."""
     limit = run.limit
     indices = evenly_spaced(len(group.dataset), limit)
     prepared = engine.prepared
@@ -195,7 +176,7 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
     pending = [cell for cell in group.cells
                if not check_resumable(stored, cell, fingerprints[cell], where, run.overwrite)]
     if not pending:
-        return
+        return {}
     anchor = group.anchor
     computed = pending if anchor is None or anchor in pending else [anchor, *pending]
     label = f"{prepared.name} {pending[0][0]}/{pending[0][1]}" if len(pending) == 1 else \
@@ -221,41 +202,46 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
                 chunks.put_chunk(store, key, start, arrays, fingerprints, seconds, run_id)
                 for cell, (labels, predictions) in arrays.items():
                     partials[cell].fill(start, labels, predictions, seconds)
-    if store is not None:
-        _commit(store, run_id, key, suite, anchor, pending, partials, fingerprints, stored)
+    written = _commit(store, run_id, key, suite, anchor, pending, partials, fingerprints, stored) \
+        if store is not None else {}
     if errors:
         raise LiftbenchError("; ".join(sorted(set(errors.values()))))
+    return written
 
 
 def _commit(store: ResultStore, run_id: int, key: tuple[str, str, str, str], suite: Suite,
             anchor: tuple[str, int] | None, pending: list[tuple[str, int]],
             partials: dict[tuple[str, int], chunks.Partial], fingerprints: dict[tuple[str, int], dict],
-            seen: dict) -> None:
+            seen: dict) -> dict[tuple, dict[str, Any]]:
     """Score and write every finished pending cell (each with the deletion of its chunks), each refused if another
     process changed it since the run read the store (`seen`); the anchor goes last, so that until then its chunks
-    serve a resumed run."""
+    serve a resumed run. Returns the written rows."""
     done = [cell for cell in pending if partials[cell].complete]
     if anchor is not None and not partials[anchor].complete:
-        return
+        return {}
     anchor_predictions = partials[anchor].predictions if anchor is not None else None
+    written = []
     for cell in sorted(done, key=lambda c: c == anchor):
         part = partials[cell]
         top1, top5, metrics = suite.cell_metrics(cell, part.predictions, part.labels, anchor_predictions)
-        chunks.complete_cell(store, CellResult(*key, *cell, labels=part.labels, predictions=part.predictions,
-                                               top1_err=top1, top5_err=top5, fingerprint=fingerprints[cell],
-                                               seconds=part.seconds, metrics=metrics), run_id, seen)
+        written.append(chunks.complete_cell(store, CellResult(
+            *key, *cell, labels=part.labels, predictions=part.predictions, top1_err=top1, top5_err=top5,
+            fingerprint=fingerprints[cell], seconds=part.seconds, metrics=metrics), run_id, seen))
     if anchor is not None and anchor not in pending and len(done) == len(pending):
         chunks.delete_chunks(store, key, anchor)
+    return _keyed(written)
 
 
-def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> None:
+def _rescore(store: ResultStore, key: tuple[str, str, str, str], suite: Suite) -> dict[tuple, dict[str, Any]]:
     """Re-score the stored cells of `key` with `suite.cell_metrics` (e.g. against a new baseline); a cell whose
-    scalars change is rewritten with the same predictions, fingerprint and run."""
-    rows = list(store.cells(predictions=True, **dict(zip(KEY_COLUMNS[:4], key))))
-    for row in rows:
+    scalars change is rewritten with the same predictions, fingerprint and run. Returns every row of `key`."""
+    rows = []
+    for row in store.cells(predictions=True, **dict(zip(KEY_COLUMNS[:4], key))):
         cell = (row["corruption"], row["severity"])
         top1, top5, metrics = suite.cell_metrics(cell, row["predictions"], row["labels"])
         if json.loads(json.dumps(metrics)) != json.loads(row["metrics"]):
-            store.put_cell(CellResult(*key, *cell, labels=row["labels"], predictions=row["predictions"],
-                                      top1_err=top1, top5_err=top5, fingerprint=json.loads(row["fingerprint"]),
-                                      seconds=row["seconds"], metrics=metrics), row["run_id"])
+            row = store.put_cell(CellResult(*key, *cell, labels=row["labels"], predictions=row["predictions"],
+                                            top1_err=top1, top5_err=top5, fingerprint=json.loads(row["fingerprint"]),
+                                            seconds=row["seconds"], metrics=metrics), row["run_id"])
+        rows.append(row)
+    return _keyed(rows)
