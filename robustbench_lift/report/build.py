@@ -36,7 +36,8 @@ SECTIONS = (
      "for ImageNet-P); best value per column in bold. Lower is better except consistency."),
     ("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's; with the "
      "bootstrap, each with its paired 95% CI (the same resampled images for both models and every cell) and in "
-     "bold when significant (two-sided paired p, Holm-adjusted over the model's metrics, < 0.05)."),
+     "bold when significant (two-sided paired p: McNemar's exact test for the clean error, the bootstrap's "
+     "otherwise; Holm-adjusted over the model's metrics, < 0.05)."),
     ("Paired difference per corruption", "corruption_deltas", "forest", "Each model's corruption error minus the "
      "baseline's on the same images, with its paired 95% CI; bold: Holm-adjusted p < 0.05 over the corruptions."),
     ("Corruption error vs clean error", None, "mce_vs_clean", "One point per model; bars are 95% CIs."),

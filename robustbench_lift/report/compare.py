@@ -1,7 +1,8 @@
 """Two models, or two runs of one model, compared image by image (`report.paired`).
 
 For every metric both sides measured: A, B, delta = B - A in points with its paired percentile-bootstrap CI,
-the two-sided bootstrap p-value Holm-adjusted over the reported metrics, and a verdict for B against A
+the two-sided p-value (McNemar's exact test for clean_err, one cell's error; else the bootstrap's) Holm-adjusted
+over the reported metrics, and a verdict for B against A
 ("better" / "worse" by the metric's direction, or "no significant difference" when p_holm >= alpha). Per
 cell with one top-1 per image: the exact McNemar test on the discordant images and Cohen's kappa (error
 consistency). The two sides must be paired: the same cells, images, order and settings (`--allow-mixed`
@@ -76,7 +77,8 @@ def metric_table(comparison: PairedComparison, alpha: float = ALPHA) -> pd.DataF
                        index=table.index)
     out.index.name = "metric"
     out.attrs["title"] = (f"{names[1]} vs {names[0]} (points; delta = B - A with its paired "
-                          f"{comparison.level:.0%} bootstrap CI; verdict for B at Holm-adjusted p < {alpha:g})")
+                          f"{comparison.level:.0%} bootstrap CI; verdict for B at Holm-adjusted p < {alpha:g}; p: "
+                          "McNemar's exact test for clean err., else the paired bootstrap)")
     return out
 
 
