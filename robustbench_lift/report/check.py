@@ -22,10 +22,12 @@ per-image predictions pair it with the run and, with `Significance` (`--require-
 regression only when its Holm-adjusted paired p is below alpha (else "worse (not significant)"; see
 `report.significance`).
 
-Nothing non-finite passes: a NaN or Infinity in the baseline (Python's `json` reads those literals; they would
-compare as "same" to anything) or a tolerance that is not a finite number >= 0 is a `UsageError`, and so is
-every other malformed part of the file; an infinite metric in the run is a `LiftbenchError` (a NaN one counts
-as not measured, which fails when the baseline tracks it).
+Nothing incomplete passes: a cell of the run or of a store baseline with fewer images than requested or than the
+other cells of its suite and data set is a `UsageError` (`summary.check_complete`). Nothing non-finite passes:
+a NaN or Infinity in the baseline (Python's `json` reads those literals; they would compare as "same" to
+anything) or a tolerance that is not a finite number >= 0 is a `UsageError`, and so is every other malformed
+part of the file; an infinite metric in the run is a `LiftbenchError` (a NaN one counts as not measured, which
+fails when the baseline tracks it).
 """
 
 import json
@@ -45,7 +47,7 @@ from robustbench_lift.report.significance import (
     is_store,
     model_settings,
 )
-from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
+from robustbench_lift.report.summary import METRICS, ResultsLike, check_complete, describe, load, summary_table
 
 DIGITS = 4
 """Decimals (of percent points) kept in the baseline file and used for the comparison."""
@@ -133,7 +135,9 @@ class CheckResult:
 
 def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
     """Point estimates of every measured metric per model, in points rounded to `DIGITS`: `{model: {metric: v}}`."""
-    summary = summary_table(results, ci=False)
+    frame = load(results)
+    check_complete(frame, describe(results))
+    summary = summary_table(frame, ci=False)
     metrics = {str(model): {metric: round(float(value), DIGITS) for metric, value in row.items()
                             if metric in METRICS and pd.notna(value)}
                for model, row in summary.iterrows()}

@@ -6,7 +6,7 @@ over the reported metrics, and a verdict for B against A
 ("better" / "worse" by the metric's direction, or "no significant difference" when p_holm >= alpha). Per
 cell with one top-1 per image: the exact McNemar test on the discordant images and Cohen's kappa (error
 consistency). The two sides must be paired: the same cells, images, order and settings (`--allow-mixed`
-accepts different settings such as precision, never different images).
+accepts different settings such as precision, never different images), and whole (`summary.check_complete`).
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import pandas as pd
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.paired import PairedComparison, paired_comparison
-from robustbench_lift.report.summary import ResultsLike, closest, load
+from robustbench_lift.report.summary import ResultsLike, check_complete, closest, load
 
 ALPHA = 0.05
 """Default significance level of the verdicts, `check --require-significant` and the report's marks."""
@@ -57,6 +57,8 @@ def compare(a: str, b: str, results: ResultsLike | None = None, model: str | Non
             allow_mixed: bool = False) -> PairedComparison:
     """Paired comparison of B against A (see `sides` for what `a`, `b`, `results` and `model` name)."""
     cells_a, cells_b, names = sides(a, b, results, model, datasets)
+    for cells, name in zip((cells_a, cells_b), names):
+        check_complete(cells, name)
     comparison = paired_comparison(cells_a.reset_index(drop=True), cells_b.reset_index(drop=True), names,
                                    n_boot=n_boot, seed=seed, level=level, allow_mixed=allow_mixed)
     if comparison.metrics.empty and comparison.cells.empty:

@@ -70,19 +70,26 @@ all in percent points, lower is better except consistency, shift accuracy and th
 accuracy and consistency."""
 
 
+def describe(results: ResultsLike) -> str:
+    """The results for messages: "the results" (a DataFrame) or the store paths."""
+    if isinstance(results, pd.DataFrame):
+        return "the results"
+    return ", ".join(map(str, [results] if isinstance(results, (str, Path)) else results))
+
+
 def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:
     """One results DataFrame from a DataFrame or store path(s); cells present in two stores must agree.
 
     `datasets` keeps only rows of those data sets. Raises `UsageError` for empty results.
     """
+    origin = describe(results)
     if isinstance(results, pd.DataFrame):
-        frame, origin = results.copy(), "the results"
+        frame = results.copy()
     else:
         paths = [results] if isinstance(results, (str, Path)) else list(results)
         if not paths:
             raise UsageError("no results store given: expected at least one file written by `liftbench evaluate`")
         frame = pd.concat([load_results(p, predictions=predictions) for p in paths], ignore_index=True)
-        origin = ", ".join(map(str, paths))
         duplicated = frame.duplicated(list(KEY_COLUMNS), keep=False)
         if duplicated.any():
             clash = frame[duplicated].groupby(list(KEY_COLUMNS))["top1_err"].nunique(dropna=False)
@@ -101,6 +108,30 @@ def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str
         raise UsageError(f"{origin} hold no results: evaluate a model first (`liftbench evaluate --out ...`)")
     frame = frame.assign(label=model_labels(frame))
     return frame.reset_index(drop=True)
+
+
+def check_complete(frame: pd.DataFrame, origin: str) -> None:
+    """`UsageError` naming the cells of a `load`ed frame that hold fewer images than requested (their
+    fingerprint's `n`, the images their run planned, or its `limit`) or than another cell of their model, suite
+    and data set (every cell of one suite and data set reads the same images: clean and corrupted, every
+    perturbation, every shift), so a short cell never enters a gate or a comparison as if it were whole."""
+    short = []
+    for (label, suite, dataset), cells in frame.groupby(["label", "suite", "dataset"], sort=False):
+        most = int(cells["n"].max())
+        for cell in cells.itertuples():
+            planned = {key: value for key in ("n", "limit")
+                       if isinstance(value := cell.fingerprint.get(key), int) and not isinstance(value, bool)}
+            wanted = [(most, f"other cells of {suite}/{dataset} hold {most}"),
+                      (planned.get("n", 0), f"its run planned {planned.get('n')}"),
+                      (planned.get("limit", 0), f"--limit {planned.get('limit')} asked for")]
+            why = [text for count, text in wanted if cell.n < count]
+            if why:
+                short.append(f"{label} {suite}/{dataset}/{cell.corruption}/{cell.severity} has {cell.n} images "
+                             f"({', '.join(why)})")
+    if short:
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        raise UsageError(f"{origin} hold incomplete cells: {'; '.join(short[:3])}{more}. Evaluate them again on "
+                         "complete data (`liftbench validate-data` lists what is missing), or leave them out")
 
 
 def model_labels(frame: pd.DataFrame) -> pd.Series:
