@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from corruptions.names import CORRUPTIONS
+from robustbench_lift.csv_safe import to_csv
 from robustbench_lift.report import FORMATS
 from robustbench_lift.report.deltas import paired_deltas
 from robustbench_lift.report.summary import (
@@ -168,12 +169,13 @@ def _header(column: object) -> str:
 
 
 def render(table: pd.DataFrame, fmt: str, best: pd.DataFrame | None = None, digits: int = 1) -> str:
-    """`table` as Markdown ("md"), CSV ("csv": raw numbers), LaTeX booktabs ("tex") or an HTML `<table>`.
+    """`table` as Markdown ("md"), CSV ("csv": raw numbers, text spreadsheet-safe: `csv_safe`), LaTeX booktabs
+    ("tex") or an HTML `<table>`.
 
     `best`: boolean mask over the metric columns (from `best_mask`) of values to set in bold.
     """
     if fmt == "csv":
-        return table.to_csv(float_format="%.4f")
+        return to_csv(table, float_format="%.4f")
     if fmt not in FORMATS:
         closest(fmt, list(FORMATS), "table format")
     cells = _cells(table, digits)
