@@ -61,11 +61,12 @@ def required_resamples(pairs: int, alpha: float) -> int:
     return n_boot
 
 
-def baseline_p_values(baseline: str | Path, results: ResultsLike, models: Sequence[str],
-                      significance: Significance | None = None,
-                      allow_mixed: bool = False) -> dict[tuple[str, str], float | None]:
-    """Pair each of `models` in the run `results` with its cells in the `baseline` store (`UsageError` when they
-    do not pair; `allow_mixed` accepts other settings). With `significance`: `{(model, metric): p_holm}` over
+def baseline_p_values(baseline: ResultsLike, results: ResultsLike, models: Sequence[str],
+                      significance: Significance | None = None, allow_mixed: bool = False,
+                      baseline_name: str | None = None) -> dict[tuple[str, str], float | None]:
+    """Pair each of `models` in the run `results` with its cells in the `baseline` store (each a path or its
+    `load(..., predictions=True)` frame; `baseline_name` for messages, default the file name) (`UsageError` when
+    they do not pair; `allow_mixed` accepts other settings). With `significance`: `{(model, metric): p_holm}` over
     every metric measured on both sides (None where the test gave no p), else `{}` (pairing checked only).
     A family with a bootstrap-tested pair that no p could bring under alpha (`required_resamples`) is a
     `UsageError` naming the `--n-boot` it needs, raised before any resampling.
@@ -75,7 +76,7 @@ def baseline_p_values(baseline: str | Path, results: ResultsLike, models: Sequen
     for model in models:
         a = base[base["label"] == model].reset_index(drop=True)
         b = run[run["label"] == model].reset_index(drop=True)
-        names = (f"baseline {model} ({Path(baseline).name})", f"run {model}")
+        names = (f"baseline {model} ({baseline_name or Path(str(baseline)).name})", f"run {model}")
         if significance is None:
             check_pairing(cell_data(a), cell_data(b), names, allow_mixed=allow_mixed)
             continue

@@ -80,8 +80,12 @@ def describe(results: ResultsLike) -> str:
 def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:
     """One results DataFrame from a DataFrame or store path(s); cells present in two stores must agree.
 
-    `datasets` keeps only rows of those data sets. Raises `UsageError` for empty results.
+    `datasets` keeps only rows of those data sets. Raises `UsageError` for empty results. A frame this function
+    returned (it has `label`) comes back as it is, not copied: each command loads its results once and hands the
+    frame to every table, summary and test.
     """
+    if isinstance(results, pd.DataFrame) and "label" in results and not datasets and not results.empty:
+        return results
     origin = describe(results)
     if isinstance(results, pd.DataFrame):
         frame = results.copy()
