@@ -42,6 +42,8 @@ class Metric:
     label: str
     higher_is_better: bool
     description: str
+    task: str = "classification"
+    """"classification" or "segmentation": the report's summary table that shows it (`tables.SUMMARIES`)."""
 
 
 METRICS: dict[str, Metric] = {
@@ -58,12 +60,15 @@ METRICS: dict[str, Metric] = {
     "mT5D": Metric("mT5D", False, "mean top-5 distance, p-baseline = 100 (%)"),
     "consistency": Metric("consistency", True, "crop pairs with the same top-1 prediction (%)"),
     "shift_acc": Metric("shift acc.", True, "top-1 accuracy over the same shifted crops (%)"),
-    "clean_mIoU": Metric("clean mIoU", True, "segmentation: mean IoU over classes on clean images (%)"),
-    "clean_pixel_acc": Metric("clean pixel acc.", True, "segmentation: correct / labelled pixels, clean (%)"),
-    "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)"),
-    "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)"),
+    "clean_mIoU": Metric("clean mIoU", True, "segmentation: mean IoU over classes on clean images (%)",
+                         "segmentation"),
+    "clean_pixel_acc": Metric("clean pixel acc.", True, "segmentation: correct / labelled pixels, clean (%)",
+                              "segmentation"),
+    "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)",
+                        "segmentation"),
+    "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)", "segmentation"),
     "seg_consistency": Metric("seg consistency", True, "segmentation: overlap pixels two shifted crops label alike "
-                              "(%)"),
+                              "(%)", "segmentation"),
 }
 """Every reported metric in display order, the one label table of the report, `check`, `compare` and the CLI;
 all in percent points, lower is better except consistency, shift accuracy and the segmentation mIoUs, pixel
