@@ -6,52 +6,15 @@ import json
 
 import numpy as np
 import pytest
+from paired_fixtures import CELLS, N, cli, put_model, random_sets, with_extra
 from report_fixtures import all_by_hand, write_store
 from scipy.stats import binomtest
 
-from robustbench_lift.cli import main
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import figures
 from robustbench_lift.report.build import build_report
 from robustbench_lift.report.compare import compare
 from robustbench_lift.report.tables import render, report_tables
-from robustbench_lift.store import CellResult, ResultStore
-
-N = 200
-CELLS = (("clean", 0), ("gaussian_noise", 1), ("gaussian_noise", 3), ("snow", 1), ("snow", 3))
-FINGERPRINT = {"data": "photos-v1", "images": N, "n": N, "limit": None, "num_classes": 10, "precision": "fp32",
-               "mean": [0.5], "std": [0.25]}
-
-
-def put_model(path, model: str, wrong: dict[tuple[str, int], set[int]], labels: np.ndarray | None = None,
-              **fingerprint) -> None:
-    """Store `model`'s "c" cells on N images: image i has label i % 10 and is predicted wrong iff in `wrong`."""
-    with ResultStore(path) as store:
-        for (corruption, severity), miss in wrong.items():
-            y = np.arange(N) % 10 if labels is None else labels
-            top1 = np.where(np.isin(np.arange(len(y)), list(miss)), (y + 1) % 10, y)
-            predictions = np.stack([(top1 + k) % 10 for k in range(5)], axis=1)
-            store.put_cell(CellResult(model, model.encode().hex().ljust(64, "0"), "c", "photos", corruption,
-                                      severity, y, predictions, len(miss) / len(y), 0.0,
-                                      {**FINGERPRINT, "n": len(y), **fingerprint}, 1.0))
-
-
-def random_sets(seed: int, rate: float) -> dict[tuple[str, int], set[int]]:
-    """Per cell a random set of wrong images, about `rate` + 0.1 x severity of them."""
-    rng = np.random.default_rng(seed)
-    return {cell: set(np.flatnonzero(rng.uniform(size=N) < rate + 0.1 * cell[1]).tolist()) for cell in CELLS}
-
-
-def with_extra(base: dict, extra: set[int], cells=CELLS) -> dict:
-    """`base` with the images of `extra` also wrong in `cells`."""
-    return {cell: miss | extra if cell in cells else miss for cell, miss in base.items()}
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def test_identical_models_give_zero_delta_and_p_one_in_json(tmp_path, capsys):
@@ -62,8 +25,10 @@ def test_identical_models_give_zero_delta_and_p_one_in_json(tmp_path, capsys):
     data = json.loads(out)
     assert code == 0 and set(data) == {"a", "b", "metrics", "cells"} and (data["a"], data["b"]) == ("net-a", "net-b")
     assert set(data["metrics"]) == {"clean_err", "mean_err"}  # 10 classes: no AlexNet normalisation
+    assert (data["metrics"]["clean_err"]["test"], data["metrics"]["mean_err"]["test"]) == ("McNemar exact",
+                                                                                        "bootstrap")
     for values in data["metrics"].values():
-        assert set(values) == {"a", "b", "delta", "ci", "p", "p_holm"}
+        assert set(values) == {"a", "b", "delta", "ci", "p", "p_holm", "test"}
         assert values["delta"] == 0 and values["ci"] == [0, 0] and values["p"] == 1 and values["p_holm"] == 1
     assert len(data["cells"]) == len(CELLS)
     for cell in data["cells"]:
@@ -90,8 +55,11 @@ def test_known_disagreements_give_known_counts_binomtest_p_and_kappa(tmp_path):
         expected = (1 - len(a) / N) * (1 - len(b) / N) + len(a) / N * len(b) / N
         assert row["kappa"] == pytest.approx((observed - expected) / (1 - expected))
     clean = comparison.metrics.loc["clean_err"]
-    assert (clean["a"], clean["b"]) == pytest.approx((100 * len(wrong_a[("clean", 0)]) / N,
-                                                     100 * len(wrong_b[("clean", 0)]) / N))
+    a, b = wrong_a[("clean", 0)], wrong_b[("clean", 0)]
+    assert (clean["a"], clean["b"]) == pytest.approx((100 * len(a) / N, 100 * len(b) / N))
+    # one cell's error: its p is McNemar's exact one (the sign test on the discordant images), not the bootstrap's
+    assert clean["p"] == pytest.approx(binomtest(len(a - b), len(a ^ b), 0.5).pvalue, rel=1e-9)
+    assert clean["test"] == "McNemar exact" and comparison.metrics.loc["mean_err", "test"] == "bootstrap"
 
 
 def test_the_same_images_are_resampled_for_both_models_and_every_cell(tmp_path):
@@ -104,9 +72,10 @@ def test_the_same_images_are_resampled_for_both_models_and_every_cell(tmp_path):
     n_boot = 99
     worse = compare("net-a", "net-b", results=[store], n_boot=n_boot).metrics
     # B is wrong wherever A is, plus on `extra`: every replicate that draws one of them has delta > 0, and a
-    # replicate missing all of >= 10 of 200 images has probability < 1e-4, so p is its floor 2 / (B + 1).
-    for metric in ("clean_err", "mean_err"):
-        assert worse.loc[metric, "ci_lo"] > 0 and worse.loc[metric, "p"] == pytest.approx(2 / (n_boot + 1))
+    # replicate missing all of >= 10 of 200 images has probability < 1e-4, so p is its floor 2 / (B + 1); the
+    # clean error's exact McNemar p has no floor: B alone wrong on len(extra) images, 2 / 2 ** len(extra).
+    assert (worse["ci_lo"] > 0).all() and worse.loc["mean_err", "p"] == pytest.approx(2 / (n_boot + 1))
+    assert worse.loc["clean_err", "p"] == pytest.approx(binomtest(0, len(extra), 0.5).pvalue, rel=1e-9)
     # B worse on `extra` under noise and better on it under snow, by the same count: the mean error over the
     # cells is equal in every replicate only when both cells are resampled with the same images.
     snow = {cell for cell in CELLS if cell[0] == "snow"}

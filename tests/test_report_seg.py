@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from test_suite_seg import CELLS, CLASSES, PixelNet, build_tree
 
@@ -48,6 +49,12 @@ def test_build_report_writes_seg_tables_and_figures(tmp_path: Path) -> None:
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Segmentation: mIoU by severity" in html and "Segmentation: mIoU per corruption" in html
     assert "seg consistency" in html and "clean mIoU" in html
+    # the seg metrics have their own summary table; no classification summary of dashes for seg-only models
+    assert "summary.csv" not in names and "Segmentation summary" in html
+    seg_summary = pd.read_csv(tmp_path / "report" / "tables" / "seg_summary.csv", index_col=0)
+    assert list(seg_summary.index) == ["net-a", "net-b"] and "clean_mIoU" in seg_summary
+    for model in ("net-a", "net-b"):
+        assert seg_summary.loc[model, "clean_mIoU"] == pytest.approx(100 * miou[model, "clean", 0], abs=1e-4)
 
 
 def test_miou_vs_severity_draws_one_line_per_model() -> None:

@@ -21,8 +21,9 @@ from report_fixtures import (
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.aggregate import SUMMARIZERS
-from robustbench_lift.report.summary import summary_table
+from robustbench_lift.report.summary import METRICS, summary_table
 from robustbench_lift.report.tables import (
+    SUMMARIES,
     best_mask,
     corruption_table,
     delta_table,
@@ -31,6 +32,7 @@ from robustbench_lift.report.tables import (
     report_tables,
     severity_table,
     shift_table,
+    task_summary,
     write_tables,
 )
 from robustbench_lift.store import ResultStore
@@ -203,3 +205,16 @@ def test_stores_are_merged_and_conflicts_refused(tmp_path):
     ResultStore(empty).close()
     with pytest.raises(UsageError, match="no results"):
         summary_table(empty)
+
+
+def test_classification_and_segmentation_summaries_are_separate_tables():
+    nan = float("nan")
+    summary = pd.DataFrame({"clean_err": [20.0, nan], "clean_err_lo": [18.0, nan], "clean_err_hi": [22.0, nan],
+                            "mean_err": [30.0, nan], "clean_mIoU": [nan, 61.5], "mCD": [nan, 90.0]},
+                           index=pd.Index(["net", "seg-net"], name="model"))
+    classification, segmentation = task_summary(summary, "classification"), task_summary(summary, "segmentation")
+    assert list(classification.index) == ["net"] and list(segmentation.index) == ["seg-net"]
+    assert list(classification.columns) == ["clean_err", "clean_err_lo", "clean_err_hi", "mean_err"]
+    assert list(segmentation.columns) == ["clean_mIoU", "mCD"]
+    assert segmentation.loc["seg-net"].tolist() == [61.5, 90.0]
+    assert {SUMMARIES[name][0] for name in SUMMARIES} == {m.task for m in METRICS.values()}

@@ -124,8 +124,9 @@ def bootstrap_p_value(replicates: np.ndarray) -> float:
     alpha at which the equal-tailed percentile interval at 1 - alpha excludes 0 (test by interval inversion,
     Efron & Tibshirani 1993, ch. 16), so the verdict agrees with the interval shown next to it up to one
     replicate. The +1 counts the observed sample among the resamples (Davison & Hinkley 1997, eq. 4.11): p is
-    never 0, at least 2 / (B + 1). A family of m metrics under Holm thus needs B >= 2m / alpha - 1 resamples
-    to reach significance at all (m = 8, alpha = 0.05: B >= 319). Not the shifted-null p
+    never 0, at least 2 / (B + 1). A family of m metrics under Holm thus needs 2m / (B + 1) < alpha, i.e.
+    B >= floor(2m / alpha) resamples, to reach significance at all (m = 8, alpha = 0.05: B >= 320). Not the
+    shifted-null p
     (#{|d* - d| >= |d|}): that assumes a symmetric pivot and can disagree with the percentile interval.
     Replicates equal to 0 count in both tails, so identical models give p = 1; so do replicates within `TIE`
     of 0: equal aggregates summed in another order differ by float rounding, not by the models.

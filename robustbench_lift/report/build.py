@@ -16,6 +16,7 @@ from robustbench_lift.report import figures_segmentation as seg_figures
 from robustbench_lift.report.html import Section, write_page
 from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
 from robustbench_lift.report.tables import (
+    SUMMARIES,
     best_mask,
     check_formats,
     corruption_order,
@@ -34,9 +35,12 @@ SECTIONS = (
     # (title, table, figure, text)
     ("Summary", "summary", None, "Percent points with 95% percentile-bootstrap intervals over images (videos "
      "for ImageNet-P); best value per column in bold. Lower is better except consistency."),
+    ("Segmentation summary", "seg_summary", None, "Suite seg: percent points with 95% percentile-bootstrap "
+     "intervals over images; best value per column in bold. Higher is better except mCD."),
     ("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's; with the "
      "bootstrap, each with its paired 95% CI (the same resampled images for both models and every cell) and in "
-     "bold when significant (two-sided paired p, Holm-adjusted over the model's metrics, < 0.05)."),
+     "bold when significant (two-sided paired p: McNemar's exact test for the clean error, the bootstrap's "
+     "otherwise; Holm-adjusted over the model's metrics, < 0.05)."),
     ("Paired difference per corruption", "corruption_deltas", "forest", "Each model's corruption error minus the "
      "baseline's on the same images, with its paired 95% CI; bold: Holm-adjusted p < 0.05 over the corruptions."),
     ("Corruption error vs clean error", None, "mce_vs_clean", "One point per model; bars are 95% CIs."),
@@ -144,8 +148,9 @@ def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path |
         plots["miou_per_corruption"] = seg_figures.miou_per_corruption(tables["seg_corruption"][0])
     if "seg_severity" in tables:
         plots["miou_vs_severity"] = seg_figures.miou_vs_severity(tables["seg_severity"][0])
-    if not summary.reindex(columns=["seg_consistency", "mean_mIoU"]).dropna().empty:
-        plots["seg_robustness_vs_consistency"] = seg_figures.robustness_vs_consistency(summary)
+    seg_summary = tables.get("seg_summary", (pd.DataFrame(), None))[0]
+    if not seg_summary.reindex(columns=["seg_consistency", "mean_mIoU"]).dropna().empty:
+        plots["seg_robustness_vs_consistency"] = seg_figures.robustness_vs_consistency(seg_summary)
     if "shift" in tables:
         plots["consistency_vs_shift"] = figures.consistency_vs_shift(tables["shift"][0])
     names = grid_names(frame) if grid else []
@@ -178,7 +183,8 @@ def _write_html(out_dir: Path, frame: pd.DataFrame, tables: TableSet, figure_fil
     skipped = summary.attrs.get("skipped_suites")
     if skipped:
         meta.insert(-1, f"Suites without a summary yet (detail tables only): {', '.join(skipped)}.")
-    glossary = {METRICS[m].label: METRICS[m].description for m in METRICS if m in summary}
+    shown = [tables[name][0] for name in SUMMARIES if name in tables]
+    glossary = {METRICS[m].label: METRICS[m].description for m in METRICS if any(m in t for t in shown)}
     sections = []
     for title, table_name, figure_name, text in SECTIONS:
         table = tables.get(table_name)

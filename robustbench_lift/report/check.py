@@ -22,10 +22,12 @@ per-image predictions pair it with the run and, with `Significance` (`--require-
 regression only when its Holm-adjusted paired p is below alpha (else "worse (not significant)"; see
 `report.significance`).
 
-Nothing non-finite passes: a NaN or Infinity in the baseline (Python's `json` reads those literals; they would
-compare as "same" to anything) or a tolerance that is not a finite number >= 0 is a `UsageError`, and so is
-every other malformed part of the file; an infinite metric in the run is a `LiftbenchError` (a NaN one counts
-as not measured, which fails when the baseline tracks it).
+Nothing incomplete passes: a cell of the run or of a store baseline with fewer images than requested or than the
+other cells of its suite and data set is a `UsageError` (`summary.check_complete`). Nothing non-finite passes:
+a NaN or Infinity in the baseline (Python's `json` reads those literals; they would compare as "same" to
+anything) or a tolerance that is not a finite number >= 0 is a `UsageError`, and so is every other malformed
+part of the file; an infinite metric in the run is a `LiftbenchError` (a NaN one counts as not measured, which
+fails when the baseline tracks it).
 """
 
 import json
@@ -45,7 +47,7 @@ from robustbench_lift.report.significance import (
     is_store,
     model_settings,
 )
-from robustbench_lift.report.summary import METRICS, ResultsLike, summary_table
+from robustbench_lift.report.summary import METRICS, ResultsLike, check_complete, describe, load, summary_table
 
 DIGITS = 4
 """Decimals (of percent points) kept in the baseline file and used for the comparison."""
@@ -131,9 +133,12 @@ class CheckResult:
         return f"{table.to_string(index=False)}\n{verdict}"
 
 
-def run_metrics(results: ResultsLike) -> dict[str, dict[str, float]]:
-    """Point estimates of every measured metric per model, in points rounded to `DIGITS`: `{model: {metric: v}}`."""
-    summary = summary_table(results, ci=False)
+def run_metrics(results: ResultsLike, origin: str | None = None) -> dict[str, dict[str, float]]:
+    """Point estimates of every measured metric per model, in points rounded to `DIGITS`: `{model: {metric: v}}`;
+    `origin` names the results in messages (default: the store paths)."""
+    frame = load(results)
+    check_complete(frame, origin or describe(results))
+    summary = summary_table(frame, ci=False)
     metrics = {str(model): {metric: round(float(value), DIGITS) for metric, value in row.items()
                             if metric in METRICS and pd.notna(value)}
                for model, row in summary.iterrows()}
@@ -161,20 +166,23 @@ def check(results: ResultsLike, baseline_json: str | Path,
     if significance is not None and not paired:
         raise UsageError(f"--require-significant needs the baseline run's per-image predictions, and {baseline_json} "
                          "is a baseline JSON: pass the baseline's results store instead (--baseline base.db)")
-    baseline = {"metrics": run_metrics(baseline_json), "tolerance": {}, "settings": {}} if paired else \
-        read_baseline(baseline_json)
+    # each store is read once: with its per-image predictions when the run is paired with a store baseline
+    base = load(baseline_json, predictions=True) if paired else None
+    run = load(results, predictions=paired)
+    baseline = {"metrics": run_metrics(base, str(baseline_json)), "tolerance": {}, "settings": {}} if paired \
+        else read_baseline(baseline_json)
     if not any(baseline["metrics"].values()):
         raise UsageError(f"baseline {baseline_json} tracks no metric: write it from a run with --update")
     tolerances = {**baseline["tolerance"], **parse_tolerance(tolerance)}
-    current = run_metrics(results)
+    current = run_metrics(run, describe(results))
     missing_models = [m for m in baseline["metrics"] if m not in current]
     if missing_models:
         raise UsageError(f"results lack model(s) {', '.join(missing_models)} tracked by {baseline_json}; "
                          f"results have {', '.join(current) or 'none'}. Evaluate them, or drop them from the "
                          "baseline with --update")
-    check_settings(baseline["settings"], model_settings(results), str(baseline_json), allow_mixed)
-    p_holm = baseline_p_values(baseline_json, results, list(baseline["metrics"]), significance,
-                               allow_mixed) if paired else {}
+    check_settings(baseline["settings"], model_settings(run), str(baseline_json), allow_mixed)
+    p_holm = baseline_p_values(base, run, list(baseline["metrics"]), significance, allow_mixed,
+                               Path(baseline_json).name) if paired else {}
     alpha = significance.alpha if significance else None
     changes = []
     for model, values in current.items():
@@ -202,14 +210,15 @@ def update_baseline(results: ResultsLike, baseline_json: str | Path,
         raise UsageError(f"{path} is a results store: --update writes a baseline JSON; a store baseline is the "
                          "baseline run's own `liftbench evaluate --out` file")
     old = read_baseline(path) if path.exists() else {"metrics": {}, "tolerance": {}, "settings": {}}
-    current = run_metrics(results)
+    run = load(results)
+    current = run_metrics(run, describe(results))
     metrics = {**old["metrics"], **current}
     tolerances = {**old["tolerance"], **parse_tolerance(tolerance)}
     present = [m for m in METRICS if any(m in values for values in metrics.values())]
     data = {"metrics": {model: {m: metrics[model][m] for m in METRICS if m in metrics[model]}
                         for model in sorted(metrics)},
             "tolerance": {m: tolerances.get(m, DEFAULT_TOLERANCE) for m in present}}
-    settings = {**old["settings"], **model_settings(results)}
+    settings = {**old["settings"], **model_settings(run)}
     data["settings"] = {model: settings[model] for model in sorted(metrics) if model in settings}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")

@@ -1,11 +1,12 @@
 """Two models, or two runs of one model, compared image by image (`report.paired`).
 
 For every metric both sides measured: A, B, delta = B - A in points with its paired percentile-bootstrap CI,
-the two-sided bootstrap p-value Holm-adjusted over the reported metrics, and a verdict for B against A
+the two-sided p-value (McNemar's exact test for clean_err, one cell's error; else the bootstrap's) Holm-adjusted
+over the reported metrics, and a verdict for B against A
 ("better" / "worse" by the metric's direction, or "no significant difference" when p_holm >= alpha). Per
 cell with one top-1 per image: the exact McNemar test on the discordant images and Cohen's kappa (error
 consistency). The two sides must be paired: the same cells, images, order and settings (`--allow-mixed`
-accepts different settings such as precision, never different images).
+accepts different settings such as precision, never different images), and whole (`summary.check_complete`).
 """
 
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ import pandas as pd
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.paired import PairedComparison, paired_comparison
-from robustbench_lift.report.summary import ResultsLike, closest, load
+from robustbench_lift.report.summary import ResultsLike, check_complete, closest, load
 
 ALPHA = 0.05
 """Default significance level of the verdicts, `check --require-significant` and the report's marks."""
@@ -56,6 +57,8 @@ def compare(a: str, b: str, results: ResultsLike | None = None, model: str | Non
             allow_mixed: bool = False) -> PairedComparison:
     """Paired comparison of B against A (see `sides` for what `a`, `b`, `results` and `model` name)."""
     cells_a, cells_b, names = sides(a, b, results, model, datasets)
+    for cells, name in zip((cells_a, cells_b), names):
+        check_complete(cells, name)
     comparison = paired_comparison(cells_a.reset_index(drop=True), cells_b.reset_index(drop=True), names,
                                    n_boot=n_boot, seed=seed, level=level, allow_mixed=allow_mixed)
     if comparison.metrics.empty and comparison.cells.empty:
@@ -76,7 +79,8 @@ def metric_table(comparison: PairedComparison, alpha: float = ALPHA) -> pd.DataF
                        index=table.index)
     out.index.name = "metric"
     out.attrs["title"] = (f"{names[1]} vs {names[0]} (points; delta = B - A with its paired "
-                          f"{comparison.level:.0%} bootstrap CI; verdict for B at Holm-adjusted p < {alpha:g})")
+                          f"{comparison.level:.0%} bootstrap CI; verdict for B at Holm-adjusted p < {alpha:g}; p: "
+                          "McNemar's exact test for clean err., else the paired bootstrap)")
     return out
 
 

@@ -2,7 +2,8 @@
 
 Every other model is compared with the baseline image by image (`report.paired`): per metric the delta
 model - baseline in points with its paired percentile-bootstrap CI, marked significant (bold) when its
-two-sided bootstrap p-value, Holm-adjusted over that model's metrics, is below `ALPHA`; and per corruption of
+two-sided p-value (`report.paired`: McNemar's exact one for clean_err, else the bootstrap's), Holm-adjusted over
+that model's metrics, is below `ALPHA`; and per corruption of
 the "c" suite the paired delta of CE (AlexNet = 100; mean top-1 error off ImageNet) with its CI, Holm-adjusted
 over that model's corruptions, the data of the forest plot (`figures.forest_plot`). A model that does not pair
 with the baseline (other images, cells or settings) keeps its point deltas, without interval, and is named in

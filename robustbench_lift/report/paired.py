@@ -5,11 +5,15 @@ functions `report.aggregate` summarises with (`corruption_summary`, `perturbatio
 agreement): "c"/"clean" one 0/1 error per image and cell; "p" the flip probability and uT5D per sequence and
 cell; "shift" the pair agreement and accuracy per image of the pairs cell. `paired_bootstrap` resamples the
 same units for A and B and for every cell of a suite, so each aggregate's delta B - A keeps the correlation
-between the models and across corruptions. Holm's adjustment runs over the family of reported `METRICS`
-(and separately over the per-corruption deltas). Cells with one top-1 per image (clean, corruption, shift
-diagonal) also get the exact McNemar test and Cohen's kappa of correctness (error consistency).
+between the models and across corruptions. A metric that is one cell's top-1 error (`clean_err`: one 0/1
+error per image) is tested by the exact McNemar test on that cell instead (`SuiteUnits.exact`; its interval stays
+the bootstrap one): its p is exact and not floored at 2 / (n_boot + 1) as a bootstrap p is. Holm's adjustment
+runs over the family of reported `METRICS` (and separately over the per-corruption deltas). Cells with one top-1
+per image (clean, corruption, shift diagonal) also get the exact McNemar test and Cohen's kappa of correctness
+(error consistency).
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,16 +41,20 @@ from robustbench_lift.report.summary import METRICS, SUITE_PRIORITY
 
 CELL_COLUMNS = ("suite", "dataset", "corruption", "severity")
 MCNEMAR_COLUMNS = ("n", "a_err", "b_err", "a_only_wrong", "b_only_wrong", "p")
+MCNEMAR, BOOTSTRAP = "McNemar exact", "bootstrap"
+"""The two tests behind a metric's p (`PairedComparison.metrics["test"]`)."""
 
 
 @dataclass(frozen=True)
 class SuiteUnits:
     """One model's suite as bootstrap input: per-unit `columns` (1-D float each), the `aggregate` of their means
-    (fractions, as `report.aggregate`), and a `context` that must be equal for A and B (e.g. the FR baseline)."""
+    (fractions, as `report.aggregate`), a `context` that must be equal for A and B (e.g. the FR baseline), and
+    `exact`: metric -> index of the 0/1 error column it is the mean of (tested by McNemar's exact test)."""
 
     columns: list[np.ndarray]
     aggregate: Aggregate
     context: Any = None
+    exact: dict[str, int] = field(default_factory=dict)
 
 
 def error_units(cells: pd.DataFrame) -> SuiteUnits:
@@ -61,7 +69,7 @@ def error_units(cells: pd.DataFrame) -> SuiteUnits:
         summary = corruption_summary(errors, clean_err, normalise)
         return summary if clean_err is None else {"clean_err": clean_err, **summary}
     columns = [(p[:, 0] != y).astype(np.float64) for p, y in zip(cells["predictions"], cells["labels"])]
-    return SuiteUnits(columns, aggregate, normalise)
+    return SuiteUnits(columns, aggregate, normalise, {} if clean is None else {"clean_err": clean})
 
 
 def perturbation_units(cells: pd.DataFrame) -> SuiteUnits | None:
@@ -103,9 +111,9 @@ UNITS.register("shift", shift_units)
 @dataclass(frozen=True)
 class PairedComparison:
     """B against A. Tables in points, delta = B - A: `metrics` (index metric; a, b, delta, ci_lo, ci_hi, p,
-    p_holm), `corruptions` (index corruption; CE or mean error deltas of the "c" suite, same columns),
-    `cells` (one McNemar row per single-prediction cell, plus its kappa), the pooled `kappa` of every such
-    image, and `mixed`: the settings that differ (only when allowed)."""
+    p_holm, test: `MCNEMAR` or `BOOTSTRAP`), `corruptions` (index corruption; CE or mean error deltas of the "c"
+    suite, same columns but test), `cells` (one McNemar row per single-prediction cell, plus its kappa), the
+    pooled `kappa` of every such image, and `mixed`: the settings that differ (only when allowed)."""
 
     names: tuple[str, str]
     metrics: pd.DataFrame
@@ -125,13 +133,14 @@ class PairedComparison:
         return pd.Series({m: verdict(m, row) for m, row in self.metrics.iterrows()}, dtype=object)
 
     def to_json(self) -> dict[str, Any]:
-        """`{"a", "b", "metrics": {m: {"a", "b", "delta", "ci": [lo, hi], "p", "p_holm"}}, "cells": [...]}`."""
+        """`{"a", "b", "metrics": {m: {"a", "b", "delta", "ci": [lo, hi], "p", "p_holm", "test"}}, "cells": [...]}`."""
         metrics = {m: {"a": r["a"], "b": r["b"], "delta": r["delta"], "ci": [r["ci_lo"], r["ci_hi"]], "p": r["p"],
                        "p_holm": r["p_holm"]} for m, r in self.metrics.iterrows()}
         cells = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items() if k != "kappa"}
                  for row in self.cells.to_dict("records")]
         return {"a": self.names[0], "b": self.names[1],
-                "metrics": {m: {k: _plain(v) for k, v in values.items()} for m, values in metrics.items()},
+                "metrics": {m: {**{k: _plain(v) for k, v in values.items()}, "test": self.metrics.at[m, "test"]}
+                            for m, values in metrics.items()},
                 "cells": cells}
 
 
@@ -148,19 +157,17 @@ def cell_data(cells: pd.DataFrame) -> dict[tuple, CellData]:
             for _, row in cells.iterrows()}
 
 
-def paired_comparison(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95, allow_mixed: bool = False) -> PairedComparison:
-    """Compare model B's cells with model A's (rows of `summary.load(..., predictions=True)`, one model each).
+PairedSuite = tuple[SuiteUnits, SuiteUnits, list[str]]
+"""A paired suite's units of A and of B and the metrics it supplies to the comparison."""
 
-    Raises `UsageError` when the two are not paired (`check_pairing`: other cells, images, order or settings;
-    `allow_mixed` accepts other settings), when their FR/T5D baselines differ, or for `n_boot` < 1.
-    """
-    if n_boot < 1:
-        raise UsageError(f"a paired comparison needs bootstrap resamples: n_boot must be >= 1, got {n_boot}")
-    data_a, data_b = cell_data(a), cell_data(b)
-    check_pairing(data_a, data_b, names, allow_mixed=allow_mixed)
-    mixed = setting_differences(data_a, data_b, MODEL_KEYS) if allow_mixed else []
-    deltas, taken = {}, {}
+
+def paired_suites(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str],
+                  allow_mixed: bool = False) -> list[PairedSuite]:
+    """The suites of A and B that can be compared unit by unit, each with the metrics it supplies: those of its
+    aggregate that no suite earlier in `SUITE_PRIORITY` gave (one data set per suite: `UsageError` when two give
+    one metric). Raises `UsageError` when A and B do not pair (`check_pairing`) or their references differ."""
+    check_pairing(cell_data(a), cell_data(b), names, allow_mixed=allow_mixed)
+    plan, taken = [], {}
     priority = {s: i for i, s in enumerate(SUITE_PRIORITY)}
     for (suite, dataset), cells_a in sorted(a.groupby(["suite", "dataset"], sort=False),
                                             key=lambda item: priority.get(item[0][0], len(priority))):
@@ -173,14 +180,47 @@ def paired_comparison(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], 
         if units_a.context != units_b.context:
             raise UsageError(f"{names[0]} and {names[1]} have different {suite} references ({dataset}): "
                              f"{units_a.context!r} vs {units_b.context!r}; evaluate both against the same one")
-        result = paired_bootstrap(units_a.columns, units_b.columns, units_a.aggregate, n_boot, seed, level)
-        for metric, paired in result.items():
+        supplied = []
+        for metric in units_a.aggregate(np.array([x.mean() for x in units_a.columns])):
             if metric in taken and taken[metric][0] == suite:
                 raise UsageError(f"{metric} comes from several data sets ({taken[metric][1]}, {dataset}); "
                                  "choose one with --dataset")
             if metric not in taken:
-                taken[metric], deltas[metric] = (suite, dataset), paired
+                taken[metric] = (suite, dataset)
+                supplied.append(metric)
+        if supplied:
+            plan.append((units_a, units_b, supplied))
+    return plan
+
+
+def metric_tests(plan: list[PairedSuite]) -> dict[str, str]:
+    """`{metric: MCNEMAR or BOOTSTRAP}` for the `METRICS` a comparison of `plan` reports (its Holm family)."""
+    tests = {m: MCNEMAR if m in units.exact else BOOTSTRAP for units, _, supplied in plan for m in supplied}
+    return {m: tests[m] for m in METRICS if m in tests}
+
+
+def paired_comparison(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], n_boot: int = 1000, seed: int = 0,
+                      level: float = 0.95, allow_mixed: bool = False) -> PairedComparison:
+    """Compare model B's cells with model A's (rows of `summary.load(..., predictions=True)`, one model each).
+
+    Raises `UsageError` when the two are not paired (`check_pairing`: other cells, images, order or settings;
+    `allow_mixed` accepts other settings), when their FR/T5D baselines differ, or for `n_boot` < 1.
+    """
+    if n_boot < 1:
+        raise UsageError(f"a paired comparison needs bootstrap resamples: n_boot must be >= 1, got {n_boot}")
+    plan = paired_suites(a, b, names, allow_mixed)
+    mixed = setting_differences(cell_data(a), cell_data(b), MODEL_KEYS) if allow_mixed else []
+    deltas = {}
+    for units_a, units_b, supplied in plan:
+        result = paired_bootstrap(units_a.columns, units_b.columns, units_a.aggregate, n_boot, seed, level)
+        for metric in supplied:
+            deltas[metric] = result[metric]
+            if metric in units_a.exact:
+                j = units_a.exact[metric]
+                exact = mcnemar_cell(units_a.columns[j] == 0, units_b.columns[j] == 0).p
+                deltas[metric] = dataclasses.replace(result[metric], p=exact)
     metrics = _table({m: deltas[m] for m in METRICS if m in deltas})
+    metrics["test"] = pd.Series(metric_tests(plan), dtype=object)
     prefix = "CE/" if any(m.startswith("CE/") for m in deltas) else "err/"
     corruptions = _table({m[len(prefix):]: d for m, d in deltas.items() if m.startswith(prefix)})
     corruptions.attrs["quantity"] = "CE (AlexNet = 100)" if prefix == "CE/" else "mean top-1 error"

@@ -42,6 +42,8 @@ class Metric:
     label: str
     higher_is_better: bool
     description: str
+    task: str = "classification"
+    """"classification" or "segmentation": the report's summary table that shows it (`tables.SUMMARIES`)."""
 
 
 METRICS: dict[str, Metric] = {
@@ -58,31 +60,45 @@ METRICS: dict[str, Metric] = {
     "mT5D": Metric("mT5D", False, "mean top-5 distance, p-baseline = 100 (%)"),
     "consistency": Metric("consistency", True, "crop pairs with the same top-1 prediction (%)"),
     "shift_acc": Metric("shift acc.", True, "top-1 accuracy over the same shifted crops (%)"),
-    "clean_mIoU": Metric("clean mIoU", True, "segmentation: mean IoU over classes on clean images (%)"),
-    "clean_pixel_acc": Metric("clean pixel acc.", True, "segmentation: correct / labelled pixels, clean (%)"),
-    "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)"),
-    "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)"),
+    "clean_mIoU": Metric("clean mIoU", True, "segmentation: mean IoU over classes on clean images (%)",
+                         "segmentation"),
+    "clean_pixel_acc": Metric("clean pixel acc.", True, "segmentation: correct / labelled pixels, clean (%)",
+                              "segmentation"),
+    "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)",
+                        "segmentation"),
+    "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)", "segmentation"),
     "seg_consistency": Metric("seg consistency", True, "segmentation: overlap pixels two shifted crops label alike "
-                              "(%)"),
+                              "(%)", "segmentation"),
 }
 """Every reported metric in display order, the one label table of the report, `check`, `compare` and the CLI;
 all in percent points, lower is better except consistency, shift accuracy and the segmentation mIoUs, pixel
 accuracy and consistency."""
 
 
+def describe(results: ResultsLike) -> str:
+    """The results for messages: "the results" (a DataFrame) or the store paths."""
+    if isinstance(results, pd.DataFrame):
+        return "the results"
+    return ", ".join(map(str, [results] if isinstance(results, (str, Path)) else results))
+
+
 def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:
     """One results DataFrame from a DataFrame or store path(s); cells present in two stores must agree.
 
-    `datasets` keeps only rows of those data sets. Raises `UsageError` for empty results.
+    `datasets` keeps only rows of those data sets. Raises `UsageError` for empty results. A frame this function
+    returned (it has `label`) comes back as it is, not copied: each command loads its results once and hands the
+    frame to every table, summary and test.
     """
+    if isinstance(results, pd.DataFrame) and "label" in results and not datasets and not results.empty:
+        return results
+    origin = describe(results)
     if isinstance(results, pd.DataFrame):
-        frame, origin = results.copy(), "the results"
+        frame = results.copy()
     else:
         paths = [results] if isinstance(results, (str, Path)) else list(results)
         if not paths:
             raise UsageError("no results store given: expected at least one file written by `liftbench evaluate`")
         frame = pd.concat([load_results(p, predictions=predictions) for p in paths], ignore_index=True)
-        origin = ", ".join(map(str, paths))
         duplicated = frame.duplicated(list(KEY_COLUMNS), keep=False)
         if duplicated.any():
             clash = frame[duplicated].groupby(list(KEY_COLUMNS))["top1_err"].nunique(dropna=False)
@@ -101,6 +117,30 @@ def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str
         raise UsageError(f"{origin} hold no results: evaluate a model first (`liftbench evaluate --out ...`)")
     frame = frame.assign(label=model_labels(frame))
     return frame.reset_index(drop=True)
+
+
+def check_complete(frame: pd.DataFrame, origin: str) -> None:
+    """`UsageError` naming the cells of a `load`ed frame that hold fewer images than requested (their
+    fingerprint's `n`, the images their run planned, or its `limit`) or than another cell of their model, suite
+    and data set (every cell of one suite and data set reads the same images: clean and corrupted, every
+    perturbation, every shift), so a short cell never enters a gate or a comparison as if it were whole."""
+    short = []
+    for (label, suite, dataset), cells in frame.groupby(["label", "suite", "dataset"], sort=False):
+        most = int(cells["n"].max())
+        for cell in cells.itertuples():
+            planned = {key: value for key in ("n", "limit")
+                       if isinstance(value := cell.fingerprint.get(key), int) and not isinstance(value, bool)}
+            wanted = [(most, f"other cells of {suite}/{dataset} hold {most}"),
+                      (planned.get("n", 0), f"its run planned {planned.get('n')}"),
+                      (planned.get("limit", 0), f"--limit {planned.get('limit')} asked for")]
+            why = [text for count, text in wanted if cell.n < count]
+            if why:
+                short.append(f"{label} {suite}/{dataset}/{cell.corruption}/{cell.severity} has {cell.n} images "
+                             f"({', '.join(why)})")
+    if short:
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        raise UsageError(f"{origin} hold incomplete cells: {'; '.join(short[:3])}{more}. Evaluate them again on "
+                         "complete data (`liftbench validate-data` lists what is missing), or leave them out")
 
 
 def model_labels(frame: pd.DataFrame) -> pd.Series:

@@ -4,6 +4,7 @@ All values are percent points. Tables (each a DataFrame; `attrs["title"]` and `a
 
 - `summary_table` (from `report.summary`): per model clean error, mCE, relative mCE, mean corruption error,
   mFP, mFR, mT5D, consistency with 95% bootstrap CIs (`<metric>_lo`, `<metric>_hi`); absent metrics omitted.
+  The report shows it as one table per task (`SUMMARIES`, `task_summary`): classification and segmentation.
 - `delta_table`: each metric minus the baseline model's (negative = better, except consistency); with the
   bootstrap, `report.deltas` adds paired CIs, significance marks and the per-corruption paired deltas.
 - `corruption_table`: rows corruptions, columns models: CE (AlexNet = 100) on ImageNet-like data, else mean
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from corruptions.names import CORRUPTIONS
+from robustbench_lift.csv_safe import to_csv
 from robustbench_lift.report import FORMATS
 from robustbench_lift.report.deltas import paired_deltas
 from robustbench_lift.report.summary import (
@@ -34,6 +36,19 @@ from robustbench_lift.report.summary import (
     suite_summaries,
     summary_table,
 )
+
+SUMMARIES = {"summary": ("classification", "Summary (%, 95% bootstrap CI)"),
+             "seg_summary": ("segmentation", "Segmentation summary (%, 95% bootstrap CI)")}
+"""The report's summary tables: name -> (the `Metric.task` of its columns, title). One per task, so a model
+without a task's metrics has no row of dashes there."""
+
+
+def task_summary(summary: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The columns of `summary` (`summary_table`) whose metric has `Metric.task` `task` (with their bounds), and
+    the models that measured at least one of them."""
+    metrics = [m for m in METRICS if METRICS[m].task == task and m in summary]
+    columns = [c for m in metrics for c in (m, f"{m}_lo", f"{m}_hi") if c in summary]
+    return summary.loc[summary[metrics].notna().any(axis=1), columns]
 
 
 def delta_table(summary: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -168,12 +183,13 @@ def _header(column: object) -> str:
 
 
 def render(table: pd.DataFrame, fmt: str, best: pd.DataFrame | None = None, digits: int = 1) -> str:
-    """`table` as Markdown ("md"), CSV ("csv": raw numbers), LaTeX booktabs ("tex") or an HTML `<table>`.
+    """`table` as Markdown ("md"), CSV ("csv": raw numbers, text spreadsheet-safe: `csv_safe`), LaTeX booktabs
+    ("tex") or an HTML `<table>`.
 
     `best`: boolean mask over the metric columns (from `best_mask`) of values to set in bold.
     """
     if fmt == "csv":
-        return table.to_csv(float_format="%.4f")
+        return to_csv(table, float_format="%.4f")
     if fmt not in FORMATS:
         closest(fmt, list(FORMATS), "table format")
     cells = _cells(table, digits)
@@ -223,16 +239,22 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
                   datasets: Sequence[str] | None = None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
     """The report tables by name, each with its best-value mask: `{name: (table, best)}`.
 
-    Names: summary (always; empty when no suite has a summariser), deltas (with `baseline`; with `n_boot`
+    Names: summary (always, classification metrics; empty when no suite has a summariser), seg_summary
+    (segmentation metrics, when measured), deltas (with `baseline`; with `n_boot`
     paired CIs, bold = significant, and corruption_deltas), and the non-empty ones of corruption, severity,
     perturbation, shift.
     """
     frame = load(results, predictions=True, datasets=datasets)
     summary = summary_table(frame, n_boot=n_boot, seed=seed)
-    summary.attrs.update(title="Summary (%, 95% bootstrap CI)", quantity="points")
     metric_cols = [m for m in METRICS if m in summary]
     higher = [METRICS[m].higher_is_better for m in metric_cols]
-    tables = {"summary": (summary, best_mask(summary[metric_cols], "column", higher))}
+    tables = {}
+    for name, (task, title) in SUMMARIES.items():
+        part = task_summary(summary, task)
+        if name == "summary" or not part.empty:
+            part.attrs.update(summary.attrs, title=title, quantity="points")
+            columns = [m for m in metric_cols if m in part]
+            tables[name] = (part, best_mask(part[columns], "column", [METRICS[m].higher_is_better for m in columns]))
     if baseline is not None:
         deltas = delta_table(summary, baseline)
         tables["deltas"] = (deltas, best_mask(deltas, "column", higher))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from robustbench_lift.csv_safe import to_csv
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store.results import RESULT_COLUMNS, ResultStore
 
@@ -52,13 +53,14 @@ def check_export(out: str | Path) -> Path:
 
 
 def export_results(path: str | Path, out: str | Path) -> Path:
-    """Write the cells of store `path` (without per-image arrays) to `out`: `.csv` or `.json` (records)."""
+    """Write the cells of store `path` (without per-image arrays) to `out`: `.csv` (text spreadsheet-safe:
+    `csv_safe`) or `.json` (records)."""
     out = check_export(out)
     frame = load_results(path)
     frame["fingerprint"] = frame["fingerprint"].map(lambda f: json.dumps(f, sort_keys=True))
     if out.suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
+        to_csv(frame, out, index=False)
+    else:  # .json: check_export refuses every other suffix
         frame.to_json(out, orient="records", indent=1)
     return out
 

@@ -20,16 +20,14 @@ probability (noises against the first frame, the others at difficulty d frame j 
 `ImageNet-P/test.py`; `sequences_of`) and uT5D; per cell their means `flip_prob`, `ut5d`. FR and T5D need the
 baseline model's FP and uT5D, which are not published in a readable form: with `p_baseline` (a CSV
 `perturbation,[difficulty,]flip_prob,ut5d`, or a results store holding one model's `p` cells, `path.db#model`
-to choose) cells also get `fr = flip_prob / base_flip_prob`,
+to choose; validated by `suites.p_baseline`) cells also get `fr = flip_prob / base_flip_prob`,
 `t5d = ut5d / base_ut5d`, the baseline's values and its name `p_baseline`.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -40,41 +38,10 @@ from corruptions.seeding import seeded_generator
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
-from robustbench_lift.suites.base import CellGroup, InputFn, Suite, baseline_cells, read_as
+from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
 from robustbench_lift.suites.options import PerturbationOptions, at_model_size
+from robustbench_lift.suites.p_baseline import load_p_baseline
 from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
-
-
-@dataclass(frozen=True)
-class PBaseline:
-    """A model's FP and uT5D per `(perturbation, difficulty)`, the denominators of FR and T5D."""
-
-    name: str
-    values: dict[tuple[str, int], tuple[float, float]]
-
-
-def load_p_baseline(source: str | Path) -> PBaseline:
-    """A baseline from a CSV (`perturbation`, optional `difficulty` (default 1), `flip_prob`, `ut5d`) or from
-    the `p` cells of a results store (`results.db`, or `results.db#<model>` when it holds several models)."""
-    path, _, model = str(source).partition("#")
-    if not Path(path).is_file():
-        raise UsageError(f"p baseline {path} not found: expected a CSV (perturbation,difficulty,flip_prob,ut5d) "
-                         "or a results store of `liftbench evaluate --suite p --model alexnet-max ...`")
-    if path.endswith(".csv"):
-        table = pd.read_csv(path)
-        missing = sorted({"perturbation", "flip_prob", "ut5d"} - set(table))
-        if missing:
-            raise UsageError(f"p baseline {path}: no column(s) {', '.join(missing)} (expected perturbation,"
-                             "[difficulty,]flip_prob,ut5d)")
-        difficulty = table["difficulty"] if "difficulty" in table else pd.Series(1, index=table.index)
-        rows = zip(table["perturbation"], difficulty, table["flip_prob"], table["ut5d"])
-        return PBaseline(Path(path).name, {(str(p), int(d)): (float(f), float(u)) for p, d, f, u in rows})
-    cells, name = baseline_cells(path, model, "p", str(source))
-    values = {(c, int(s)): (float(f), float(u)) for c, s, f, u in
-              zip(cells["corruption"], cells["severity"], cells["flip_prob"], cells["ut5d"])}
-    return PBaseline(name, values)
-
-
 
 
 def sequences_of(cell: tuple[str, int]) -> tuple[str, int]:
