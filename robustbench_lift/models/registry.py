@@ -42,9 +42,9 @@ from robustbench_lift.models.spec import (
 )
 from robustbench_lift.models.weights import (
     antialiased_weights,
-    download,
     load_weights,
     read_checkpoint,
+    read_published,
     torchvision_weights,
 )
 from robustbench_lift.pooling import list_pools
@@ -155,15 +155,12 @@ def _known_tag(spec: ModelSpec, weights: Any) -> str | None:
 def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dict, str]:
     """`(state_dict, meta, description)` of `weights`: known weights, a URL, or a checkpoint path."""
     tag, text = _known_tag(spec, weights), str(weights)
+    remote = text.startswith(("https://", "http://"))
+    source = text if remote else f"checkpoint {text}"
     if tag is not None:
-        location = spec.weights[tag]
-        path = download(location) if location.startswith(("https://", "http://")) else Path(location)
-        source, sha256 = f"{spec.name} weights {tag} ({location})", sha256 or spec.weights_sha256.get(tag)
-    elif text.startswith(("https://", "http://")):
-        path, source = download(text), text
-    else:
-        path, source = Path(text), f"checkpoint {text}"
-    state_dict, meta = read_checkpoint(path, sha256)
+        text, sha256 = spec.weights[tag], sha256 or spec.weights_sha256.get(tag)
+        source, remote = f"{spec.name} weights {tag} ({text})", text.startswith(("https://", "http://"))
+    state_dict, meta = read_published(text, sha256) if remote else read_checkpoint(text, sha256)
     return state_dict, meta, source
 
 

@@ -10,8 +10,9 @@
 (`resnet50` with pool `lift` is `resnet50-lift`). Weights: `DEFAULT` or a weights name (torchvision: a member of
 the architecture's weights enum; timm: its pretrained weights of the tag in the name), or a checkpoint file or URL
 of the original architecture or of the swapped model (`models/transfer.py`: everything but the pools' own
-parameters must load). Pretrained files come from the torch.hub cache (timm: also the Hugging Face cache);
-offline, the error names the file and where to put it. Random initialisations are seeded (`seed`).
+parameters must load). Pretrained files come from the torch.hub cache (timm: also the Hugging Face cache) and
+are read as data by liftbench (`models/hub.py`), never by torchvision's or timm's loaders; offline, the error names
+the file and where to put it. Random initialisations are seeded (`seed`).
 """
 
 import dataclasses
@@ -24,16 +25,17 @@ import torch
 import torchvision
 from torch import nn
 
-from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.errors import UsageError
 from robustbench_lift.models import preprocess
 from robustbench_lift.models.factory import call_factory, factory_name, parse_model_args
+from robustbench_lift.models.hub import timm_pretrained, torchvision_pretrained
 from robustbench_lift.models.preprocess import Preprocess
 from robustbench_lift.models.registry import SIZE_OPTIONS, create_model, describe_model, model_spec
 from robustbench_lift.models.sites import Pooling
 from robustbench_lift.models.swap import describe_swap, parse_pool, swap_pooling
 from robustbench_lift.models.trace import output_shape
 from robustbench_lift.models.transfer import transfer_weights
-from robustbench_lift.models.weights import cache_path, download, read_checkpoint
+from robustbench_lift.models.weights import read_checkpoint, read_published
 
 __all__ = ["PREFIXES", "canonical_name", "parse_model_args", "resolve_model"]
 
@@ -141,11 +143,7 @@ def _torchvision(name: str, weights: Any, kwargs: dict[str, Any]) -> tuple[nn.Mo
     except KeyError as exc:
         raise UsageError(f"{weights!r} is neither a checkpoint file nor weights of torchvision:{name}; known: "
                          f"DEFAULT, {', '.join(m.name for m in enum)}") from exc
-    download(member.url)  # into torch.hub's cache, where the builder finds it; offline: names the file to place
-    try:
-        model = torchvision.models.get_model(name, weights=member, **kwargs)
-    except ValueError as exc:  # e.g. num_classes other than the weights' categories
-        raise UsageError(f"torchvision:{name} with {member}: {exc}") from exc
+    model = torchvision_pretrained(name, member, kwargs)  # read as data; offline: names the file to place
     return model, preprocess.from_torchvision(member), f"{member} ({member.url})"
 
 
@@ -159,14 +157,7 @@ def _timm(name: str, weights: Any, kwargs: dict[str, Any]) -> tuple[nn.Module, P
     if weights is None:
         model = timm.create_model(name, pretrained=False, **kwargs)
         return model, preprocess.from_timm(model), None
-    where = [f"the Hugging Face Hub repository {cfg.hf_hub_id} (cache: $HF_HOME/hub)"] if cfg.hf_hub_id else []
-    where += [f"{cfg.url} (place it at {cache_path(cfg.url)})"] if cfg.url else []
-    try:
-        model = timm.create_model(name, pretrained=True, **kwargs)
-    except Exception as exc:  # offline, timm's loaders raise anything from OSError to HTTP errors
-        raise LiftbenchError(f"could not load timm's pretrained weights for {name} ({type(exc).__name__}: {exc}); "
-                             f"timm fetches them from {' or '.join(where) or 'nowhere it knows'}: offline, fetch "
-                             "them elsewhere into that cache, or pass the file as weights") from exc
+    model = timm_pretrained(name, cfg, kwargs)
     return model, preprocess.from_timm(model), f"timm pretrained {cfg.architecture}.{cfg.tag}"
 
 
@@ -197,8 +188,8 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
     state_dict, recorded, source = None, {}, None
     if weights is not None and _location(weights):
         text = str(weights)
-        path = download(text) if text.startswith(("https://", "http://")) else Path(text)
-        (state_dict, recorded), source, weights = read_checkpoint(path), f"checkpoint {text}", None
+        read = read_published(text) if text.startswith(("https://", "http://")) else read_checkpoint(text)
+        (state_dict, recorded), source, weights = read, f"checkpoint {text}", None
     classes = num_classes or recorded.get("num_classes")
     kwargs = {**args, **({"num_classes": classes} if classes else {})}
     with torch.random.fork_rng(devices=[]):
