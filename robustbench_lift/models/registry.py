@@ -27,6 +27,7 @@ import torch
 import torchvision
 from torch import nn
 
+from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
 from robustbench_lift.models.segmentation import SEGMENTATION, segmentation_fields
@@ -63,14 +64,26 @@ def _unknown(name: str, what: str = "model") -> UsageError:
 
 def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
     """The `ModelSpec` of zoo name `name` with pooling options `pool_kwargs`; `UsageError` listing the closest
-    names if the name is unknown."""
+    names if the name is unknown. The one place a zoo name is parsed."""
     match = _NAME.fullmatch(name)
-    backbone = match["backbone"] if match else name
+    if match is None:
+        raise _unknown(name)
+    return _spec(name, match["backbone"], match["pool"] or "max", match["size"], pool_kwargs)
+
+
+def pooled_spec(spec: ModelSpec, pool: str, size: int | None = None, **pool_kwargs: Any) -> ModelSpec:
+    """The variant of `spec`'s backbone with pooling `pool`, named with the size suffix `size` (`resnet50-lift3`),
+    without parsing a name again."""
+    suffix = "" if size is None else str(size)
+    return _spec(f"{spec.backbone}-{pool}{suffix}", spec.backbone, pool, suffix or None, pool_kwargs)
+
+
+def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: dict[str, Any]) -> ModelSpec:
+    """The spec of a parsed zoo name `name` (`backbone`, `pool`, `size` suffix); `name` only for messages."""
     if backbone == DEMO_PREFIX:
-        return _demo_spec(name, match, pool_kwargs)
+        return _demo_spec(name, pool, size, pool_kwargs)
     arch = backbone.removeprefix(CIFAR_PREFIX)
     cifar = backbone != arch
-    pool, size = (match["pool"] or "max", match["size"]) if match else (None, None)
     entry = BACKBONES.get(arch) if arch in BACKBONES else None
     seg = backbone in SEGMENTATION
     known = pool in list_pools() and (seg or entry is not None and (
@@ -101,13 +114,11 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
                      CIFAR_CLASSES if cifar else 1000, weights, default, mean=mean, std=std)
 
 
-def _demo_spec(name: str, match: re.Match, pool_kwargs: dict[str, Any]) -> ModelSpec:
+def _demo_spec(name: str, pool: str, size: str | None, pool_kwargs: dict[str, Any]) -> ModelSpec:
     """`demo-<pool>`: the spec of `cifar_resnet10s-<pool>` with 10 classes, the demo normalisation and, for the
     default options, the shipped weights (`models/demo.py`)."""
-    from robustbench_lift.data.demo import MEAN, STD
-
-    spec = model_spec(name.replace(DEMO_PREFIX, DEMO_BACKBONE, 1), **pool_kwargs)
-    shipped = shipped_demo_weights().get(spec.pooling) if not pool_kwargs and not match["size"] else None
+    spec = _spec(name.replace(DEMO_PREFIX, DEMO_BACKBONE, 1), DEMO_BACKBONE, pool, size, pool_kwargs)
+    shipped = shipped_demo_weights().get(spec.pooling) if not pool_kwargs and not size else None
     weights = {DEMO_TAG: str(shipped.path)} if shipped else {}
     return dataclasses.replace(
         spec, name=f"{DEMO_PREFIX}-{spec.name.split('-', 1)[1]}", num_classes=DEMO_CLASSES, weights=weights,
@@ -167,7 +178,7 @@ def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dic
 def _reconcile(spec: ModelSpec, meta: Mapping[str, Any], source: str) -> ModelSpec:
     """The spec a checkpoint's metadata records, if it agrees with the requested one: same backbone and pooling,
     and every requested option (suffix or keyword) recorded with the same value; the recorded options are adopted."""
-    if "model" not in meta:
+    if "model" not in meta or (meta["model"], dict(meta.get("pool_kwargs", {}))) == (spec.name, dict(spec.pool_kwargs)):
         return spec
     recorded = model_spec(meta["model"], **meta.get("pool_kwargs", {}))
     options = recorded.pool_kwargs
@@ -205,7 +216,16 @@ def create_model(name: str, weights: Any = None, num_classes: int | None = None,
             raise UsageError(f"sha256= goes with a zoo name; {name!r} checks no file")
         return resolve_model(name, weights=weights, model_args=pool_kwargs, pool=pool, num_classes=num_classes,
                              seed=seed)[0]
-    spec = model_spec(name, **pool_kwargs)
+    model, model.liftbench_meta = build_model(model_spec(name, **pool_kwargs), weights, num_classes, seed=seed,
+                                              sha256=sha256)
+    return model
+
+
+def build_model(spec: ModelSpec, weights: Any = None, num_classes: int | None = None, *, seed: int = 0,
+                sha256: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """`(model, meta)` of zoo spec `spec` (`create_model`'s arguments; `create_model` sets the meta as
+    `liftbench_meta`): model, pool_kwargs, num_classes, mean, std, input_size, weights, and the checkpoint's own
+    metadata."""
     state_dict, meta, source = _fetch(spec, weights, sha256) if weights is not None else (None, {}, None)
     spec = _reconcile(spec, meta, source)
     classes = num_classes or meta.get("num_classes") or spec.num_classes
@@ -214,10 +234,9 @@ def create_model(name: str, weights: Any = None, num_classes: int | None = None,
         model, _ = spec.build(classes)
     if state_dict is not None:
         load_weights(model, state_dict, source)
-    model.liftbench_meta = {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
-                            "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
-                            "input_size": spec.input_size, "weights": source}
-    return model
+    return model, {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
+                   "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
+                   "input_size": spec.input_size, "weights": source}
 
 
 def load_model(path: str | Path, sha256: str | None = None) -> nn.Module:
@@ -230,7 +249,11 @@ def load_model(path: str | Path, sha256: str | None = None) -> nn.Module:
 
 def describe_model(name: str, **pool_kwargs: Any) -> str:
     """Where each pooling layer of `name` sits, one line per site, after a summary line."""
-    spec = model_spec(name, **pool_kwargs)
+    return describe_spec(model_spec(name, **pool_kwargs))
+
+
+def describe_spec(spec: ModelSpec) -> str:
+    """`describe_model` of a parsed zoo spec."""
     with torch.device("meta"):
         model, placed = spec.build()
     layers = dict(model.named_modules())
