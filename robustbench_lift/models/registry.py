@@ -49,9 +49,8 @@ from robustbench_lift.models.weights import (
     torchvision_weights,
 )
 from robustbench_lift.pooling import list_pools
+from robustbench_lift.pooling.registry import size_options
 
-SIZE_OPTIONS = {"blur": "filter_size", "lift": "kernel_size"}
-"""The option a numeric name suffix sets, per pooling."""
 _NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
 
 
@@ -91,9 +90,10 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
     if not known or (not seg and entry.baseline_only and pool != "max"):
         raise _unknown(name)
     if size is not None:
-        if pool not in SIZE_OPTIONS:
-            raise UsageError(f"{name!r}: only {' and '.join(SIZE_OPTIONS)} take a size suffix, not {pool}")
-        option = SIZE_OPTIONS[pool]
+        sized = size_options()
+        if pool not in sized:
+            raise UsageError(f"{name!r}: only {' and '.join(sized)} take a size suffix, not {pool}")
+        option = sized[pool]
         if pool_kwargs.get(option, int(size)) != int(size):
             raise UsageError(f"{name!r} sets {option}={size} but {option}={pool_kwargs[option]} was also given")
         pool_kwargs = {option: int(size), **pool_kwargs}

@@ -30,13 +30,14 @@ from robustbench_lift.models import preprocess
 from robustbench_lift.models.factory import call_factory, factory_name, parse_model_args
 from robustbench_lift.models.hub import timm_pretrained, torchvision_pretrained
 from robustbench_lift.models.preprocess import Preprocess
-from robustbench_lift.models.registry import SIZE_OPTIONS, build_model, describe_spec, model_spec, pooled_spec
+from robustbench_lift.models.registry import build_model, describe_spec, model_spec, pooled_spec
 from robustbench_lift.models.sites import Pooling
 from robustbench_lift.models.spec import ModelSpec
 from robustbench_lift.models.swap import describe_swap, parse_pool, swap_pooling
 from robustbench_lift.models.trace import output_shape
 from robustbench_lift.models.transfer import transfer_weights
 from robustbench_lift.models.weights import read_checkpoint, read_published
+from robustbench_lift.pooling.registry import size_options
 
 __all__ = ["PREFIXES", "canonical_name", "parse_model_args", "resolve_model"]
 
@@ -56,7 +57,8 @@ def _sized(pooling: Pooling) -> tuple[Any, dict[str, Any]]:
     """`(size, other options)`: the option the zoo's name suffix says (`lift3`: kernel_size 3; None if none) and
     the options it does not say."""
     options = dict(pooling.options)
-    size = options.pop(SIZE_OPTIONS[pooling.name], None) if pooling.name in SIZE_OPTIONS else None
+    option = size_options().get(pooling.name)
+    size = options.pop(option, None) if option else None
     if pooling.sites != "all":
         options["sites"] = pooling.sites
     return size, options
