@@ -30,6 +30,7 @@ from torch import nn
 from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.models.segmentation import SEGMENTATION, segmentation_fields
 from robustbench_lift.models.spec import (
     BACKBONES,
@@ -37,8 +38,6 @@ from robustbench_lift.models.spec import (
     CIFAR_INPUT,
     CIFAR_PREFIX,
     IMAGENET_INPUT,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ModelSpec,
 )
 from robustbench_lift.models.weights import (
