@@ -41,10 +41,10 @@ from robustbench_lift.models import save_checkpoint
 from robustbench_lift.models.transfer import TransferReport
 from robustbench_lift.models.weights import file_sha256, load_data, save_atomically
 from robustbench_lift.pooling import lifting_loss
-from robustbench_lift.training.data import TrainSet, crop_flip
 from robustbench_lift.training.init import ModelStart, initial_model
 from robustbench_lift.training.recipe import Recipe
 from robustbench_lift.training.segmentation import crop_flip_masks
+from robustbench_lift.training.sets import TrainSet, crop_flip
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
 AUGMENTS_OF = {"in-memory set": "crop_flip", "image folder": "resized_crop_flip",
