@@ -116,13 +116,19 @@ def test_timm_model_without_pretrained_weights_carries_timms_config():
     assert len(model.liftbench_swap.sites) == 7 and meta["num_classes"] == 1000
 
 
-def test_timm_pretrained_offline_and_timm_missing(monkeypatch):
+def test_timm_pretrained_offline_and_timm_missing(monkeypatch, tmp_path):
     timm = pytest.importorskip("timm")
+    huggingface_hub = pytest.importorskip("huggingface_hub")
 
     def offline(*args, **kwargs):
         raise OSError("no network in tests")
 
-    monkeypatch.setattr(timm.models._builder, "load_pretrained", offline)
+    def not_cached(*args, **kwargs):
+        raise huggingface_hub.errors.LocalEntryNotFoundError("offline and not in the cache")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_cached)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
     cfg = timm.models.get_pretrained_cfg("resnet18")
     with pytest.raises(LiftbenchError, match=f"Hugging Face Hub repository {cfg.hf_hub_id}.*{cfg.url}"):
         resolve_model("timm:resnet18", weights="DEFAULT")

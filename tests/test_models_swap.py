@@ -196,6 +196,27 @@ def test_parse_pool_reads_the_zoos_size_suffix():
         parse_pool("skip3")
 
 
+def test_a_new_poolings_placement_rules_are_its_registration():
+    """A pooling registered with a size option and max_first gets the size suffix in pool names and zoo names, and
+    antialiased-cnns' dense max-pool in front at max-pool sites, with no other file changed."""
+    from robustbench_lift.models import create_model, model_spec
+    from robustbench_lift.pooling.registry import POOLS, register_pool
+
+    register_pool("wide", "a test pooling: average over a width", size_option="width", max_first=True)(
+        lambda channels, width=2: nn.AvgPool2d(width, 2))
+    try:
+        assert parse_pool("wide3") == Pooling("wide", {"width": 3})
+        assert model_spec("cifar_resnet10s-wide3").pool_kwargs == {"width": 3}
+        model = create_model("cifar_resnet10s", pool="wide3")
+        assert model.liftbench_meta["model"] == "cifar_resnet10s-wide3"
+        stem = [type(m).__name__ for m in Pooling("wide", {"width": 3}).at_max_site(8)]
+        assert stem == ["MaxPool2d", "AvgPool2d"]
+    finally:
+        POOLS.unregister("wide")
+    with pytest.raises(UsageError, match="unknown pooling 'wide3'"):
+        parse_pool("wide3")
+
+
 def test_cli_describes_every_site_of_any_model_and_names_what_is_left(capsys):
     from robustbench_lift.cli import main
 

@@ -21,7 +21,7 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.models import REQUIRED_META, create_model, load_model, read_checkpoint
 from robustbench_lift.pooling import lifting_loss, list_pools
 from robustbench_lift.training import Recipe, TrainSet, open_train_set, train
-from robustbench_lift.training.data import Split, crop_flip
+from robustbench_lift.training.sets import Split, crop_flip
 
 SIZE = 16
 CIFAR10_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

@@ -17,7 +17,7 @@ from robustbench_lift.data.demo import MEAN, STD, demo_dataset
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.training import Recipe, TrainSet, train
-from robustbench_lift.training.data import Split
+from robustbench_lift.training.sets import Split
 
 
 def strict_json(line: str) -> dict:

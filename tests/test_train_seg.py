@@ -12,8 +12,8 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from robustbench_lift.data.demo import MEAN, STD, demo_segmentation
 from robustbench_lift.models import create_model
 from robustbench_lift.training import recipe_for, train
-from robustbench_lift.training.data import Split, TrainSet, crop_flip
 from robustbench_lift.training.segmentation import crop_flip_masks
+from robustbench_lift.training.sets import Split, TrainSet, crop_flip
 
 
 def test_masks_follow_their_images_and_padding_is_ignored() -> None:

@@ -9,9 +9,8 @@ from torch import nn
 
 from robustbench_lift.engine.options import ModelOptions
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models.preprocess import Preprocess
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from robustbench_lift.models.sources import resolve_model
-from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.models.weights import file_sha256
 
 

@@ -15,11 +15,12 @@ Any other classifier (torchvision, timm, a user's factory), with its pooling swa
     'torchvision:resnet50-lift'
 """
 
-from robustbench_lift.models.preprocess import Preprocess
-from robustbench_lift.models.registry import create_model, describe_model, list_models, load_model, model_spec
+from robustbench_lift.models.create import create_model, load_model
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
+from robustbench_lift.models.registry import describe_model, list_models, model_spec
 from robustbench_lift.models.sites import Pooling, Site, apply_pooling
 from robustbench_lift.models.sources import canonical_name, parse_model_args, resolve_model
-from robustbench_lift.models.spec import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, ModelSpec
+from robustbench_lift.models.spec import BACKBONES, ModelSpec
 from robustbench_lift.models.swap import describe_swap, swap_pooling
 from robustbench_lift.models.transfer import TransferReport, transfer_weights
 from robustbench_lift.models.weights import (

@@ -19,8 +19,10 @@ from typing import Any
 from torch import nn
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""Input normalisation of torchvision's and antialiased-cnns' ImageNet weights (torchvision `ImageClassification`)."""
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
 IMAGENET_RESIZE = 256
 """Shorter side before the 224 centre crop in ImageNet-C's protocol (crop fraction 0.875)."""

@@ -27,8 +27,10 @@ import torch
 import torchvision
 from torch import nn
 
+from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.models.segmentation import SEGMENTATION, segmentation_fields
 from robustbench_lift.models.spec import (
     BACKBONES,
@@ -36,21 +38,18 @@ from robustbench_lift.models.spec import (
     CIFAR_INPUT,
     CIFAR_PREFIX,
     IMAGENET_INPUT,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     ModelSpec,
 )
 from robustbench_lift.models.weights import (
     antialiased_weights,
-    download,
     load_weights,
     read_checkpoint,
+    read_published,
     torchvision_weights,
 )
 from robustbench_lift.pooling import list_pools
+from robustbench_lift.pooling.registry import size_options
 
-SIZE_OPTIONS = {"blur": "filter_size", "lift": "kernel_size"}
-"""The option a numeric name suffix sets, per pooling."""
 _NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
 
 
@@ -63,14 +62,26 @@ def _unknown(name: str, what: str = "model") -> UsageError:
 
 def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
     """The `ModelSpec` of zoo name `name` with pooling options `pool_kwargs`; `UsageError` listing the closest
-    names if the name is unknown."""
+    names if the name is unknown. The one place a zoo name is parsed."""
     match = _NAME.fullmatch(name)
-    backbone = match["backbone"] if match else name
+    if match is None:
+        raise _unknown(name)
+    return _spec(name, match["backbone"], match["pool"] or "max", match["size"], pool_kwargs)
+
+
+def pooled_spec(spec: ModelSpec, pool: str, size: int | None = None, **pool_kwargs: Any) -> ModelSpec:
+    """The variant of `spec`'s backbone with pooling `pool`, named with the size suffix `size` (`resnet50-lift3`),
+    without parsing a name again."""
+    suffix = "" if size is None else str(size)
+    return _spec(f"{spec.backbone}-{pool}{suffix}", spec.backbone, pool, suffix or None, pool_kwargs)
+
+
+def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: dict[str, Any]) -> ModelSpec:
+    """The spec of a parsed zoo name `name` (`backbone`, `pool`, `size` suffix); `name` only for messages."""
     if backbone == DEMO_PREFIX:
-        return _demo_spec(name, match, pool_kwargs)
+        return _demo_spec(name, pool, size, pool_kwargs)
     arch = backbone.removeprefix(CIFAR_PREFIX)
     cifar = backbone != arch
-    pool, size = (match["pool"] or "max", match["size"]) if match else (None, None)
     entry = BACKBONES.get(arch) if arch in BACKBONES else None
     seg = backbone in SEGMENTATION
     known = pool in list_pools() and (seg or entry is not None and (
@@ -78,9 +89,10 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
     if not known or (not seg and entry.baseline_only and pool != "max"):
         raise _unknown(name)
     if size is not None:
-        if pool not in SIZE_OPTIONS:
-            raise UsageError(f"{name!r}: only {' and '.join(SIZE_OPTIONS)} take a size suffix, not {pool}")
-        option = SIZE_OPTIONS[pool]
+        sized = size_options()
+        if pool not in sized:
+            raise UsageError(f"{name!r}: only {' and '.join(sized)} take a size suffix, not {pool}")
+        option = sized[pool]
         if pool_kwargs.get(option, int(size)) != int(size):
             raise UsageError(f"{name!r} sets {option}={size} but {option}={pool_kwargs[option]} was also given")
         pool_kwargs = {option: int(size), **pool_kwargs}
@@ -101,13 +113,11 @@ def model_spec(name: str, **pool_kwargs: Any) -> ModelSpec:
                      CIFAR_CLASSES if cifar else 1000, weights, default, mean=mean, std=std)
 
 
-def _demo_spec(name: str, match: re.Match, pool_kwargs: dict[str, Any]) -> ModelSpec:
+def _demo_spec(name: str, pool: str, size: str | None, pool_kwargs: dict[str, Any]) -> ModelSpec:
     """`demo-<pool>`: the spec of `cifar_resnet10s-<pool>` with 10 classes, the demo normalisation and, for the
     default options, the shipped weights (`models/demo.py`)."""
-    from robustbench_lift.data.demo import MEAN, STD
-
-    spec = model_spec(name.replace(DEMO_PREFIX, DEMO_BACKBONE, 1), **pool_kwargs)
-    shipped = shipped_demo_weights().get(spec.pooling) if not pool_kwargs and not match["size"] else None
+    spec = _spec(name.replace(DEMO_PREFIX, DEMO_BACKBONE, 1), DEMO_BACKBONE, pool, size, pool_kwargs)
+    shipped = shipped_demo_weights().get(spec.pooling) if not pool_kwargs and not size else None
     weights = {DEMO_TAG: str(shipped.path)} if shipped else {}
     return dataclasses.replace(
         spec, name=f"{DEMO_PREFIX}-{spec.name.split('-', 1)[1]}", num_classes=DEMO_CLASSES, weights=weights,
@@ -155,22 +165,19 @@ def _known_tag(spec: ModelSpec, weights: Any) -> str | None:
 def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dict, str]:
     """`(state_dict, meta, description)` of `weights`: known weights, a URL, or a checkpoint path."""
     tag, text = _known_tag(spec, weights), str(weights)
+    remote = text.startswith(("https://", "http://"))
+    source = text if remote else f"checkpoint {text}"
     if tag is not None:
-        location = spec.weights[tag]
-        path = download(location) if location.startswith(("https://", "http://")) else Path(location)
-        source, sha256 = f"{spec.name} weights {tag} ({location})", sha256 or spec.weights_sha256.get(tag)
-    elif text.startswith(("https://", "http://")):
-        path, source = download(text), text
-    else:
-        path, source = Path(text), f"checkpoint {text}"
-    state_dict, meta = read_checkpoint(path, sha256)
+        text, sha256 = spec.weights[tag], sha256 or spec.weights_sha256.get(tag)
+        source, remote = f"{spec.name} weights {tag} ({text})", text.startswith(("https://", "http://"))
+    state_dict, meta = read_published(text, sha256) if remote else read_checkpoint(text, sha256)
     return state_dict, meta, source
 
 
 def _reconcile(spec: ModelSpec, meta: Mapping[str, Any], source: str) -> ModelSpec:
     """The spec a checkpoint's metadata records, if it agrees with the requested one: same backbone and pooling,
     and every requested option (suffix or keyword) recorded with the same value; the recorded options are adopted."""
-    if "model" not in meta:
+    if "model" not in meta or (meta["model"], dict(meta.get("pool_kwargs", {}))) == (spec.name, dict(spec.pool_kwargs)):
         return spec
     recorded = model_spec(meta["model"], **meta.get("pool_kwargs", {}))
     options = recorded.pool_kwargs
@@ -181,34 +188,11 @@ def _reconcile(spec: ModelSpec, meta: Mapping[str, Any], source: str) -> ModelSp
     return recorded
 
 
-def create_model(name: str, weights: Any = None, num_classes: int | None = None, *, seed: int = 0,
-                 sha256: str | None = None, pool: str | None = None, **pool_kwargs: Any) -> nn.Module:
-    """Build zoo model `name`, random (seeded) or with `weights`; any other source (`torchvision:<name>`,
-    `timm:<name>`, `file.py:factory`, `package.module:factory`) or a `pool` swap goes through
-    `models.sources.resolve_model`, `pool_kwargs` then being the builder's keyword arguments.
-
-    Args:
-        name: a zoo name (`list_models()`), e.g. `resnet50-lift`, `resnet50-blur5`, `cifar_resnet18-max`.
-        pool: swap the pooling (`"lift"`, `"blur5"`): any ConvNet (`models/swap.py`), a zoo name's own variant.
-        weights: None (random initialisation from `seed`, the global RNG left untouched); "DEFAULT" or a tag of
-            `model_spec(name).weights` (or a torchvision weights enum) for published weights, downloaded into the
-            torch.hub cache (offline: the error names the file to place); a URL; or a checkpoint path.
-        num_classes: classes of the head; default: the checkpoint's recorded count, else 1000 (CIFAR forms 100).
-        seed: seed of the random initialisation.
-        sha256: expected sha256 of the checkpoint file.
-        pool_kwargs: pooling options (`kernel_size`, `subbands`, `filter_size`, `pad_type`, ...) and `sites`.
-
-    The model carries `liftbench_meta` (model, pool_kwargs, num_classes, mean, std, input_size, weights, and the
-    checkpoint's own metadata), which `save_checkpoint` records.
-    """
-    if pool is not None or ":" in name:
-        from robustbench_lift.models.sources import resolve_model
-
-        if sha256 is not None:
-            raise UsageError(f"sha256= goes with a zoo name; {name!r} checks no file")
-        return resolve_model(name, weights=weights, model_args=pool_kwargs, pool=pool, num_classes=num_classes,
-                             seed=seed)[0]
-    spec = model_spec(name, **pool_kwargs)
+def build_model(spec: ModelSpec, weights: Any = None, num_classes: int | None = None, *, seed: int = 0,
+                sha256: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """`(model, meta)` of zoo spec `spec` (`create_model`'s arguments; `create_model` sets the meta as
+    `liftbench_meta`): model, pool_kwargs, num_classes, mean, std, input_size, weights, and the checkpoint's own
+    metadata."""
     state_dict, meta, source = _fetch(spec, weights, sha256) if weights is not None else (None, {}, None)
     spec = _reconcile(spec, meta, source)
     classes = num_classes or meta.get("num_classes") or spec.num_classes
@@ -217,23 +201,18 @@ def create_model(name: str, weights: Any = None, num_classes: int | None = None,
         model, _ = spec.build(classes)
     if state_dict is not None:
         load_weights(model, state_dict, source)
-    model.liftbench_meta = {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
-                            "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
-                            "input_size": spec.input_size, "weights": source}
-    return model
-
-
-def load_model(path: str | Path, sha256: str | None = None) -> nn.Module:
-    """Rebuild the model a `save_checkpoint` file records (its name, pooling options and classes) and load it."""
-    _, meta = read_checkpoint(path, sha256)
-    if "model" not in meta:
-        raise UsageError(f"{path} records no model name; use create_model(name, weights={str(path)!r})")
-    return create_model(meta["model"], weights=path, sha256=sha256)
+    return model, {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
+                   "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
+                   "input_size": spec.input_size, "weights": source}
 
 
 def describe_model(name: str, **pool_kwargs: Any) -> str:
     """Where each pooling layer of `name` sits, one line per site, after a summary line."""
-    spec = model_spec(name, **pool_kwargs)
+    return describe_spec(model_spec(name, **pool_kwargs))
+
+
+def describe_spec(spec: ModelSpec) -> str:
+    """`describe_model` of a parsed zoo spec."""
     with torch.device("meta"):
         model, placed = spec.build()
     layers = dict(model.named_modules())

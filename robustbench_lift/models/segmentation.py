@@ -15,9 +15,11 @@ from typing import Any
 
 from torch import nn
 
+from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.data.segmentation import VOC_CLASSES
 from robustbench_lift.models import deeplab, segnet
 from robustbench_lift.models.demo import DEMO_DIR, DEMO_TAG, shipped_demo_weights
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.models.sites import Pooling, Site
 from robustbench_lift.registry import Registry
 
@@ -62,9 +64,6 @@ def segmentation_fields(arch: str, pool: str, default_options: bool) -> dict[str
     """The `ModelSpec` fields of segmentation model `arch`-`pool`: input size, classes, input normalisation
     (ImageNet's for the ImageNet-initialised encoders, the demo data's for demo_seg), the task and, for a demo
     model with default options, the shipped weights of `DEMO_SEG_MANIFEST`."""
-    from robustbench_lift.data.demo import MEAN, STD  # lazily, as the registry's demo models do
-    from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
-
     seg = SEGMENTATION.get(arch)
     mean, std = (MEAN, STD) if seg.demo else (IMAGENET_MEAN, IMAGENET_STD)
     fields = {"input_size": seg.input_size, "num_classes": seg.num_classes, "mean": mean, "std": std,

@@ -26,6 +26,7 @@ from torch import nn
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.pooling import create_pool
+from robustbench_lift.pooling.registry import max_first
 
 SITE_CHOICES = ("all", "stem")
 
@@ -67,7 +68,7 @@ class Pooling:
 
     def at_max_site(self, channels: int) -> list[nn.Module]:
         """The layers that take a max-pool's place (antialiased-cnns' MaxBlurPool for blur; see module doc)."""
-        if self.name == "blur":
+        if max_first(self.name):
             return [nn.MaxPool2d(kernel_size=2, stride=1), self.layer(channels)]
         return [self.layer(channels)]
 

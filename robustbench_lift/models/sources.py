@@ -11,8 +11,9 @@
 (`resnet50` with pool `lift` is `resnet50-lift`). Weights: `DEFAULT` or a weights name (torchvision: a member of
 the architecture's weights enum; timm: its pretrained weights of the tag in the name), or a checkpoint file or URL
 of the original architecture or of the swapped model (`models/transfer.py`: everything but the pools' own
-parameters must load). Pretrained files come from the torch.hub cache (timm: also the Hugging Face cache);
-offline, the error names the file and where to put it. Random initialisations are seeded (`seed`).
+parameters must load). Pretrained files come from the torch.hub cache (timm: also the Hugging Face cache) and
+are read as data by liftbench (`models/hub.py`), never by torchvision's or timm's loaders; offline, the error names
+the file and where to put it. Random initialisations are seeded (`seed`).
 """
 
 import dataclasses
@@ -25,16 +26,19 @@ import torch
 import torchvision
 from torch import nn
 
-from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.errors import UsageError
 from robustbench_lift.models import preprocess
 from robustbench_lift.models.factory import call_factory, factory_name, parse_model_args
+from robustbench_lift.models.hub import timm_pretrained, torchvision_pretrained
 from robustbench_lift.models.preprocess import Preprocess
-from robustbench_lift.models.registry import SIZE_OPTIONS, create_model, describe_model, model_spec
+from robustbench_lift.models.registry import build_model, describe_spec, model_spec, pooled_spec
 from robustbench_lift.models.sites import Pooling
+from robustbench_lift.models.spec import ModelSpec
 from robustbench_lift.models.swap import describe_swap, parse_pool, swap_pooling
 from robustbench_lift.models.trace import output_shape
 from robustbench_lift.models.transfer import transfer_weights
-from robustbench_lift.models.weights import cache_path, download, read_checkpoint
+from robustbench_lift.models.weights import read_checkpoint, read_published
+from robustbench_lift.pooling.registry import size_options
 
 __all__ = ["PREFIXES", "canonical_name", "parse_model_args", "resolve_model"]
 
@@ -50,24 +54,33 @@ def _kind(spec: str) -> tuple[str, str]:
     return (prefix, rest) if prefix in PREFIXES else ("factory", spec)
 
 
-def _suffix(pooling: Pooling) -> tuple[str, dict[str, Any]]:
-    """`("-lift3", other options)`: the zoo's name suffix for a pooling and the options the suffix does not say."""
+def _sized(pooling: Pooling) -> tuple[Any, dict[str, Any]]:
+    """`(size, other options)`: the option the zoo's name suffix says (`lift3`: kernel_size 3; None if none) and
+    the options it does not say."""
     options = dict(pooling.options)
-    size = options.pop(SIZE_OPTIONS[pooling.name], "") if pooling.name in SIZE_OPTIONS else ""
+    option = size_options().get(pooling.name)
+    size = options.pop(option, None) if option else None
     if pooling.sites != "all":
         options["sites"] = pooling.sites
-    return f"-{pooling.name}{size}", options
+    return size, options
 
 
-def _zoo_name(name: str, pooling: Pooling | None) -> tuple[str, dict[str, Any]]:
-    """The zoo name with the pooling's suffix, and the pooling options for `create_model`."""
+def _suffix(pooling: Pooling) -> tuple[str, dict[str, Any]]:
+    """`("-lift3", other options)`: the zoo's name suffix for a pooling and the options the suffix does not say."""
+    size, options = _sized(pooling)
+    return f"-{pooling.name}{'' if size is None else size}", options
+
+
+def _zoo_spec(name: str, args: dict[str, Any], pooling: Pooling | None) -> ModelSpec:
+    """The zoo spec of `name` with pooling options `args`, or of its `pooling` variant (`resnet50` with lift3 is
+    `resnet50-lift3`): the name is parsed once."""
     if pooling is None:
-        return name, {}
-    spec = model_spec(name)
-    if spec.pooling != "max":
-        raise UsageError(f"{name!r} already names pooling {spec.pooling}: pass the bare backbone with a pool")
-    suffix, options = _suffix(pooling)
-    return f"{spec.backbone}{suffix}", options
+        return model_spec(name, **args)
+    base = model_spec(name)
+    if base.pooling != "max":
+        raise UsageError(f"{name!r} already names pooling {base.pooling}: pass the bare backbone with a pool")
+    size, options = _sized(pooling)
+    return pooled_spec(base, pooling.name, size, **{**args, **options})
 
 
 def _timm_cfg(name: str) -> Any:
@@ -107,8 +120,12 @@ def canonical_name(spec: str, *, model_args: Mapping[str, Any] | None = None,
     pooling = parse_pool(pool) if pool is not None else None
     kind, rest = _kind(spec)
     if kind == "zoo":
-        name, options = _zoo_name(rest, pooling)
-        return model_spec(name, **{**dict(model_args or {}), **options}).name
+        return _zoo_spec(rest, dict(model_args or {}), pooling).name
+    return _foreign_name(kind, rest, dict(model_args or {}), pooling)
+
+
+def _foreign_name(kind: str, rest: str, args: dict[str, Any], pooling: Pooling | None) -> str:
+    """`canonical_name` of a model outside the zoo."""
     if kind == "torchvision":
         base = f"torchvision:{_torchvision_name(rest)}"
     elif kind == "timm":
@@ -117,7 +134,7 @@ def canonical_name(spec: str, *, model_args: Mapping[str, Any] | None = None,
     else:
         base = factory_name(rest)
     suffix, options = _suffix(pooling) if pooling is not None else ("", {})
-    arguments = {**dict(model_args or {}), **options}
+    arguments = {**args, **options}
     listed = ",".join(f"{key}={value!r}" for key, value in sorted(arguments.items()))
     return f"{base}{suffix}" + (f"[{listed}]" if listed else "")
 
@@ -142,11 +159,7 @@ def _torchvision(name: str, weights: Any, kwargs: dict[str, Any]) -> tuple[nn.Mo
     except KeyError as exc:
         raise UsageError(f"{weights!r} is neither a checkpoint file nor weights of torchvision:{name}; known: "
                          f"DEFAULT, {', '.join(m.name for m in enum)}") from exc
-    download(member.url)  # into torch.hub's cache, where the builder finds it; offline: names the file to place
-    try:
-        model = torchvision.models.get_model(name, weights=member, **kwargs)
-    except ValueError as exc:  # e.g. num_classes other than the weights' categories
-        raise UsageError(f"torchvision:{name} with {member}: {exc}") from exc
+    model = torchvision_pretrained(name, member, kwargs)  # read as data; offline: names the file to place
     return model, preprocess.from_torchvision(member), f"{member} ({member.url})"
 
 
@@ -160,14 +173,7 @@ def _timm(name: str, weights: Any, kwargs: dict[str, Any]) -> tuple[nn.Module, P
     if weights is None:
         model = timm.create_model(name, pretrained=False, **kwargs)
         return model, preprocess.from_timm(model), None
-    where = [f"the Hugging Face Hub repository {cfg.hf_hub_id} (cache: $HF_HOME/hub)"] if cfg.hf_hub_id else []
-    where += [f"{cfg.url} (place it at {cache_path(cfg.url)})"] if cfg.url else []
-    try:
-        model = timm.create_model(name, pretrained=True, **kwargs)
-    except Exception as exc:  # offline, timm's loaders raise anything from OSError to HTTP errors
-        raise LiftbenchError(f"could not load timm's pretrained weights for {name} ({type(exc).__name__}: {exc}); "
-                             f"timm fetches them from {' or '.join(where) or 'nowhere it knows'}: offline, fetch "
-                             "them elsewhere into that cache, or pass the file as weights") from exc
+    model = timm_pretrained(name, cfg, kwargs)
     return model, preprocess.from_timm(model), f"timm pretrained {cfg.architecture}.{cfg.tag}"
 
 
@@ -192,14 +198,15 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
     """
     args, pooling = dict(model_args or {}), parse_pool(pool) if pool is not None else None
     kind, rest = _kind(spec)
-    name = canonical_name(spec, model_args=args, pool=pooling)
     if kind == "zoo":
-        return _resolve_zoo(rest, name, weights, args, pooling, num_classes, seed)
+        return _resolve_zoo(rest, _zoo_spec(rest, args, pooling), pooling is not None, weights, args, num_classes,
+                            seed)
+    name = _foreign_name(kind, rest, args, pooling)
     state_dict, recorded, source = None, {}, None
     if weights is not None and _location(weights):
         text = str(weights)
-        path = download(text) if text.startswith(("https://", "http://")) else Path(text)
-        (state_dict, recorded), source, weights = read_checkpoint(path), f"checkpoint {text}", None
+        read = read_published(text) if text.startswith(("https://", "http://")) else read_checkpoint(text)
+        (state_dict, recorded), source, weights = read, f"checkpoint {text}", None
     classes = num_classes or recorded.get("num_classes")
     kwargs = {**args, **({"num_classes": classes} if classes else {})}
     with torch.random.fork_rng(devices=[]):
@@ -232,20 +239,17 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
     return model, meta
 
 
-def _resolve_zoo(name: str, canonical: str, weights: Any, args: dict[str, Any], pooling: Pooling | None,
+def _resolve_zoo(name: str, spec: ModelSpec, pooled: bool, weights: Any, args: dict[str, Any],
                  num_classes: int | None, seed: int) -> tuple[nn.Module, dict[str, Any]]:
-    """A zoo model through `create_model`, with the common metadata added."""
-    zoo_name, options = _zoo_name(name, pooling)
-    options = {**args, **options}
-    if pooling is not None and weights is not None and not _location(weights) and not model_spec(
-            zoo_name, **options).weights:
-        raise UsageError(f"no weights are published for {zoo_name}; to fine-tune torchvision's weights with "
-                         f"{pooling.name}, use torchvision:{model_spec(name).arch} with the pool")
-    model = create_model(zoo_name, weights, num_classes, seed=seed, **options)
-    zoo = model.liftbench_meta
+    """Zoo name `name` as given (`spec`: its parsed form, the variant of a `pool` if `pooled`) through
+    `build_model`, with the common metadata added."""
+    if pooled and weights is not None and not _location(weights) and not spec.weights:
+        raise UsageError(f"no weights are published for {spec.name}; to fine-tune torchvision's weights with "
+                         f"{spec.pooling}, use torchvision:{spec.arch} with the pool")
+    model, zoo = build_model(spec, weights, num_classes, seed=seed)
     prep = preprocess.for_size(zoo["input_size"], zoo.get("mean"), zoo.get("std"))
-    meta = {**zoo, "model": canonical, "source": "zoo", "spec": name, "model_args": args,
-            "pool": model_spec(zoo_name).pooling, **prep.as_meta()}
+    meta = {**zoo, "model": spec.name, "source": "zoo", "spec": name, "model_args": args, "pool": spec.pooling,
+            **prep.as_meta()}
     model.liftbench_meta = meta
     return model, meta
 
@@ -257,8 +261,7 @@ def describe(spec: str, *, pool: str | Pooling | None = None, model_args: Mappin
     args, pooling = dict(model_args or {}), parse_pool(pool) if pool is not None else None
     kind, rest = _kind(spec)
     if kind == "zoo":
-        name, options = _zoo_name(rest, pooling)
-        return describe_model(name, **{**args, **options})
+        return describe_spec(_zoo_spec(rest, args, pooling))
     if pooling is None:
         raise UsageError(f"{spec} is not a zoo model: pass a pool (--pool lift) to see the sites it would change")
     with torch.device("meta"):

@@ -16,12 +16,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from robustbench_lift.models import mobilenet, resnet, vgg
 from robustbench_lift.models.cifar import cifar_mobilenet, cifar_resnet, cifar_vgg
 from robustbench_lift.models.demo import DEMO_PREFIX
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.models.segmentation import SEGMENTATION
 from robustbench_lift.models.sites import Pooling, Site, apply_pooling
 from robustbench_lift.registry import Registry
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-"""Input normalisation of torchvision's and antialiased-cnns' ImageNet weights (torchvision `ImageClassification`)."""
 IMAGENET_INPUT, CIFAR_INPUT = 224, 32
 CIFAR_CLASSES = 100
 """Default classes of a CIFAR form: CIFAR-100, the data set of the LiftPool paper's ablations."""
@@ -104,8 +103,6 @@ class ModelSpec:
         options = dict(self.pool_kwargs)
         pooling = Pooling(self.pooling, options, options.pop("sites", "all"))
         if self.task == "segmentation":  # encoder-decoders place each pool with its up-sampler themselves
-            from robustbench_lift.models.segmentation import SEGMENTATION
-
             return SEGMENTATION.get(self.arch).build(pooling, num_classes or self.num_classes)
         backbone = BACKBONES.get(self.arch)
         model = backbone.build(self.arch, num_classes or self.num_classes)

@@ -40,10 +40,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.models.registry import SIZE_OPTIONS
 from robustbench_lift.models.sites import Pooling
 from robustbench_lift.models.trace import first_calls, meta_call
 from robustbench_lift.pooling import list_pools
+from robustbench_lift.pooling.registry import size_options
 
 RULES = {"pool": "replaced by the pool", "pool-conv": "pool -> conv (stride 1)",
          "conv-pool": "dense conv (stride 1) -> pool"}
@@ -130,14 +130,14 @@ def parse_pool(pool: str | Pooling, **options: Any) -> Pooling:
     sites = options.pop("sites", pool.sites if isinstance(pool, Pooling) else "all")
     if isinstance(pool, Pooling):
         return Pooling(pool.name, {**pool.options, **options}, sites)
-    match = re.fullmatch(r"([a-z]+)(\d+)?", pool)
+    match, sized = re.fullmatch(r"([a-z]+)(\d+)?", pool), size_options()
     if not match or match[1] not in list_pools():
         raise UsageError(f"unknown pooling {pool!r}: expected one of {', '.join(list_pools())}, optionally with a "
-                         f"size suffix ({', '.join(f'{p}<{o}>' for p, o in SIZE_OPTIONS.items())})")
+                         f"size suffix ({', '.join(f'{p}<{o}>' for p, o in sized.items())})")
     if match[2] is not None:
-        if match[1] not in SIZE_OPTIONS:
-            raise UsageError(f"pooling {pool!r}: only {' and '.join(SIZE_OPTIONS)} take a size suffix")
-        options = {SIZE_OPTIONS[match[1]]: int(match[2]), **options}
+        if match[1] not in sized:
+            raise UsageError(f"pooling {pool!r}: only {' and '.join(sized)} take a size suffix")
+        options = {sized[match[1]]: int(match[2]), **options}
     return Pooling(match[1], options, sites)
 
 

@@ -9,9 +9,12 @@ Sources of known weights (no code of either project is used, only the published 
   were trained from scratch. Files hold `{"state_dict": ...}`.
 Without network, place the file named in the error message into the cache directory it names.
 
-Checkpoints are read with `torch.load(weights_only=True)`: a bare state dict, or `{"state_dict": ..., "meta":
-{...}}` as `save_checkpoint` writes; a `module.` (DataParallel / DDP) or `_orig_mod.` (torch.compile) prefix is
-stripped.
+Every weights file from outside is read here, as data: `read_checkpoint` (`torch.load(weights_only=True)`, or
+safetensors for `.safetensors` files): a bare state dict, or `{"state_dict": ..., "meta": {...}}` as
+`save_checkpoint` writes; a `module.` (DataParallel / DDP) or `_orig_mod.` (torch.compile) prefix is stripped. A
+file that needs any other global (a pickled object, a payload) is refused before anything in it runs.
+torchvision and antialiased-cnns publish only an 8-hex sha256 prefix (in the file name, checked by `download`),
+which a 2^32 search can match: the reader, not the prefix, is what keeps a planted file from running code.
 """
 
 import hashlib
@@ -19,6 +22,7 @@ import json
 import os
 import re
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -104,35 +108,75 @@ def download(url: str) -> Path:
         except Exception as exc:  # any failure (no network, HTTP error, hash mismatch) gets the same remedy
             raise LiftbenchError(
                 f"could not download {url} ({type(exc).__name__}: {exc}); offline, fetch that file elsewhere and "
-                f"place it at {target}") from exc
+                f"place it at {target} (it is read as data, with torch.load(weights_only=True))") from exc
     elif prefix and not file_sha256(target).startswith(prefix):
         raise UsageError(f"cached file {target} does not match {url}: its sha256 does not start with {prefix}; "
                          "delete it and place the right file there")
     return target
 
 
+def read_published(url: str, sha256: str | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """`read_checkpoint` of `url`'s cached download (`download`), checked against `sha256` where the full digest
+    is published. Without it only the name's prefix was checked (torchvision, antialiased-cnns): a refused file
+    is named for deletion."""
+    path = download(url)
+    try:
+        return read_checkpoint(path, sha256)
+    except UsageError as exc:
+        if sha256:
+            raise
+        raise UsageError(f"{exc}; no full sha256 is published for {url} (at most the 8-hex prefix in its name): "
+                         f"delete {path} and fetch the file again") from exc
+
+
 def _strip_prefixes(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The state dict without wrapper prefixes, keeping its `_metadata` (module versions that load hooks read,
+    e.g. MNASNet's) under the stripped names."""
+    metadata = getattr(state_dict, "_metadata", None)
     for prefix in _PREFIXES:
         if state_dict and all(key.startswith(prefix) for key in state_dict):
             state_dict = {key[len(prefix):]: value for key, value in state_dict.items()}
-    return dict(state_dict)
+            if metadata is not None:
+                metadata = {("" if key == prefix[:-1] else key.removeprefix(prefix)): value
+                            for key, value in metadata.items() if key == prefix[:-1] or key.startswith(prefix)}
+    stripped = OrderedDict(state_dict)
+    if metadata is not None:
+        stripped._metadata = metadata  # type: ignore[attr-defined]
+    return stripped
+
+
+def load_data(path: str | Path, what: str = "a checkpoint",
+              remedy: str = "liftbench reads weights as data only and never runs code from a file") -> Any:
+    """The content of a torch or safetensors file, built from data only (the one reader of weights files: no
+    `weights_only=False` anywhere); a one-line `UsageError` saying it is not `what`, then `remedy`, otherwise."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":  # a JSON header and raw tensors: no code by design
+            from safetensors.torch import load_file
+
+            return load_file(path, device="cpu")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling garbage raises nearly anything (IndexError, KeyError, UnicodeError, ...)
+        # torch's own message spans lines and suggests weights_only=False: keep only what names the refused global
+        refused = re.search(r"WeightsUnpickler error: ([^\n]*?)(?: Please use|\n|$)", str(exc))
+        first = next(iter(str(exc).strip().splitlines()), "")
+        reason = refused.group(1) if refused else f"{type(exc).__name__}: {first}"
+        raise UsageError(f"{path} is not {what} loadable with torch.load(weights_only=True) ({reason}); "
+                         f"{remedy}") from exc
 
 
 def read_checkpoint(path: str | Path, sha256: str | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """`(state_dict, meta)` of a checkpoint file (meta is `{}` for a bare state dict), on the CPU.
 
     Checks the file's sha256 against `sha256` when given. Raises `UsageError` if the path is not a file, the hash
-    differs, or the file is not a state dict loadable with `weights_only=True`.
+    differs, or the file is not a state dict loadable with `weights_only=True` (a `.safetensors` file: safetensors).
     """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"checkpoint {str(path)!r} is not a file")
     if sha256 is not None and (actual := file_sha256(path)) != sha256.lower():
         raise UsageError(f"checkpoint {path} has sha256 {actual}, expected {sha256}")
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling garbage raises nearly anything (IndexError, KeyError, UnicodeError, ...)
-        raise UsageError(f"{path} is not a checkpoint loadable with torch.load(weights_only=True): {exc}") from exc
+    content = load_data(path)
     meta: dict[str, Any] = {}
     if isinstance(content, Mapping) and isinstance(content.get("state_dict"), Mapping):
         meta = dict(content.get("meta") or {})

@@ -61,7 +61,8 @@ class BlurPool2d(nn.Module):
 
 
 @register_pool("blur",
-               "anti-aliased BlurPool (Zhang 2019): binomial filter (size 1..7, default 4), reflect pad, stride 2")
+               "anti-aliased BlurPool (Zhang 2019): binomial filter (size 1..7, default 4), reflect pad, stride 2",
+               size_option="filter_size", max_first=True)
 def _blur(channels: int, filter_size: int = 4, stride: int = 2, pad_type: str = "reflect",
           pad_off: int = 0) -> nn.Module:
     return BlurPool2d(channels, filter_size, stride, pad_type, pad_off)

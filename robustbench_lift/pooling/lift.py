@@ -268,6 +268,7 @@ def lifting_loss(
     return total
 
 
-@register_pool("lift", "LiftPool (Zhao & Snoek 2021): learned lifting down-pool, sub-bands summed (K=5 taps)")
+@register_pool("lift", "LiftPool (Zhao & Snoek 2021): learned lifting down-pool, sub-bands summed (K=5 taps)",
+               size_option="kernel_size")
 def _lift(channels: int, kernel_size: int = 5, subbands: str | Iterable[str] = "all") -> nn.Module:
     return LiftDownPool2d(channels, kernel_size, subbands)

@@ -1,7 +1,10 @@
 """One registry of pooling layers: `create_pool(name, channels, **kwargs)`.
 
-Each pooling file registers its builder with `@register_pool(name, description)`; a builder takes the channel
-count and its own keyword arguments and returns an `nn.Module` that down-samples `(N, C, H, W)` by its stride.
+Each pooling file registers its builder with `@register_pool(name, description, ...)`; a builder takes the
+channel count and its own keyword arguments and returns an `nn.Module` that down-samples `(N, C, H, W)` by its
+stride. The registration also carries the pooling's placement rules, read by the zoo and `swap_pooling`:
+`size_option` (the option a zoo name's size suffix sets: `resnet50-lift3` is kernel_size 3) and `max_first`
+(at a max-pool's site a dense 2x2 stride-1 max-pool goes in front: antialiased-cnns' MaxBlurPool).
 """
 
 import inspect
@@ -16,9 +19,21 @@ PoolBuilder = Callable[..., nn.Module]
 POOLS: Registry = Registry("pooling")
 
 
-def register_pool(name: str, description: str) -> Callable[[PoolBuilder], PoolBuilder]:
-    """Decorator registering `builder(channels, **kwargs) -> nn.Module` under `name`."""
-    return POOLS.register(name, description=description)
+def register_pool(name: str, description: str, *, size_option: str | None = None,
+                  max_first: bool = False) -> Callable[[PoolBuilder], PoolBuilder]:
+    """Decorator registering `builder(channels, **kwargs) -> nn.Module` under `name`, with its placement rules
+    (module doc)."""
+    return POOLS.register(name, description=description, size_option=size_option, max_first=max_first)
+
+
+def size_options() -> dict[str, str]:
+    """`{pooling: option}` of the poolings whose size a zoo name's suffix sets (`{"blur": "filter_size", ...}`)."""
+    return {name: option for name in list_pools() if (option := POOLS.metadata(name)["size_option"])}
+
+
+def max_first(name: str) -> bool:
+    """Whether pooling `name` takes a max-pool's place behind a dense 2x2 stride-1 max-pool (module doc)."""
+    return POOLS.metadata(name)["max_first"]
 
 
 def list_pools() -> list[str]:

@@ -39,13 +39,13 @@ from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
 from robustbench_lift.models import save_checkpoint
 from robustbench_lift.models.transfer import TransferReport
-from robustbench_lift.models.weights import file_sha256, save_atomically
+from robustbench_lift.models.weights import file_sha256, load_data, save_atomically
 from robustbench_lift.pooling import lifting_loss
 from robustbench_lift.progress import progress
-from robustbench_lift.training.data import TrainSet, crop_flip
 from robustbench_lift.training.init import ModelStart, initial_model
 from robustbench_lift.training.recipe import Recipe
 from robustbench_lift.training.segmentation import crop_flip_masks
+from robustbench_lift.training.sets import TrainSet, crop_flip
 
 LAST, FINAL, LOG = "last.pt", "final.pt", "log.jsonl"
 AUGMENTS_OF = {"in-memory set": "crop_flip", "image folder": "resized_crop_flip",
@@ -58,10 +58,7 @@ POSTFIX_EVERY = 10
 def _read_state(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: unpickling raises nearly anything
-        raise UsageError(f"{path} is not a training checkpoint ({exc}); delete it or pass --no-resume") from exc
+    return load_data(path, "a training checkpoint", "delete it or pass --no-resume")
 
 
 class Trainer:

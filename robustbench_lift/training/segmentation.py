@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import InterpolationMode
 
 from corruptions.seeding import derive_seed
+from robustbench_lift.data.demo import CLASSES, MEAN, STD, demo_segmentation
 from robustbench_lift.data.segmentation import (
     ADE20K_CLASSES,
     CITYSCAPES_CLASSES,
@@ -31,8 +32,8 @@ from robustbench_lift.data.segmentation import (
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.segmentation import IGNORE_INDEX
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
-from robustbench_lift.training.data import Split, TrainSet, crop_flip
 from robustbench_lift.training.recipe import Recipe
+from robustbench_lift.training.sets import Split, TrainSet, crop_flip
 
 DEMO_SEG = "demo-seg"
 """`--data demo-seg`: the demo set's images with their masks (`data.demo.demo_segmentation`), 11 classes."""
@@ -43,8 +44,6 @@ masks from these in minutes on a CPU."""
 
 def demo_seg_train_set() -> TrainSet:
     """The demo train and test splits with masks (background 0, the 10 shapes 1..10), their first images."""
-    from robustbench_lift.data.demo import CLASSES, MEAN, STD, demo_segmentation
-
     train, test = demo_segmentation("train", limit=DEMO_SEG_TRAIN), demo_segmentation("test", limit=DEMO_SEG_TEST)
     return TrainSet(DEMO_SEG, "demo_seg", Split(train[0], train[1].long()), Split(test[0], test[1].long()),
                     len(CLASSES) + 1, MEAN, STD)
