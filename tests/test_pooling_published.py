@@ -174,7 +174,7 @@ def test_resnet_shortcuts_follow_their_main_branch(name):
     assert isinstance(follower.pool, PolyphasePool2d) and follower.pool._leader[0] is leader
     if name == "lps":
         assert follower.pool.get_logits is None
-    model.train()(torch.randn(2, 3, 64, 64))
+    model.train()(torch.randn(2, 3, 32, 32))
     assert torch.equal(follower.pool.last_choice, leader.last_choice)
 
 
@@ -230,15 +230,14 @@ def test_pasa_errors_name_the_fix():
 # ---- all of them -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", NEW)
-def test_swap_on_resnet18_gives_logits_and_trains(name):
+def test_swap_on_resnet18_gives_logits(name):
+    """`--pool` on torchvision's ResNet-18 (training each pool in a zoo model: tests/test_train.py)."""
     model = torchvision.models.resnet18(num_classes=7)
-    swap_pooling(model, Pooling(name))
+    swap_pooling(model, Pooling(name), input_size=64)
     share_shortcut_choice(model)
-    for size in (64, 57):
-        out = model.train()(torch.randn(2, 3, size, size))
-        assert out.shape == (2, 7) and torch.isfinite(out).all()
-    out.sum().backward()
-    assert model.conv1.weight.grad is not None
+    with torch.no_grad():
+        out = model.eval()(torch.randn(1, 3, 33, 33))
+    assert out.shape == (1, 7) and torch.isfinite(out).all()
 
 
 @pytest.mark.parametrize("name", NEW)
