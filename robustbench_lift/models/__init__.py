@@ -2,7 +2,7 @@
 
     >>> from robustbench_lift.models import create_model, list_models, resolve_model
     >>> list_models(backbone="demo")
-    ['demo-max', 'demo-avg', 'demo-skip', 'demo-blur', 'demo-lift', 'demo-haar']
+    ['demo-max', 'demo-avg', 'demo-skip', 'demo-blur', 'demo-lift', 'demo-haar', 'demo-aps', 'demo-lps', 'demo-flc', 'demo-asap', 'demo-pasa', 'demo-dwt']
     >>> model = create_model("resnet50-lift")                  # LiftPool at antialiased-cnns' sites, seeded init
     >>> model = create_model("demo-lift", weights="DEFAULT")    # a shipped demo model (sha256-checked)
     >>> model = create_model("cifar_resnet18-lift3", num_classes=10, subbands=("LL",))

@@ -78,7 +78,7 @@ class PASAPool2d(nn.Module):
 
 
 @register_pool("pasa", "pixel-adaptive anti-aliasing (Zou 2020): predicted per-location softmax filters per "
-                       "channel group (kernel 3, group 8), stride 2")
+                       "channel group (kernel 3, group 8), stride 2", size_option="kernel_size", max_first=True)
 def _pasa(channels: int, kernel_size: int = 3, group: int | None = None, stride: int = 2,
           softmax: str = "joint") -> nn.Module:
     return PASAPool2d(channels, kernel_size, group, stride, softmax)
