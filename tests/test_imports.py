@@ -25,6 +25,10 @@ def imported_after(statement: str) -> set[str]:
      "assert CliRunner().invoke(cli, ['--help']).exit_code == 0", HEAVY),
     ("from robustbench_lift.cli import cli; from click.testing import CliRunner; "  # options from the dataclasses
      "assert CliRunner().invoke(cli, ['evaluate', '--help']).exit_code == 0", HEAVY),
+    ("from robustbench_lift.cli import cli; from click.testing import CliRunner; "  # options from Recipe's fields
+     "assert CliRunner().invoke(cli, ['train', '--help']).exit_code == 0", HEAVY),
+    ("from robustbench_lift.pooling.registry import POOLS; from robustbench_lift.pooling import DEFAULT_LAMBDA_U",
+     HEAVY),
     ("import corruptions", ("torchvision", "pandas", "matplotlib")),
     ("from corruptions.names import CORRUPTIONS, expand_corruptions; expand_corruptions(['noise'])", HEAVY),
     ("import robustbench_lift.report", ("torch", "torchvision", "matplotlib")),

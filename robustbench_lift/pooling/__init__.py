@@ -8,36 +8,31 @@ poolings (APS, LPS, FLC, ASAP, PASA, WaveCNet DWT; docs/poolings.md), behind one
     torch.Size([1, 64, 4, 4])
 """
 
-# Registration order is the order `list_pools()` reports: one import line per pooling file.
-# isort: off
-from robustbench_lift.pooling.simple import Subsample2d
-from robustbench_lift.pooling.blur import BlurPool2d, binomial_filter
-from robustbench_lift.pooling.haar import HaarPool2d, haar_decompose, haar_reconstruct
-from robustbench_lift.pooling.lift import (
-    SUBBANDS_1D,
-    SUBBANDS_2D,
-    LiftDownPool1d,
-    LiftDownPool2d,
-    LiftingFilter,
-    LiftSubbands1d,
-    LiftSubbands2d,
-    LiftUpPool1d,
-    LiftUpPool2d,
-    lifting_loss,
-)
-from robustbench_lift.pooling.aps import APSPool2d
-from robustbench_lift.pooling.lps import LPSPool2d
-from robustbench_lift.pooling.flc import FrequencyPool2d
-from robustbench_lift.pooling.pasa import PASAPool2d
-from robustbench_lift.pooling.dwt import WaveletPool2d
-from robustbench_lift.pooling.polyphase import PolyphasePool2d, share_shortcut_choice
-from robustbench_lift.pooling.registry import create_pool, list_pools, pool_description, register_pool
-# isort: on
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "SUBBANDS_1D", "SUBBANDS_2D", "APSPool2d", "BlurPool2d", "FrequencyPool2d", "LPSPool2d", "PASAPool2d",
-    "PolyphasePool2d", "WaveletPool2d", "HaarPool2d", "LiftDownPool1d", "LiftDownPool2d", "LiftUpPool1d",
-    "LiftUpPool2d", "LiftingFilter", "LiftSubbands1d", "LiftSubbands2d", "Subsample2d", "binomial_filter",
-    "create_pool", "haar_decompose", "haar_reconstruct", "lifting_loss", "list_pools", "pool_description",
-    "register_pool", "share_shortcut_choice",
-]
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(["Subsample2d"], "simple"),
+    **dict.fromkeys(["BlurPool2d", "binomial_filter"], "blur"),
+    **dict.fromkeys(["HaarPool2d", "haar_decompose", "haar_reconstruct"], "haar"),
+    **dict.fromkeys(["SUBBANDS_1D", "SUBBANDS_2D", "LiftDownPool1d", "LiftDownPool2d", "LiftingFilter",
+                     "LiftSubbands1d", "LiftSubbands2d", "LiftUpPool1d", "LiftUpPool2d", "lifting_loss"], "lift"),
+    **dict.fromkeys(["DEFAULT_LAMBDA_P", "DEFAULT_LAMBDA_U"], "constraints"),
+    **dict.fromkeys(["APSPool2d"], "aps"),
+    **dict.fromkeys(["LPSPool2d"], "lps"),
+    **dict.fromkeys(["FrequencyPool2d"], "flc"),
+    **dict.fromkeys(["PASAPool2d"], "pasa"),
+    **dict.fromkeys(["WaveletPool2d"], "dwt"),
+    **dict.fromkeys(["PolyphasePool2d", "share_shortcut_choice"], "polyphase"),
+    **dict.fromkeys(["create_pool", "list_pools", "pool_description", "register_pool"], "registry"),
+}
+"""Each public name and the module of this package that defines it, imported on first use: the registry and the
+constants alone (e.g. for `liftbench train --help`) import no torch."""
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,14 +31,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.pooling.constraints import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
 from robustbench_lift.pooling.lift_fused import lift_pool2d
 from robustbench_lift.pooling.lifting import is_channels_last, lift, pad_axis, unlift
 from robustbench_lift.pooling.registry import register_pool
 
 SUBBANDS_1D = ("L", "H")
 SUBBANDS_2D = ("LL", "LH", "HL", "HH")
-DEFAULT_LAMBDA_U = 0.01
-DEFAULT_LAMBDA_P = 0.1
 
 
 class LiftSubbands1d(NamedTuple):

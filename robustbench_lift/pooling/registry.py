@@ -9,14 +9,27 @@ stride. The registration also carries the pooling's placement rules, read by the
 
 import inspect
 from collections.abc import Callable
-
-from torch import nn
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.registry import Registry
 
-PoolBuilder = Callable[..., nn.Module]
+if TYPE_CHECKING:
+    from torch import nn
+
+PoolBuilder = Callable[..., "nn.Module"]
 POOLS: Registry = Registry("pooling")
+POOL_MODULES = ("simple", "blur", "haar", "lift", "aps", "lps", "flc", "pasa", "dwt")
+"""The files of `robustbench_lift.pooling` that register poolings, in the order `list_pools()` reports them:
+adding a pooling is its file and its name here."""
+
+
+def _pools() -> Registry:
+    """The registry with every pooling file imported (registered) on first use."""
+    for module in POOL_MODULES:
+        import_module(f"robustbench_lift.pooling.{module}")
+    return POOLS
 
 
 def register_pool(name: str, description: str, *, size_option: str | None = None,
@@ -28,27 +41,28 @@ def register_pool(name: str, description: str, *, size_option: str | None = None
 
 def size_options() -> dict[str, str]:
     """`{pooling: option}` of the poolings whose size a zoo name's suffix sets (`{"blur": "filter_size", ...}`)."""
-    return {name: option for name in list_pools() if (option := POOLS.metadata(name)["size_option"])}
+    pools = _pools()
+    return {name: option for name in pools.names() if (option := pools.metadata(name)["size_option"])}
 
 
 def max_first(name: str) -> bool:
     """Whether pooling `name` takes a max-pool's place behind a dense 2x2 stride-1 max-pool (module doc)."""
-    return POOLS.metadata(name)["max_first"]
+    return _pools().metadata(name)["max_first"]
 
 
 def list_pools() -> list[str]:
     """Names of the registered poolings, in registration order."""
-    return POOLS.names()
+    return _pools().names()
 
 
 def pool_description(name: str) -> str:
     """The one-line description of pooling `name`."""
-    return POOLS.metadata(name)["description"]
+    return _pools().metadata(name)["description"]
 
 
-def create_pool(name: str, channels: int, **kwargs) -> nn.Module:
+def create_pool(name: str, channels: int, **kwargs) -> "nn.Module":
     """Build pooling `name` for `channels` channels; `kwargs` are the pooling's own options."""
-    builder = POOLS.get(name)
+    builder = _pools().get(name)
     accepted = [p for p in inspect.signature(builder).parameters if p != "channels"]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:

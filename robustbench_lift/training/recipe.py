@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.pooling.lift import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
+from robustbench_lift.pooling.constraints import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
 
 AUGMENTATIONS = ("crop_flip", "resized_crop_flip", "scale_crop_flip", "none")
 """`crop_flip`: random 32x32-style crops of the image zero-padded by `crop_padding`, and horizontal flips (CIFAR,
