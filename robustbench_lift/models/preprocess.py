@@ -65,11 +65,16 @@ class Preprocess:
                    tuple(meta["std"]))
 
 
+def default_resize(input_size: int) -> int:
+    """ImageNet-C's resize scaled to `input_size`: `round(input_size * 256 / 224)` (crop fraction 0.875; 256 at
+    224, 329 at 288); 32 px CIFAR images unresized."""
+    return input_size if input_size <= 32 else round(input_size * IMAGENET_RESIZE / 224)
+
+
 def for_size(input_size: int, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Preprocess:
-    """ImageNet-C's protocol scaled to `input_size` (resize = input_size / 0.875; 32 px CIFAR images unresized);
-    ImageNet normalisation unless given."""
-    resize = input_size if input_size <= 32 else round(input_size * IMAGENET_RESIZE / 224)
-    return Preprocess(input_size, resize, "bilinear", tuple(mean or IMAGENET_MEAN), tuple(std or IMAGENET_STD))
+    """ImageNet-C's protocol scaled to `input_size` (`default_resize`); ImageNet normalisation unless given."""
+    return Preprocess(input_size, default_resize(input_size), "bilinear", tuple(mean or IMAGENET_MEAN),
+                      tuple(std or IMAGENET_STD))
 
 
 def from_torchvision(weights: Any) -> Preprocess:

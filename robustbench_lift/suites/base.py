@@ -25,12 +25,16 @@ from torch.utils.data import Dataset
 from robustbench_lift.data import open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import top1_error, topk_error
+from robustbench_lift.models.preprocess import default_resize
 from robustbench_lift.suites.options import CleanOptions, at_model_size
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CLEAN = ("clean", 0)
+IMAGENET_C_READ = {"input_size": 224, "interpolation": "bilinear"}
+"""`read_as` of ImageNet-C's clean protocol (Resize 256, CenterCrop 224, bilinear): omitted from the clean cell of
+a released tree, whose fingerprint did not record it before."""
 InputFn = Callable[[Tensor, Tensor, tuple[str, int]], Tensor]
 """`(uint8 batch on the device, int64 image indices (B,), cell) -> images (B, [T,] 3, H, W)` (uint8 or float in
 [0, 1]) that the model sees for that cell."""
@@ -80,7 +84,7 @@ class Suite(ABC):
     rescore = False
     read_as: dict[str, Any] = {}
     """How the clean images the model's inputs are made from were read, recorded in every cell's fingerprint
-    (`read_as`): `input_size` (their side) and, when resized, `interpolation`; empty for released trees."""
+    (`read_as`); empty for released trees (their clean cell records its own: `static_group`)."""
 
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
@@ -99,16 +103,23 @@ class Suite(ABC):
 
 
 def read_as(dataset: Dataset, side: int | None = None) -> dict[str, Any]:
-    """`{"input_size": side, ["interpolation": ...]}` of clean images `dataset`; `side` defaults to the shorter
-    side of its first image (all have one size once resized and cropped); interpolation if it resizes them."""
+    """How clean images `dataset` were read: `input_size` (`side`, default the shorter side of its first image: all
+    have one size once resized and cropped) and, if it resizes them, `interpolation` and `resize` (the latter only
+    when it is not ImageNet-C's 0.875 at this size, `default_resize`: stores written before it was recorded
+    resume at that protocol, and Resize 232 and 256 runs get different fingerprints)."""
     resized = getattr(dataset, "resize", None)
-    return {"input_size": side or min(dataset[0][1].shape[-2:]),
-            **({"interpolation": dataset.interpolation.value} if resized else {})}
+    side = side or min(dataset[0][1].shape[-2:])
+    return {"input_size": side, **({"interpolation": dataset.interpolation.value} if resized else {}),
+            **({"resize": resized} if resized and resized != default_resize(side) else {})}
 
 
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
-    """A group of one cell whose images are evaluated as they are."""
-    return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source}})
+    """A group of one cell whose images are evaluated as they are. A clean folder read at a size (the clean cell
+    of a released tree) records it (`read_as`), but only what differs from ImageNet-C's 256/224 bilinear, which
+    is what such cells were computed with before their fingerprint said so."""
+    read = read_as(dataset) if getattr(dataset, "resize", None) else {}
+    return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source,
+                                      **{k: v for k, v in read.items() if IMAGENET_C_READ.get(k) != v}}})
 
 
 class CleanSuite(Suite):
