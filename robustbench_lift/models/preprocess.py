@@ -7,8 +7,9 @@ Sources of each config:
   `interpolation`, `mean`, `std`), of the weights used, or of the architecture's DEFAULT weights for a random or
   file-loaded model (the size the architecture was trained at).
 - timm: `timm.data.resolve_model_data_config(model)` (the pretrained config: `input_size`, `crop_pct`,
-  `interpolation`, `mean`, `std`); the resize is `floor(input_size / crop_pct)`, as timm's eval transform computes
-  it (`timm.data.transforms_factory`, crop mode "center").
+  `crop_mode`, `interpolation`, `mean`, `std`); the resize is `floor(input_size / crop_pct)`, as timm's eval
+  transform computes it (`timm.data.transforms_factory.transforms_imagenet_eval`), and so are the crop modes
+  (`CROP_MODES`; 131 of timm 1.0.31's pretrained configs squash, e.g. every `convnext*_384` fine-tune, 6 border).
 """
 
 import math
@@ -22,14 +23,18 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.models.spec import IMAGENET_MEAN, IMAGENET_STD
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+CROP_MODES = ("center", "squash", "border")
+"""timm's eval crop modes: "center" resizes the shorter side to `resize` and centre-crops; "squash" resizes both
+sides to `resize` (aspect ratio not kept) and centre-crops; "border" resizes the longer side to `resize` and
+centre-crops or pads with the mean colour (`Preprocess.border_fill`) to `input_size`."""
 IMAGENET_RESIZE = 256
 """Shorter side before the 224 centre crop in ImageNet-C's protocol (crop fraction 0.875)."""
 
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize the shorter side to `resize` (`interpolation`), centre-crop `input_size` x `input_size`, scale to
-    [0, 1] and normalise with `mean`, `std` (RGB).
+    """Resize the shorter side to `resize` (`interpolation`; other `crop_mode`s: `CROP_MODES`), centre-crop
+    `input_size` x `input_size`, scale to [0, 1] and normalise with `mean`, `std` (RGB).
 
     `crop_fraction` is `input_size / resize` (timm's `crop_pct`).
     """
@@ -39,6 +44,7 @@ class Preprocess:
     interpolation: str = "bilinear"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    crop_mode: str = "center"
 
     def __post_init__(self) -> None:
         if not 0 < self.input_size <= self.resize:
@@ -47,12 +53,19 @@ class Preprocess:
             raise UsageError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise UsageError(f"mean and std need 3 values each, std > 0; got {self.mean}, {self.std}")
+        if self.crop_mode not in CROP_MODES:
+            raise UsageError(f"crop mode must be one of {CROP_MODES}, got {self.crop_mode!r}")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
 
     @property
     def crop_fraction(self) -> float:
         return self.input_size / self.resize
+
+    @property
+    def border_fill(self) -> tuple[int, int, int]:
+        """uint8 RGB pad colour of crop mode "border": `round(255 * mean)`, timm's."""
+        return border_fill(self.mean)
 
     def as_meta(self) -> dict[str, Any]:
         """Plain fields plus `crop_fraction`, for a model's metadata."""
@@ -62,7 +75,13 @@ class Preprocess:
     def from_meta(cls, meta: Mapping[str, Any]) -> "Preprocess":
         """The preprocessing `as_meta` (or `resolve_model`'s meta) records."""
         return cls(int(meta["input_size"]), int(meta["resize"]), meta["interpolation"], tuple(meta["mean"]),
-                   tuple(meta["std"]))
+                   tuple(meta["std"]), meta.get("crop_mode", "center"))  # metadata written before crop modes: center
+
+
+def border_fill(mean: Sequence[float]) -> tuple[int, int, int]:
+    """uint8 RGB pad colour of crop mode "border" for normalisation `mean`: `round(255 * mean)` (timm's
+    `transforms_imagenet_eval`)."""
+    return tuple(round(255 * v) for v in mean)
 
 
 def default_resize(input_size: int) -> int:
@@ -93,4 +112,4 @@ def from_timm(model: nn.Module) -> Preprocess:
     if height != width:
         raise UsageError(f"{type(model).__name__} expects a {height}x{width} input: only square inputs are supported")
     return Preprocess(height, math.floor(height / config["crop_pct"]), config["interpolation"],
-                      tuple(config["mean"]), tuple(config["std"]))
+                      tuple(config["mean"]), tuple(config["std"]), config.get("crop_mode") or "center")

@@ -214,7 +214,7 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
             model, described = call_factory(rest, kwargs), None
             prep = preprocess.from_timm(model) if hasattr(model, "pretrained_cfg") else preprocess.for_size(224)
         if "mean" in recorded and "std" in recorded:
-            prep = Preprocess(prep.input_size, prep.resize, prep.interpolation, recorded["mean"], recorded["std"])
+            prep = dataclasses.replace(prep, mean=tuple(recorded["mean"]), std=tuple(recorded["std"]))
         if pooling is not None:
             swap_pooling(model, pooling, prep.input_size)
     meta = {"model": name, "source": kind, "spec": spec, "model_args": args,

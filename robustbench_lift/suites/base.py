@@ -26,7 +26,7 @@ from robustbench_lift.data import open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import top1_error, topk_error
 from robustbench_lift.models.preprocess import default_resize
-from robustbench_lift.suites.options import CleanOptions, at_model_size
+from robustbench_lift.suites.options import CleanOptions, at_model_size, reading
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,13 +104,17 @@ class Suite(ABC):
 
 def read_as(dataset: Dataset, side: int | None = None) -> dict[str, Any]:
     """How clean images `dataset` were read: `input_size` (`side`, default the shorter side of its first image: all
-    have one size once resized and cropped) and, if it resizes them, `interpolation` and `resize` (the latter only
-    when it is not ImageNet-C's 0.875 at this size, `default_resize`: stores written before it was recorded
-    resume at that protocol, and Resize 232 and 256 runs get different fingerprints)."""
+    have one size once resized and cropped) and, if it resizes them, `interpolation`, `resize` and `crop_mode`
+    (with its `border_fill` for "border"), each of the latter only when it is not ImageNet-C's (0.875 at this size,
+    `default_resize`; center): stores written before they were recorded resume at that protocol, and Resize 232
+    and 256 runs get different fingerprints."""
     resized = getattr(dataset, "resize", None)
     side = side or min(dataset[0][1].shape[-2:])
+    mode = getattr(dataset, "crop_mode", "center")
     return {"input_size": side, **({"interpolation": dataset.interpolation.value} if resized else {}),
-            **({"resize": resized} if resized and resized != default_resize(side) else {})}
+            **({"resize": resized} if resized and resized != default_resize(side) else {}),
+            **({"crop_mode": mode} if resized and mode != "center" else {}),
+            **({"border_fill": list(dataset.fill)} if resized and mode == "border" else {})}
 
 
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
@@ -131,7 +135,7 @@ class CleanSuite(Suite):
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(data).name)
         options = at_model_size(options)
-        self.source = open_clean(data, options.class_map, options.resize, options.crop, options.interpolation)
+        self.source = open_clean(data, options.class_map, options.resize, options.crop, **reading(options))
         self.read_as = read_as(self.source)
 
     def groups(self) -> list[CellGroup]:

@@ -10,7 +10,7 @@ from corruptions.names import SEVERITIES, expand_corruptions
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, read_as, static_group
-from robustbench_lift.suites.options import CorruptionOptions, at_model_size
+from robustbench_lift.suites.options import CorruptionOptions, at_model_size, reading
 from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
 from robustbench_lift.suites.scaling import check_scaling, corrupt_scaled
 
@@ -84,7 +84,7 @@ class CorruptionSuite(Suite):
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
         self.clean = None if clean is None else open_clean(clean, class_map, options.resize, options.crop,
-                                                           options.interpolation)
+                                                           **reading(options))
         if self.tree is None:
             self.read_as = read_as(self.clean)
             warn_far_size(f"suite c on {data}", self.read_as["input_size"], self.preset, self.scaling)

@@ -47,7 +47,7 @@ from robustbench_lift.data import open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.shift import DIAGONAL, PAIRS, diagonal_agreement, pair_agreement
 from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
-from robustbench_lift.suites.options import ShiftOptions, at_model_size
+from robustbench_lift.suites.options import ShiftOptions, at_model_size, reading
 
 DEFAULT_MODE = "crop"
 DEFAULT_PAIRS = 5
@@ -75,7 +75,7 @@ class ShiftSuite(Suite):
             raise UsageError(f"unknown shift mode {shift_mode!r}: expected one of {', '.join(SHIFT_MODES)}")
         if pairs < 1:
             raise UsageError(f"--pairs must be >= 1, got {pairs}")
-        self.source = open_clean(data, options.class_map, options.resize, options.resize, options.interpolation)
+        self.source = open_clean(data, options.class_map, options.resize, options.resize, **reading(options))
         side = min(self.source[0][1].shape[1:])
         crop = options.crop
         resized = bool(crop and getattr(self.source, "resize", None))  # a folder read at a size: windows of `crop`
@@ -88,7 +88,7 @@ class ShiftSuite(Suite):
         self.canvas = None  # the enlarged canvas, when the asked resize is too small to hold every window
         if resized and self.window + self.max_shift > side:
             self.canvas = self.window + self.max_shift
-            self.source = open_clean(data, options.class_map, self.canvas, self.canvas, options.interpolation)
+            self.source = open_clean(data, options.class_map, self.canvas, self.canvas, **reading(options))
         self.read_as = read_as(self.source, self.window)
         self.seed, self.mode, self.pairs = seed, shift_mode, pairs
 
