@@ -104,3 +104,28 @@ def test_evaluate_sees_timms_pixels_and_records_the_crop_mode(folder: Path, tmp_
     assert fingerprint["crop_mode"] == config["crop_mode"]
     assert fingerprint.get("border_fill") == ([128, 128, 128] if config["crop_mode"] == "border" else None)
 
+
+TESTED = dict(CONFIGS[0], test_input_size=(3, 96, 96), test_crop_pct=1.0)
+"""A config whose published accuracy (timm's `validate.py`, `use_test_size`) is measured at another size and crop."""
+
+
+def test_test_size_is_timms_validate_protocol(folder: Path, tmp_path: Path) -> None:
+    import sys
+
+    from robustbench_lift.engine import evaluate
+    from robustbench_lift.errors import UsageError
+
+    prep = from_timm(Configured(TESTED), test_size=True)
+    config = timm_data.resolve_data_config(pretrained_cfg=TESTED, use_test_size=True)
+    assert (prep.input_size, prep.resize, prep.crop_mode) == (96, 96, "center")
+    transform = timm_data.create_transform(**config)
+    expected = torch.stack([transform(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*/*.png"))])
+    (tmp_path / "net.py").write_text(FACTORY.replace("{CONFIG}", repr(TESTED)))
+    frame = evaluate(f"{tmp_path / 'net.py'}:build", "clean", folder, test_size=True, progress=False)
+    module = next(m for name, m in sys.modules.items() if name.startswith("_liftbench_factory_")
+                  and getattr(m, "__file__", None) == str(tmp_path / "net.py"))
+    assert np.abs((torch.cat(module.SEEN).float() - expected).numpy()).max() < 1e-5
+    fingerprint = frame["fingerprint"][0]
+    assert (fingerprint["input_size"], fingerprint["resize"]) == (96, 96)  # told apart from the train-size cells
+    with pytest.raises(UsageError, match="test_size"):
+        evaluate("demo-lift", "clean", "demo", test_size=True, limit=4, progress=False)

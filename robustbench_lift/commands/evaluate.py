@@ -99,6 +99,8 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "ImageNet 256]")
 @click.option("--crop", type=NON_NEGATIVE, help="Clean images: center crop (0: keep).  [default: the model's input "
               "size, ImageNet 224]")
+@click.option("--test-size", is_flag=True, help="timm models: their config's test_input_size / test_crop_pct "
+              "(timm's validate.py, the protocol of its published accuracy tables); recorded in the cells.")
 @click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")
 @click.option("--overwrite", is_flag=True, help="Recompute cells stored with other settings.")
 @click.option("--export", type=click.Path(), help="Also write all stored cells to this .csv or .json file.")

@@ -103,11 +103,13 @@ def from_torchvision(weights: Any) -> Preprocess:
                       tuple(transform.mean), tuple(transform.std))
 
 
-def from_timm(model: nn.Module) -> Preprocess:
-    """The preprocessing of a timm model's pretrained config (square inputs only)."""
+def from_timm(model: nn.Module, test_size: bool = False) -> Preprocess:
+    """The preprocessing of a timm model's pretrained config (square inputs only); with `test_size`, the config's
+    `test_input_size` and `test_crop_pct` where it has them: what timm's `validate.py` evaluates by default
+    (`use_test_size`), so what its published accuracy tables report."""
     import timm.data
 
-    config = timm.data.resolve_model_data_config(model)
+    config = timm.data.resolve_model_data_config(model, use_test_size=test_size)
     _, height, width = config["input_size"]
     if height != width:
         raise UsageError(f"{type(model).__name__} expects a {height}x{width} input: only square inputs are supported")
