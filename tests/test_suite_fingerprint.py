@@ -55,3 +55,17 @@ def test_store_written_before_resumes_and_refuses_another_resize(root: Path, tmp
     assert resumed["run_id"].tolist() == [1, 1] and clean_cell(resumed) == legacy
     with pytest.raises(UsageError, match=r"resize: stored None, now 232"):
         evaluate(tiny_model(), "c", root / "tiny-c", resize=232, **run)
+
+
+def test_release_clean_protocol_reads_the_clean_counterpart_as_imagenet_c_test_py(root: Path) -> None:
+    """Issue 28.4: a model whose own resize is 232 gets, with `clean_protocol="release"`, the clean cell of
+    Resize 256 + CenterCrop 224 (hendrycks' test.py), fingerprint and predictions alike."""
+    options = dict(C_CELLS, clean=root / "clean")
+    release = evaluate(tiny_model(), "c", root / "tiny-c", resize=232, clean_protocol="release", **options)
+    at_256 = evaluate(tiny_model(), "c", root / "tiny-c", resize=256, **options)
+    own = evaluate(tiny_model(), "c", root / "tiny-c", resize=232, **options)
+    assert clean_cell(release) == clean_cell(at_256) != clean_cell(own)
+    clean = [frame.loc[frame["corruption"] == "clean", "predictions"].iloc[0] for frame in (release, at_256)]
+    assert (clean[0] == clean[1]).all()
+    with pytest.raises(UsageError, match="clean protocol 'release' applies to the clean counterpart"):
+        evaluate(tiny_model(), "c", root / "clean", clean_protocol="release", **C_CELLS)

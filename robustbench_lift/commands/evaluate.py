@@ -99,6 +99,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
               "ImageNet 256]")
 @click.option("--crop", type=NON_NEGATIVE, help="Clean images: center crop (0: keep).  [default: the model's input "
               "size, ImageNet 224]")
+@click.option("--clean-protocol", type=click.Choice(["model", "release"]), help="Suite c on a released tree: "
+              "read its --clean images as the model does, or as ImageNet-C's test.py (Resize 256, CenterCrop 224), "
+              "the clean error of the published relative mCE.  [default: model]")
 @click.option("--test-size", is_flag=True, help="timm models: their config's test_input_size / test_crop_pct "
               "(timm's validate.py, the protocol of its published accuracy tables); recorded in the cells.")
 @click.option("--out", default="results.db", show_default=True, type=click.Path(), help="SQLite results store.")

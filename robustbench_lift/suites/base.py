@@ -13,7 +13,7 @@ the others. `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T 
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +23,11 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from robustbench_lift.data import open_clean
+from robustbench_lift.data.imagefolder import CLEAN_CROP, CLEAN_RESIZE
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import top1_error, topk_error
 from robustbench_lift.models.preprocess import default_resize
-from robustbench_lift.suites.options import CleanOptions, at_model_size, reading
+from robustbench_lift.suites.options import CleanOptions, CorruptionOptions, at_model_size, reading
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,6 +116,25 @@ def read_as(dataset: Dataset, side: int | None = None) -> dict[str, Any]:
             **({"resize": resized} if resized and resized != default_resize(side) else {}),
             **({"crop_mode": mode} if resized and mode != "center" else {}),
             **({"border_fill": list(dataset.fill)} if resized and mode == "border" else {})}
+
+
+CLEAN_PROTOCOLS = ("model", "release")
+
+
+def clean_protocol(options: CorruptionOptions, released: bool, data: str | Path) -> CorruptionOptions:
+    """`options` whose clean images are read by `options.clean_protocol`: "model" (default) as they say, "release"
+    as ImageNet-C's test.py read them (Resize 256, CenterCrop 224, bilinear): the clean error of the published
+    relative mCE. Only for the clean counterpart of a released tree (`released`); on the fly the clean images are
+    what is corrupted, read by `resize`/`crop`."""
+    protocol = options.clean_protocol or "model"
+    if protocol not in CLEAN_PROTOCOLS:
+        raise UsageError(f"unknown clean protocol {protocol!r}: expected one of {', '.join(CLEAN_PROTOCOLS)}")
+    if protocol == "model":
+        return options
+    if not released:
+        raise UsageError(f"clean protocol {protocol!r} applies to the clean counterpart of a released tree; {data} "
+                         "is corrupted on the fly: set --resize/--crop instead")
+    return replace(options, resize=CLEAN_RESIZE, crop=CLEAN_CROP, interpolation="bilinear", crop_mode="center")
 
 
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:

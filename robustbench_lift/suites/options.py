@@ -53,8 +53,10 @@ class CleanOptions(SuiteOptions):
 class CorruptionOptions(SuiteOptions):
     """Suite `c`: `corruptions` (names or subsets, default the 15 common), `severities` (default 1-5), the
     `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and severity `preset` ("imagenet" or
-    "cifar"), and the `severity_scaling` of pixel constants at other sizes than the preset's ("none", the default,
-    or "area"; `suites.scaling`)."""
+    "cifar"), the `severity_scaling` of pixel constants at other sizes than the preset's ("none", the default,
+    or "area"; `suites.scaling`), and the `clean_protocol` of a released tree's clean counterpart ("model", the
+    default: the model's own preprocessing, e.g. Resize 232 for torchvision's V2 weights; "release": ImageNet-C's
+    test.py, Resize 256 + CenterCrop 224 bilinear, whose clean error relative mCE was published with)."""
 
     clean: str | Path | None = None
     corruptions: Sequence[str] | None = None
@@ -62,6 +64,7 @@ class CorruptionOptions(SuiteOptions):
     backend: str = "auto"
     preset: str | None = None
     severity_scaling: str | None = None
+    clean_protocol: str | None = None
 
 
 @dataclass(frozen=True)
