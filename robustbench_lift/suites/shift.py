@@ -7,10 +7,10 @@ canvas is not larger than `crop` (CIFAR: 32 px inputs). `max_shift` defaults to 
 folder at least Zhang's range at the window's size (`zhang_max_shift`: 32 at 224, 41 at 288). A folder's canvas
 always holds every window: when `resize` is smaller than `crop + max_shift` (a model's own preprocessing:
 torchvision's V2 weights 232/224, timm's crop_pct 1.0 224/224) the images are read at `crop + max_shift`
-instead (256 for 224 px windows: Zhang's protocol) and the cells record it as `canvas`; otherwise up to 99 %
-of the crop pairs would read 20-35 px of zeros. Windows that run past an array's canvas read zeros
-(`shift_mode="crop"`, what pad-then-crop gives) or wrap around (`"circular"`); inside it the two agree, so on
-folders the mode changes nothing. Cells, all from one pass over the data:
+instead (256 for 224 px windows: Zhang's protocol) and the cells record it as `canvas`; otherwise 99.1 % (V2)
+to ~100 % (crop_pct 1.0) of the crop pairs would read up to 20-27 px of zeros. Windows that run past an
+array's canvas read zeros (`shift_mode="crop"`, what pad-then-crop gives) or wrap around (`"circular"`); inside
+it the two agree, so on folders the mode changes nothing. Cells, all from one pass over the data:
 
 - `("pairs", 0)`: `pairs` pairs of windows per image at offsets (row, col) uniform in `{0..max_shift-1}^2`, drawn
   per image from a generator seeded by `derive_seed(seed, "shift-pairs", 0, index)` (`corruptions.shift.
