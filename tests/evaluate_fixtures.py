@@ -145,3 +145,13 @@ def bordered_set(size: int = 32, border: int = 8) -> tuple[torch.Tensor, torch.T
     canvas = torch.zeros(len(photos), 3, size, size, dtype=torch.uint8)
     canvas[:, :, border:size - border, border:size - border] = photos
     return canvas, labels
+
+
+def evaluate_named(model, suite: str, data, **values):
+    """`evaluate` with its options named as their fields, split into the typed options as the command line and
+    `--config` split them (`engine.options.split_options`)."""
+    from robustbench_lift.engine import evaluate
+    from robustbench_lift.engine.options import split_options
+
+    run, options, suites = split_options(suite, values)
+    return evaluate(model, suites[0] if len(suites) == 1 else suites, data, run=run, options=options)

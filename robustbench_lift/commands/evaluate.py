@@ -61,6 +61,8 @@ MODEL_FIELDS = {
                        "depth=18."),
     "pool": dict(help="Swap the pooling of the model(s), e.g. lift, blur5 (any ConvNet; zoo names: their variant)."),
     "num_classes": dict(type=CLASSES, help="Classes of the model's head.  [default: the checkpoint's, else 1000]"),
+    "test_size": dict(is_flag=True, help="timm models: their config's test_input_size / test_crop_pct (timm's "
+                      "validate.py, the protocol of its published accuracy tables); recorded in the cells."),
 }
 SUITE_FIELDS = {
     "dataset": dict(decls=("--dataset-name",), help="Name of the data set in the store.  [default: the --data folder "
@@ -71,6 +73,9 @@ SUITE_FIELDS = {
     "crop": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: center crop (0: keep).  [default: the model's "
                  "input size, ImageNet 224]"),
     "clean": dict(help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE)."),
+    "clean_protocol": dict(type=click.Choice(["model", "release"]), help="Suite c on a released tree: read its --clean "
+                           "images as the model does, or as ImageNet-C's test.py (Resize 256, CenterCrop 224), the "
+                           "clean error of the published relative mCE.  [default: model]"),
     "corruptions": dict(type=COMMA_LIST, help="Comma-separated names or subsets: common, validation, all (ImageNet-C's "
                         "19), noise, blur, weather, digital, 3dcc, cbar.  [default: common]"),
     "severities": dict(type=COMMA_LIST, callback=_levels("--severities", SEVERITIES),
@@ -133,7 +138,7 @@ def _params() -> list[click.Parameter]:
                      help="all = c, p and shift."),
         click.Option(["--data"], required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean "
                      "folder, CIFAR pickles or 'demo'."),
-        *field_options(suites, SUITE_FIELDS, hidden={"interpolation"}),
+        *field_options(suites, SUITE_FIELDS, hidden={"interpolation", "crop_mode", "border_fill"}),
         *field_options([RunOptions], RUN_FIELDS, hidden={"chunk"}),
         click.Option(["--export"], type=click.Path(), help="Also write all stored cells to this .csv or .json file."),
         click.Option(["--bootstrap"], default=1000, show_default=True, type=NON_NEGATIVE,

@@ -51,7 +51,7 @@ def _params() -> list[click.Parameter]:
         config_option(),
         click.Option(["--model"], required=True, help="Zoo name (demo-lift, cifar_resnet18-blur, resnet50-lift), "
                      "torchvision:<name>, timm:<name>, path/to/file.py:factory or package.module:factory."),
-        *field_options([ModelOptions], MODEL_FIELDS, hidden={"name", "mean", "std"}),
+        *field_options([ModelOptions], MODEL_FIELDS, hidden={"name", "mean", "std", "test_size"}),
         click.Option(["--data"], required=True, help="'demo', 'demo-seg', a CIFAR-10/100 pickle folder, an ImageFolder "
                      "train tree, or a segmentation folder (PASCAL VOC 2012, Cityscapes, ADE20K, images/ + masks/)."),
         click.Option(["--out"], required=True, type=click.Path(file_okay=False),

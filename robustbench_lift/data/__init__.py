@@ -54,9 +54,10 @@ def detect_layout(path: str | Path) -> str:
 
 
 def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize: int | None = CLEAN_RESIZE,
-               crop: int | None = CLEAN_CROP, interpolation: str = "bilinear") -> Dataset:
-    """The clean data set at `path`: an image folder (resized with `interpolation`), CIFAR test pickles, or
-    `"demo"` (arrays: used as they are)."""
+               crop: int | None = CLEAN_CROP, interpolation: str = "bilinear", crop_mode: str = "center",
+               fill: tuple[int, int, int] = (0, 0, 0)) -> Dataset:
+    """The clean data set at `path`: an image folder (resized with `interpolation` in `crop_mode`, `ImageFolder`),
+    CIFAR test pickles, or `"demo"` (arrays: used as they are)."""
     layout = detect_layout(path)
     if layout == DEMO:
         from robustbench_lift.data.demo import demo_dataset
@@ -68,7 +69,7 @@ def open_clean(path: str | Path, class_map: dict[str, int] | None = None, resize
     if layout != "folder":
         raise UsageError(f"{path} is a {layout} corruption or perturbation set, expected clean images "
                          "(<class>/<image>, CIFAR test pickles or demo)")
-    return ImageFolder(path, class_map, resize, crop, interpolation)
+    return ImageFolder(path, class_map, resize, crop, interpolation, crop_mode, fill)
 
 
 def evenly_spaced(total: int, limit: int | None) -> np.ndarray:

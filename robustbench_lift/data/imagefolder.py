@@ -90,18 +90,35 @@ def class_indices(root: Path, class_map: dict[str, int] | None = None) -> dict[s
     return {name: class_map[name] for name in folders}
 
 
+def resized_size(height: int, width: int, resize: int, crop_mode: str = "center") -> tuple[int, int]:
+    """(height, width) of a `height` x `width` image resized to `resize` in `crop_mode`: "center" the shorter side
+    (torchvision's `Resize(n)`: longer `int(n * long / short)`), "squash" both, "border" the longer one (timm's
+    `ResizeKeepRatio(longest=1)`: each side `round(side / ratio)`, ratio = longer side / `resize`)."""
+    if crop_mode == "squash":
+        return resize, resize
+    if crop_mode == "border":
+        ratio = max(height, width) / resize
+        return round(height / ratio), round(width / ratio)
+    short, long = sorted((width, height))
+    scaled = (resize, int(resize * long / short))
+    return scaled[::-1] if width <= height else scaled
+
+
 class ImageFolder(Dataset):
     """Images of `<root>/<class>/<image>`; item `i` is `(i, uint8 (3, H, W), label)` in sorted (class, file) order.
 
     `resize`: shorter side after resizing (None: keep) with `interpolation` (a torchvision `InterpolationMode`
     value: "bilinear", "bicubic", ...; Pillow's antialiased filters); `crop`: center-crop side (None: keep).
+    `crop_mode`: timm's eval crop modes (`models.preprocess.CROP_MODES`, `resized_size`): "squash" resizes both
+    sides to `resize`, "border" the longer one and pads to `crop` with `fill` (uint8 RGB) before cropping.
     Without both, every image must have the size of the first one (checked per image, naming the file that
     differs).
     """
 
     def __init__(self, root: str | Path, class_map: dict[str, int] | None = None,
                  resize: int | None = CLEAN_RESIZE, crop: int | None = CLEAN_CROP,
-                 interpolation: str = "bilinear") -> None:
+                 interpolation: str = "bilinear", crop_mode: str = "center",
+                 fill: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UsageError(f"image folder {self.root} not found: expected <root>/<class>/<image> files")
@@ -112,6 +129,7 @@ class ImageFolder(Dataset):
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
         self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
+        self.crop_mode, self.fill = crop_mode, tuple(fill)
         self._sizes: dict[int, tuple[int, int]] = {}  # resized_sizes: headers read once
         self.expected_size = None if resize or crop else tuple(self._read(0).shape[1:])
 
@@ -133,7 +151,12 @@ class ImageFolder(Dataset):
     def _read(self, index: int) -> Tensor:
         image = open_rgb(self.root / self.samples[index][0])
         if self.resize:
-            image = TF.resize(image, self.resize, interpolation=self.interpolation)
+            size = self.resize if self.crop_mode == "center" else \
+                list(resized_size(image.height, image.width, self.resize, self.crop_mode))
+            image = TF.resize(image, size, interpolation=self.interpolation)
+        if self.crop and self.crop_mode == "border":  # timm's CenterCropOrPad: pad with the mean colour first
+            pad_w, pad_h = max(self.crop - image.width, 0), max(self.crop - image.height, 0)
+            image = TF.pad(image, [pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2], fill=self.fill)
         if self.crop:
             image = TF.center_crop(image, self.crop)
         return TF.pil_to_tensor(image)
@@ -147,9 +170,7 @@ class ImageFolder(Dataset):
             if index not in self._sizes:
                 height, width = image_size(self.root / self.samples[index][0])
                 if self.resize:
-                    short, long = sorted((width, height))
-                    scaled = (self.resize, int(self.resize * long / short))
-                    width, height = scaled if width <= height else scaled[::-1]
+                    height, width = resized_size(height, width, self.resize, self.crop_mode)
                 self._sizes[index] = (height, width)
         return torch.tensor([self._sizes[i] for i in indices.tolist()], dtype=torch.int64).view(-1, 2)
 

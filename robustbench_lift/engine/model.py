@@ -61,13 +61,15 @@ def prepare_model(model: str | nn.Module, options: ModelOptions = ModelOptions()
         if weights is not None or options.pool is not None or options.model_args:
             raise UsageError("weights=, pool= and model_args= go with a model name; for a module, load its state "
                              "dict or call models.swap_pooling(module, pool) yourself")
+        if options.test_size:
+            raise UsageError("test_size= goes with a timm model name (its pretrained config's test size)")
         module, name, mean, std = model, type(model).__name__, IMAGENET_MEAN, IMAGENET_STD
         num_classes = num_classes or _output_classes(model)
         if num_classes is None:
             raise UsageError(f"cannot tell how many classes {type(model).__name__} predicts: pass num_classes")
     else:
         module, meta = resolve_model(model, weights=weights, model_args=options.model_args, pool=options.pool,
-                                     num_classes=num_classes, seed=seed)
+                                     num_classes=num_classes, seed=seed, test_size=options.test_size)
         name, num_classes, preprocess = meta["model"], meta["num_classes"], Preprocess.from_meta(meta)
         mean, std = preprocess.mean, preprocess.std
     identity = file_sha256(weights) if weights is not None and Path(weights).is_file() else state_dict_sha256(module)

@@ -58,7 +58,9 @@ class ModelOptions:
     (`models.sources.resolve_model`: zoo, `torchvision:`, `timm:`, `file.py:factory`), its builder's keyword
     `model_args` and a `pool` to swap in (`"lift"`); the store `name` (default: the canonical name, or a module's
     class name), `num_classes` (default: the checkpoint's, the builder's, or a module's last Linear's outputs)
-    and normalisation `mean`/`std` (default: the model's own config, else ImageNet's)."""
+    and normalisation `mean`/`std` (default: the model's own config, else ImageNet's); `test_size`: a timm model
+    at its config's `test_input_size` / `test_crop_pct` (timm's `validate.py`, the protocol of its published
+    accuracy tables) instead of its eval size (the cells record the size read)."""
 
     weights: str | Path | None = None
     model_args: Mapping[str, Any] | None = None
@@ -67,6 +69,7 @@ class ModelOptions:
     num_classes: int | None = None
     mean: Sequence[float] | None = None
     std: Sequence[float] | None = None
+    test_size: bool = False
 
 
 def split_options(suite: str, values: Mapping[str, Any]) -> tuple[RunOptions, ModelOptions, list[SuiteOptions]]:

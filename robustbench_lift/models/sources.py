@@ -179,7 +179,7 @@ def _timm(name: str, weights: Any, kwargs: dict[str, Any]) -> tuple[nn.Module, P
 
 def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, Any] | None = None,
                   pool: str | Pooling | None = None, num_classes: int | None = None,
-                  seed: int = 0) -> tuple[nn.Module, dict[str, Any]]:
+                  seed: int = 0, test_size: bool = False) -> tuple[nn.Module, dict[str, Any]]:
     """Build the model `spec` names (module doc), with its metadata.
 
     Args:
@@ -190,6 +190,7 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
         pool: swap the pooling (`"lift"`, `"blur5"`, a `Pooling`); zoo names: the zoo's variant.
         num_classes: classes of the head (default: the checkpoint's recorded count, else the builder's).
         seed: seed of the random initialisation (model and new pools); the global RNG is left untouched.
+        test_size: a timm config's test size and crop (`preprocess.from_timm`, timm's `validate.py` protocol).
 
     Returns `(model, meta)`; meta (also `model.liftbench_meta`) holds `model` (the canonical name), `source`,
     `spec`, `model_args`, `pool`, `pool_kwargs`, `num_classes`, `weights` (a description), the preprocessing
@@ -198,6 +199,9 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
     """
     args, pooling = dict(model_args or {}), parse_pool(pool) if pool is not None else None
     kind, rest = _kind(spec)
+    if kind == "zoo" and test_size:
+        raise UsageError(f"test_size is timm's published-accuracy protocol (validate.py): {spec} is a zoo model; "
+                         "drop --test-size")
     if kind == "zoo":
         return _resolve_zoo(rest, _zoo_spec(rest, args, pooling), pooling is not None, weights, args, num_classes,
                             seed)
@@ -220,8 +224,13 @@ def resolve_model(spec: str, *, weights: Any = None, model_args: Mapping[str, An
                 raise UsageError(f"{spec} has no published weights: pass a checkpoint file, not {weights!r}")
             model, described = call_factory(rest, kwargs), None
             prep = preprocess.from_timm(model) if hasattr(model, "pretrained_cfg") else preprocess.for_size(224)
+        if test_size:
+            if not hasattr(model, "pretrained_cfg"):
+                raise UsageError(f"test_size is timm's published-accuracy protocol (validate.py): {spec} has no timm "
+                                 "pretrained config; drop --test-size")
+            prep = preprocess.from_timm(model, test_size=True)
         if "mean" in recorded and "std" in recorded:
-            prep = Preprocess(prep.input_size, prep.resize, prep.interpolation, recorded["mean"], recorded["std"])
+            prep = dataclasses.replace(prep, mean=tuple(recorded["mean"]), std=tuple(recorded["std"]))
         if pooling is not None:
             swap_pooling(model, pooling, prep.input_size)
     meta = {"model": name, "source": kind, "spec": spec, "model_args": args,

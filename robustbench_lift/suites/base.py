@@ -13,7 +13,7 @@ the others. `CellGroup.prepare` may return inputs of shape `(B, T, 3, H, W)` (T 
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +23,19 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from robustbench_lift.data import open_clean
+from robustbench_lift.data.imagefolder import CLEAN_CROP, CLEAN_RESIZE
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import top1_error, topk_error
-from robustbench_lift.suites.options import CleanOptions, at_model_size
+from robustbench_lift.models.preprocess import default_resize
+from robustbench_lift.suites.options import CleanOptions, CorruptionOptions, at_model_size, reading
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CLEAN = ("clean", 0)
+IMAGENET_C_READ = {"input_size": 224, "interpolation": "bilinear"}
+"""`read_as` of ImageNet-C's clean protocol (Resize 256, CenterCrop 224, bilinear): omitted from the clean cell of
+a released tree, whose fingerprint did not record it before."""
 InputFn = Callable[[Tensor, Tensor, tuple[str, int]], Tensor]
 """`(uint8 batch on the device, int64 image indices (B,), cell) -> images (B, [T,] 3, H, W)` (uint8 or float in
 [0, 1]) that the model sees for that cell."""
@@ -80,7 +85,7 @@ class Suite(ABC):
     rescore = False
     read_as: dict[str, Any] = {}
     """How the clean images the model's inputs are made from were read, recorded in every cell's fingerprint
-    (`read_as`): `input_size` (their side) and, when resized, `interpolation`; empty for released trees."""
+    (`read_as`); empty for released trees (their clean cell records its own: `static_group`)."""
 
     def __init__(self, dataset: str) -> None:
         self.dataset = dataset
@@ -99,16 +104,46 @@ class Suite(ABC):
 
 
 def read_as(dataset: Dataset, side: int | None = None) -> dict[str, Any]:
-    """`{"input_size": side, ["interpolation": ...]}` of clean images `dataset`; `side` defaults to the shorter
-    side of its first image (all have one size once resized and cropped); interpolation if it resizes them."""
+    """How clean images `dataset` were read: `input_size` (`side`, default the shorter side of its first image: all
+    have one size once resized and cropped) and, if it resizes them, `interpolation`, `resize` and `crop_mode`
+    (with its `border_fill` for "border"), each of the latter only when it is not ImageNet-C's (0.875 at this size,
+    `default_resize`; center): stores written before they were recorded resume at that protocol, and Resize 232
+    and 256 runs get different fingerprints."""
     resized = getattr(dataset, "resize", None)
-    return {"input_size": side or min(dataset[0][1].shape[-2:]),
-            **({"interpolation": dataset.interpolation.value} if resized else {})}
+    side = side or min(dataset[0][1].shape[-2:])
+    mode = getattr(dataset, "crop_mode", "center")
+    return {"input_size": side, **({"interpolation": dataset.interpolation.value} if resized else {}),
+            **({"resize": resized} if resized and resized != default_resize(side) else {}),
+            **({"crop_mode": mode} if resized and mode != "center" else {}),
+            **({"border_fill": list(dataset.fill)} if resized and mode == "border" else {})}
+
+
+CLEAN_PROTOCOLS = ("model", "release")
+
+
+def clean_protocol(options: CorruptionOptions, released: bool, data: str | Path) -> CorruptionOptions:
+    """`options` whose clean images are read by `options.clean_protocol`: "model" (default) as they say, "release"
+    as ImageNet-C's test.py read them (Resize 256, CenterCrop 224, bilinear): the clean error of the published
+    relative mCE. Only for the clean counterpart of a released tree (`released`); on the fly the clean images are
+    what is corrupted, read by `resize`/`crop`."""
+    protocol = options.clean_protocol or "model"
+    if protocol not in CLEAN_PROTOCOLS:
+        raise UsageError(f"unknown clean protocol {protocol!r}: expected one of {', '.join(CLEAN_PROTOCOLS)}")
+    if protocol == "model":
+        return options
+    if not released:
+        raise UsageError(f"clean protocol {protocol!r} applies to the clean counterpart of a released tree; {data} "
+                         "is corrupted on the fly: set --resize/--crop instead")
+    return replace(options, resize=CLEAN_RESIZE, crop=CLEAN_CROP, interpolation="bilinear", crop_mode="center")
 
 
 def static_group(dataset: Dataset, cell: tuple[str, int], source: str) -> CellGroup:
-    """A group of one cell whose images are evaluated as they are."""
-    return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source}})
+    """A group of one cell whose images are evaluated as they are. A clean folder read at a size (the clean cell
+    of a released tree) records it (`read_as`), but only what differs from ImageNet-C's 256/224 bilinear, which
+    is what such cells were computed with before their fingerprint said so."""
+    read = read_as(dataset) if getattr(dataset, "resize", None) else {}
+    return CellGroup(dataset, {cell: {"data": dataset.fingerprint(), "images": len(dataset), "source": source,
+                                      **{k: v for k, v in read.items() if IMAGENET_C_READ.get(k) != v}}})
 
 
 class CleanSuite(Suite):
@@ -120,7 +155,7 @@ class CleanSuite(Suite):
                  device: str | torch.device = "cpu") -> None:
         super().__init__(options.dataset or Path(data).name)
         options = at_model_size(options)
-        self.source = open_clean(data, options.class_map, options.resize, options.crop, options.interpolation)
+        self.source = open_clean(data, options.class_map, options.resize, options.crop, **reading(options))
         self.read_as = read_as(self.source)
 
     def groups(self) -> list[CellGroup]:

@@ -9,8 +9,8 @@ from torch.utils.data import Dataset
 from corruptions.names import SEVERITIES, expand_corruptions
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
-from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, read_as, static_group
-from robustbench_lift.suites.options import CorruptionOptions, at_model_size
+from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, clean_protocol, read_as, static_group
+from robustbench_lift.suites.options import CorruptionOptions, at_model_size, reading
 from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
 from robustbench_lift.suites.scaling import check_scaling, corrupt_scaled
 
@@ -56,6 +56,7 @@ class CorruptionSuite(Suite):
         options = at_model_size(options)
         self.layout = detect_layout(data)
         on_the_fly = self.layout not in ("imagenet-c", "cifar-c")
+        options = clean_protocol(options, not on_the_fly, data)
         if options.preset is not None and not on_the_fly:
             raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a pre-rendered "
                              f"{self.layout} tree, whose constants are fixed: drop the preset")
@@ -84,7 +85,7 @@ class CorruptionSuite(Suite):
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
         self.clean = None if clean is None else open_clean(clean, class_map, options.resize, options.crop,
-                                                           options.interpolation)
+                                                           **reading(options))
         if self.tree is None:
             self.read_as = read_as(self.clean)
             warn_far_size(f"suite c on {data}", self.read_as["input_size"], self.preset, self.scaling)

@@ -29,7 +29,9 @@ class SuiteOptions:
     `class_map`: JSON/text file or dict class folder -> index; `resize`/`crop`: clean images' shorter side and
     centre crop (`None`: keep; `MODEL`, the default: the model's own preprocessing, `at_model_size`: the zoo's
     ImageNet models 256/224, a timm model its pretrained config, e.g. 329/288) and the resize's `interpolation`
-    ("bilinear", "bicubic", ...; `MODEL`: the model's). Generated inputs (corruptions, perturbations, shifts) are
+    ("bilinear", "bicubic", ...; `MODEL`: the model's), timm's `crop_mode` ("center", "squash", "border";
+    `models.preprocess.CROP_MODES`; `MODEL`: the model's, else center) and the `border_fill` (uint8 RGB) of
+    "border" (default: the model's `round(255 * mean)`). Generated inputs (corruptions, perturbations, shifts) are
     made from these images, so at the model's size.
     """
 
@@ -38,6 +40,8 @@ class SuiteOptions:
     resize: int | str | None = MODEL
     crop: int | str | None = MODEL
     interpolation: str = MODEL
+    crop_mode: str = MODEL
+    border_fill: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,14 @@ class CorruptionFields(SuiteOptions):
 
 @dataclass(frozen=True)
 class CorruptionOptions(CorruptionFields):
-    """Suite `c`: the `CorruptionFields`, and the `severity_scaling` of pixel constants at other sizes than the
-    preset's ("none", the default, or "area"; `suites.scaling`)."""
+    """Suite `c`: the `CorruptionFields`, the `severity_scaling` of pixel constants at other sizes than the
+    preset's ("none", the default, or "area"; `suites.scaling`), and the `clean_protocol` of a released tree's
+    clean counterpart ("model", the default: the model's own preprocessing, e.g. Resize 232 for torchvision's V2
+    weights; "release": ImageNet-C's test.py, Resize 256 + CenterCrop 224 bilinear, whose clean error relative
+    mCE was published with)."""
 
     severity_scaling: str | None = None
+    clean_protocol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,25 @@ def options_for(cls: type[SuiteOptions], suite: str, **flat: Any) -> SuiteOption
 
 
 def at_model_size(options: SuiteOptions, input_size: int | None = None, resize: int | None = None,
-                  interpolation: str | None = None) -> SuiteOptions:
+                  interpolation: str | None = None, crop_mode: str | None = None,
+                  border_fill: Sequence[int] | None = None) -> SuiteOptions:
     """`options` with each `MODEL` value replaced by the model's (`models.Preprocess`): `crop` by `input_size`,
-    `resize` by `resize`, `interpolation` by `interpolation`; without a model's (an `nn.Module`), ImageNet's
-    protocol: 256/224, bilinear."""
+    `resize` by `resize`, `interpolation` by `interpolation`, `crop_mode` by `crop_mode`, and an unset
+    `border_fill` by `border_fill`; without a model's (an `nn.Module`), ImageNet's protocol: 256/224, bilinear,
+    center (border fill: ImageNet's mean)."""
     from robustbench_lift.data.imagefolder import CLEAN_CROP, CLEAN_RESIZE
+    from robustbench_lift.models.preprocess import border_fill as mean_fill
+    from robustbench_lift.models.spec import IMAGENET_MEAN
 
     sizes = {"resize": resize or CLEAN_RESIZE, "crop": input_size or CLEAN_CROP,
-             "interpolation": interpolation or "bilinear"}
-    return replace(options, **{k: v for k, v in sizes.items() if getattr(options, k) == MODEL})
+             "interpolation": interpolation or "bilinear", "crop_mode": crop_mode or "center"}
+    fill = options.border_fill or border_fill or mean_fill(IMAGENET_MEAN)
+    return replace(options, border_fill=tuple(fill),
+                   **{k: v for k, v in sizes.items() if getattr(options, k) == MODEL})
+
+
+def reading(options: SuiteOptions) -> dict[str, Any]:
+    """The keywords of `data.open_clean` besides the sizes: `interpolation`, `crop_mode`, `fill` (resolved
+    `options`, `at_model_size`)."""
+    return {"interpolation": options.interpolation, "crop_mode": options.crop_mode,
+            "fill": tuple(options.border_fill or (0, 0, 0))}

@@ -39,7 +39,7 @@ from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
 from robustbench_lift.suites.base import CellGroup, InputFn, Suite, read_as
-from robustbench_lift.suites.options import PerturbationOptions, at_model_size
+from robustbench_lift.suites.options import PerturbationOptions, at_model_size, reading
 from robustbench_lift.suites.p_baseline import load_p_baseline
 from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
 
@@ -85,7 +85,7 @@ class PerturbationSuite(Suite):
                 raise UsageError(f"resized image folders need a crop (frames of images of different sizes are cut "
                                  f"to one size), got resize={resize}, crop={crop}")
             window = (source_window(crop, self.preset),) * 2 if self.whole else None
-            self.source = open_clean(data, options.class_map, resize, window, options.interpolation)
+            self.source = open_clean(data, options.class_map, resize, window, **reading(options))
             side = min(self.source[0][1].shape[-2:])
             self.read_as = read_as(self.source, crop if crop and (self.whole or crop < side) else side)
             warn_far_size(f"suite p on {data}", self.read_as["input_size"], self.preset, scaling=None)
