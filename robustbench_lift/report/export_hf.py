@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from robustbench_lift.errors import UsageError
+from robustbench_lift.report.aggregate import SUMMARIZERS
 from robustbench_lift.report.export_common import ON_THE_FLY_NOTE, export_settings, settings_line
 from robustbench_lift.report.summary import METRICS
 
@@ -39,8 +40,8 @@ def _results(cells: pd.DataFrame, summaries: pd.DataFrame) -> list[tuple[dict[st
             group = cells[(cells["suite"] == summary["suite"]) & (cells["dataset"] == summary["dataset"])]
             rows.append((summary, values, export_settings(group)))
     if not rows:
-        raise UsageError(f"{cells['label'].iloc[0]} has no summarised metric to export; suites with metrics: "
-                         "c, clean, p, shift, seg")
+        raise UsageError(f"{cells['label'].iloc[0]} has no summarised metric to export; evaluate a suite with "
+                         f"metrics first ({', '.join(SUMMARIZERS)})")
     return rows
 
 
