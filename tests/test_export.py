@@ -153,3 +153,15 @@ def test_several_models_need_model(store, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["export", str(store), "--format", "robustbench", "--model", "net-a", "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 0 and (tmp_path / "o" / "net-a.json").is_file()
+
+
+def test_robustbench_needs_one_data_set_of_corruption_cells(store):
+    frame = load(store)
+    net_a = frame[frame["model"] == "net-a"]
+    twice = pd.concat([frame, net_a.assign(dataset="ImageNet-C-copy")], ignore_index=True)
+    with pytest.raises(UsageError, match=r"several data sets \(ImageNet-C, ImageNet-C-copy\); choose one with "
+                                         "--dataset"):
+        export(twice, "robustbench", "net-a")
+    assert "net-a.json" in export(load(twice, datasets=["ImageNet-C-copy"]), "robustbench", "net-a")
+    with pytest.raises(UsageError, match="evaluate it with `liftbench evaluate --suite c` first"):
+        export(frame.assign(suite=frame["suite"].where(frame["model"] != "net-a", "clean")), "robustbench", "net-a")
