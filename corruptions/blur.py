@@ -3,7 +3,7 @@ and the extra gaussian_blur.
 
 Operations and per-severity constants follow imagecorruptions (imaug fork 1.1.5, `imagecorruptions/
 corruptions.py`); `preset="cifar"` takes make_cifar_c.py's constants (`corruptions.presets`). Every function is
-`fn(x, severity, generator, *, preset) -> Tensor` on float `(N, 3, H, W)` in [0, 1].
+`fn(x, severity, seeds, *, preset) -> Tensor` (one seed per image) on float `(N, 3, H, W)` in [0, 1].
 
 Differences from the reference:
 - glass_blur resolves the reference's sequential pixel-shuffling loop for all pixels at once (`shuffle_sources`):
@@ -14,13 +14,14 @@ Differences from the reference:
 
 import functools
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from corruptions._ops import disk_kernel, filter2d, gaussian_blur2d, image_chunks, zoom_center
 from corruptions._ops import motion_blur as _motion_blur
-from corruptions._random import image_generators, per_image_uniform
+from corruptions._random import per_image_uniform, seed_generators
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
 # make_cifar_c.py's.
@@ -40,25 +41,25 @@ MOTION_ANGLE_RANGE = (-45.0, 45.0)
 ZOOM_RANGES = {"imagenet": ((1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03)),
                "cifar": ((1.06, 0.01), (1.11, 0.01), (1.16, 0.01), (1.21, 0.01), (1.26, 0.01))}
 
-def defocus_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def defocus_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
                  preset: str = "imagenet") -> Tensor:
     """Correlation with an antialiased disk (`disk_kernel`), OpenCV reflect-101 border."""
     radius, alias_blur = DEFOCUS[preset][severity - 1]
     return filter2d(x, disk_kernel(radius, alias_blur)).clamp(0, 1)
 
 
-def gaussian_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def gaussian_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
                   preset: str = "imagenet") -> Tensor:
     """Gaussian filter with sigma from `GAUSSIAN_SIGMA` (skimage `gaussian`)."""
     return gaussian_blur2d(x, GAUSSIAN_SIGMA[preset][severity - 1]).clamp(0, 1)
 
 
-def motion_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def motion_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
                 preset: str = "imagenet") -> Tensor:
     """Motion blur along a random direction per image (`corruptions._ops.motion_blur`)."""
     radius, sigma = MOTION[preset][severity - 1]
     low, high = MOTION_ANGLE_RANGE
-    angles = low + (high - low) * per_image_uniform(image_generators(generator, x.shape[0], x.device), (), x.device)
+    angles = low + (high - low) * per_image_uniform(seed_generators(seeds, x.device), (), x.device)
     return _motion_blur(x, radius, sigma, angles).clamp_(0, 1)
 
 
@@ -71,7 +72,7 @@ def zoom_factors(severity: int, preset: str = "imagenet") -> list[float]:
     return [1 + k * delta for k in range(math.ceil((stop - 1) / step))]
 
 
-def zoom_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def zoom_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
               preset: str = "imagenet") -> Tensor:
     """Mean of the image and its centre zooms by every factor of `zoom_factors` (`zoom_center`)."""
     factors = zoom_factors(severity, preset)
@@ -122,14 +123,14 @@ def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
     return x.transpose(0, 1).reshape(c, -1).index_select(1, sources).view(c, n, h, w).transpose(0, 1)
 
 
-def glass_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
                preset: str = "imagenet") -> Tensor:
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,
     `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
     sigma, max_delta, iterations = GLASS[preset][severity - 1]
     n, _, h, w = x.shape
     # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
-    scaled = per_image_uniform(image_generators(generator, n, x.device), (iterations, h, w), x.device) * 2 * max_delta
+    scaled = per_image_uniform(seed_generators(seeds, x.device), (iterations, h, w), x.device) * 2 * max_delta
     dy = scaled.floor()
     dx = ((scaled - dy) * 2 * max_delta).floor()
     offsets = ((dy - max_delta) * w + dx - max_delta).int()
