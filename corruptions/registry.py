@@ -7,7 +7,7 @@ Names, families and subsets live in `corruptions.names`. The other benchmarks' c
 import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -87,7 +87,7 @@ class Corruption:
     severity: int
     backend: str
     preset: str
-    options: dict = field(default_factory=dict)
+    options: tuple[tuple[str, object], ...] = ()
 
     def __call__(self, images: Tensor, seeds: Seeds) -> Tensor:
         """uint8 `(N, 3, H, W)` (0-255) or float (0-1) `images`, `seeds` `(N,)` -> same dtype, shape and device
@@ -99,15 +99,15 @@ class Corruption:
             out = corrupt_reference(levels, self.name, self.severity, seeds)
         else:
             out = _corrupt_torch(CORRUPTIONS.get(self.name), images, self.severity, seeds,
-                                 {**self.options, "preset": self.preset})
+                                 {**dict(self.options), "preset": self.preset})
         return out if images.dtype == torch.uint8 else (out.to(torch.float32) / 255).to(images.dtype)
 
 
 def resolve_corruption(name: str, severity: int, *, backend: str = "torch", device: torch.device | str = "cpu",
                        preset: str = "imagenet", **options) -> Corruption:
     """`Corruption` `name` at `severity` with `backend` resolved for `device` (`resolve_backend`), validated once
-    (UsageError for an unknown name, severity, backend, preset or option): a suite resolves each cell once and
-    calls it on every batch."""
+    (UsageError for an unknown name, severity, backend, preset or option): resolve a cell once, then call it on
+    every batch."""
     CORRUPTIONS.check([name])
     check_severity(severity)
     chosen = resolve_backend(backend, name, torch.device(device), preset)
@@ -115,7 +115,7 @@ def resolve_corruption(name: str, severity: int, *, backend: str = "torch", devi
                      - {"x", "severity", "seeds", "preset"})
     if unknown or (options and chosen == "reference"):
         raise UsageError(f"corruption {name!r} with backend {chosen!r} takes no option(s) {sorted(options)}")
-    return Corruption(name, severity, chosen, preset, dict(options))
+    return Corruption(name, severity, chosen, preset, tuple(sorted(options.items())))
 
 
 def corrupt(images: Tensor, name: str, severity: int, seeds: Seeds | None = None, *,
