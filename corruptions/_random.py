@@ -42,11 +42,6 @@ def seed_generators(seeds: Sequence[int], device: torch.device) -> list[torch.Ge
     return [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
 
 
-def image_generators(generator: torch.Generator | None, n: int, device: torch.device) -> list[torch.Generator]:
-    """One generator on `device` per image, seeded from `image_seeds(generator, n)`."""
-    return seed_generators(image_seeds(generator, n), device)
-
-
 def first_draws(seeds: Sequence[int]) -> list[int]:
     """For each seed, the first `image_seeds` draw of a CPU generator seeded with it (one ~5 us draw each)."""
     return [image_seeds(torch.Generator().manual_seed(seed), 1)[0] for seed in seeds]
