@@ -13,7 +13,8 @@
     True
     >>> comparison = compare("demo-max", "demo-lift", results=["results.db"])  # paired deltas, CIs, Holm p
 
-`aggregate` computes every suite's metrics and CIs from the store, `summary` merges them per model, `tables`
+`faces` declares what each suite shows (its `face.Face`: metrics, summariser, paired units, tables, figures,
+sections), `aggregate` computes every suite's metrics and CIs from the store, `summary` merges them per model, `tables`
 and `figures` present them, `html` assembles the page, `build` writes everything, `gate` (`check`) gates a run
 against a reviewed baseline JSON (or a baseline run's store: `significance`), `comparison` tests two models or
 runs image by image (`paired`), `deltas` adds paired CIs to the report's difference to a baseline. The names
