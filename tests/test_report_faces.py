@@ -18,7 +18,8 @@ from report_fixtures import N_IMAGES, put, write_store
 
 import robustbench_lift
 from robustbench_lift.report.aggregate import SUMMARIZERS
-from robustbench_lift.report.faces import FACES
+from robustbench_lift.report.face import Face, Metric
+from robustbench_lift.report.faces import FACES, face_metrics
 from robustbench_lift.report.paired import UNITS
 from robustbench_lift.report.summary import METRICS, SUITE_PRIORITY
 from robustbench_lift.store import ResultStore
@@ -102,3 +103,13 @@ def test_the_shipped_faces() -> None:
         "seg": "seg_summary"}
     assert {s: UNITS.get(s).__name__ for s in UNITS} == {
         "c": "error_units", "clean": "error_units", "p": "perturbation_units", "shift": "shift_units"}
+
+
+def test_two_faces_cannot_label_one_metric_differently() -> None:
+    FACES.register("twin", Face("twin", 9, {"clean_err": Metric("clean error", False, "another label")}, "x:y"))
+    try:
+        with pytest.raises(ValueError, match="clean_err"):
+            face_metrics()
+    finally:
+        FACES.unregister("twin")
+    assert face_metrics() == METRICS
