@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 PoolBuilder = Callable[..., "nn.Module"]
 POOLS: Registry = Registry("pooling")
-POOL_MODULES = ("simple", "blur", "haar", "lift", "aps", "lps", "flc", "pasa", "dwt")
+POOL_MODULES = ("simple", "blur", "lift", "haar", "aps", "lps", "flc", "pasa", "dwt")
 """The files of `robustbench_lift.pooling` that register poolings, in the order `list_pools()` reports them:
 adding a pooling is its file and its name here."""
 
