@@ -121,3 +121,10 @@ def test_a_disk_filling_during_an_on_the_fly_pass_keeps_the_committed_chunks(tmp
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT DISTINCT start FROM chunks").fetchall() == [(0,)]
     db.close()
+
+
+def test_a_baseline_nested_past_the_parsers_depth_is_a_usage_error(clean_store, tmp_path, capsys):
+    baseline = tmp_path / "deep.json"
+    baseline.write_text("[" * 100_000 + "]" * 100_000)  # json.loads raises RecursionError on this
+    code, err = cli(capsys, "check", "--results", clean_store, "--baseline", baseline)
+    assert code == 2 and "Traceback" not in err and f"baseline {baseline} is not valid JSON" in err, err
