@@ -12,3 +12,16 @@ class LiftbenchError(Exception):
 
 class UsageError(LiftbenchError, ValueError):
     """The request itself is wrong: bad name, value, path or layout (exit code 2)."""
+
+
+def from_worker(exc: BaseException) -> BaseException:
+    """The error a DataLoader worker raised, as it was raised there. Torch re-raises a worker's error in the main
+    process as `type(exc)("Caught <type> in DataLoader worker process i.\\nOriginal Traceback ...")`
+    (`torch.utils._utils.ExceptionWrapper`); the original message, the one line the CLI prints, ends that text
+    after `<module>.<type>: `. Any other error is returned as it is."""
+    text = str(exc)
+    if not (text.startswith("Caught ") and "DataLoader worker" in text.partition("\n")[0]):
+        return exc
+    marker = f"\n{type(exc).__module__}.{type(exc).__qualname__}: "
+    _, found, message = text.rpartition(marker)
+    return type(exc)(message.rstrip("\n")) if found else exc

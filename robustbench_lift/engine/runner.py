@@ -25,7 +25,7 @@ from robustbench_lift.engine.dense import agreement_counts, class_areas, empty_o
 from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
-from robustbench_lift.errors import LiftbenchError
+from robustbench_lift.errors import LiftbenchError, from_worker
 from robustbench_lift.progress import progress
 from robustbench_lift.suites.base import CellGroup
 
@@ -137,7 +137,10 @@ class Engine:
                 tops: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
                 finite: dict[tuple[str, int], list[Tensor]] = {cell: [] for cell in cells}
                 for _ in chunk_batches:
-                    batch_indices, images, batch_labels = next(stream)
+                    try:
+                        batch_indices, images, batch_labels = next(stream)
+                    except (LiftbenchError, OSError) as exc:  # from a worker: its message without its traceback
+                        raise from_worker(exc) from None
                     images = images.to(self.device, non_blocking=True)
                     masks = batch_labels.to(self.device, non_blocking=True) if group.dense else None
                     seen.append(batch_indices)
