@@ -30,6 +30,8 @@ IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", "
 CLEAN_RESIZE = 256
 CLEAN_CROP = 224
 """ImageNet evaluation preprocessing (torchvision reference scripts; Hendrycks & Dietterich's clean images)."""
+MAX_CLASS_INDEX = 2 ** 31 - 1
+"""Largest class index a label may hold: the store keeps labels as int16 or int32 (`store.compact_indices`)."""
 
 
 def subfolders(root: Path) -> list[str]:
@@ -57,6 +59,10 @@ def read_class_map(path: str | Path) -> dict[str, int]:
         mapping = {name: i for i, name in enumerate(loaded)} if isinstance(loaded, list) else loaded
         if not isinstance(mapping, dict) or not all(type(v) is int and v >= 0 for v in mapping.values()):
             raise UsageError(f"class map {path}: expected {{folder: integer index >= 0}} or a list of folder names")
+        name, index = max(mapping.items(), key=lambda item: item[1], default=("", 0))
+        if index > MAX_CLASS_INDEX:
+            raise UsageError(f"class map {path}: index {index} of {name!r} is over {MAX_CLASS_INDEX}, the largest "
+                             "class index; give each folder the index of its class in the model's output")
         return {str(k): int(v) for k, v in mapping.items()}
     names = [line.split()[0] for line in text.splitlines() if line.strip()]
     return {name: i for i, name in enumerate(names)}

@@ -1,0 +1,41 @@
+"""Hostile data is a clear error naming the file, never a traceback: a class map index beyond any label dtype,
+CIFAR pickles whose labels are not class indices."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from robustbench_lift.cli import main
+from robustbench_lift.data.cifar import read_cifar_batch
+from robustbench_lift.data.imagefolder import read_class_map
+from robustbench_lift.errors import UsageError
+
+
+def cli(capsys, *args) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_a_class_map_index_beyond_int32_is_a_usage_error(tmp_path, capsys):
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "data" / name / "0.png")
+    class_map = tmp_path / "map.json"
+    class_map.write_text(json.dumps({"a": 2 ** 63, "b": 1}))
+    with pytest.raises(UsageError, match=f"class map {class_map}: index {2 ** 63} of 'a' is over 2147483647"):
+        read_class_map(class_map)
+    code, err = cli(capsys, "evaluate", "--model", "cifar_resnet10s", "--num-classes", "2", "--suite", "clean",
+                    "--data", tmp_path / "data", "--class-map", class_map, "--no-progress")
+    assert code == 2 and "Traceback" not in err and str(class_map) in err, err
+
+
+@pytest.mark.parametrize("labels", [["cat", "dog"], [0.5, 1.0], [-1, 0], [True, False]])
+def test_cifar_labels_that_are_not_class_indices_are_a_usage_error(tmp_path, labels):
+    path = tmp_path / "test_batch"
+    path.write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": labels}, protocol=2))
+    with pytest.raises(UsageError, match=f"{path}: labels must be class indices"):
+        read_cifar_batch(path)
