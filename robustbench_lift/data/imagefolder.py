@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from robustbench_lift.data.checks import content_digest
 from robustbench_lift.data.decode import image_size, open_rgb
+from robustbench_lift.data.memory import check_memory
 from robustbench_lift.errors import LiftbenchError, UsageError
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
@@ -134,6 +135,9 @@ class ImageFolder(Dataset):
         if not self.samples:
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        # One image resized (uint8) and as the model's float input, before any is read
+        check_memory(3 * (resize or 0) ** 2 + 4 * 3 * (crop or 0) ** 2, f"--resize {resize} --crop {crop}",
+                     "pass the input size the model expects (e.g. --resize 256 --crop 224)")
         self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
         self.crop_mode, self.fill = crop_mode, tuple(fill)
         self._sizes: dict[int, tuple[int, int]] = {}  # resized_sizes: headers read once
