@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from robustbench_lift import memory
 from robustbench_lift.cli import main
-from robustbench_lift.data import memory
 from robustbench_lift.data.cifar import read_cifar_batch
 from robustbench_lift.data.imagefolder import ImageFolder, read_class_map
 from robustbench_lift.errors import UsageError
+from robustbench_lift.pooling import LiftDownPool2d
 
 
 def cli(capsys, *args) -> tuple[int, str]:
@@ -60,3 +61,12 @@ def test_available_bytes_is_memavailable_of_proc_meminfo():
     lines = dict(line.split(":", 1) for line in open("/proc/meminfo").read().splitlines())
     reported = int(lines["MemAvailable"].split()[0]) * 1024
     assert abs(memory.available_bytes() - reported) < 2 ** 28  # read moments apart
+
+
+def test_a_liftpool_layer_beyond_the_machines_memory_is_refused_with_the_number(capsys):
+    # 64 channels x 1e9 taps x 4 bytes = 256 GB for one filter's weights
+    with pytest.raises(UsageError, match=r"LiftingFilter\(64, kernel_size=1000000000\) needs 256\.0 GB"):
+        LiftDownPool2d(64, kernel_size=10 ** 9)
+    code, err = cli(capsys, "evaluate", "--model", "cifar_resnet10s", "--pool", "lift1000000000", "--num-classes",
+                    "10", "--suite", "clean", "--data", "demo", "--limit", "2", "--no-progress")
+    assert code == 2 and "Traceback" not in err and "kernel_size=1000000000) needs" in err, err

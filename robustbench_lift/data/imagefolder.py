@@ -23,8 +23,8 @@ from torch.utils.data import Dataset
 
 from robustbench_lift.data.checks import content_digest
 from robustbench_lift.data.decode import image_size, open_rgb
-from robustbench_lift.data.memory import check_memory
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.memory import check_memory
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
 """File endings read as images (any Pillow can decode; greyscale is converted to RGB)."""
