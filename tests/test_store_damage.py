@@ -128,3 +128,16 @@ def test_a_baseline_nested_past_the_parsers_depth_is_a_usage_error(clean_store, 
     baseline.write_text("[" * 100_000 + "]" * 100_000)  # json.loads raises RecursionError on this
     code, err = cli(capsys, "check", "--results", clean_store, "--baseline", baseline)
     assert code == 2 and "Traceback" not in err and f"baseline {baseline} is not valid JSON" in err, err
+
+
+def test_a_store_damaged_past_its_header_is_one_line_for_readers_and_writers(clean_store, tmp_path, capsys):
+    path = tmp_path / "malformed.db"
+    data = bytearray(clean_store.read_bytes())
+    page = int.from_bytes(data[16:18], "big")  # SQLite header: page size at offset 16
+    for i in range(2 * page + 100, len(data), 13):  # pages 3.. (the tables' rows), the schema page intact
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    one_line(*cli(capsys, "report", path, "--out", tmp_path / "report"), f"results store {path}", "malformed")
+    one_line(*cli(capsys, "evaluate", "--model", "cifar_resnet10s", "--num-classes", "10", "--suite", "clean",
+                  "--data", "demo", "--limit", "2", "--out", path, "--no-progress"), f"results store {path}",
+             "malformed")
