@@ -1,5 +1,5 @@
 """An error raised in a loader worker (`--workers 2`) reaches the user as the one line `--workers 0` prints, not
-as the worker's traceback: a truncated JPEG, a decompression bomb."""
+as the worker's traceback (evaluate, render): a truncated JPEG, a decompression bomb."""
 
 import numpy as np
 import pytest
@@ -42,3 +42,15 @@ def test_a_decompression_bomb_in_a_worker_is_one_line(folder, capsys, monkeypatc
     ((code, err),) = errors(capsys, folder, 2)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and str(folder / "b" / "2.jpg") in err, err
     assert code in (1, 2)
+
+
+def test_render_with_workers_is_the_same_one_line_error(folder, tmp_path, capsys):
+    data = (folder / "b" / "1.jpg").read_bytes()
+    (folder / "b" / "1.jpg").write_bytes(data[:len(data) // 3])
+    seen = []
+    for count in (0, 2):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["render", "--data", str(folder), "--out", str(tmp_path / f"out{count}"), "--corruptions", "fog",
+                  "--severities", "1", "--workers", str(count)])
+        seen.append((exit_info.value.code, capsys.readouterr().err))
+    assert seen[0][1].startswith(f"Error: cannot decode image {folder / 'b' / '1.jpg'}") and seen[1] == seen[0], seen
