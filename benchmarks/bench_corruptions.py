@@ -16,6 +16,10 @@ unaffected by other load on a shared machine. `--threads 0` keeps torch's defaul
 
 Goals (issue 4): `auto` never slower than the reference; geometric-mean speed-up of `auto` >= 2x on the CPU;
 glass_blur, zoom_blur, elastic_transform and motion_blur >= 5x.
+
+Then, for the random corruptions among `--corruptions`, one seeded call on the whole batch (`corrupt_indexed`, as
+the suites corrupt) against one call per image with its own generator (how they corrupted before issue 24), at
+severity 3, same clock, and the ratio (issue 24).
 """
 
 import argparse
@@ -26,9 +30,10 @@ from pathlib import Path
 
 import torch
 
-from corruptions.names import get_corruption_names
+from corruptions.names import DETERMINISTIC, get_corruption_names
 from corruptions.reference import warm_up
 from corruptions.registry import corrupt, resolve_backend
+from corruptions.seeding import corrupt_indexed, seeded_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from photos import load_photographs  # noqa: E402  (the test photographs)
@@ -57,6 +62,34 @@ def seconds_per_image(images: torch.Tensor, name: str, severities: list[int], ba
             best = min(best, clock() - start)
         total += best / images.shape[0]
     return total / len(severities)
+
+
+def batched_vs_per_image(images: torch.Tensor, names: list[str], repeats: int, clock=time.perf_counter) -> None:
+    """Print per random corruption the seconds of one batched seeded call and of one call per image, and their
+    ratio (same images, seeds and results)."""
+    severity, indices = 3, list(range(images.shape[0]))
+
+    def per_image(name: str) -> None:
+        for i in indices:
+            corrupt(images[i:i + 1], name, severity, generator=seeded_generator(0, name, severity, i))
+
+    print(f"{'random corruption':20s} {'batched s':>9s} {'per-image s':>11s} {'ratio':>7s}")
+    ratios = []
+    for name in [n for n in names if n not in DETERMINISTIC]:
+        timings = []
+        for work in (lambda: corrupt_indexed(images, indices, name, severity, 0, "torch"), lambda: per_image(name)):
+            best = math.inf
+            for _ in range(repeats):
+                _sync(images.device)
+                start = clock()
+                work()
+                _sync(images.device)
+                best = min(best, clock() - start)
+            timings.append(best)
+        ratios.append(timings[1] / timings[0])
+        print(f"{name:20s} {timings[0]:9.3f} {timings[1]:11.3f} {ratios[-1]:6.2f}x", flush=True)
+    if ratios:
+        print(f"geometric-mean speed-up of the batched call over one call per image: {geometric_mean(ratios):.2f}x")
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -102,6 +135,7 @@ def main() -> None:
               f"{'ok' if agrees else 'DISAGREES'}{goal}", flush=True)
     print(f"geometric-mean speed-up over the reference: torch {geometric_mean(torch_ratios):.2f}x, "
           f"auto {geometric_mean(auto_ratios):.2f}x (goal >= 2x)")
+    batched_vs_per_image(images, args.corruptions, args.repeats, clock)
 
 
 if __name__ == "__main__":

@@ -80,13 +80,16 @@ def correlate_separable(x: Tensor, kernel_y: list[float] | None, kernel_x: list[
     h, w = x.shape[-2:]
     ry = len(kernel_y) // 2 if kernel_y else 0
     rx = len(kernel_x) // 2 if kernel_x else 0
-    out = torch.empty_like(x)
-    for part in image_chunks(x.shape[0], x.device):
+    parts = image_chunks(x.shape[0], x.device)
+    out = torch.empty_like(x) if len(parts) > 1 else None
+    for part in parts:
         padded = pad2d(x[part], ry, ry, rx, rx, mode)
         if kernel_y:
             padded = weighted_sum([padded[..., j:j + h, :] for j in range(2 * ry + 1)], kernel_y)
         if kernel_x:
             padded = weighted_sum([padded[..., j:j + w] for j in range(2 * rx + 1)], kernel_x)
+        if out is None:  # one part: its result is the output (no copy)
+            return padded
         out[part] = padded
     return out
 

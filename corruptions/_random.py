@@ -1,19 +1,24 @@
-"""Per-image random streams, so a corrupted image does not depend on its batch.
+"""Per-image random streams, so a corrupted image depends on its own seed only, never on its batch.
 
-The batch generator (or torch's global generator when it is `None`) is asked for exactly one 62-bit seed per
-image, in batch order (`image_seeds`); each image then draws everything it needs from its own
-`torch.Generator` seeded with that seed (`image_generators`). Splitting a sequence of images into batches of any
-size therefore gives every image the same seed and the same corruption, provided the same generator is passed
-along the batches (`corrupt` on the CPU applies this twice: one seed per image from the caller's generator seeds
-a generator that the corruption function, run on that image alone, asks for its seed). The reference backend
-seeds NumPy with per-image seeds drawn the same way.
+A batch is corrupted with one seed per image, `(N,)` (`Seeds`). Each image draws everything it needs from its
+own `torch.Generator` seeded with its seed (`seed_generators`), in the same calls, order and shapes whatever
+the batch, so splitting a batch changes no value; the heavy tensor work then runs on the whole batch. Without
+seeds, a batch generator (or torch's global one when `None`) is asked for one 62-bit seed per image, in batch
+order (`image_seeds`): consecutive batches corrupted with the same generator give every image the seed it
+would get in one batch. The reference backend seeds NumPy with the same per-image seeds.
 """
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from robustbench_lift.errors import UsageError
+
 # Seeds are drawn below 2**62 so they fit int64 and `torch.Generator.manual_seed`.
 SEED_BOUND = 2**62
+Seeds = Sequence[int] | Tensor
+"""One non-negative integer seed per image: a sequence of ints or an integer tensor `(N,)`."""
 
 
 def image_seeds(generator: torch.Generator | None, n: int) -> list[int]:
@@ -22,9 +27,24 @@ def image_seeds(generator: torch.Generator | None, n: int) -> list[int]:
     return torch.randint(SEED_BOUND, (n,), generator=generator, device=device).tolist()
 
 
-def image_generators(generator: torch.Generator | None, n: int, device: torch.device) -> list[torch.Generator]:
-    """One generator on `device` per image, seeded from `image_seeds(generator, n)`."""
-    return [torch.Generator(device=device).manual_seed(seed) for seed in image_seeds(generator, n)]
+def check_seeds(seeds: Seeds, n: int) -> list[int]:
+    """`seeds` as a list of `n` ints in `0 .. 2**64 - 1` (what `manual_seed` takes), else UsageError."""
+    values = seeds.tolist() if isinstance(seeds, Tensor) else list(seeds)
+    if (isinstance(seeds, Tensor) and (seeds.ndim != 1 or seeds.is_floating_point())) or len(values) != n \
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**64 for s in values):
+        shape = tuple(seeds.shape) if isinstance(seeds, Tensor) else len(values)
+        raise UsageError(f"seeds must be one non-negative integer below 2**64 per image ({n}), got {shape}")
+    return values
+
+
+def seed_generators(seeds: Sequence[int], device: torch.device) -> list[torch.Generator]:
+    """One generator on `device` per seed."""
+    return [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
+
+
+def first_draws(seeds: Sequence[int]) -> list[int]:
+    """For each seed, the first `image_seeds` draw of a CPU generator seeded with it (one ~5 us draw each)."""
+    return [image_seeds(torch.Generator().manual_seed(seed), 1)[0] for seed in seeds]
 
 
 def per_image_uniform(gens: list[torch.Generator], shape: tuple[int, ...], device: torch.device) -> Tensor:

@@ -3,7 +3,7 @@ and the extra gaussian_blur.
 
 Operations and per-severity constants follow imagecorruptions (imaug fork 1.1.5, `imagecorruptions/
 corruptions.py`); `preset="cifar"` takes make_cifar_c.py's constants (`corruptions.presets`). Every function is
-`fn(x, severity, generator, *, preset) -> Tensor` on float `(N, 3, H, W)` in [0, 1].
+`fn(x, severity, seeds, *, preset) -> Tensor` (one seed per image) on float `(N, 3, H, W)` in [0, 1].
 
 Differences from the reference:
 - glass_blur resolves the reference's sequential pixel-shuffling loop for all pixels at once (`shuffle_sources`):
@@ -14,13 +14,14 @@ Differences from the reference:
 
 import functools
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from corruptions._ops import disk_kernel, filter2d, gaussian_blur2d, image_chunks, zoom_center
 from corruptions._ops import motion_blur as _motion_blur
-from corruptions._random import image_generators, per_image_uniform
+from corruptions._random import per_image_uniform, seed_generators
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
 # make_cifar_c.py's.
@@ -40,25 +41,25 @@ MOTION_ANGLE_RANGE = (-45.0, 45.0)
 ZOOM_RANGES = {"imagenet": ((1.11, 0.01), (1.16, 0.01), (1.21, 0.02), (1.26, 0.02), (1.31, 0.03)),
                "cifar": ((1.06, 0.01), (1.11, 0.01), (1.16, 0.01), (1.21, 0.01), (1.26, 0.01))}
 
-def defocus_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def defocus_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
                  preset: str = "imagenet") -> Tensor:
     """Correlation with an antialiased disk (`disk_kernel`), OpenCV reflect-101 border."""
     radius, alias_blur = DEFOCUS[preset][severity - 1]
     return filter2d(x, disk_kernel(radius, alias_blur)).clamp(0, 1)
 
 
-def gaussian_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def gaussian_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
                   preset: str = "imagenet") -> Tensor:
     """Gaussian filter with sigma from `GAUSSIAN_SIGMA` (skimage `gaussian`)."""
     return gaussian_blur2d(x, GAUSSIAN_SIGMA[preset][severity - 1]).clamp(0, 1)
 
 
-def motion_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def motion_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
                 preset: str = "imagenet") -> Tensor:
     """Motion blur along a random direction per image (`corruptions._ops.motion_blur`)."""
     radius, sigma = MOTION[preset][severity - 1]
     low, high = MOTION_ANGLE_RANGE
-    angles = low + (high - low) * per_image_uniform(image_generators(generator, x.shape[0], x.device), (), x.device)
+    angles = low + (high - low) * per_image_uniform(seed_generators(seeds, x.device), (), x.device)
     return _motion_blur(x, radius, sigma, angles).clamp_(0, 1)
 
 
@@ -71,7 +72,7 @@ def zoom_factors(severity: int, preset: str = "imagenet") -> list[float]:
     return [1 + k * delta for k in range(math.ceil((stop - 1) / step))]
 
 
-def zoom_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def zoom_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
               preset: str = "imagenet") -> Tensor:
     """Mean of the image and its centre zooms by every factor of `zoom_factors` (`zoom_center`)."""
     factors = zoom_factors(severity, preset)
@@ -83,37 +84,46 @@ def zoom_blur(x: Tensor, severity: int, generator: torch.Generator | None = None
 
 
 @functools.lru_cache(maxsize=16)
-def _visited_block(h: int, w: int, max_delta: int, device: torch.device) -> Tensor:
-    """bool `(H * W,)`: the pixels glass_blur's loop visits, `max_delta < row <= H - max_delta` (same for columns)."""
+def _pixel_layout(n: int, h: int, w: int, max_delta: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """bool `(N * H * W,)`: the pixels glass_blur's loop visits, `max_delta < row <= H - max_delta` (same for
+    columns), and their flat positions int32 `(N * H * W,)`."""
     rows = torch.arange(h, device=device)
     cols = torch.arange(w, device=device)
-    return (((rows > max_delta) & (rows <= h - max_delta))[:, None]
-            & ((cols > max_delta) & (cols <= w - max_delta))[None, :]).reshape(-1)
+    visited = (((rows > max_delta) & (rows <= h - max_delta))[:, None]
+               & ((cols > max_delta) & (cols <= w - max_delta))[None, :]).reshape(-1).repeat(n)
+    return visited, torch.arange(n * h * w, device=device, dtype=torch.int32)
 
 
 def shuffle_sources(offsets: Tensor, max_delta: int) -> Tensor:
-    """Where each pixel comes from after one pass of glass_blur's local pixel shuffling, exactly, for per-pixel
-    offsets `(dy, dx)` in `[-max_delta, max_delta)^2` given flattened as `offsets = dy * W + dx` (int `(N, H, W)`).
-    Returns int32 `(N * H * W,)` flat source indices into the batch.
+    """Where each pixel comes from after glass_blur's local pixel shuffling, exactly, for per-pixel offsets
+    `(dy, dx)` in `[-max_delta, max_delta)^2` given flattened as `offsets = dy * W + dx`: int `(N, H, W)` for one
+    pass, or `(P, N, H, W)` for `P` passes in turn. Returns int32 `(N * H * W,)` flat source indices into the
+    batch.
 
-    The reference (`_shuffle_pixels_njit_glass_blur`) visits every pixel `p` of `_visited_block` in reverse
+    The reference (`_shuffle_pixels_njit_glass_blur`) visits every pixel `p` of `_pixel_layout` in reverse
     raster order and runs `x[p], x[q] = x[q], x[p]` with `q = p + (dy, dx)`. On NumPy/numba array views that is
-    not a swap: `x[p]` receives `x[q]` and `x[q]` is left as it is. So `out[p] = out[q]` if `q` was visited
-    before `p` (visited and later in raster order), else `in[q]`. That sequential loop is solved for all pixels at
-    once by pointer doubling on a graph of `2 M` nodes (`M = N H W`): pixel `p` links to pixel `q` when it must
-    copy `q`'s result, else to the terminal node `M + source`, and terminal nodes link to themselves; each round
-    replaces every link by its target's link (halving the remaining chains) until all pixels reach a terminal.
+    not a swap: `x[p]` receives `x[q]` and `x[q]` is left as it is. So in pass `k`, `out_k[p] = out_k[q]` if `q`
+    was visited before `p` (visited and later in raster order), else `out_{k-1}[q]` (`out_{-1}` the input). That
+    sequential loop is solved for all pixels and passes at once by pointer doubling on `(P + 1) M` nodes
+    (`M = N H W`): node `(k, p)` (at `(k + 1) M + p`) links to `(k, q)` or `(k - 1, q)`, and the input's nodes
+    `0..M-1` link to themselves; each round replaces every link by its target's link (halving the remaining
+    chains) until every pixel of the last pass reaches the input.
     """
-    n, h, w = offsets.shape
+    if offsets.ndim == 3:
+        offsets = offsets[None]
+    passes, n, h, w = offsets.shape
     size = n * h * w
-    visited = _visited_block(h, w, max_delta, offsets.device).repeat(n)
-    positions = torch.arange(size, device=offsets.device, dtype=torch.int32)
-    target = torch.where(visited, positions + offsets.reshape(-1).to(torch.int32), positions)
-    chained = visited & (target > positions) & visited.index_select(0, target)
-    links = torch.cat([torch.where(chained, target, target + size), positions + size])
-    while int(links[:size].amin()) < size:  # a min is ~10x cheaper than `(links < size).any()` on the CPU
-        links[:size] = links.index_select(0, links[:size])
-    return links[:size] - size
+    visited, positions = _pixel_layout(n, h, w, max_delta, offsets.device)
+    target = positions + offsets.reshape(passes, size).to(torch.int32) * visited
+    # target > p only where p moved, so p was visited
+    chained = (target > positions) & visited.index_select(0, target.view(-1)).view(passes, size)
+    first = torch.arange(passes, device=offsets.device, dtype=torch.int32).view(passes, 1) * size
+    links = torch.cat([positions, (target + first + chained.int() * size).view(-1)])
+    spare = links.clone()  # rounds alternate between two buffers: no copy back
+    while int(links[passes * size:].amax()) >= size:  # a max is ~10x cheaper than `.any()` on the CPU
+        torch.index_select(links, 0, links[size:], out=spare[size:])
+        links, spare = spare, links
+    return links[passes * size:]
 
 
 def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
@@ -122,23 +132,21 @@ def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
     return x.transpose(0, 1).reshape(c, -1).index_select(1, sources).view(c, n, h, w).transpose(0, 1)
 
 
-def glass_blur(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
                preset: str = "imagenet") -> Tensor:
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,
     `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
     sigma, max_delta, iterations = GLASS[preset][severity - 1]
     n, _, h, w = x.shape
-    # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
-    scaled = per_image_uniform(image_generators(generator, n, x.device), (iterations, h, w), x.device) * 2 * max_delta
-    dy = scaled.floor()
-    dx = ((scaled - dy) * 2 * max_delta).floor()
-    offsets = ((dy - max_delta) * w + dx - max_delta).int()
+    gens = seed_generators(seeds, x.device)
     out = torch.empty_like(x)
-    for part in image_chunks(n, x.device):
-        # Passes compose: after pass k, pixel p holds what pass k-1 left at sources_k[p].
-        sources = shuffle_sources(offsets[part, 0], max_delta)
-        for it in range(1, iterations):
-            sources = sources.index_select(0, shuffle_sources(offsets[part, it], max_delta))
+    for part in image_chunks(n, x.device):  # draws included: on the CPU one image's offsets stay in cache
+        # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
+        scaled = per_image_uniform(gens[part], (iterations, h, w), x.device) * 2 * max_delta
+        dy = scaled.floor()
+        dx = ((scaled - dy) * 2 * max_delta).floor()
+        offsets = ((dy - max_delta) * w + dx - max_delta).int()
+        sources = shuffle_sources(offsets.transpose(0, 1), max_delta)
         blurred = gaussian_blur2d(x[part], sigma).mul_(255).floor_().div_(255)
         out[part] = gaussian_blur2d(gather_pixels(blurred, sources), sigma)
     return out.clamp_(0, 1)

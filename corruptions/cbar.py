@@ -13,14 +13,14 @@ squares). Randomness is torch's, not NumPy's: equal in distribution, not image f
 JPEGs (quality 85); on-the-fly corruption, like the reference's in-memory `test_c_bar.py`, does not compress.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from corruptions import cbar_noise, cbar_patterns
-from corruptions._random import image_generators
+from corruptions._random import seed_generators
 
 # `imagenet_c_bar.csv`: the level (0-10 scale of `float_parameter(level, maxval) = level * maxval / 10`) of each
 # corruption at severities 1..5, in the CSV's order. One preset: the benchmark has these constants only.
@@ -42,7 +42,7 @@ Parameters = dict[str, object]
 
 @dataclass(frozen=True)
 class CbarCorruption:
-    """One ImageNet-C-bar corruption as `fn(x, severity, generator, *, preset) -> Tensor` on float
+    """One ImageNet-C-bar corruption as `fn(x, severity, seeds, *, preset) -> Tensor` on float
     `(N, 3, H, W)` in [0, 1], any device. `sample(generator, (H, W), level) -> parameters` draws one image's
     parameters on the CPU; `render(image (3, H, W), **parameters)` applies them (8-bit units, as the reference)."""
 
@@ -50,11 +50,11 @@ class CbarCorruption:
     sample: Callable[[torch.Generator, tuple[int, int], float], Parameters]
     render: Callable[..., Tensor]
 
-    def __call__(self, x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+    def __call__(self, x: Tensor, severity: int, seeds: Sequence[int], *,
                  preset: str = "imagenet") -> Tensor:
         level = LEVELS[preset][self.name][severity - 1]
         size = (x.shape[-2], x.shape[-1])
-        gens = image_generators(generator, x.shape[0], torch.device("cpu"))
+        gens = seed_generators(seeds, torch.device("cpu"))
         return torch.stack([self.render(image, **self.sample(g, size, level)) for image, g in zip(x, gens)])
 
 

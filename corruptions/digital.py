@@ -3,7 +3,7 @@ pixelate, jpeg_compression and the extra saturate.
 
 Operations and per-severity constants follow imagecorruptions (imaug fork 1.1.5, `imagecorruptions/
 corruptions.py`); `preset="cifar"` takes make_cifar_c.py's constants and its pixelate and elastic_transform
-(`corruptions.presets`). Every function is `fn(x, severity, generator, *, preset) -> Tensor` on float
+(`corruptions.presets`). Every function is `fn(x, severity, seeds, *, preset) -> Tensor` on float
 `(N, 3, H, W)` in [0, 1].
 
 Inherited differences from the generator of the released ImageNet-C (`make_imagenet_c.py`): pixelate upsamples
@@ -14,6 +14,7 @@ uses PIL: same quality and standard quantisation tables, 4:2:0 chroma subsamplin
 """
 
 import functools
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from torch import Tensor
 from torchvision.io import decode_jpeg, encode_jpeg
 
 from corruptions._ops import gaussian_blur2d, hsv_to_rgb, rgb_to_hsv
-from corruptions._random import image_generators, per_image_uniform
+from corruptions._random import per_image_uniform, seed_generators
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
 # make_cifar_c.py's.
@@ -52,7 +53,7 @@ CIFAR_ELASTIC = ((0.0, 0.0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 
 PIL_PRECISION_BITS = 22
 
 
-def brightness(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def brightness(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
                preset: str = "imagenet") -> Tensor:
     """HSV value `V' = clip(V + c)` (skimage HSV conversion)."""
     hsv = rgb_to_hsv(x)
@@ -60,14 +61,14 @@ def brightness(x: Tensor, severity: int, generator: torch.Generator | None = Non
     return hsv_to_rgb(hsv).clamp(0, 1)
 
 
-def contrast(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def contrast(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
              preset: str = "imagenet") -> Tensor:
     """`clip((x - m) * c + m)`, `m` the per-image, per-channel mean."""
     means = x.mean(dim=(2, 3), keepdim=True)
     return ((x - means) * CONTRAST_FACTOR[preset][severity - 1] + means).clamp(0, 1)
 
 
-def saturate(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def saturate(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
              preset: str = "imagenet") -> Tensor:
     """HSV saturation `S' = clip(S * a + b)` (skimage HSV conversion)."""
     factor, offset = SATURATE[preset][severity - 1]
@@ -80,7 +81,7 @@ def _to_uint8_levels(x: Tensor) -> Tensor:
     return (x * 255).round().clamp(0, 255)
 
 
-def jpeg_compression(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def jpeg_compression(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
                      preset: str = "imagenet") -> Tensor:
     """Encode to JPEG at quality `JPEG_QUALITY` and decode (torchvision libjpeg / nvjpeg), on 8-bit values."""
     images = _to_uint8_levels(x).to(torch.uint8)
@@ -137,7 +138,7 @@ def pil_nearest_index(size_in: int, size_out: int, device: torch.device) -> Tens
     return torch.tensor(index, device=device)
 
 
-def pixelate(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def pixelate(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
              preset: str = "imagenet") -> Tensor:
     """PIL BOX down to `(int(W * c), int(H * c))` (horizontal pass, 8-bit rounding, vertical pass), then back up
     with PIL NEAREST (`pil_nearest_index`; imagecorruptions) or BOX (make_cifar_c.py), as `PIXELATE_UPSAMPLING`
@@ -167,7 +168,7 @@ def warp_reflect(x: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def elastic_transform(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def elastic_transform(x: Tensor, severity: int, seeds: Sequence[int], *,
                       preset: str = "imagenet") -> Tensor:
     """imagecorruptions' elastic transform: displacement fields `dx, dy ~ U(-m, m)` per pixel, `m = 0.005 H`,
     smoothed by a Gaussian of sigma `0.01 (H, W)` (truncate 3, reflect border), times `alpha`; the image is
@@ -176,11 +177,11 @@ def elastic_transform(x: Tensor, severity: int, generator: torch.Generator | Non
     n, _, h, w = x.shape
     if preset == "cifar":
         alpha, sigma, shift = (f * min(h, w) for f in CIFAR_ELASTIC[severity - 1])
-        draws = per_image_uniform(image_generators(generator, n, x.device), (6 + 2 * h * w,), x.device) * 2 - 1
+        draws = per_image_uniform(seed_generators(seeds, x.device), (6 + 2 * h * w,), x.device) * 2 - 1
         corner_shifts = draws[:, :6].view(n, 3, 2).double() * shift
         return affine_elastic(x, corner_shifts, draws[:, 6:].view(n, 2, h, w).to(x.dtype), alpha, sigma)
     max_shift = h * ELASTIC_MAX_SHIFT
-    uniform = per_image_uniform(image_generators(generator, n, x.device), (2, h, w), x.device).to(x.dtype)
+    uniform = per_image_uniform(seed_generators(seeds, x.device), (2, h, w), x.device).to(x.dtype)
     field = gaussian_blur2d((uniform * 2 - 1) * max_shift, (ELASTIC_SIGMA * h, ELASTIC_SIGMA * w),
                             truncate=ELASTIC_TRUNCATE, mode="reflect") * ELASTIC_ALPHA[severity - 1]
     return warp_reflect(x, field[:, 1], field[:, 0]).clamp(0, 1)

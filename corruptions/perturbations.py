@@ -23,8 +23,8 @@ from torch import Tensor
 
 from corruptions import _warp
 from corruptions._ops import gaussian_blur2d, hsv_to_rgb, motion_blur, rgb_to_hsv, zoom_center
-from corruptions._random import image_generators, per_image_normal, per_image_poisson
-from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, PERTURBATIONS
+from corruptions._random import Seeds, check_seeds, image_seeds, per_image_normal, per_image_poisson, seed_generators
+from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, PERTURBATIONS, RANDOM_PERTURBATIONS
 from corruptions.perturbation_presets import DEFAULT_LENGTH, PERTURBATION_PRESETS, PerturbationPreset
 from corruptions.presets import check_preset
 from corruptions.registry import QUANTISATION_TOLERANCE
@@ -113,14 +113,14 @@ def _spatter_frames(x: Tensor, length: int, gens: list[torch.Generator], preset:
     return frames.view(n, length, c, h, w)
 
 
-def _photometric(x: Tensor, name: str, params: Tensor, difficulty: int, generator: torch.Generator | None,
+def _photometric(x: Tensor, name: str, params: Tensor, difficulty: int, seeds: list[int] | None,
                  preset: PerturbationPreset) -> Tensor:
     n, c, h, w = x.shape
     t = len(params)
     per_frame = params.to(x.device, x.dtype)
     if name in NOISE_PERTURBATIONS:
         level = preset.noise[name][difficulty - 1]
-        gens = image_generators(generator, n, x.device)
+        gens = seed_generators(seeds, x.device)
         clean = x[:, None].expand(n, t - 1, c, h, w)
         if name == "shot_noise":
             noisy = per_image_poisson(gens, clean * level) / level
@@ -139,8 +139,8 @@ def _photometric(x: Tensor, name: str, params: Tensor, difficulty: int, generato
         frames = [gaussian_blur2d(x, float(sigma), truncate=preset.blur_truncate) for sigma in params]
         return torch.stack(frames, dim=1)
     if name == "snow":
-        return _snow_frames(x, params, image_generators(generator, n, x.device), preset)
-    return _spatter_frames(x, t, image_generators(generator, n, x.device), preset)
+        return _snow_frames(x, params, seed_generators(seeds, x.device), preset)
+    return _spatter_frames(x, t, seed_generators(seeds, x.device), preset)
 
 
 def _check(images: Tensor, name: str, length: int | None, difficulty: int, sizes: Tensor | None,
@@ -162,8 +162,9 @@ def _check(images: Tensor, name: str, length: int | None, difficulty: int, sizes
 
 
 def perturbation_sequence(images: Tensor, name: str, *, length: int | None = None, difficulty: int = 1,
-                          generator: torch.Generator | None = None, out_size: int | tuple[int, int] | None = None,
-                          sizes: Tensor | None = None, preset: str = "imagenet") -> Tensor:
+                          seeds: Seeds | None = None, generator: torch.Generator | None = None,
+                          out_size: int | tuple[int, int] | None = None, sizes: Tensor | None = None,
+                          preset: str = "imagenet") -> Tensor:
     """Frames of perturbation `name` for a batch of images.
 
     `images`: uint8 `(N, 3, H, W)` or float in [0, 1], any device: whole images, or with `sizes` (int `(N, 2)`,
@@ -173,9 +174,11 @@ def perturbation_sequence(images: Tensor, name: str, *, length: int | None = Non
     one sequence, scored at step `difficulty` (`robustbench_lift.metrics.perturbation.pair_step`). `out_size`:
     the centre crop of each whole image taken after (geometric) or before (the others) perturbing, as the release does
     (default: the whole image; ImageNet-P: Resize(256) inputs and 224). `preset`: `"imagenet"` or `"cifar"`.
-    Randomness (noises, snow layer, spatter layer) is drawn per image from `generator`; noise frames 1.. are
-    i.i.d., frame 0 is clean. Returns `(N, T, 3, h, w)` in the input's dtype and device; uint8 frames are
-    quantised as the release's last 8-bit step (`ROUNDED`: rounded, else truncated), float frames are not.
+    Randomness (noises, snow layer, spatter layer) is drawn per image from a generator seeded with its seed,
+    `seeds` `(N,)`, or without them with one seed per image drawn from `generator` (torch's global one when
+    `None`); noise frames 1.. are i.i.d., frame 0 is clean. Returns `(N, T, 3, h, w)` in the input's dtype and
+    device; uint8 frames are quantised as the release's last 8-bit step (`ROUNDED`: rounded, else truncated),
+    float frames are not.
     """
     length = _check(images, name, length, difficulty, sizes, check_preset(preset))
     n, _, height, width = images.shape
@@ -189,6 +192,12 @@ def perturbation_sequence(images: Tensor, name: str, *, length: int | None = Non
         out = tuple(sizes[0].tolist())
     if out[0] > height or out[1] > width:
         raise UsageError(f"out_size {out} is larger than the images ({height}x{width})")
+    if seeds is not None and generator is not None:
+        raise UsageError("pass seeds (one per image) or a generator to draw them from, not both")
+    if seeds is not None:
+        seeds = check_seeds(seeds, n)
+    elif name in RANDOM_PERTURBATIONS:
+        seeds = image_seeds(generator, n)
     x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     params = frame_parameters(name, length, preset)
     if name in GEOMETRIC_PERTURBATIONS:
@@ -198,7 +207,7 @@ def perturbation_sequence(images: Tensor, name: str, *, length: int | None = Non
         tops, lefts = (offsets + torch.round((sizes - torch.tensor(out, device=sizes.device)).double() / 2)
                        .to(torch.int64)).unbind(1)
         crops = windows(x, tops, lefts, *out)
-        frames = _photometric(crops, name, params, difficulty, generator, PERTURBATION_PRESETS[preset])
+        frames = _photometric(crops, name, params, difficulty, seeds, PERTURBATION_PRESETS[preset])
     if images.dtype == torch.uint8:
         scaled = frames.clamp(0, 1) * 255
         return (scaled.round() if name in ROUNDED else torch.floor(scaled + QUANTISATION_TOLERANCE)).to(torch.uint8)

@@ -1,19 +1,18 @@
 """The reference backend: imagecorruptions (`imagecorruptions-imaug` 1.1.5) image by image on the CPU.
 
-Each image gets its own seed, drawn from the batch generator in batch order (`corruptions._random.image_seeds`,
-as the torch backend does), so results are reproducible and independent of the batch size. The seed fixes
+Each image gets its own seed (`corruptions.corrupt`'s `seeds`, or drawn from its generator in batch order as for the
+torch backend), so results are reproducible and independent of the batch size. The seed fixes
 NumPy's global generator for the call (restored afterwards) and is passed as the fork's `seed=` keyword to
 impulse_noise and glass_blur, whose generators (scikit-image's and numba's) ignore the NumPy one. numba compiles
 glass_blur's shuffle loop (~1 s per severity) on first use; `warm_up(severity)` does it once per process.
 """
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
-
-from corruptions._random import image_seeds
 
 # imagecorruptions-imaug: these two take `seed=` because a global NumPy seed does not fix them.
 SEEDED_BY_KEYWORD = ("impulse_noise", "glass_blur")
@@ -47,10 +46,9 @@ def corrupt_image(image: np.ndarray, name: str, severity: int, seed: int) -> np.
         np.random.set_state(state)
 
 
-def corrupt_reference(images: Tensor, name: str, severity: int, generator: torch.Generator | None) -> Tensor:
-    """Corrupt uint8 `(N, 3, H, W)` images (any device) with imagecorruptions, one per-image seed drawn from
-    `generator` per image. Returns uint8 `(N, 3, H, W)` on the input's device."""
-    seeds = image_seeds(generator, images.shape[0])
+def corrupt_reference(images: Tensor, name: str, severity: int, seeds: Sequence[int]) -> Tensor:
+    """Corrupt uint8 `(N, 3, H, W)` images (any device) with imagecorruptions, image i with NumPy seeded by
+    `seeds[i]` (`corrupt_image`). Returns uint8 `(N, 3, H, W)` on the input's device."""
     arrays = images.permute(0, 2, 3, 1).cpu().numpy()
     out = np.stack([corrupt_image(a, name, severity, s) for a, s in zip(arrays, seeds)])
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(images.device)

@@ -3,8 +3,9 @@
 Operations and per-severity constants follow imagecorruptions (bethgelab, imaug fork 1.1.5,
 `imagecorruptions/corruptions.py`), reimplemented for `(N, 3, H, W)` float tensors in [0, 1] on any device;
 `preset="cifar"` takes make_cifar_c.py's constants and its frost picture scale (`corruptions.presets`). Every
-function is `fn(x, severity, generator, *, preset) -> Tensor` in [0, 1]; each image draws its random numbers from
-its own generator (`corruptions._random.image_generators`), so its result does not depend on its batch.
+function is `fn(x, severity, seeds, *, preset) -> Tensor` in [0, 1]; each image draws its random numbers from
+a generator seeded with its seed (`corruptions._random.seed_generators`), so its result does not depend on its
+batch.
 
 Known differences from the generator of the released ImageNet-C (`make_imagenet_c.py`), inherited from
 imagecorruptions: snow blurs its snow layer with a NumPy-style motion-blur kernel (shifted copies weighted by a
@@ -16,6 +17,7 @@ the next power of two of the image side instead of a fixed 256 map.
 import functools
 import importlib.resources
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -24,7 +26,7 @@ from torch import Tensor
 
 from corruptions._cv import box_blur3, canny, correlate3x3, distance_to_edges, equalize_hist
 from corruptions._ops import gaussian_blur2d, image_chunks, motion_blur, zoom_center
-from corruptions._random import image_generators, per_image_normal, per_image_uniform
+from corruptions._random import per_image_normal, per_image_uniform, seed_generators
 from corruptions.presets import CIFAR_SIDE
 from corruptions.shift import windows
 from robustbench_lift.errors import UsageError
@@ -95,11 +97,11 @@ def snow_from_noise(x: Tensor, severity: int, noise: Tensor, angles: Tensor, pre
     return blend_snow(x, (layer * 255).round() / 255, mix)
 
 
-def snow(x: Tensor, severity: int, generator: torch.Generator | None = None, *, preset: str = "imagenet") -> Tensor:
+def snow(x: Tensor, severity: int, seeds: Sequence[int], *, preset: str = "imagenet") -> Tensor:
     """Snow: a thresholded, zoomed Gaussian snow layer, motion-blurred at an angle ~ U[-135, -45) degrees, added
     as is and rotated by 180 degrees to a brightened image (`snow_from_noise`)."""
     n, _, h, w = x.shape
-    gens = image_generators(generator, n, x.device)
+    gens = seed_generators(seeds, x.device)
     noise = per_image_normal(gens, (1, h, w), x.device)
     low, high = SNOW_ANGLE_RANGE
     angles = low + (high - low) * per_image_uniform(gens, (), x.device)
@@ -147,7 +149,7 @@ def _frost_stack(h: int, w: int, count: int, preset: str, device: torch.device) 
     return stack.contiguous(memory_format=torch.channels_last), sizes  # the layout `windows` gathers from
 
 
-def frost(x: Tensor, severity: int, generator: torch.Generator | None = None, *, frost_images: int = 5,
+def frost(x: Tensor, severity: int, seeds: Sequence[int], *, frost_images: int = 5,
           preset: str = "imagenet") -> Tensor:
     """Frost: `clip(a * x + b * crop)` with a random crop of one of imagecorruptions' frost pictures.
 
@@ -159,7 +161,7 @@ def frost(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
     image_weight, frost_weight = FROST_PARAMS[preset][severity - 1]
     n, _, h, w = x.shape
     stack, sizes = _frost_stack(h, w, frost_images, preset, x.device)
-    gens = image_generators(generator, n, x.device)
+    gens = seed_generators(seeds, x.device)
     draws = per_image_uniform(gens, (3,), x.device)
     choice = (draws[:, 0] * frost_images).long().clamp(max=frost_images - 1)
     # imagecorruptions: top ~ randint(0, fh' - h), left ~ randint(0, fw' - w)
@@ -207,13 +209,13 @@ def plasma_fractal(gens: list[torch.Generator], mapsize: int, decay: float, devi
     return maps / maps.amax(dim=(1, 2), keepdim=True)
 
 
-def fog(x: Tensor, severity: int, generator: torch.Generator | None = None, *, preset: str = "imagenet") -> Tensor:
+def fog(x: Tensor, severity: int, seeds: Sequence[int], *, preset: str = "imagenet") -> Tensor:
     """Fog: `clip((x + a * plasma) * m / (m + a))`, `m` the image maximum, plasma map of the next power of two
     of the image side cropped to the image (imagecorruptions `fog`)."""
     weight, decay = FOG_PARAMS[preset][severity - 1]
     n, _, h, w = x.shape
     mapsize = 1 << (max(h, w) - 1).bit_length()
-    plasma = plasma_fractal(image_generators(generator, n, x.device), mapsize, decay, x.device)
+    plasma = plasma_fractal(seed_generators(seeds, x.device), mapsize, decay, x.device)
     peak = x.amax(dim=(1, 2, 3), keepdim=True)
     return x.add(plasma[:, None, :h, :w], alpha=weight).mul_(peak / (peak + weight)).clamp_(0, 1)
 
@@ -260,10 +262,10 @@ def spatter_from_noise(x: Tensor, severity: int, noise: Tensor, preset: str = "i
     return (x * (1 - mask) + colour * mask).clamp(0, 1)
 
 
-def spatter(x: Tensor, severity: int, generator: torch.Generator | None = None, *,
+def spatter(x: Tensor, severity: int, seeds: Sequence[int], *,
             preset: str = "imagenet") -> Tensor:
     """Spatter: water drops (severities 1-3) or mud (4-5) from a blurred, thresholded Gaussian liquid layer
     (`spatter_from_noise`)."""
     n, _, h, w = x.shape
-    noise = per_image_normal(image_generators(generator, n, x.device), (1, h, w), x.device)
+    noise = per_image_normal(seed_generators(seeds, x.device), (1, h, w), x.device)
     return spatter_from_noise(x, severity, noise, preset)

@@ -12,6 +12,7 @@ import click
 from robustbench_lift import __version__
 from robustbench_lift.commands.demo import demo
 from robustbench_lift.commands.evaluate import evaluate
+from robustbench_lift.commands.export import export_command
 from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
 from robustbench_lift.commands.render import render
@@ -33,6 +34,7 @@ cli.add_command(evaluate)
 cli.add_command(report_command)
 cli.add_command(compare_command)
 cli.add_command(check_command)
+cli.add_command(export_command)
 cli.add_command(render)
 cli.add_command(train)
 cli.add_command(demo)

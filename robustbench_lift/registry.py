@@ -63,11 +63,8 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The entry `name` (imported on first use when registered lazily)."""
         self.check([name])
-        entry = self._entries[name]
-        if isinstance(entry, str):
-            module, _, attribute = entry.partition(":")
-            entry = self._entries[name] = getattr(importlib.import_module(module), attribute)
-        return entry  # type: ignore[return-value]
+        entry = self._entries[name] = resolve(self._entries[name])
+        return entry
 
     def metadata(self, name: str) -> Mapping[str, Any]:
         """The metadata `name` was registered with."""
@@ -109,6 +106,14 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def resolve(entry: T | str) -> T:
+    """`entry`, or the object a `"module:attribute"` string names (its module imported)."""
+    if isinstance(entry, str):
+        module, _, attribute = entry.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+    return entry
 
 
 def lazy(exports: Mapping[str, str]) -> Callable[[str], Any]:

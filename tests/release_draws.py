@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from release_p import NOISE
 
-from corruptions._random import image_generators, per_image_normal, per_image_poisson
+from corruptions._random import image_seeds, per_image_normal, per_image_poisson, seed_generators
 from corruptions.names import NOISE_PERTURBATIONS, RANDOM_PERTURBATIONS
 
 
@@ -26,7 +26,7 @@ def draws(name: str, crops: list[np.ndarray], preset: str, frames: int, seed: in
         return [None] * len(crops)
     x = torch.stack([torch.from_numpy(c).permute(2, 0, 1) for c in crops]).float() / 255
     n, c, h, w = x.shape
-    gens = image_generators(torch.Generator().manual_seed(seed), n, x.device)
+    gens = seed_generators(image_seeds(torch.Generator().manual_seed(seed), n), x.device)
     if name == "shot_noise":
         rate = NOISE[preset][name][difficulty - 1]
         out = per_image_poisson(gens, x[:, None].expand(n, frames - 1, c, h, w) * rate)

@@ -133,16 +133,15 @@ def test_change_grows_with_severity(photos, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_batched_equals_per_image(photos, name):
-    """`corrupt` and the whole-batch path (accelerators) give batches of 1 and 3 what one batch of 4 gives, the
-    generator carried along."""
+    """`corrupt` gives batches of 1 and 3 what one batch of 4 gives, the generator carried along; the whole-batch
+    path (accelerators) gives them what it gives the batch, seeds split alike."""
     whole = corruptions.corrupt(photos, name, 2, generator=_gen(4))
     generator = _gen(4)
     parts = [corruptions.corrupt(photos[:1], name, 2, generator=generator),
              corruptions.corrupt(photos[1:], name, 2, generator=generator)]
     assert torch.equal(whole, torch.cat(parts))
-    x, fn = photos.float() / 255, CORRUPTIONS.get(name)
-    generator = _gen(4)
-    assert torch.equal(fn(x, 2, _gen(4)), torch.cat([fn(x[:1], 2, generator), fn(x[1:], 2, generator)]))
+    x, fn, seeds = photos.float() / 255, CORRUPTIONS.get(name), [4, 5, 6, 7]
+    assert torch.equal(fn(x, 2, seeds), torch.cat([fn(x[:1], 2, seeds[:1]), fn(x[1:], 2, seeds[1:])]))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -14,7 +14,7 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 
 import corruptions
 from corruptions import cbar
-from corruptions._random import image_generators, image_seeds
+from corruptions._random import first_draws, image_seeds
 from corruptions.names import CORRUPTIONS, expand_corruptions
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.corruption import CorruptionSuite
@@ -50,11 +50,10 @@ def _numpy(value):
 
 
 def corrupt_with_draws(image: torch.Tensor, name: str, severity: int, seed: int) -> tuple[torch.Tensor, dict]:
-    """`corrupt` of one image, and the draws it used: on the CPU, `corrupt` seeds a generator per image from the
-    caller's, from which the corruption draws the seed of its own per-image (CPU) generator."""
+    """`corrupt` of one image, and the draws it used: `corrupt` draws the image's seed from the caller's generator,
+    and the corruption draws from a generator seeded with that seed's `first_draws`."""
     out = corruptions.corrupt(image, name, severity, generator=torch.Generator().manual_seed(seed))
-    outer = torch.Generator().manual_seed(image_seeds(torch.Generator().manual_seed(seed), 1)[0])
-    inner = image_generators(outer, 1, torch.device("cpu"))[0]
+    inner = torch.Generator().manual_seed(first_draws(image_seeds(torch.Generator().manual_seed(seed), 1))[0])
     size = (image.shape[-2], image.shape[-1])
     draws = CORRUPTIONS.get(name).sample(inner, size, cbar.LEVELS["imagenet"][name][severity - 1])
     return out, {key: _numpy(value) for key, value in draws.items()}
@@ -149,7 +148,7 @@ def test_change_grows_with_severity(photos, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_batched_equals_per_image(photos, name):
     """`corrupt` gives what batches of 1 and 3 give with the generator carried along; the whole-batch path
-    (accelerators) gives image i what its own draws from the i-th seed of the batch generator give."""
+    (accelerators) gives image i what its own draws from a generator seeded with its seed give."""
     whole = corruptions.corrupt(photos, name, 3, generator=_gen(5))
     generator = _gen(5)
     parts = [corruptions.corrupt(photos[:1], name, 3, generator=generator),
@@ -159,7 +158,7 @@ def test_batched_equals_per_image(photos, name):
     level = CSV_LEVELS[name][2]
     per_image = [fn.render(image, **fn.sample(_gen(seed), (SIDE, SIDE), level))
                  for image, seed in zip(x, image_seeds(_gen(5), len(x)))]
-    assert torch.equal(fn(x, 3, _gen(5)), torch.stack(per_image))
+    assert torch.equal(fn(x, 3, image_seeds(_gen(5), len(x))), torch.stack(per_image))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -183,9 +182,9 @@ def test_float_input_gives_the_uint8_result(photos, dtype):
 @pytest.mark.parametrize("name", NAMES)
 def test_cuda_matches_cpu(photos, name):
     """The draws come from CPU generators, so the device changes only float rounding."""
-    x = photos.float() / 255
-    cpu = (CORRUPTIONS.get(name)(x, 3, _gen(2)).clamp(0, 1) * 255).floor()
-    cuda = (CORRUPTIONS.get(name)(x.cuda(), 3, _gen(2)).clamp(0, 1) * 255).floor().cpu()
+    x, seeds = photos.float() / 255, image_seeds(_gen(2), len(photos))
+    cpu = (CORRUPTIONS.get(name)(x, 3, seeds).clamp(0, 1) * 255).floor()
+    cuda = (CORRUPTIONS.get(name)(x.cuda(), 3, seeds).clamp(0, 1) * 255).floor().cpu()
     assert float(((cpu - cuda).abs() > 1).float().mean()) <= (0.005 if name in EDGES else 0.0)
 
 

@@ -116,6 +116,9 @@ def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants)
     for it in range(iterations):
         got = gather_pixels(got, shuffle_sources(torch.from_numpy(offsets[it])[None], delta))
     np.testing.assert_array_equal(hwc(got).astype(np.uint8), expected)
+    # all passes solved at once (what glass_blur runs)
+    at_once = gather_pixels(nchw(image).float(), shuffle_sources(torch.from_numpy(offsets)[:, None], delta))
+    np.testing.assert_array_equal(hwc(at_once).astype(np.uint8), expected)
 
 
 def test_warp_reflect_is_map_coordinates(odd_photo):

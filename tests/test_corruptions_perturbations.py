@@ -13,7 +13,7 @@ from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 from skimage import color
 from skimage.filters import gaussian
 
-from corruptions._random import image_generators, per_image_normal
+from corruptions._random import image_seeds, per_image_normal, seed_generators
 from corruptions.names import NOISE_PERTURBATIONS, get_perturbation_names
 from corruptions.perturbations import frame_parameters, perturbation_sequence
 from robustbench_lift.errors import UsageError
@@ -170,7 +170,8 @@ def test_snow_frames_blend_one_fixed_layer_blurred_at_4i_minus_150_degrees(photo
 
     x = _float(photos[:1, :, :, :48])  # 48 x 48: zoom 3 of ceil(48 / 3) = 16 rows gives exactly 48 rows
     frames = perturbation_sequence(x, "snow", generator=torch.Generator().manual_seed(5)).numpy()
-    noise = per_image_normal(image_generators(torch.Generator().manual_seed(5), 1, x.device), (48, 48), x.device)
+    gens = seed_generators(image_seeds(torch.Generator().manual_seed(5), 1), x.device)
+    noise = per_image_normal(gens, (48, 48), x.device)
     # make_imagenet_p.py: N(0.05, 0.3), clipped_zoom x3 (centre 16 x 16 -> 48 x 48), < 0.5 -> 0, 8-bit PNG
     layer = zoom(noise[0].numpy()[16:32, 16:32] * 0.3 + 0.05, 3, order=1)
     layer[layer < 0.5] = 0
@@ -189,7 +190,8 @@ def test_spatter_frames_follow_the_release_flow(photos):
     (np.convolve, mode "same"), then the OpenCV water chain; checked with NumPy/OpenCV code of the release."""
     x = _float(photos[:1])
     frames = perturbation_sequence(x, "spatter", length=6, generator=torch.Generator().manual_seed(3)).numpy()
-    noise = per_image_normal(image_generators(torch.Generator().manual_seed(3), 1, x.device), (1, 48, 56), x.device)
+    gens = seed_generators(image_seeds(torch.Generator().manual_seed(3), 1), x.device)
+    noise = per_image_normal(gens, (1, 48, 56), x.device)
     liquid = gaussian(noise[0, 0].numpy().astype(np.float64) * 0.27 + 0.65, sigma=3.7)
     liquid[liquid < 0.69] = 0
     image = x[0].permute(1, 2, 0).numpy()

@@ -126,11 +126,11 @@ def test_noise_strength_follows_the_script():
     fraction of impulse-replaced values, each within 5% of make_cifar_c.py's constant."""
     grey = torch.full((64, 3, 32, 32), 0.5)
     for severity in SEVERITIES:
-        generator = torch.Generator().manual_seed(severity)
-        gaussian_std = (noise.gaussian_noise(grey, severity, generator, preset="cifar") - 0.5).std().item()
-        speckle_std = (noise.speckle_noise(grey, severity, generator, preset="cifar") - 0.5).std().item()
-        shot_var = noise.shot_noise(grey, severity, generator, preset="cifar").var().item()
-        impulse = (noise.impulse_noise(grey, severity, generator, preset="cifar") != 0.5).double().mean().item()
+        seeds = range(100 * severity, 100 * severity + len(grey))
+        gaussian_std = (noise.gaussian_noise(grey, severity, seeds, preset="cifar") - 0.5).std().item()
+        speckle_std = (noise.speckle_noise(grey, severity, seeds, preset="cifar") - 0.5).std().item()
+        shot_var = noise.shot_noise(grey, severity, seeds, preset="cifar").var().item()
+        impulse = (noise.impulse_noise(grey, severity, seeds, preset="cifar") != 0.5).double().mean().item()
         index = severity - 1
         assert gaussian_std == pytest.approx(SCRIPT["gaussian_noise"][index], rel=0.05)
         assert speckle_std == pytest.approx(0.5 * SCRIPT["speckle_noise"][index], rel=0.05)
@@ -167,8 +167,8 @@ def test_elastic_is_the_scripts_affine_and_elastic_warp(photo):
 
 def test_elastic_draws_come_from_the_generator_per_image(photo):
     x = nchw(photo).float().repeat(4, 1, 1, 1)
-    first = digital.elastic_transform(x, 3, torch.Generator().manual_seed(3), preset="cifar")
-    assert torch.equal(first, digital.elastic_transform(x, 3, torch.Generator().manual_seed(3), preset="cifar"))
+    first = digital.elastic_transform(x, 3, [3, 4, 5, 6], preset="cifar")
+    assert torch.equal(first, digital.elastic_transform(x, 3, [3, 4, 5, 6], preset="cifar"))
     assert not torch.equal(first[0], first[1])
 
 
@@ -176,7 +176,7 @@ def test_frost_crops_come_from_pictures_scaled_by_a_fifth():
     """On black images frost is `weight * crop`; every crop lies in one of the first five pictures resized by
     `cv2.resize(fx=fy=0.2)` as make_cifar_c.py does."""
     x = torch.zeros(12, 3, 32, 32)
-    out = weather.frost(x, 1, torch.Generator().manual_seed(0), preset="cifar")
+    out = weather.frost(x, 1, list(range(len(x))), preset="cifar")
     crops = (out * 255 / SCRIPT["frost"][0][1]).permute(0, 2, 3, 1).numpy().astype(np.float32)
     pictures = []
     for index in range(5):

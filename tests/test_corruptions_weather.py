@@ -11,6 +11,7 @@ from imagecorruptions import corrupt as reference_corrupt
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
 
 from corruptions import _cv, weather
+from corruptions._random import image_seeds
 
 NAMES = ("snow", "frost", "fog", "spatter")
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -19,6 +20,10 @@ SEVERITIES = (1, 2, 3, 4, 5)
 @pytest.fixture(scope="module")
 def photos64() -> torch.Tensor:
     return load_photos(64)
+
+
+def _seeds(seed: int, n: int) -> list[int]:
+    return image_seeds(torch.Generator().manual_seed(seed), n)
 
 
 def _mean_abs_diff(corrupted: torch.Tensor, clean: torch.Tensor) -> float:
@@ -38,7 +43,7 @@ def test_mean_abs_difference_matches_reference_at_every_severity(photos64, name,
     batch = photos64.repeat(repeats, 1, 1, 1)
     fn = getattr(weather, name)
     for severity in SEVERITIES:
-        ours = np.mean([_mean_abs_diff(fn(batch.float() / 255, severity, torch.Generator().manual_seed(seed),
+        ours = np.mean([_mean_abs_diff(fn(batch.float() / 255, severity, _seeds(seed, len(batch)),
                                           **kwargs), batch) for seed in range(8)])
         theirs = []
         for seed in range(8):
@@ -82,7 +87,7 @@ def test_every_severity_runs_on_odd_imagenet_and_cifar_sizes(shape):
     x = torch.rand(shape)
     for name in NAMES:
         for severity in SEVERITIES:
-            out = getattr(weather, name)(x, severity, torch.Generator().manual_seed(severity))
+            out = getattr(weather, name)(x, severity, _seeds(severity, len(x)))
             assert out.shape == x.shape and out.dtype == x.dtype, (name, severity)
             assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1, (name, severity)
             assert not torch.equal(out, x), (name, severity)
@@ -92,14 +97,14 @@ def test_every_severity_runs_on_odd_imagenet_and_cifar_sizes(shape):
 def test_deterministic_per_seed_and_independent_of_batching(photos64, name):
     x = photos64.float() / 255
     fn = getattr(weather, name)
-    first = fn(x, 3, torch.Generator().manual_seed(7))
-    assert torch.equal(first, fn(x, 3, torch.Generator().manual_seed(7)))
-    assert not torch.equal(first, fn(x, 3, torch.Generator().manual_seed(8)))
-    generator = torch.Generator().manual_seed(7)
-    halves = torch.cat([fn(x[:2], 3, generator), fn(x[2:], 3, generator)])
+    seeds = _seeds(7, len(x))
+    first = fn(x, 3, seeds)
+    assert torch.equal(first, fn(x, 3, seeds))
+    assert not torch.equal(first, fn(x, 3, _seeds(8, len(x))))
+    halves = torch.cat([fn(x[:2], 3, seeds[:2]), fn(x[2:], 3, seeds[2:])])
     assert torch.equal(first, halves)
     # every image draws its own randomness: two copies of one photograph come out different
-    pair = fn(x[:1].repeat(2, 1, 1, 1), 3, torch.Generator().manual_seed(7))
+    pair = fn(x[:1].repeat(2, 1, 1, 1), 3, seeds[:2])
     assert not torch.equal(pair[0], pair[1])
 
 
@@ -120,7 +125,7 @@ def test_frost_crops_come_from_the_package_pictures(frost_images):
     """On a black image frost is `weight * crop`: every crop is found (up to rounding) in one of the first
     `frost_images` pictures, read and rescaled independently with OpenCV."""
     x = torch.zeros(16, 3, 40, 48)
-    out = weather.frost(x, 1, torch.Generator().manual_seed(0), frost_images=frost_images)
+    out = weather.frost(x, 1, _seeds(0, len(x)), frost_images=frost_images)
     crops = (out * 255 / weather.FROST_PARAMS["imagenet"][0][1]).permute(0, 2, 3, 1).numpy().astype(np.float32)
     pictures = _reference_frost_pictures((40, 48))
     used = set()
@@ -134,10 +139,10 @@ def test_frost_crops_come_from_the_package_pictures(frost_images):
 
 
 def test_frost_covers_images_larger_than_the_pictures():
-    out = weather.frost(torch.rand(1, 3, 700, 1000), 5, torch.Generator().manual_seed(0))
+    out = weather.frost(torch.rand(1, 3, 700, 1000), 5, [0])
     assert out.shape == (1, 3, 700, 1000)
     with pytest.raises(ValueError, match="frost_images"):
-        weather.frost(torch.rand(1, 3, 32, 32), 1, frost_images=4)
+        weather.frost(torch.rand(1, 3, 32, 32), 1, [0], frost_images=4)
 
 
 def test_fog_formula_and_plasma_range():
@@ -148,8 +153,8 @@ def test_fog_formula_and_plasma_range():
     assert torch.allclose(plasma.amax(dim=(1, 2)), torch.ones(3))
     # fog = (x + w * plasma) * peak / (peak + w): a black image stays black (peak 0); on a white 64 x 64 image
     # the whole map is used, so the output spans [1 / (1 + w), 1] and is grey (equal channels)
-    assert torch.equal(weather.fog(torch.zeros(1, 3, 40, 40), 3), torch.zeros(1, 3, 40, 40))
-    white = weather.fog(torch.ones(2, 3, 64, 64), 3)
+    assert torch.equal(weather.fog(torch.zeros(1, 3, 40, 40), 3, [0]), torch.zeros(1, 3, 40, 40))
+    white = weather.fog(torch.ones(2, 3, 64, 64), 3, [0, 1])
     weight = weather.FOG_PARAMS["imagenet"][2][0]
     assert torch.allclose(white.amin(dim=(1, 2, 3)), torch.full((2,), 1 / (1 + weight)))
     assert torch.allclose(white.amax(dim=(1, 2, 3)), torch.ones(2))

@@ -74,6 +74,10 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     assert np.allclose(lift.loc[both.index, "base_miou"], both["demo_seg-max"])
     report = (out / "report.html").read_text()
     assert "demo-lift" in report and "demo-max" in report and "| demo-lift" in result.output
+    classification, segmentation = result.output.split("Segmentation summary (%):")  # one table per task
+    assert "Classification summary (%):" in classification and "| demo-lift" in classification
+    assert "mIoU" not in classification and "demo_seg" not in classification
+    assert "| demo_seg-lift" in segmentation and "mCE" not in segmentation and "| demo-max" not in segmentation
     assert "Segmentation: predictions under corruption" in report
     assert (out / "figures" / "seg_qualitative.png").is_file()
     rerun = CliRunner().invoke(cli, ["demo", "--limit", "6", "--pool", "max", "--pool", "lift", "--out", str(out),

@@ -37,3 +37,16 @@ def imported_after(statement: str) -> set[str]:
 def test_light_imports(statement: str, forbidden: tuple[str, ...]) -> None:
     loaded = imported_after(statement)
     assert not loaded & set(forbidden), f"{statement!r} imported {sorted(loaded & set(forbidden))}"
+
+
+
+def test_report_names_are_not_submodules() -> None:
+    """`from robustbench_lift.report import check, compare` gives the functions, whatever was loaded before
+    (`from package import name` imports a submodule `name` when there is one, which then shadows the lazy name)."""
+    code = ("import inspect, robustbench_lift.report as report, robustbench_lift.report.build\n"
+            "from robustbench_lift.report import check, compare\n"
+            "assert inspect.isfunction(check) and inspect.isfunction(compare), (check, compare)\n"
+            "shadowed = [n for n in report.__all__ if inspect.ismodule(getattr(report, n))]\n"
+            "assert not shadowed, shadowed")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -59,7 +59,7 @@ def test_unknown_name_lists_closest(name: str, closest: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "kwargs", "message"), [
-    ("resnet18-avg3", {}, "only blur and lift take a size suffix"),
+    ("resnet18-avg3", {}, "only blur, lift, aps, lps and pasa take a size suffix"),
     ("resnet18-lift3", {"kernel_size": 5}, "sets kernel_size=3 but kernel_size=5"),
     ("resnet18-max", {"kernel_size": 3}, "takes no pooling options"),
     ("resnet18-lift", {"filter_size": 3}, "unknown option"),

@@ -192,7 +192,7 @@ def test_describe_lists_every_site_and_a_second_swap_is_refused():
 def test_parse_pool_reads_the_zoos_size_suffix():
     assert parse_pool("blur5", pad_type="zero") == Pooling("blur", {"filter_size": 5, "pad_type": "zero"})
     assert parse_pool(Pooling("lift"), kernel_size=3, sites="stem") == Pooling("lift", {"kernel_size": 3}, "stem")
-    with pytest.raises(UsageError, match="only blur and lift take a size suffix"):
+    with pytest.raises(UsageError, match="only blur, lift, aps, lps and pasa take a size suffix"):
         parse_pool("skip3")
 
 

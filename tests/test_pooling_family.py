@@ -1,5 +1,8 @@
 """The pooling registry: every pool's shapes and dtypes, BlurPool parity, Haar closed form, errors, CLI."""
 
+import subprocess
+import sys
+
 import antialiased_cnns
 import pytest
 import torch
@@ -21,6 +24,15 @@ EXPECTED_POOLS = {"max", "avg", "skip", "blur", "haar", "lift", "aps", "lps", "f
 
 def test_registry_lists_the_family():
     assert set(list_pools()) == EXPECTED_POOLS
+
+
+def test_listing_order_does_not_depend_on_the_first_layer_imported():
+    """The pooling files register on first use: a program that imports LiftPool's layer first (as the zoo does)
+    lists the poolings in the same order as one that asks the registry first."""
+    code = "from robustbench_lift.pooling import {}; import robustbench_lift.pooling as p; print(p.list_pools())"
+    listings = {subprocess.run([sys.executable, "-c", code.format(name)], capture_output=True, text=True,
+                               check=True).stdout for name in ("list_pools", "LiftDownPool2d", "PASAPool2d")}
+    assert len(listings) == 1 and listings.pop().startswith("['max', 'avg', 'skip', 'blur', 'haar', 'lift'")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_POOLS))

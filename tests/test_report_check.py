@@ -8,7 +8,7 @@ from report_fixtures import all_by_hand, by_hand, write_store
 from robustbench_lift.cli import main
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report.baseline import parse_tolerance, read_baseline
-from robustbench_lift.report.check import DEFAULT_TOLERANCE, MetricChange, check, update_baseline
+from robustbench_lift.report.gate import DEFAULT_TOLERANCE, MetricChange, check, update_baseline
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from report_fixtures import write_store
 from robustbench_lift.cli import main
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.report.baseline import parse_tolerance, read_baseline
-from robustbench_lift.report.check import check, update_baseline
+from robustbench_lift.report.gate import check, update_baseline
 
 
 @pytest.fixture(scope="module")

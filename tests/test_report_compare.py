@@ -13,7 +13,7 @@ from scipy.stats import binomtest
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import figures
 from robustbench_lift.report.build import build_report
-from robustbench_lift.report.compare import compare
+from robustbench_lift.report.comparison import compare
 from robustbench_lift.report.tables import render, report_tables
 
 

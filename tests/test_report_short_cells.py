@@ -7,7 +7,7 @@ import pytest
 from paired_fixtures import CELLS, N, cli, put_model, random_sets
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.report.compare import compare
+from robustbench_lift.report.comparison import compare
 
 SHORT = ("snow", 3)
 

@@ -9,7 +9,7 @@ from paired_fixtures import CELLS, N, cli, put_model, random_sets, with_extra
 from scipy.stats import binomtest
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.report.check import check
+from robustbench_lift.report.gate import check
 from robustbench_lift.report.significance import Significance, required_resamples
 
 MODELS = [f"net-{i}" for i in range(6)]

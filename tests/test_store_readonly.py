@@ -12,7 +12,7 @@ from report_fixtures import write_store
 
 from robustbench_lift.cli import main
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.report.check import update_baseline
+from robustbench_lift.report.gate import update_baseline
 from robustbench_lift.store import CellResult, ResultStore, load_results
 
 

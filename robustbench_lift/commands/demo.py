@@ -28,10 +28,14 @@ def demo(out: str, limit: int | None, pools: tuple[str, ...], suites: tuple[str,
     """
     from robustbench_lift.demo import run_demo
     from robustbench_lift.report.summary import summary_table
-    from robustbench_lift.report.tables import render
+    from robustbench_lift.report.tables import SUMMARIES, render, task_summary
 
     written = run_demo(out, limit=limit, pools=pools or None, suites=suites or None, device=device, amp=amp,
                        report=report, progress=progress)
-    click.echo(render(summary_table(written[0], ci=False), "md"))
+    summary = summary_table(written[0], ci=False)
+    for task, _ in SUMMARIES.values():  # one table per task, as in the report
+        part = task_summary(summary, task)
+        if not part.empty:
+            click.echo(f"{task.capitalize()} summary (%):\n{render(part, 'md')}")
     page = next((p for p in written if p.name == "report.html"), None)
     click.echo(f"results: {written[0]}" + (f"\nreport: {page}" if page else ""))

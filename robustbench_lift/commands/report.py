@@ -67,7 +67,7 @@ def compare_command(a: str, b: str, results: tuple[str, ...], model: str | None,
     verdicts, and per cell the exact McNemar test and error consistency."""
     import json
 
-    from robustbench_lift.report.compare import cell_table, compare, metric_table
+    from robustbench_lift.report.comparison import cell_table, compare, metric_table
     from robustbench_lift.report.tables import render
 
     comparison = compare(a, b, results=list(results) or None, model=model, n_boot=n_boot, seed=seed,
@@ -105,7 +105,7 @@ def check_command(results: tuple[str, ...], baseline: str, tolerance: str | None
                   require_significant: bool, alpha: float, allow_mixed: bool, n_boot: int, seed: int) -> None:
     """Gate a run on a baseline: exit 1 when a tracked metric is worse by more than its tolerance (and, with
     --require-significant, significantly so), else 0."""
-    from robustbench_lift.report.check import check, update_baseline
+    from robustbench_lift.report.gate import check, update_baseline
     from robustbench_lift.report.significance import Significance
 
     if update:

@@ -48,7 +48,7 @@ from robustbench_lift.models.weights import (
     torchvision_weights,
 )
 from robustbench_lift.pooling import list_pools
-from robustbench_lift.pooling.registry import size_options
+from robustbench_lift.pooling.registry import size_options, sized_pools
 
 _NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
 
@@ -91,7 +91,7 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
     if size is not None:
         sized = size_options()
         if pool not in sized:
-            raise UsageError(f"{name!r}: only {' and '.join(sized)} take a size suffix, not {pool}")
+            raise UsageError(f"{name!r}: only {sized_pools()} take a size suffix, not {pool}")
         option = sized[pool]
         if pool_kwargs.get(option, int(size)) != int(size):
             raise UsageError(f"{name!r} sets {option}={size} but {option}={pool_kwargs[option]} was also given")

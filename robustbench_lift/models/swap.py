@@ -43,7 +43,7 @@ from robustbench_lift.errors import UsageError
 from robustbench_lift.models.sites import Pooling
 from robustbench_lift.models.trace import first_calls, meta_call
 from robustbench_lift.pooling import list_pools
-from robustbench_lift.pooling.registry import size_options
+from robustbench_lift.pooling.registry import size_options, sized_pools
 
 RULES = {"pool": "replaced by the pool", "pool-conv": "pool -> conv (stride 1)",
          "conv-pool": "dense conv (stride 1) -> pool"}
@@ -136,7 +136,7 @@ def parse_pool(pool: str | Pooling, **options: Any) -> Pooling:
                          f"size suffix ({', '.join(f'{p}<{o}>' for p, o in sized.items())})")
     if match[2] is not None:
         if match[1] not in sized:
-            raise UsageError(f"pooling {pool!r}: only {' and '.join(sized)} take a size suffix")
+            raise UsageError(f"pooling {pool!r}: only {sized_pools()} take a size suffix")
         options = {sized[match[1]]: int(match[2]), **options}
     return Pooling(match[1], options, sites)
 

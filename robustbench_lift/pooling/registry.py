@@ -41,8 +41,13 @@ def register_pool(name: str, description: str, *, size_option: str | None = None
 
 def size_options() -> dict[str, str]:
     """`{pooling: option}` of the poolings whose size a zoo name's suffix sets (`{"blur": "filter_size", ...}`)."""
-    pools = _pools()
-    return {name: option for name in pools.names() if (option := pools.metadata(name)["size_option"])}
+    return {name: option for name in list_pools() if (option := POOLS.metadata(name)["size_option"])}
+
+
+def sized_pools() -> str:
+    """The poolings that take a size suffix, for messages: "blur, lift, aps, lps and pasa"."""
+    *rest, last = size_options()
+    return f"{', '.join(rest)} and {last}" if rest else last
 
 
 def max_first(name: str) -> bool:
@@ -51,8 +56,11 @@ def max_first(name: str) -> bool:
 
 
 def list_pools() -> list[str]:
-    """Names of the registered poolings, in registration order."""
-    return _pools().names()
+    """Names of the registered poolings in the order of their files in `POOL_MODULES`, then those registered
+    elsewhere (a user's), each in registration order: the listing does not depend on which layer a program
+    imported first."""
+    pools, order = _pools(), {f"{__package__}.{module}": index for index, module in enumerate(POOL_MODULES)}
+    return sorted(pools.names(), key=lambda name: order.get(pools.get(name).__module__, len(POOL_MODULES)))
 
 
 def pool_description(name: str) -> str:

@@ -6,8 +6,8 @@ For the `c` and `clean` suites (`robustbench_lift.metrics` has every formula): `
 `rel_mCE` (relative mCE needs the clean cell), `CE/<corruption>` and `rel_CE/<corruption>`; every value a
 fraction, with `<name>_lo`, `<name>_hi` bounds of its percentile bootstrap interval. The bootstrap resamples
 images jointly across the cells of equal size (image i is the same photograph in every cell, the clean cell
-included), so the interval of an aggregate keeps the correlation between its cells. A suite registers its
-summariser in `SUMMARIZERS`.
+included), so the interval of an aggregate keeps the correlation between its cells. A suite declares its
+summariser in its face (`report/faces/<suite>.py`), which `SUMMARIZERS` collects.
 
 For `p` (`perturbation_summary`, formulas in `metrics.perturbation.perturbation_aggregates`): per perturbation
 `FP/<p>`, `uT5D/<p>`, `mFP`, `mUT5D` over the evaluated test perturbations, and when every cell carries its
@@ -34,6 +34,7 @@ from robustbench_lift.metrics.corruption import corruption_summary
 from robustbench_lift.metrics.perturbation import per_sequence, perturbation_aggregates
 from robustbench_lift.metrics.shift import PAIRS, pair_agreement
 from robustbench_lift.registry import Registry
+from robustbench_lift.report.faces import FACES
 from robustbench_lift.store import load_results
 
 GROUP_COLUMNS = ["model", "weights_sha256", "suite", "dataset"]
@@ -118,12 +119,9 @@ def shift_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> 
 
 Summarizer = Callable[[pd.DataFrame, int, int, float], dict[str, Any]]
 SUMMARIZERS: Registry = Registry("suite summary")
-"""Suite name -> `summarizer(cells, n_boot, seed, level) -> row`."""
-SUMMARIZERS.register("clean", error_summary)
-SUMMARIZERS.register("c", error_summary)
-SUMMARIZERS.register("p", perturbation_summary)
-SUMMARIZERS.register("shift", shift_summary)
-SUMMARIZERS.register("seg", "robustbench_lift.report.segmentation:seg_summary")
+"""Suite name -> `summarizer(cells, n_boot, seed, level) -> row`: each `report/faces` module's `summarize`."""
+for _suite, _face in FACES.items():
+    SUMMARIZERS.register(_suite, _face.summarize)
 
 
 def summarize(results: pd.DataFrame | str | Path, n_boot: int = 1000, seed: int = 0,

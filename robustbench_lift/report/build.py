@@ -4,6 +4,7 @@ Layout of `out_dir`: `report.html` (self-contained), `tables/<name>.<md|csv|tex>
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import astuple
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,13 @@ import pandas as pd
 
 from corruptions.names import CORRUPTIONS
 from robustbench_lift import __version__
-from robustbench_lift.report import FORMATS, figures
-from robustbench_lift.report import figures_segmentation as seg_figures
+from robustbench_lift.registry import resolve
+from robustbench_lift.report import FORMATS, face, figures
+from robustbench_lift.report.faces import FACES
 from robustbench_lift.report.html import Section, write_page
 from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
 from robustbench_lift.report.tables import (
     SUMMARIES,
-    best_mask,
     check_formats,
     corruption_order,
     precision_note,
@@ -31,41 +32,26 @@ if TYPE_CHECKING:
 
 TableSet = dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]
 
-SECTIONS = (
-    # (title, table, figure, text)
-    ("Summary", "summary", None, "Percent points with 95% percentile-bootstrap intervals over images (videos "
-     "for ImageNet-P); best value per column in bold. Lower is better except consistency."),
-    ("Segmentation summary", "seg_summary", None, "Suite seg: percent points with 95% percentile-bootstrap "
-     "intervals over images; best value per column in bold. Higher is better except mCD."),
-    ("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's; with the "
-     "bootstrap, each with its paired 95% CI (the same resampled images for both models and every cell) and in "
-     "bold when significant (two-sided paired p: McNemar's exact test for the clean error, the bootstrap's "
-     "otherwise; Holm-adjusted over the model's metrics, < 0.05)."),
-    ("Paired difference per corruption", "corruption_deltas", "forest", "Each model's corruption error minus the "
-     "baseline's on the same images, with its paired 95% CI; bold: Holm-adjusted p < 0.05 over the corruptions."),
-    ("Corruption error vs clean error", None, "mce_vs_clean", "One point per model; bars are 95% CIs."),
-    ("Per-corruption error", "corruption", "ce_per_corruption", "Best model per corruption in bold."),
-    ("Error by severity", "severity", "error_vs_severity", "Top-1 error averaged over the corruptions of each "
-     "severity (each family in the figure); severity 0 is the clean set."),
-    ("ImageNet-P flip probability", "perturbation", "flip_rate", "Difficulty 1; noise perturbations compare each "
-     "frame with the first, the others consecutive frames."),
-    ("Consistency under shift", "shift", "consistency_vs_shift", "Agreement of the top-1 prediction with the "
-     "unshifted image along the diagonal."),
-    ("Segmentation: mIoU per corruption", "seg_corruption", "miou_per_corruption", "Suite seg: mIoU (%) of "
-     "each corruption, mean over its severities; best model per corruption in bold."),
-    ("Segmentation: corruption degradation", "seg_cd", None, "Suite seg: CD per corruption, sum over severities "
-     "of 1 - mIoU relative to the seg baseline model's (= 100); lower is better, best model per corruption in "
-     "bold; mCD, their mean, is in the summary."),
-    ("Segmentation: mIoU by severity", "seg_severity", "miou_vs_severity", "Suite seg: mIoU (%) averaged over the "
-     "corruptions of each severity; severity 0 is the clean set."),
-    ("Segmentation: robustness vs shift consistency", None, "seg_robustness_vs_consistency", "Suite seg: one "
-     "point per model, mean mIoU under corruption against the fraction of overlap pixels two shifted crops label "
-     "alike; bars are 95% CIs. Up and right is better."),
-    ("Segmentation: predictions under corruption", None, "seg_qualitative", "Demo images with their ground truth "
-     "and each segmentation model's predicted mask, clean and under corruptions (seeded, as in the seg cells)."),
-    ("What was measured", None, "corruption_grid", "One photograph under each evaluated corruption at each "
-     "severity, rendered by `corruptions.corrupt` (torch backend, seeded, with the cells' severity constants)."),
+SUMMARY_SECTIONS = (
+    face.Section("Summary", "summary", None, "Percent points with 95% percentile-bootstrap intervals over images "
+                 "(videos for ImageNet-P); best value per column in bold. Lower is better except consistency."),
+    face.Section("Segmentation summary", "seg_summary", None, "Suite seg: percent points with 95% "
+                 "percentile-bootstrap intervals over images; best value per column in bold. Higher is better "
+                 "except mCD."),
+    face.Section("Difference to the baseline model", "deltas", None, "Point values minus the baseline model's; "
+                 "with the bootstrap, each with its paired 95% CI (the same resampled images for both models and "
+                 "every cell) and in bold when significant (two-sided paired p: McNemar's exact test for the clean "
+                 "error, the bootstrap's otherwise; Holm-adjusted over the model's metrics, < 0.05)."),
 )
+GRID_SECTION = face.Section("What was measured", None, "corruption_grid", "One photograph under each evaluated "
+                            "corruption at each severity, rendered by `corruptions.corrupt` (torch backend, seeded, "
+                            "with the cells' severity constants).")
+
+
+def sections() -> list[face.Section]:
+    """The sections of report.html in order: the summaries and deltas, every suite's face (`report/faces`, in
+    priority order), the corruption grid."""
+    return [*SUMMARY_SECTIONS, *(s for _, suite_face in FACES.items() for s in suite_face.sections), GRID_SECTION]
 
 
 PHOTO_FIGURES = ("corruption_grid", "seg_qualitative")
@@ -101,13 +87,12 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     `baseline`: model label for the difference table. `example_image`: a photo file or uint8 `(3, H, W)` tensor
     for the corruption grid (default: scikit-image's "chelsea" when installed); `grid=False` skips the grid.
     `extra_figures`: figures made by the caller, which has the models (e.g. `"seg_qualitative"`:
-    `report.qualitative.qualitative_grid`), saved and shown in their `SECTIONS` entry.
+    `report.qualitative.qualitative_grid`), saved and shown in their section (`sections`).
     """
     check_formats(formats)
     out_dir = Path(out_dir)
     frame = load(results, predictions=True, datasets=datasets)
     tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
-    tables.update(_seg_tables(frame))
     written = write_tables(tables, out_dir / "tables", formats)
     plots = {**_figures(frame, tables, example_image, grid, seed), **(extra_figures or {})}
     figure_files = {name: figures.save(fig, out_dir / "figures", name) for name, fig in plots.items()}
@@ -117,42 +102,13 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     return written
 
 
-def _seg_tables(frame: pd.DataFrame) -> TableSet:
-    """The non-empty segmentation tables (`report.figures_segmentation`), best mIoU and CD per corruption marked."""
-    tables: TableSet = {}
-    corruption, severity = seg_figures.seg_corruption_table(frame), seg_figures.seg_severity_table(frame)
-    degradation = seg_figures.seg_cd_table(frame)
-    if not corruption.empty:
-        tables["seg_corruption"] = (corruption, best_mask(corruption, "row", True))
-    if not degradation.empty:
-        tables["seg_cd"] = (degradation, best_mask(degradation, "row", False))
-    if not severity.empty:
-        tables["seg_severity"] = (severity, None)
-    return tables
-
-
 def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path | torch.Tensor | None",
              grid: bool, seed: int) -> dict:
-    summary = tables["summary"][0]
     plots = {}
-    if "clean_err" in summary and set(figures.CORRUPTION_AGGREGATES) & set(summary):
-        plots["mce_vs_clean"] = figures.mce_vs_clean(summary)
-    if "corruption" in tables:
-        plots["ce_per_corruption"] = figures.ce_per_corruption(tables["corruption"][0])
-        plots["error_vs_severity"] = figures.error_vs_severity(frame)
-    if "corruption_deltas" in tables:
-        plots["forest"] = figures.forest_plot(tables["corruption_deltas"][0])
-    if "perturbation" in tables:
-        plots["flip_rate"] = figures.flip_rate(tables["perturbation"][0])
-    if "seg_corruption" in tables:
-        plots["miou_per_corruption"] = seg_figures.miou_per_corruption(tables["seg_corruption"][0])
-    if "seg_severity" in tables:
-        plots["miou_vs_severity"] = seg_figures.miou_vs_severity(tables["seg_severity"][0])
-    seg_summary = tables.get("seg_summary", (pd.DataFrame(), None))[0]
-    if not seg_summary.reindex(columns=["seg_consistency", "mean_mIoU"]).dropna().empty:
-        plots["seg_robustness_vs_consistency"] = seg_figures.robustness_vs_consistency(seg_summary)
-    if "shift" in tables:
-        plots["consistency_vs_shift"] = figures.consistency_vs_shift(tables["shift"][0])
+    for spec in (spec for _, suite_face in FACES.items() for spec in suite_face.figures):
+        figure = resolve(spec.make)(frame, tables)
+        if figure is not None:
+            plots[spec.name] = figure
     names = grid_names(frame) if grid else []
     photo = None
     if names:
@@ -185,8 +141,8 @@ def _write_html(out_dir: Path, frame: pd.DataFrame, tables: TableSet, figure_fil
         meta.insert(-1, f"Suites without a summary yet (detail tables only): {', '.join(skipped)}.")
     shown = [tables[name][0] for name in SUMMARIES if name in tables]
     glossary = {METRICS[m].label: METRICS[m].description for m in METRICS if any(m in t for t in shown)}
-    sections = []
-    for title, table_name, figure_name, text in SECTIONS:
+    shown_sections = []
+    for title, table_name, figure_name, text in (astuple(section) for section in sections()):
         table = tables.get(table_name)
         table = table if table is not None and not table[0].empty else None
         files = figure_files.get(figure_name, [])
@@ -196,6 +152,6 @@ def _write_html(out_dir: Path, frame: pd.DataFrame, tables: TableSet, figure_fil
         # Photos embed as PNG (an SVG would carry the same pixels, base64, several times larger).
         figure = next((p for p in files if p.suffix == (".png" if figure_name in PHOTO_FIGURES else ".svg")), None)
         caption = table[0].attrs.get("title", "") if table is not None else ""
-        sections.append(Section(title, text, render(table[0], "html", table[1]) if table is not None else "",
-                                figure, caption, links))
-    return write_page(out_dir / "report.html", "liftbench robustness report", meta, glossary, sections)
+        shown_sections.append(Section(title, text, render(table[0], "html", table[1]) if table is not None else "",
+                                      figure, caption, links))
+    return write_page(out_dir / "report.html", "liftbench robustness report", meta, glossary, shown_sections)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from robustbench_lift.errors import UsageError
-from robustbench_lift.report.compare import ALPHA
+from robustbench_lift.report.comparison import ALPHA
 from robustbench_lift.report.paired import PairedComparison, paired_comparison
 
 

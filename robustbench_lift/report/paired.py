@@ -37,6 +37,7 @@ from robustbench_lift.metrics.perturbation import per_sequence, perturbation_agg
 from robustbench_lift.metrics.shift import PAIRS, pair_agreement
 from robustbench_lift.registry import Registry
 from robustbench_lift.report.aggregate import IMAGENET_CLASSES
+from robustbench_lift.report.faces import FACES
 from robustbench_lift.report.summary import METRICS, SUITE_PRIORITY
 
 CELL_COLUMNS = ("suite", "dataset", "corruption", "severity")
@@ -101,11 +102,10 @@ def shift_units(cells: pd.DataFrame) -> SuiteUnits | None:
 
 
 UNITS: Registry = Registry("paired suite")
-"""Suite name -> `units(cells) -> SuiteUnits | None` (None: the cells cannot be resampled)."""
-UNITS.register("clean", error_units)
-UNITS.register("c", error_units)
-UNITS.register("p", perturbation_units)
-UNITS.register("shift", shift_units)
+"""Suite name -> `units(cells) -> SuiteUnits | None` (None: the cells cannot be resampled): each face's `units`."""
+for _suite, _face in FACES.items():
+    if _face.units is not None:
+        UNITS.register(_suite, _face.units)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What `report.check` checks beyond point values: recorded settings, pairing with the run, paired p-values.
+"""What `report.gate` checks beyond point values: recorded settings, pairing with the run, paired p-values.
 
 A baseline JSON records per model the settings its cells share (`model_settings`: precision, class count,
 preset, ...), and `check_settings` refuses a run evaluated otherwise unless mixing is allowed.

@@ -22,57 +22,23 @@ Per-cell scalars (the store's `metrics` JSON, one column each) used by the detai
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from corruptions.names import BENCHMARKS
 from robustbench_lift.errors import UsageError
-from robustbench_lift.metrics.corruption import BENCHMARK_MEAN_ERRORS
 from robustbench_lift.report.aggregate import SUMMARIZERS, summarize
+from robustbench_lift.report.faces import FACES, face_metrics
 from robustbench_lift.store import KEY_COLUMNS, load_results
 
 ResultsLike = pd.DataFrame | str | Path | Sequence[str | Path]
 
 
-@dataclass(frozen=True)
-class Metric:
-    label: str
-    higher_is_better: bool
-    description: str
-    task: str = "classification"
-    """"classification" or "segmentation": the report's summary table that shows it (`tables.SUMMARIES`)."""
-
-
-METRICS: dict[str, Metric] = {
-    "clean_err": Metric("clean err.", False, "top-1 error on clean images (%)"),
-    "mCE": Metric("mCE", False, "mean corruption error, AlexNet = 100 (%)"),
-    "rel_mCE": Metric("rel. mCE", False, "relative mCE: error increase over clean, AlexNet = 100 (%)"),
-    "mean_err": Metric("mean corr. err.", False, "unnormalised top-1 error over the corrupted cells, other "
-                       "benchmarks' apart (%)"),
-    **{key: Metric(f"{benchmark} mean err.", False, f"unnormalised top-1 error over {BENCHMARKS[benchmark]}'s "
-                   "corrupted cells; no AlexNet normaliser, so no mCE (%)")
-       for benchmark, key in BENCHMARK_MEAN_ERRORS.items()},
-    "mFP": Metric("mFP", False, "mean flip probability over ImageNet-P perturbations (%)"),
-    "mFR": Metric("mFR", False, "mean flip rate, p-baseline = 100 (%)"),
-    "mT5D": Metric("mT5D", False, "mean top-5 distance, p-baseline = 100 (%)"),
-    "consistency": Metric("consistency", True, "crop pairs with the same top-1 prediction (%)"),
-    "shift_acc": Metric("shift acc.", True, "top-1 accuracy over the same shifted crops (%)"),
-    "clean_mIoU": Metric("clean mIoU", True, "segmentation: mean IoU over classes on clean images (%)",
-                         "segmentation"),
-    "clean_pixel_acc": Metric("clean pixel acc.", True, "segmentation: correct / labelled pixels, clean (%)",
-                              "segmentation"),
-    "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)",
-                        "segmentation"),
-    "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)", "segmentation"),
-    "seg_consistency": Metric("seg consistency", True, "segmentation: overlap pixels two shifted crops label alike "
-                              "(%)", "segmentation"),
-}
-"""Every reported metric in display order, the one label table of the report, `check`, `compare` and the CLI;
-all in percent points, lower is better except consistency, shift accuracy and the segmentation mIoUs, pixel
-accuracy and consistency."""
+METRICS = face_metrics()
+"""Every reported metric in display order (the suites' `report/faces`, in priority order), the one label table
+of the report, `check`, `compare` and the CLI; all in percent points, lower is better except consistency, shift
+accuracy and the segmentation mIoUs, pixel accuracy and consistency."""
 
 
 def describe(results: ResultsLike) -> str:
@@ -166,9 +132,9 @@ def row_kind(frame: pd.DataFrame) -> pd.Series:
     return kind.mask(frame["suite"].isin(["c", "clean"]) & (frame["corruption"] == "clean"), "clean")
 
 
-SUITE_PRIORITY = ("c", "p", "shift", "clean")
-"""Which suite row of a model supplies a metric that two rows have: the clean error of the "c" row is the
-one its relative mCE used."""
+SUITE_PRIORITY = tuple(FACES)
+"""Which suite row of a model supplies a metric that two rows have (`Face.priority`: c, p, shift, clean, seg):
+the clean error of the "c" row is the one its relative mCE used."""
 
 
 def suite_summaries(frame: pd.DataFrame, ci: bool = True, n_boot: int = 1000, seed: int = 0,

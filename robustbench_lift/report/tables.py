@@ -25,8 +25,10 @@ import pandas as pd
 
 from corruptions.names import CORRUPTIONS
 from robustbench_lift.csv_safe import to_csv
+from robustbench_lift.registry import resolve
 from robustbench_lift.report import FORMATS
 from robustbench_lift.report.deltas import paired_deltas
+from robustbench_lift.report.faces import FACES
 from robustbench_lift.report.summary import (
     METRICS,
     ResultsLike,
@@ -241,8 +243,8 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
 
     Names: summary (always, classification metrics; empty when no suite has a summariser), seg_summary
     (segmentation metrics, when measured), deltas (with `baseline`; with `n_boot`
-    paired CIs, bold = significant, and corruption_deltas), and the non-empty ones of corruption, severity,
-    perturbation, shift.
+    paired CIs, bold = significant, and corruption_deltas), and the non-empty detail tables of every suite's face
+    (`report/faces`: corruption, severity, perturbation, shift, seg_corruption, seg_cd, seg_severity).
     """
     frame = load(results, predictions=True, datasets=datasets)
     summary = summary_table(frame, n_boot=n_boot, seed=seed)
@@ -264,11 +266,11 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
             corr, marks = tables["corruption_deltas"]
             order = sorted(corr.index, key=corruption_order)
             tables["corruption_deltas"] = (corr.loc[order], marks.loc[order])
-    for name, build in (("corruption", corruption_table), ("severity", severity_table),
-                        ("perturbation", perturbation_table), ("shift", shift_table)):
-        table = build(frame)
+    for spec in (spec for _, face in FACES.items() for spec in face.tables):
+        table = resolve(spec.build)(frame)
         if not table.empty:
-            tables[name] = (table, best_mask(table, "row") if name == "corruption" else None)
+            higher = spec.higher_is_better
+            tables[spec.name] = (table, None if higher is None else best_mask(table, "row", higher))
     return tables
 
 

@@ -34,7 +34,7 @@ from torch.utils.data import Dataset
 
 from corruptions.names import DIFFICULTIES, NOISE_PERTURBATIONS, RANDOM_PERTURBATIONS, expand_perturbations
 from corruptions.perturbations import perturbation_sequence, release_length, source_window
-from corruptions.seeding import seeded_generator
+from corruptions.seeding import item_seeds
 from robustbench_lift.data import ImageNetP, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.perturbation import per_sequence
@@ -104,12 +104,8 @@ class PerturbationSuite(Suite):
         sizes = self.source.resized_sizes(indices) if self.whole else None
         out_size = self.crop if self.crop and (self.whole or self.crop < min(batch.shape[-2:])) else None
         options = {"difficulty": difficulty, "out_size": out_size, "preset": self.preset}
-        if name not in RANDOM_PERTURBATIONS:
-            return perturbation_sequence(batch, name, sizes=sizes, **options)
-        return torch.cat([perturbation_sequence(batch[i:i + 1], name, sizes=None if sizes is None else sizes[i:i + 1],
-                                                generator=seeded_generator(self.seed, name, difficulty, index),
-                                                **options)
-                          for i, index in enumerate(indices.tolist())])
+        seeds = item_seeds(self.seed, name, difficulty, indices.tolist()) if name in RANDOM_PERTURBATIONS else None
+        return perturbation_sequence(batch, name, sizes=sizes, seeds=seeds, **options)
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
         return dataset, self._inputs
