@@ -71,3 +71,18 @@ def test_cli_evaluates_a_factory_with_model_args(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", "--model", f"{tmp_path / 'net.py'}:build", "--model-arg", "depth", "--data", "demo"])
     assert exit_info.value.code == 2 and "depth" in capsys.readouterr().err
+
+
+def test_cli_a_broken_factory_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "net.py").write_text("from torch import nn\n\ndef build(num_classes=10):\n"
+                                     "    return nn.Sequential(nn.Flatten(), nn.Linear(3, num_classes))\n")
+    (tmp_path / "syntax.py").write_text("def build(:\n")
+    for model, args, message in ((f"{tmp_path / 'net.py'}:build", ["--model-arg", "num_classes=abc"], "TypeError"),
+                                 (f"{tmp_path / 'net.py'}:build", ["--model-arg", "num_classes=-3"], "RuntimeError"),
+                                 (f"{tmp_path / 'syntax.py'}:build", [], "SyntaxError")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["evaluate", "--model", model, *args, "--data", "demo", "--limit", "2", "--no-progress",
+                  "--out", str(tmp_path / "r.db")])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert message in err and model.rpartition(":")[0] in err

@@ -183,3 +183,22 @@ def test_preprocess_checks_its_values():
     for bad in ((256, 224), (224, 256, "cubic"), (224, 256, "bilinear", (0.5, 0.5), (0.2, 0.2, 0.2))):
         with pytest.raises(UsageError):
             Preprocess(*bad)
+
+
+def test_a_broken_factory_is_a_usage_error_naming_the_file(tmp_path, monkeypatch):
+    """Hostile factories: a syntax error, an import-time or call-time raise, bad `--model-arg` values that the
+    factory's layers reject; each a `UsageError` naming the factory and the error, never a traceback."""
+    (tmp_path / "syntax.py").write_text("def build(:\n")
+    (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('no GPU here')\n")
+    (tmp_path / "good.py").write_text(textwrap.dedent(FACTORY) + "\ndef boom():\n    raise KeyError('kaput')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    good = tmp_path / "good.py"
+    for spec, args, message in (
+            (f"{tmp_path / 'syntax.py'}:build", {}, r"syntax\.py.*SyntaxError: invalid syntax"),
+            (f"{tmp_path / 'raises_on_import.py'}:build", {}, r"raises_on_import\.py.*RuntimeError: no GPU here"),
+            ("syntax:build", {}, r"'syntax'.*SyntaxError"),
+            (f"{good}:boom", {}, r"good\.py:boom\(\) raised KeyError: 'kaput'"),
+            (f"{good}:build", {"num_classes": "abc"}, r"good\.py:build\(num_classes='abc'\) raised TypeError"),
+            (f"{good}:build", {"num_classes": -3}, r"good\.py:build\(num_classes=-3\) raised RuntimeError.*-3")):
+        with pytest.raises(UsageError, match=message):
+            resolve_model(spec, model_args=args)

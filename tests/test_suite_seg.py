@@ -15,7 +15,7 @@ from torch import nn
 from robustbench_lift.cli import cli, main
 from robustbench_lift.data.render_segmentation import render_segmentation
 from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.models import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.report.aggregate import summarize
 from robustbench_lift.suites.options import SegmentationOptions
@@ -195,3 +195,11 @@ def test_shift_consistency_counts_match_numpy_crops(tmp_path: Path) -> None:
     row = summarize(frame, n_boot=50).iloc[0]
     assert row["seg_consistency"] == pytest.approx(sum(agree) / sum(overlap))
     assert row["seg_consistency_lo"] <= row["seg_consistency"] <= row["seg_consistency_hi"]
+
+
+def test_mask_labels_beyond_the_models_classes_are_an_error_not_an_index_error(tmp_path: Path) -> None:
+    build_tree(tmp_path / "set")
+    Image.fromarray(np.full((32, 32), 7, np.uint8)).save(tmp_path / "set" / "masks" / "img1.png")
+    with pytest.raises(LiftbenchError, match=r"mask values \[7\] are not classes of a 3-class model"):
+        evaluate(PixelNet(), SegmentationOptions(corruptions=["contrast"], severities=[1]), tmp_path / "set",
+                 run=RunOptions(progress=False, batch_size=2), options=ModelOptions(num_classes=CLASSES))

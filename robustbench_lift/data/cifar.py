@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from robustbench_lift.data.imagefolder import MAX_CLASS_INDEX
 from robustbench_lift.data.safe_pickle import load_pickle
 from robustbench_lift.errors import UsageError
 
@@ -48,8 +49,13 @@ def read_cifar_batch(path: Path) -> tuple[Tensor, Tensor]:
     if data.dtype != np.uint8 or data.size % 3072 or data.size // 3072 != len(labels):
         raise UsageError(f"{path}: expected uint8 data of N rows of 3x32x32 bytes and N labels, found "
                          f"{data.dtype} {data.shape} and {len(labels)} labels")
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.ndim != 1 or (labels.size and not (
+            0 <= labels.min() and labels.max() <= MAX_CLASS_INDEX)):
+        raise UsageError(f"{path}: labels must be class indices (integers 0..{MAX_CLASS_INDEX}), found "
+                         f"{labels.dtype} {labels[:3].tolist()}...; is this a CIFAR pickle?")
     images = data.reshape(-1, 3, 32, 32)
-    return torch.from_numpy(images.copy()), torch.as_tensor(labels, dtype=torch.int64)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
 def load_cifar_train(root: str | Path) -> tuple[Tensor, Tensor, int]:

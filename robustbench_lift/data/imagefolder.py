@@ -24,12 +24,15 @@ from torch.utils.data import Dataset
 from robustbench_lift.data.checks import content_digest
 from robustbench_lift.data.decode import image_size, open_rgb
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.memory import check_memory
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".ppm", ".pgm", ".bmp", ".webp", ".tif", ".tiff"})
 """File endings read as images (any Pillow can decode; greyscale is converted to RGB)."""
 CLEAN_RESIZE = 256
 CLEAN_CROP = 224
 """ImageNet evaluation preprocessing (torchvision reference scripts; Hendrycks & Dietterich's clean images)."""
+MAX_CLASS_INDEX = 2 ** 31 - 1
+"""Largest class index a label may hold: the store keeps labels as int16 or int32 (`store.compact_indices`)."""
 
 
 def subfolders(root: Path) -> list[str]:
@@ -57,6 +60,10 @@ def read_class_map(path: str | Path) -> dict[str, int]:
         mapping = {name: i for i, name in enumerate(loaded)} if isinstance(loaded, list) else loaded
         if not isinstance(mapping, dict) or not all(type(v) is int and v >= 0 for v in mapping.values()):
             raise UsageError(f"class map {path}: expected {{folder: integer index >= 0}} or a list of folder names")
+        name, index = max(mapping.items(), key=lambda item: item[1], default=("", 0))
+        if index > MAX_CLASS_INDEX:
+            raise UsageError(f"class map {path}: index {index} of {name!r} is over {MAX_CLASS_INDEX}, the largest "
+                             "class index; give each folder the index of its class in the model's output")
         return {str(k): int(v) for k, v in mapping.items()}
     names = [line.split()[0] for line in text.splitlines() if line.strip()]
     return {name: i for i, name in enumerate(names)}
@@ -128,6 +135,9 @@ class ImageFolder(Dataset):
         if not self.samples:
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        # One image resized (uint8) and as the model's float input, before any is read
+        check_memory(3 * (resize or 0) ** 2 + 4 * 3 * (crop or 0) ** 2, f"--resize {resize} --crop {crop}",
+                     "pass the input size the model expects (e.g. --resize 256 --crop 224)")
         self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
         self.crop_mode, self.fill = crop_mode, tuple(fill)
         self._sizes: dict[int, tuple[int, int]] = {}  # resized_sizes: headers read once

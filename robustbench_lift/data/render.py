@@ -29,7 +29,7 @@ from corruptions.names import SEVERITIES, expand_corruptions
 from corruptions.registry import resolve_backend
 from corruptions.seeding import corrupt_indexed
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import UsageError, worker_errors
 from robustbench_lift.progress import progress as progress_counter
 
 # make_imagenet_c.py: Resize(256) -> CenterCrop(224); PIL save quality=85, optimize=True.
@@ -135,7 +135,7 @@ def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequenc
                                          num_workers=workers, shuffle=False)
     bar = progress_counter(todo, "render", "img", enabled=progress)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for images, indices in loader:
+        for images, indices in worker_errors(loader):
             images, indices = images.to(device), indices.tolist()
             for cell, (name, severity) in enumerate(cells):
                 rows = [row for row, index in enumerate(indices) if missing[cell][index]]

@@ -25,7 +25,7 @@ from robustbench_lift.engine.dense import agreement_counts, class_areas, empty_o
 from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
-from robustbench_lift.errors import LiftbenchError
+from robustbench_lift.errors import LiftbenchError, worker_errors
 from robustbench_lift.progress import progress
 from robustbench_lift.suites.base import CellGroup
 
@@ -128,7 +128,7 @@ class Engine:
         batches = [self._batches(group, chunk, per_batch) for chunk in chunks]
         loader = DataLoader(dataset, batch_sampler=[b for chunk in batches for b in chunk],
                             num_workers=self.workers, pin_memory=self.device.type == "cuda")
-        stream = iter(loader)
+        stream = worker_errors(loader)  # a worker's error as it was raised there, not its traceback
         classes = self.prepared.num_classes
         with progress(sum(map(len, chunks)) * len(cells), description, "img", enabled=self.progress) as bar:
             for chunk_batches in batches:

@@ -56,20 +56,27 @@ def _load_factory(target: str) -> Callable[..., nn.Module]:
             sys.modules[module_name] = module  # so that dataclasses and pickling inside the file find it
             try:
                 module_spec.loader.exec_module(module)
-            except BaseException:
+            except BaseException as exc:
                 del sys.modules[module_name]
+                if isinstance(exc, Exception):  # the user's file failed; Ctrl-C and exits pass through
+                    raise UsageError(f"model factory file {location} failed to import: {_one_line(exc)}") from exc
                 raise
         module = sys.modules[module_name]
     else:
         try:
             module = importlib.import_module(location)
-        except ImportError as exc:
-            raise UsageError(f"cannot import {location!r} for model {target!r}: {exc}") from exc
+        except Exception as exc:  # a missing module, or its own code failing (a SyntaxError, a raise)
+            raise UsageError(f"cannot import {location!r} for model {target!r}: {_one_line(exc)}") from exc
     factory = getattr(module, attribute, None)
     if not callable(factory):
         raise UsageError(f"{location} has no callable {attribute!r}; "
                          f"callables: {', '.join(n for n, v in vars(module).items() if callable(v) and n[0] != '_')}")
     return factory
+
+
+def _one_line(exc: BaseException) -> str:
+    """`"TypeError: message"` on one line (a SyntaxError's own text names its file and line)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def call_factory(target: str, kwargs: dict[str, Any]) -> nn.Module:
@@ -81,7 +88,12 @@ def call_factory(target: str, kwargs: dict[str, Any]) -> nn.Module:
         raise UsageError(f"{target} takes {inspect.signature(factory)}, not {kwargs}: {exc}") from exc
     except ValueError:  # no signature to check (a builtin): let the call decide
         pass
-    model = factory(**kwargs)
+    try:
+        model = factory(**kwargs)
+    except Exception as exc:  # the user's code, or a layer rejecting a --model-arg value (num_classes=-3)
+        listed = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+        raise UsageError(f"model factory {target}({listed}) raised {_one_line(exc)}; check the factory and "
+                         "its --model-arg values") from exc
     if not isinstance(model, nn.Module):
         raise UsageError(f"{target} returned {type(model).__name__}, not an nn.Module")
     return model

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.memory import check_memory
 from robustbench_lift.pooling.constraints import DEFAULT_LAMBDA_P, DEFAULT_LAMBDA_U
 from robustbench_lift.pooling.lift_fused import lift_pool2d
 from robustbench_lift.pooling.lifting import is_channels_last, lift, pad_axis, unlift
@@ -69,6 +70,8 @@ class LiftingFilter(nn.Module):
         super().__init__()
         if channels < 1 or kernel_size < 1:
             raise UsageError(f"LiftingFilter needs channels >= 1 and kernel_size >= 1, got {channels}, {kernel_size}")
+        check_memory(4 * channels * kernel_size, f"LiftingFilter({channels}, kernel_size={kernel_size})",
+                     "use a kernel size of a few taps (the paper's is 5)")
         self.kernel_size = kernel_size
         self.depthwise = nn.Parameter(torch.empty(channels, 1, kernel_size))
         self.pointwise = nn.Parameter(torch.zeros(channels))

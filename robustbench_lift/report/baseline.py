@@ -88,7 +88,7 @@ def read_baseline(path: str | Path) -> dict:
         raise UsageError(f"baseline {path} does not exist; write it from a run with `liftbench check --update`")
     try:
         data = _load_json(path.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise UsageError(f"baseline {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise UsageError(f"baseline {path} must be an object with a \"metrics\" object of model -> metrics")

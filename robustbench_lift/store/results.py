@@ -139,9 +139,10 @@ class ResultStore:
         try:
             with self._db:
                 yield
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             hint = ("free disk space, or write to another --out" if "full" in str(exc) else
                     "the file or its folder is read-only: use another --out" if "readonly" in str(exc) else
+                    "its tables are not liftbench's: use another --out" if "no such column" in str(exc) else
                     "another process may be writing it, or the file is damaged")
             raise LiftbenchError(f"cannot write results store {self.path}: {exc} ({hint})") from exc
 
@@ -172,7 +173,24 @@ class ResultStore:
         rows = self._db.execute(
             "SELECT corruption, severity, fingerprint FROM cells WHERE model = ? AND weights_sha256 = ? "
             "AND suite = ? AND dataset = ?", (model, weights_sha256, suite, dataset))
-        return {(c, s): json.loads(f) for c, s, f in rows}
+        return {(c, s): self._decoded({"model": model, "corruption": c, "severity": s}, "fingerprint", f)
+                for c, s, f in rows}
+
+    def _decoded(self, row: Mapping[str, Any], column: str, value: Any) -> Any:
+        """`value` of `column` decoded (JSON text to a dict, `.npy` bytes to an array); a value that is not
+        what liftbench writes (a damaged file, a pickle put in by hand) is a `LiftbenchError` naming the cell."""
+        try:
+            if column in ("labels", "predictions"):
+                return array_from_bytes(value)
+            decoded = json.loads(value)
+            if not isinstance(decoded, dict):
+                raise ValueError(f"a JSON {type(decoded).__name__}, not an object")
+            return decoded
+        except (ValueError, TypeError, EOFError, OSError, RecursionError) as exc:
+            kind = "an .npy array without pickles" if column in ("labels", "predictions") else "a JSON object"
+            raise LiftbenchError(f"cannot read results store {self.path}: cell {row['corruption']}/{row['severity']} "
+                                 f"of {row['model']}: {column} is not {kind} ({exc}); the file is damaged: delete "
+                                 "that cell's row or evaluate into another --out") from exc
 
     def put_cell(self, cell: CellResult, run_id: int | None = None,
                  seen: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> dict[str, Any]:
@@ -209,9 +227,12 @@ class ResultStore:
         names = [d[0] for d in cursor.description]
         for values in cursor:
             row = dict(zip(names, values))
+            for column in ("fingerprint", "metrics"):  # checked here so every reader gets one clear error
+                self._decoded(row, column, row[column])
             labels, preds = row.pop("labels"), row.pop("predictions")
             if predictions:
-                row["labels"], row["predictions"] = array_from_bytes(labels), array_from_bytes(preds)
+                row["labels"], row["predictions"] = (self._decoded(row, "labels", labels),
+                                                     self._decoded(row, "predictions", preds))
             yield row
 
     def runs(self) -> pd.DataFrame:
@@ -224,6 +245,7 @@ class ResultStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """The connection inside one transaction, committed at the end (rolled back on an error), for the tables
-        other modules own (`engine.chunks`); a `put_cell` inside it commits the writes before it with the cell."""
-        with self._db:
+        other modules own (`engine.chunks`); a `put_cell` inside it commits the writes before it with the cell.
+        SQLite's refusals are `LiftbenchError`s naming the store, as in `put_cell`."""
+        with self._writing():
             yield self._db

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from corruptions.shift import windows
-from robustbench_lift.errors import UsageError
+from robustbench_lift.errors import UsageError, worker_errors
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Split:
             return
         loader = DataLoader(self.images, batch_sampler=[b.tolist() for b in index_batches], num_workers=workers,
                             pin_memory=device.type == "cuda")
-        for _, images, labels in loader:
+        for _, images, labels in worker_errors(loader):
             yield images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
 
 
