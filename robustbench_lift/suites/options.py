@@ -79,7 +79,8 @@ class PerturbationOptions(SuiteOptions):
     """Suite `p`: `perturbations` (default the 10 test ones; with preset "cifar" the 10 of cifar-p-eval.py,
     subset "cifar"), `difficulties` (default 1; 1-3 for every perturbation, as ImageNet-P/test.py), the FR/T5D
     `p_baseline` (a CSV or a results store of one model's p cells) and the on-the-fly `preset` ("imagenet":
-    make_imagenet_p.py, default; "cifar": make_cifar_p.py)."""
+    make_imagenet_p.py; "cifar": make_cifar_p.py; default: the data set's own, `suites.protocol`: cifar for the
+    demo and CIFAR pickles, else imagenet)."""
 
     perturbations: Sequence[str] | None = None
     difficulties: Sequence[int] | None = None
