@@ -111,6 +111,13 @@ def resized_size(height: int, width: int, resize: int, crop_mode: str = "center"
     return scaled[::-1] if width <= height else scaled
 
 
+def _pixels(size: int | tuple[int, int] | None) -> int:
+    """Pixels of a square side `size`, of an `(h, w)` window, or 0 for None (kept as it is)."""
+    if not size:
+        return 0
+    return size * size if isinstance(size, int) else size[0] * size[1]
+
+
 class ImageFolder(Dataset):
     """Images of `<root>/<class>/<image>`; item `i` is `(i, uint8 (3, H, W), label)` in sorted (class, file) order.
 
@@ -136,7 +143,7 @@ class ImageFolder(Dataset):
             raise UsageError(f"{self.root}: class folders {', '.join(list(self.class_to_idx)[:5])} hold no images "
                              f"(expected files ending in {', '.join(sorted(IMAGE_EXTENSIONS))})")
         # One image resized (uint8) and as the model's float input, before any is read
-        check_memory(3 * (resize or 0) ** 2 + 4 * 3 * (crop or 0) ** 2, f"--resize {resize} --crop {crop}",
+        check_memory(3 * _pixels(resize) + 4 * 3 * _pixels(crop), f"--resize {resize} --crop {crop}",
                      "pass the input size the model expects (e.g. --resize 256 --crop 224)")
         self.resize, self.crop, self.interpolation = resize, crop, TF.InterpolationMode(interpolation)
         self.crop_mode, self.fill = crop_mode, tuple(fill)
