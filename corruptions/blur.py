@@ -77,7 +77,7 @@ def zoom_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
     """Mean of the image and its centre zooms by every factor of `zoom_factors` (`zoom_center`)."""
     factors = zoom_factors(severity, preset)
     out = x.clone()
-    for part in image_chunks(x.shape[0], x.device):
+    for part in image_chunks(x):
         for factor in factors:
             out[part] += zoom_center(x[part], factor)
     return (out / (len(factors) + 1)).clamp(0, 1)
@@ -140,7 +140,7 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
     n, _, h, w = x.shape
     gens = seed_generators(seeds, x.device)
     out = torch.empty_like(x)
-    for part in image_chunks(n, x.device):  # draws included: on the CPU one image's offsets stay in cache
+    for part in image_chunks(x):  # draws included: on the CPU a chunk's offsets stay in cache
         # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
         scaled = per_image_uniform(gens[part], (iterations, h, w), x.device) * 2 * max_delta
         dy = scaled.floor()

@@ -147,10 +147,10 @@ def _corrupt_torch(function: CorruptionFn, images: Tensor, severity: int, seeds:
 
     Image i draws from a generator seeded with the first draw of a CPU generator seeded with `seeds[i]`
     (`first_draws`): the streams every image has been corrupted with so far (the reference seeds NumPy with
-    `seeds[i]` itself). Accelerators take the whole batch at once. On the CPU every image runs on its own (in
-    cache, see `image_chunks`), spread over `torch.get_num_threads()` Python threads that each run
-    single-threaded torch ops: intra-op threads on one small image cost more than they gain, and stall badly
-    when other processes share the CPU.
+    `seeds[i]` itself). Accelerators take the whole batch at once. On the CPU the batch runs in cache-sized
+    chunks (one 224 px image, or many small ones: `image_chunks`), spread over `torch.get_num_threads()` Python
+    threads that each run single-threaded torch ops: intra-op threads on one small image cost more than they
+    gain, and stall badly when other processes share the CPU.
     """
     out = torch.empty(images.shape, dtype=torch.uint8, device=images.device)
     streams = first_draws(seeds)
@@ -164,7 +164,7 @@ def _corrupt_torch(function: CorruptionFn, images: Tensor, severity: int, seeds:
             result = function(x, severity, streams[part], **options)
             out[part] = result.clamp(0, 1).mul_(255).add_(QUANTISATION_TOLERANCE).floor_()
 
-    parts = image_chunks(images.shape[0], images.device)
+    parts = image_chunks(images)
     threads = torch.get_num_threads()
     workers = min(threads, len(parts))
     if workers == 1:

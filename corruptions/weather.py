@@ -237,8 +237,8 @@ def water_spatter(x: Tensor, liquid: Tensor, intensity: float) -> Tensor:
     `m = intensity * layer * d / max(layer * d)`; out = clip(x + m * pale turquoise).
     """
     layer = (liquid * 255).clamp(0, 255).floor()
-    # ~130 passes per image: image by image on the CPU, where one image stays in cache (`image_chunks`)
-    m = torch.cat([layer[part] * _drop_shading(layer[part]) for part in image_chunks(layer.shape[0], layer.device)])
+    # ~130 passes per image: in cache-sized chunks on the CPU (`image_chunks`)
+    m = torch.cat([layer[part] * _drop_shading(layer[part]) for part in image_chunks(layer)])
     m = intensity * m / m.amax(dim=(1, 2), keepdim=True).clamp(min=1e-12)
     colour = torch.tensor(WATER_RGB, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return (x + m[:, None] * colour).clamp(0, 1)
