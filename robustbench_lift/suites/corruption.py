@@ -7,6 +7,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.registry import Corruption, resolve_corruption
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, clean_protocol, read_as, static_group
@@ -19,16 +20,15 @@ class _CleanAndReference(Dataset):
     """Item `(index, uint8 (1 + R, 3, H, W), label)`: the clean image, decoded once, and its corruptions for the
     R cells that use the reference backend, computed here, i.e. in the loader workers."""
 
-    def __init__(self, dataset: Dataset, cells: list[tuple[str, int]], seed: int, scaling: str) -> None:
-        self.dataset, self.cells, self.seed, self.scaling = dataset, cells, seed, scaling  # preset "imagenet"
+    def __init__(self, dataset: Dataset, cells: list[Corruption], seed: int, scaling: str) -> None:
+        self.dataset, self.cells, self.seed, self.scaling = dataset, cells, seed, scaling
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> tuple[int, Tensor, int]:
         index, image, label = self.dataset[index]
-        views = [corrupt_scaled(image[None], [index], *cell, self.seed, "reference", scaling=self.scaling)[0]
-                 for cell in self.cells]
+        views = [corrupt_scaled(image[None], [index], cell, self.seed, self.scaling)[0] for cell in self.cells]
         return index, torch.stack([image, *views]), label
 
 
@@ -51,8 +51,6 @@ class CorruptionSuite(Suite):
 
     def __init__(self, data: str | Path, options: CorruptionOptions = CorruptionOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
-        from corruptions.registry import resolve_backend
-
         options = at_model_size(options)
         self.layout = detect_layout(data)
         on_the_fly = self.layout not in ("imagenet-c", "cifar-c")
@@ -80,8 +78,10 @@ class CorruptionSuite(Suite):
             self.tree = CifarC(data)
         else:
             self.tree, clean = None, clean or data
-            self.backends = {c: resolve_backend(options.backend, c, torch.device(device), self.preset)
-                             for c in self.corruptions}
+            # each cell resolved (name, severity, backend for the device, preset) once for the whole suite
+            self.resolved = {(c, s): resolve_corruption(c, s, backend=options.backend, device=device,
+                                                        preset=self.preset)
+                             for c in self.corruptions for s in self.severities}
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
         self.clean = None if clean is None else open_clean(clean, class_map, options.resize, options.crop,
@@ -91,16 +91,16 @@ class CorruptionSuite(Suite):
             warn_far_size(f"suite c on {data}", self.read_as["input_size"], self.preset, self.scaling)
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
-        in_workers = [cell for cell in cells if cell != CLEAN and self.backends[cell[0]] == "reference"]
+        in_workers = [cell for cell in cells if cell != CLEAN and self.resolved[cell].backend == "reference"]
 
         def inputs(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
             if cell == CLEAN:
                 return batch[:, 0]
             if cell in in_workers:
                 return batch[:, 1 + in_workers.index(cell)]
-            return corrupt_scaled(batch[:, 0], indices.tolist(), *cell, self.seed, "torch", self.preset,
-                                  self.scaling)
-        return _CleanAndReference(dataset, in_workers, self.seed, self.scaling), inputs
+            return corrupt_scaled(batch[:, 0], indices.tolist(), self.resolved[cell], self.seed, self.scaling)
+        reference = [self.resolved[cell] for cell in in_workers]
+        return _CleanAndReference(dataset, reference, self.seed, self.scaling), inputs
 
     def groups(self) -> list[CellGroup]:
         cells = [(c, s) for c in self.corruptions for s in self.severities]
@@ -109,7 +109,7 @@ class CorruptionSuite(Suite):
             fingerprints = {CLEAN: {**base, "source": "clean"}}
             settings = {"seed": self.seed, "severity_scaling": self.scaling} | (
                 {} if self.preset == "imagenet" else {"preset": self.preset})
-            fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]]} for cell in cells})
+            fingerprints.update({cell: {**base, **settings, "backend": self.resolved[cell].backend} for cell in cells})
             return [CellGroup(self.clean, fingerprints, self._views)]
         groups = [static_group(self.clean, CLEAN, "clean")] if self.clean else []
         return groups + [static_group(self.tree.cell(*cell), cell, self.layout) for cell in cells]

@@ -15,14 +15,18 @@ resolution. `severity_scaling` picks the rule (docs/protocols.md, "Severity scal
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 from corruptions.presets import CIFAR_SIDE
-from corruptions.seeding import corrupt_indexed
+from corruptions.seeding import item_seeds
 from robustbench_lift.errors import UsageError
+
+if TYPE_CHECKING:
+    from corruptions.registry import Corruption
 
 SEVERITY_SCALINGS = ("none", "area")
 REFERENCE_SIDE = {"imagenet": 224, "cifar": CIFAR_SIDE}
@@ -47,15 +51,17 @@ def reference_size(height: int, width: int, preset: str = "imagenet") -> tuple[i
     return round(height * scale), round(width * scale)
 
 
-def corrupt_scaled(images: Tensor, indices: Sequence[int], corruption: str, severity: int, seed: int,
-                   backend: str = "auto", preset: str = "imagenet", scaling: str = "none") -> Tensor:
-    """`corrupt_indexed(images, ...)` under severity `scaling`: uint8 `(N, 3, H, W)` in, uint8 out."""
+def corrupt_scaled(images: Tensor, indices: Sequence[int], corruption: "Corruption", seed: int,
+                   scaling: str = "none") -> Tensor:
+    """The resolved `corruption` of uint8 images `(N, 3, H, W)` that are items `indices` of a data set (image i
+    seeded with `item_seeds(seed, name, severity, indices)[i]`, as `corrupt_indexed`), under severity `scaling`;
+    uint8 out."""
+    seeds = item_seeds(seed, corruption.name, corruption.severity, indices)
     height, width = images.shape[-2:]
-    size = reference_size(height, width, preset)
-    if scaling == "none" or corruption not in PIXEL_CORRUPTIONS or size == (height, width):
-        return corrupt_indexed(images, indices, corruption, severity, seed, backend, preset)
-    small = _resample(images, size)
-    return _resample(corrupt_indexed(small, indices, corruption, severity, seed, backend, preset), (height, width))
+    size = reference_size(height, width, corruption.preset)
+    if scaling == "none" or corruption.name not in PIXEL_CORRUPTIONS or size == (height, width):
+        return corruption(images, seeds)
+    return _resample(corruption(_resample(images, size), seeds), (height, width))
 
 
 def _resample(images: Tensor, size: tuple[int, int]) -> Tensor:

@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.registry import resolve_corruption
 from corruptions.seeding import derive_seed
 from corruptions.shift import crop_pair_offsets, default_max_shift, windows
 from robustbench_lift.data import DEMO
@@ -63,8 +64,6 @@ class SegmentationSuite(CorruptionSuite):
 
     def __init__(self, data: str | Path, options: SegmentationOptions = SegmentationOptions(), *, seed: int = 0,
                  device: str | torch.device = "cpu") -> None:
-        from corruptions.registry import resolve_backend
-
         rendered = str(data) != DEMO and is_segmentation_tree(data)
         if options.preset is not None and rendered:
             raise UsageError(f"preset {options.preset!r} applies to corruption on the fly; {data} is a rendered "
@@ -86,8 +85,9 @@ class SegmentationSuite(CorruptionSuite):
             if missing:
                 raise UsageError(f"{data} has no cells {', '.join(missing[:5])}: render them or pick others")
         else:
-            self.backends = {c: resolve_backend(options.backend, c, torch.device(device), self.preset)
-                             for c in self.corruptions}
+            self.resolved = {(c, s): resolve_corruption(c, s, backend=options.backend, device=device,
+                                                        preset=self.preset)
+                             for c in self.corruptions for s in self.severities}
         self.baseline = load_seg_baseline(options.seg_baseline) if options.seg_baseline is not None else None
         if self.baseline is not None:
             absent = [f"{c}/{s}" for c in self.corruptions for s in self.severities if (c, s) not in self.baseline[1]]
@@ -140,7 +140,7 @@ class SegmentationSuite(CorruptionSuite):
         if self.root is None:
             settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset})
             fingerprints = {CLEAN: {**base, "source": "clean"}}
-            fingerprints.update({cell: {**base, **settings, "backend": self.backends[cell[0]],
+            fingerprints.update({cell: {**base, **settings, "backend": self.resolved[cell].backend,
                                         "source": "on-the-fly"} for cell in cells})
             return [self._clean_group(fingerprints, self._views)]
         groups = [self._clean_group({CLEAN: {**base, "source": "clean"}})] if self.clean is not None else []
