@@ -112,6 +112,21 @@ def test_corruption_degradation_by_hand() -> None:
         segmentation_summary(baseline, miou)
 
 
+def test_relative_corruption_degradation_by_hand() -> None:
+    """Kamann & Rother's rCD: mIoU lost against each model's own clean mIoU, relative to the baseline's loss."""
+    miou = {("fog", 1): 0.6, ("fog", 2): 0.5, ("snow", 1): 0.3}
+    baseline = {("clean", 0): 0.6, ("fog", 1): 0.5, ("fog", 2): 0.4, ("snow", 1): 0.2}
+    summary = segmentation_summary(miou, baseline, clean=0.7)
+    assert summary["rCD/fog"] == pytest.approx((0.1 + 0.2) / (0.1 + 0.2))
+    assert summary["rCD/snow"] == pytest.approx(0.4 / 0.4)
+    worse_clean = segmentation_summary(miou, baseline, clean=0.65)  # same corrupted mIoUs, less lost
+    assert worse_clean["rCD/fog"] == pytest.approx((0.05 + 0.15) / 0.3)
+    assert worse_clean["rCD"] == pytest.approx(((0.05 + 0.15) / 0.3 + 0.35 / 0.4) / 2)
+    assert worse_clean["mCD"] == summary["mCD"]  # the absolute CD does not see the clean mIoU
+    assert "rCD" not in segmentation_summary(miou, baseline)  # no clean mIoU of the model
+    assert "rCD" not in segmentation_summary(miou, {k: v for k, v in baseline.items() if k[0] != "clean"}, 0.7)
+
+
 def test_shift_consistency_on_the_overlap() -> None:
     # Source 4x6. Crop a: rows 0-2, cols 0-3; crop b: rows 1-3, cols 2-5; shared: rows 1-2, cols 2-3 (4 pixels).
     a = np.array([[9, 9, 9, 9],

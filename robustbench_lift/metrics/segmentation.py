@@ -23,6 +23,12 @@ degradation D = 1 - mIoU in place of the error of Hendrycks & Dietterich's CE (I
     mean mIoU = mean over corruptions c of (mean over c's evaluated severities s of mIoU(f, s, c))
     CD_c(f)   = sum_s (1 - mIoU(f, s, c)) / sum_s (1 - mIoU(baseline, s, c))
     mCD       = mean of CD_c over the evaluated corruptions
+    rCD_c(f)  = sum_s (mIoU(f, clean) - mIoU(f, s, c)) / sum_s (mIoU(baseline, clean) - mIoU(baseline, s, c))
+    rCD       = mean of rCD_c over the evaluated corruptions
+
+rCD is the paper's relative CD (their Eq. 2, the analogue of Hendrycks & Dietterich's relative CE): the loss of
+mIoU under corruption relative to the model's own clean mIoU, so a model that is worse on clean images is not
+counted as more robust for it; it needs both models' clean cells.
 
 returned as fractions (baseline = 1.0); tables multiply by 100 as for mCE. Shift consistency of segmentation (the
 per-pixel analogue of Zhang's, ICML 2019, classification consistency): the fraction of the pixels two shifted
@@ -124,14 +130,25 @@ def corruption_degradation(miou: np.ndarray, baseline_miou: np.ndarray) -> np.nd
         1 - np.asarray(baseline_miou, dtype=np.float64), axis=-1)
 
 
+def relative_corruption_degradation(miou: np.ndarray, clean: np.ndarray | float, baseline_miou: np.ndarray,
+                                    baseline_clean: np.ndarray | float) -> np.ndarray:
+    """rCD_c = sum_s (clean - mIoU(f, s, c)) / sum_s (baseline_clean - mIoU(baseline, s, c)); `(..., S)` at the
+    same severities, clean mIoUs `(...)` -> `(...)` (leading replicate axes broadcast)."""
+    miou, reference = np.asarray(miou, dtype=np.float64), np.asarray(baseline_miou, dtype=np.float64)
+    clean = np.asarray(clean, dtype=np.float64)[..., None]
+    baseline_clean = np.asarray(baseline_clean, dtype=np.float64)[..., None]
+    return np.sum(clean - miou, axis=-1) / np.sum(baseline_clean - reference, axis=-1)
+
+
 def segmentation_summary(miou: Mapping[tuple[str, int], np.ndarray | float],
                          baseline: Mapping[tuple[str, int], np.ndarray | float] | None = None,
-                         ) -> dict[str, np.ndarray]:
+                         clean: np.ndarray | float | None = None) -> dict[str, np.ndarray]:
     """Aggregates of per-cell mIoUs `{(corruption, severity): mIoU}` (scalars or `(B,)` replicates).
 
     Returns `mIoU/<c>` (mean over c's severities) and `mean_mIoU` (mean of those over corruptions); with the
-    baseline model's mIoUs of the same cells also `CD/<c>` and `mCD` (module doc). A cell missing from the
-    baseline is a `UsageError`.
+    baseline model's mIoUs of the same cells also `CD/<c>` and `mCD`, and with the model's `clean` mIoU and the
+    baseline's (its `("clean", 0)` entry) `rCD/<c>` and `rCD` (module doc). A cell missing from the baseline is
+    a `UsageError`.
     """
     by_corruption: dict[str, list[tuple[int, np.ndarray]]] = {}
     for (corruption, severity), value in sorted(miou.items()):
@@ -148,8 +165,13 @@ def segmentation_summary(miou: Mapping[tuple[str, int], np.ndarray | float],
         stacked = np.stack([v for _, v in cells], axis=-1)
         reference = np.stack([np.asarray(baseline[corruption, s], dtype=np.float64) for s, _ in cells], axis=-1)
         summary[f"CD/{corruption}"] = corruption_degradation(stacked, reference)
+        if clean is not None and ("clean", 0) in baseline:
+            summary[f"rCD/{corruption}"] = relative_corruption_degradation(stacked, clean, reference,
+                                                                           baseline["clean", 0])
     if by_corruption:
         summary["mCD"] = np.mean([summary[f"CD/{c}"] for c in by_corruption], axis=0)
+        if f"rCD/{next(iter(by_corruption))}" in summary:
+            summary["rCD"] = np.mean([summary[f"rCD/{c}"] for c in by_corruption], axis=0)
     return summary
 
 

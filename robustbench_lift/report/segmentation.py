@@ -1,6 +1,7 @@
 """The summary of one model's `seg` cells: clean mIoU and pixel accuracy, mean mIoU over the corruptions, mIoU
 per corruption, shift consistency `seg_consistency` (agreeing / overlap pixels of the `("shift", 0)` cell), and
-with a `seg_baseline` stored in every corruption cell, CD per corruption and mCD
+with a `seg_baseline` stored in every corruption cell, CD per corruption and mCD, and with both models' clean
+cells the relative rCD per corruption and its mean
 (`metrics.segmentation` has the formulas), each with a percentile bootstrap interval.
 
 The bootstrap resamples images (`bootstrap_weights`): the same multinomial weights for every cell of equal size,
@@ -29,7 +30,7 @@ def _aggregates(counts: dict[tuple[str, int], np.ndarray], baseline: dict | None
                 weights: np.ndarray | None) -> dict[str, np.ndarray]:
     """Every aggregate from per-cell counts `(N, 2, C)`, optionally under bootstrap `weights` `(B, N)`."""
     miou = {cell: mean_iou(c[:, 0], c[:, 1], weights) for cell, c in counts.items() if cell != SHIFT}
-    points = segmentation_summary({cell: v for cell, v in miou.items() if cell != CLEAN}, baseline)
+    points = segmentation_summary({cell: v for cell, v in miou.items() if cell != CLEAN}, baseline, miou.get(CLEAN))
     if SHIFT in counts:
         points["seg_consistency"] = consistency(counts[SHIFT][:, 0], counts[SHIFT][:, 1], weights)
     if CLEAN in counts:
@@ -44,7 +45,8 @@ def seg_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> di
     keys = [(c, int(s)) for c, s in zip(cells["corruption"], cells["severity"])]
     baseline = None
     if "base_miou" in cells and cells.loc[[k not in (CLEAN, SHIFT) for k in keys], "base_miou"].notna().all():
-        baseline = {k: float(b) for k, b in zip(keys, cells["base_miou"]) if k not in (CLEAN, SHIFT)}
+        # the clean cell's base_miou (the baseline's clean mIoU) is kept when stored: rCD needs it
+        baseline = {k: float(b) for k, b in zip(keys, cells["base_miou"]) if k != SHIFT and not pd.isna(b)}
         row["seg_baseline"] = ", ".join(sorted(set(cells["seg_baseline"].dropna())))
     replicates = None
     if "predictions" in cells:
@@ -55,7 +57,8 @@ def seg_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> di
             replicates = _aggregates(counts, baseline, bootstrap_weights(sizes.pop(), n_boot, seed))
     else:  # the stored per-cell mIoUs give every point estimate (pixel accuracy too), no interval
         stored = dict(zip(keys, cells["miou"]))
-        points = segmentation_summary({k: v for k, v in stored.items() if k not in (CLEAN, SHIFT)}, baseline)
+        points = segmentation_summary({k: v for k, v in stored.items() if k not in (CLEAN, SHIFT)}, baseline,
+                                      stored.get(CLEAN))
         if CLEAN in stored:
             points.update(clean_mIoU=stored[CLEAN], clean_pixel_acc=cells["pixel_acc"].iloc[keys.index(CLEAN)])
         if SHIFT in stored:

@@ -39,6 +39,8 @@ FACE = Face(
         "mean_mIoU": Metric("mean mIoU", True, "segmentation: mIoU averaged over severities, then corruptions (%)",
                             "segmentation"),
         "mCD": Metric("mCD", False, "mean corruption degradation, seg-baseline = 100 (%)", "segmentation"),
+        "rCD": Metric("rCD", False, "relative corruption degradation (mIoU lost vs clean), seg-baseline = 100 (%)",
+                      "segmentation"),
         "seg_consistency": Metric("seg consistency", True, "segmentation: overlap pixels two shifted crops label "
                                   "alike (%)", "segmentation"),
     },
