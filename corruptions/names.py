@@ -43,6 +43,9 @@ IMAGENET_C = tuple(CORRUPTIONS)
 """The 19 of imagecorruptions, in its order."""
 BENCHMARKS: dict[str, str] = {"3dcc": "3D Common Corruptions (2-D)", "cbar": "ImageNet-C-bar"}
 """Subset (= family) -> title of the other corruption benchmarks, opt-in by their subset."""
+BENCHMARK_LABELS: dict[str, str] = {"3dcc": "3dcc-2d", "cbar": "cbar"}
+"""Subset -> its label in tables and figures: the 3dcc subset holds 3 of 3DCC's 12 corruptions (the 2-D ones of
+`create_non3d.py`), so its mean error is labelled `3dcc-2d`, never to be compared with published 3DCC means."""
 for _name in ("iso_noise", "low_light", "color_quant"):  # `create_non3d.py`'s order
     CORRUPTIONS.register(_name, f"corruptions.cc3d:{_name}", family="3dcc", subsets=("3dcc",),
                          deterministic=_name == "color_quant")

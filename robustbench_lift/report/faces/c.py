@@ -3,7 +3,7 @@ severity, the paired per-corruption deltas (`report.deltas`) and their figures."
 
 from typing import Any
 
-from corruptions.names import BENCHMARKS
+from corruptions.names import BENCHMARK_LABELS, BENCHMARKS
 from robustbench_lift.metrics.corruption import BENCHMARK_MEAN_ERRORS
 from robustbench_lift.report.face import Face, Figure, Metric, Section, Table
 
@@ -45,7 +45,7 @@ FACE = Face(
         "rel_mCE": Metric("rel. mCE", False, "relative mCE: error increase over clean, AlexNet = 100 (%)"),
         "mean_err": Metric("mean corr. err.", False, "unnormalised top-1 error over the corrupted cells, other "
                            "benchmarks' apart (%)"),
-        **{key: Metric(f"{benchmark} mean err.", False, f"unnormalised top-1 error over {BENCHMARKS[benchmark]}'s "
+        **{key: Metric(f"{BENCHMARK_LABELS[benchmark]} mean err.", False, f"unnormalised top-1 error over {BENCHMARKS[benchmark]}'s "
                        "corrupted cells; no AlexNet normaliser, so no mCE (%)")
            for benchmark, key in BENCHMARK_MEAN_ERRORS.items()},
     },
