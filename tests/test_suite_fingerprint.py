@@ -68,3 +68,18 @@ def test_release_clean_protocol_reads_the_clean_counterpart_as_imagenet_c_test_p
     assert (clean[0] == clean[1]).all()
     with pytest.raises(UsageError, match="clean protocol 'release' applies to the clean counterpart"):
         evaluate_named(tiny_model(), "c", root / "clean", clean_protocol="release", **C_CELLS)
+
+
+def test_summary_says_when_relative_mce_reads_clean_at_the_models_own_size(root: Path) -> None:
+    """Issue 28.4: relative mCE of a released tree uses the clean cell at the model's own preprocessing; the note
+    says so (naming the resize) and is absent at test.py's 256/224 or with --clean-protocol release."""
+    from robustbench_lift.report.tables import clean_read_note
+
+    options = dict(C_CELLS, clean=root / "clean")
+    own = evaluate_named(tiny_model(), "c", root / "tiny-c", resize=232, **options)
+    note = clean_read_note(own)
+    assert "Resize 232, crop 224, bilinear" in note and "--clean-protocol release" in note
+    assert clean_read_note(evaluate_named(tiny_model(), "c", root / "tiny-c", resize=256, **options)) is None
+    assert clean_read_note(evaluate_named(tiny_model(), "c", root / "tiny-c", resize=232, clean_protocol="release",
+                                          **options)) is None
+    assert clean_read_note(evaluate_named(tiny_model(), "c", root / "clean", resize=232, **C_CELLS)) is None

@@ -25,7 +25,7 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
 
     from robustbench_lift.report.aggregate import summarize
     from robustbench_lift.report.summary import summary_table
-    from robustbench_lift.report.tables import corruption_table, precision_note, render
+    from robustbench_lift.report.tables import clean_read_note, corruption_table, precision_note, render
 
     if as_json:
         summary = summarize(frame, n_boot=n_boot, seed=seed)
@@ -37,6 +37,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
     notes = {"precision": precision_note(frame), "FR/T5D baseline": table.attrs["p_baseline"],
              "shift mode": table.attrs["shift_mode"]}
     click.echo("  ".join(f"{k}: {v}" for k, v in notes.items() if v not in (None, "none")))
+    clean_read = clean_read_note(frame)
+    if clean_read:
+        click.echo(f"note: {clean_read}")
     if (frame["suite"] == "c").any():
         click.echo("\n" + render(corruption_table(frame), "md"))
 

@@ -20,6 +20,7 @@ from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
 from robustbench_lift.report.tables import (
     SUMMARIES,
     check_formats,
+    clean_read_note,
     corruption_order,
     precision_note,
     render,
@@ -136,6 +137,9 @@ def _write_html(out_dir: Path, frame: pd.DataFrame, tables: TableSet, figure_fil
     if summary.attrs.get("shift_mode"):
         meta.insert(-1, f"Shift consistency: {summary.attrs['shift_mode']} shifts (windows past the image read "
                         "zeros for crop, wrap around for circular).")
+    clean_read = clean_read_note(frame)
+    if clean_read:
+        meta.insert(-1, clean_read[0].upper() + clean_read[1:] + ".")
     skipped = summary.attrs.get("skipped_suites")
     if skipped:
         meta.insert(-1, f"Suites without a summary yet (detail tables only): {', '.join(skipped)}.")

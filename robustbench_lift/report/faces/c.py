@@ -45,8 +45,8 @@ FACE = Face(
         "rel_mCE": Metric("rel. mCE", False, "relative mCE: error increase over clean, AlexNet = 100 (%)"),
         "mean_err": Metric("mean corr. err.", False, "unnormalised top-1 error over the corrupted cells, other "
                            "benchmarks' apart (%)"),
-        **{key: Metric(f"{BENCHMARK_LABELS[benchmark]} mean err.", False, f"unnormalised top-1 error over {BENCHMARKS[benchmark]}'s "
-                       "corrupted cells; no AlexNet normaliser, so no mCE (%)")
+        **{key: Metric(f"{BENCHMARK_LABELS[benchmark]} mean err.", False, "unnormalised top-1 error over "
+                       f"{BENCHMARKS[benchmark]}'s corrupted cells; no AlexNet normaliser, so no mCE (%)")
            for benchmark, key in BENCHMARK_MEAN_ERRORS.items()},
     },
     summarize="robustbench_lift.report.aggregate:error_summary",
