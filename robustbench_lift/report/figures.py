@@ -163,7 +163,8 @@ def _ci_err(row: pd.Series, metric: str) -> np.ndarray | None:
     low, high = row.get(f"{metric}_lo", np.nan), row.get(f"{metric}_hi", np.nan)
     if pd.isna(low) or pd.isna(high):
         return None
-    return np.array([[row[metric] - low], [high - row[metric]]])
+    # with very few resamples a percentile interval can miss the point estimate: no bar on that side then
+    return np.clip(np.array([[row[metric] - low], [high - row[metric]]]), 0, None)
 
 
 def consistency_vs_shift(shift: pd.DataFrame) -> Figure:
