@@ -31,6 +31,8 @@ from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
 from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.models.published import LAYOUTS, ZOO_VARIANTS, authors_keys, variant
+from robustbench_lift.models.releases import RELEASE_TAG, RELEASES, release_weights, require_release
 from robustbench_lift.models.segmentation import SEGMENTATION, segmentation_fields
 from robustbench_lift.models.spec import (
     BACKBONES,
@@ -50,7 +52,7 @@ from robustbench_lift.models.weights import (
 from robustbench_lift.pooling import list_pools
 from robustbench_lift.pooling.registry import size_options, sized_pools
 
-_NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
+_NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+(?:_[a-z][a-z0-9.]*)?)(?P<size>\d+)?)?")
 
 
 def _unknown(name: str, what: str = "model") -> UsageError:
@@ -82,6 +84,11 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
         return _demo_spec(name, pool, size, pool_kwargs)
     arch = backbone.removeprefix(CIFAR_PREFIX)
     cifar = backbone != arch
+    spelled, (pool, implied), given = pool, variant(pool), dict(pool_kwargs)
+    for key, value in implied.items():
+        if pool_kwargs.get(key, value) != value:
+            raise UsageError(f"{name!r} sets {key}={value!r} but {key}={pool_kwargs[key]!r} was also given")
+    pool_kwargs = {**implied, **pool_kwargs}
     entry = BACKBONES.get(arch) if arch in BACKBONES else None
     seg = backbone in SEGMENTATION
     known = pool in list_pools() and (seg or entry is not None and (
@@ -99,7 +106,7 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
     if pool == "max" and pool_kwargs:
         raise UsageError(f"{backbone}-max is the max-pooling baseline and takes no pooling options, "
                          f"got {sorted(pool_kwargs)}")
-    canonical = f"{backbone}-{pool}{size or ''}"
+    canonical = f"{backbone}-{spelled}{size or ''}"
     if seg:
         return ModelSpec(canonical, backbone, backbone, pool, dict(pool_kwargs),
                          **segmentation_fields(backbone, pool, not pool_kwargs and size is None))
@@ -108,6 +115,8 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
         weights, default = torchvision_weights(arch)
     elif not cifar and pool == "blur" and set(pool_kwargs) <= {"filter_size"}:
         weights, default = antialiased_weights(arch, pool_kwargs.get("filter_size", 4))
+    elif not cifar and canonical in RELEASES and not given:
+        weights, default = release_weights(canonical)
     mean, std = (None, None) if cifar else (IMAGENET_MEAN, IMAGENET_STD)
     return ModelSpec(canonical, backbone, arch, pool, dict(pool_kwargs), CIFAR_INPUT if cifar else IMAGENET_INPUT,
                      CIFAR_CLASSES if cifar else 1000, weights, default, mean=mean, std=std)
@@ -132,6 +141,7 @@ def list_models(backbone: str | None = None, pool: str | None = None) -> list[st
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
              if (entry.cifar if prefix else not entry.cifar_only)
              for p in list_pools() if not entry.baseline_only or p == "max"]
+    names += [name for name in [*RELEASES, *ZOO_VARIANTS] if name not in names]
     names += [f"{DEMO_PREFIX}-{p}" for p in list_pools()]
     names += [f"{arch}-{p}" for arch in SEGMENTATION for p in list_pools()]
     for value, kind, position in ((backbone, "backbone", 0), (pool, "pool", 1)):
@@ -169,6 +179,8 @@ def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dic
     source = text if remote else f"checkpoint {text}"
     if tag is not None:
         text, sha256 = spec.weights[tag], sha256 or spec.weights_sha256.get(tag)
+        if tag == RELEASE_TAG:
+            require_release(spec.name)
         source, remote = f"{spec.name} weights {tag} ({text})", text.startswith(("https://", "http://"))
     state_dict, meta = read_published(text, sha256) if remote else read_checkpoint(text, sha256)
     return state_dict, meta, source
@@ -200,7 +212,7 @@ def build_model(spec: ModelSpec, weights: Any = None, num_classes: int | None = 
         torch.manual_seed(seed)
         model, _ = spec.build(classes)
     if state_dict is not None:
-        load_weights(model, state_dict, source)
+        load_weights(model, authors_keys(spec.pooling, state_dict), source)
     return model, {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
                    "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
                    "input_size": spec.input_size, "weights": source}
@@ -225,6 +237,8 @@ def describe_spec(spec: ModelSpec) -> str:
              f"weights: {spec.weights_source}",
              f"pairing: {seg.pairing}" if seg else
              "baseline: torchvision's model unchanged" if spec.pooling == "max" else
+             f"placement: {LAYOUTS[spec.pooling].note}" if spec.pooling in LAYOUTS and any(
+                 site.stem for _, site in placed) else
              "placement: max-pools replaced (blur: dense max 2x2 stride 1, then BlurPool, as antialiased-cnns); "
              "stride-2 convs run at stride 1 with the pool in front of the next conv (shortcut: of the 1x1 conv)"]
     width = max(len(path) for path, _ in placed)
