@@ -34,6 +34,12 @@ LPS_KEYS = ((r"^core\.", ""), (r"\._antialias_layer\.filt$", ".filt"), (r"\.comp
 """LPS's Lightning module keeps the ResNet as `core`; its pools hold the low-pass as `_antialias_layer` and the
 logit network and temperature under `component_selection` (`layers/polydown.py`)."""
 
+APS_KEYS = ((r"^conv1\.1\.", "conv1."), (r"^(layer\d\.\d+\.conv1)\.1\.", r"\1."),
+            (r"^(layer1\.\d+|layer[234]\.[1-9]\d*)\.conv2\.1\.", r"\1.conv2."),
+            (r"^(layer[234]\.0)\.aps_down\.", r"\1.conv2.0."))
+"""APS's BasicBlock ResNets wrap every 3x3/7x7 conv as `Sequential(circular_pad, conv)` (key `<conv>.1.weight`;
+ours pad inside the conv) and keep the main branch's pool as the block's `aps_down` (ours: `conv2.0`)."""
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -64,7 +70,8 @@ _POLYPHASE = ("the authors': stem conv at stride 1, max-pool -> pool, circular p
 _FREQUENCY = ("the authors': the pool in front of every strided conv (now stride 1), the stem conv included; "
               "the max-pool replaced by the pool")
 LAYOUTS: dict[str, Layout] = {
-    "aps": Layout(stem="polyphase", circular=True, share=True, note=_POLYPHASE + "; every conv padded circularly"),
+    "aps": Layout(stem="polyphase", circular=True, share=True, keys=APS_KEYS,
+                  note=f"{_POLYPHASE}; every conv padded circularly"),
     "lps": Layout(stem="polyphase", stem_blur=False, share=True, keys=LPS_KEYS, note=_POLYPHASE),
     "flc": Layout(stem="input", wrap=True, options={"band": "code"}, note=_FREQUENCY),
     "asap": Layout(stem="input", wrap=True, options={"band": "code"}, note=_FREQUENCY),
