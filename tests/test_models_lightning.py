@@ -24,7 +24,7 @@ class _Command:
         return os.system, (self.command,)
 
 
-def _lightning_file(path, marker, state_dict):
+def lightning_file(path, marker, state_dict):
     """A Lightning-format checkpoint whose hyper-parameters hold a `functools.partial` of
     `lps_models.NotExisting` (a module that exists only while the file is written) and a command touching
     `marker`."""
@@ -51,7 +51,7 @@ def test_lightning_checkpoint_loads_tensors_and_runs_nothing(tmp_path):
     marker = tmp_path / "marker"
     state = {"core.conv1.weight": torch.randn(4, 3, 7, 7), "core.fc.bias": torch.arange(5.0)[1:],
              "core.maxpool.3.component_selection.gumbel_tau": torch.tensor(0.5)}
-    _lightning_file(tmp_path / "lps.ckpt", marker, state)
+    lightning_file(tmp_path / "lps.ckpt", marker, state)
     with pytest.raises(Exception, match="Unsupported global|lps_models|posix"):  # the plain safe reader refuses it
         torch.load(tmp_path / "lps.ckpt", weights_only=True)
     content = read_inert(tmp_path / "lps.ckpt")
