@@ -132,7 +132,7 @@ def test_shift_suite_circular_mode_is_fully_consistent(tmp_path, name):
     write_folder(tmp_path / "bordered", images, labels)
     model = create_model(name, num_classes=3, seed=5).eval()
     _centre_head(model, images)
-    frame = evaluate(model, ShiftOptions(shift_mode="circular", resize=None, crop=None), tmp_path / "bordered",
+    frame = evaluate(model, ShiftOptions(shift_mode="circular", resize=None, crop=None, pairs=2), tmp_path / "bordered",
                      run=RunOptions(progress=False))
     pairs = frame[frame["corruption"] == "pairs"].iloc[0]
     assert pairs["consistency"] == 1 and pairs["shift_mode"] == "circular"
