@@ -112,13 +112,15 @@ def _wrap(model: nn.Module, site: Site, pooling: Pooling) -> tuple[str, Site]:
 
 def place(model: nn.Module, sites: list[Site], pooling: Pooling) -> list[tuple[str, Site]]:
     """Put `pooling` into `model` at `sites` in its authors' layout (`LAYOUTS`) if `model` is an ImageNet ResNet
-    (it has the stem max-pool site), else as `apply_pooling`; returns `(dotted name of each pool, site)` pairs.
+    (it has the stem max-pool site), else as `apply_pooling` (APS / LPS shortcuts still follow their block);
+    returns `(dotted name of each pool, site)` pairs.
     `pooling.options` may carry `conv_padding` ("circular": every convolution padded circularly)."""
     options = {key: value for key, value in pooling.options.items() if key not in MODEL_OPTIONS}
     padding = pooling.options.get("conv_padding", "zeros")
     if padding not in CONV_PADDINGS:
         raise UsageError(f"conv_padding must be one of {CONV_PADDINGS}, got {padding!r}")
     layout = LAYOUTS.get(pooling.name, Layout())
+    share = layout.share  # a CIFAR-form ResNet's shortcuts follow their main branch too
     stem = next((site for site in sites if site.stem), None)
     if stem is None:
         layout = Layout()
@@ -136,7 +138,7 @@ def place(model: nn.Module, sites: list[Site], pooling: Pooling) -> list[tuple[s
         placed = apply_pooling(model, chosen, pooling)
     if layout.stem != "sites":
         placed = _stem(model, stem, pooling, layout) + placed
-    if layout.share:
+    if share:
         share_shortcut_choice(model)
     return placed
 

@@ -1,12 +1,15 @@
 """The model zoo: `<backbone>-<pool>` names -> `ModelSpec` -> a built, optionally pretrained `nn.Module`.
 
-Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, vgg13, vgg13_bn,
+Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, resnet101, vgg13, vgg13_bn,
 vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser; and resnet10s, a
 narrow ResNet-10 in CIFAR form only); pools from
 `robustbench_lift.pooling.list_pools()`. The size suffix is blur's `filter_size` (`resnet50-blur5`) or lift's
 `kernel_size` (`resnet50-lift3`); other pooling options go through keyword arguments (`subbands=("LL",)`,
 `pad_type=...`), and `sites="stem"` rewrites only the ResNet stem max-pool. A bare backbone (`resnet50`) means
 `-max`, which is torchvision's model unchanged. `cifar_` selects the CIFAR form (see `models/cifar.py`).
+Pool spellings that imply options (`models/published.py`): `dwt_<pywt wavelet>` (`resnet50-dwt_db2`) and
+`lps_circular`; ImageNet ResNets of aps, lps, flc and asap are their authors' layouts, and the authors' released
+weights (`models/releases.py`) are read from where the user put them.
 `demo-<pool>` are the shipped demo models (`models/demo.py`): `cifar_resnet10s-<pool>` with 10 classes, trained
 on the built-in demo data set, their weights inside the package (`weights="DEFAULT"`).
 Segmentation models (`task == "segmentation"`, `models/segmentation.py`): `segnet_vgg16_bn-<pool>`,
@@ -141,7 +144,7 @@ def list_models(backbone: str | None = None, pool: str | None = None) -> list[st
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
              if (entry.cifar if prefix else not entry.cifar_only)
              for p in list_pools() if not entry.baseline_only or p == "max"]
-    names += [name for name in [*RELEASES, *ZOO_VARIANTS] if name not in names]
+    names += [name for name in dict.fromkeys([*RELEASES, *ZOO_VARIANTS]) if name not in names]
     names += [f"{DEMO_PREFIX}-{p}" for p in list_pools()]
     names += [f"{arch}-{p}" for arch in SEGMENTATION for p in list_pools()]
     for value, kind, position in ((backbone, "backbone", 0), (pool, "pool", 1)):
