@@ -171,7 +171,8 @@ def test_cli_lists_counts_and_describes() -> None:
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert list(rows) == [f"resnet18-{p}" for p in ("max", "avg", "skip", "blur", "lift", "haar", "aps", "lps", "flc",
-                                                             "asap", "pasa", "dwt")]
+                                                             "asap", "pasa", "dwt", "lps_circular", "dwt_haar",
+                                                             "dwt_db2", "dwt_bior2.2")]
     assert rows["resnet18-max"]["params"] == _n_params(torchvision.models.resnet18())
     # torchvision publishes the multiply-accumulates of ResNet-18 at 224 (its "_ops", in G); FLOPs count 2 per MAC.
     macs = torchvision.models.ResNet18_Weights.DEFAULT.meta["_ops"]

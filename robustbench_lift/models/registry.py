@@ -1,12 +1,15 @@
 """The model zoo: `<backbone>-<pool>` names -> `ModelSpec` -> a built, optionally pretrained `nn.Module`.
 
-Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, vgg13, vgg13_bn,
+Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, resnet101, vgg13, vgg13_bn,
 vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser; and resnet10s, a
 narrow ResNet-10 in CIFAR form only); pools from
 `robustbench_lift.pooling.list_pools()`. The size suffix is blur's `filter_size` (`resnet50-blur5`) or lift's
 `kernel_size` (`resnet50-lift3`); other pooling options go through keyword arguments (`subbands=("LL",)`,
 `pad_type=...`), and `sites="stem"` rewrites only the ResNet stem max-pool. A bare backbone (`resnet50`) means
 `-max`, which is torchvision's model unchanged. `cifar_` selects the CIFAR form (see `models/cifar.py`).
+Pool spellings that imply options (`models/published.py`): `dwt_<pywt wavelet>` (`resnet50-dwt_db2`) and
+`lps_circular`; ImageNet ResNets of aps, lps, flc and asap are their authors' layouts, and the authors' released
+weights (`models/releases.py`) are read from where the user put them.
 `demo-<pool>` are the shipped demo models (`models/demo.py`): `cifar_resnet10s-<pool>` with 10 classes, trained
 on the built-in demo data set, their weights inside the package (`weights="DEFAULT"`).
 Segmentation models (`task == "segmentation"`, `models/segmentation.py`): `segnet_vgg16_bn-<pool>`,
@@ -31,6 +34,8 @@ from robustbench_lift.data.demo import MEAN, STD
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_BACKBONE, DEMO_CLASSES, DEMO_PREFIX, DEMO_TAG, shipped_demo_weights
 from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.models.published import LAYOUTS, ZOO_VARIANTS, authors_keys, variant
+from robustbench_lift.models.releases import RELEASE_TAG, RELEASES, release_weights, require_release
 from robustbench_lift.models.segmentation import SEGMENTATION, segmentation_fields
 from robustbench_lift.models.spec import (
     BACKBONES,
@@ -50,7 +55,7 @@ from robustbench_lift.models.weights import (
 from robustbench_lift.pooling import list_pools
 from robustbench_lift.pooling.registry import size_options, sized_pools
 
-_NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+)(?P<size>\d+)?)?")
+_NAME = re.compile(r"(?P<backbone>[a-z0-9_]+?)(?:-(?P<pool>[a-z]+(?:_[a-z][a-z0-9.]*)?)(?P<size>\d+)?)?")
 
 
 def _unknown(name: str, what: str = "model") -> UsageError:
@@ -82,6 +87,11 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
         return _demo_spec(name, pool, size, pool_kwargs)
     arch = backbone.removeprefix(CIFAR_PREFIX)
     cifar = backbone != arch
+    spelled, (pool, implied), given = pool, variant(pool), dict(pool_kwargs)
+    for key, value in implied.items():
+        if pool_kwargs.get(key, value) != value:
+            raise UsageError(f"{name!r} sets {key}={value!r} but {key}={pool_kwargs[key]!r} was also given")
+    pool_kwargs = {**implied, **pool_kwargs}
     entry = BACKBONES.get(arch) if arch in BACKBONES else None
     seg = backbone in SEGMENTATION
     known = pool in list_pools() and (seg or entry is not None and (
@@ -99,7 +109,7 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
     if pool == "max" and pool_kwargs:
         raise UsageError(f"{backbone}-max is the max-pooling baseline and takes no pooling options, "
                          f"got {sorted(pool_kwargs)}")
-    canonical = f"{backbone}-{pool}{size or ''}"
+    canonical = f"{backbone}-{spelled}{size or ''}"
     if seg:
         return ModelSpec(canonical, backbone, backbone, pool, dict(pool_kwargs),
                          **segmentation_fields(backbone, pool, not pool_kwargs and size is None))
@@ -108,6 +118,8 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
         weights, default = torchvision_weights(arch)
     elif not cifar and pool == "blur" and set(pool_kwargs) <= {"filter_size"}:
         weights, default = antialiased_weights(arch, pool_kwargs.get("filter_size", 4))
+    elif not cifar and canonical in RELEASES and not given:
+        weights, default = release_weights(canonical)
     mean, std = (None, None) if cifar else (IMAGENET_MEAN, IMAGENET_STD)
     return ModelSpec(canonical, backbone, arch, pool, dict(pool_kwargs), CIFAR_INPUT if cifar else IMAGENET_INPUT,
                      CIFAR_CLASSES if cifar else 1000, weights, default, mean=mean, std=std)
@@ -132,6 +144,7 @@ def list_models(backbone: str | None = None, pool: str | None = None) -> list[st
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
              if (entry.cifar if prefix else not entry.cifar_only)
              for p in list_pools() if not entry.baseline_only or p == "max"]
+    names += [name for name in dict.fromkeys([*RELEASES, *ZOO_VARIANTS]) if name not in names]
     names += [f"{DEMO_PREFIX}-{p}" for p in list_pools()]
     names += [f"{arch}-{p}" for arch in SEGMENTATION for p in list_pools()]
     for value, kind, position in ((backbone, "backbone", 0), (pool, "pool", 1)):
@@ -169,6 +182,8 @@ def _fetch(spec: ModelSpec, weights: Any, sha256: str | None) -> tuple[dict, dic
     source = text if remote else f"checkpoint {text}"
     if tag is not None:
         text, sha256 = spec.weights[tag], sha256 or spec.weights_sha256.get(tag)
+        if tag == RELEASE_TAG:
+            require_release(spec.name)
         source, remote = f"{spec.name} weights {tag} ({text})", text.startswith(("https://", "http://"))
     state_dict, meta = read_published(text, sha256) if remote else read_checkpoint(text, sha256)
     return state_dict, meta, source
@@ -200,7 +215,7 @@ def build_model(spec: ModelSpec, weights: Any = None, num_classes: int | None = 
         torch.manual_seed(seed)
         model, _ = spec.build(classes)
     if state_dict is not None:
-        load_weights(model, state_dict, source)
+        load_weights(model, authors_keys(spec.pooling, state_dict), source)
     return model, {**meta, "model": spec.name, "pool_kwargs": dict(spec.pool_kwargs), "num_classes": classes,
                    "mean": meta.get("mean", spec.mean), "std": meta.get("std", spec.std),
                    "input_size": spec.input_size, "weights": source}
@@ -225,6 +240,8 @@ def describe_spec(spec: ModelSpec) -> str:
              f"weights: {spec.weights_source}",
              f"pairing: {seg.pairing}" if seg else
              "baseline: torchvision's model unchanged" if spec.pooling == "max" else
+             f"placement: {LAYOUTS[spec.pooling].note}" if spec.pooling in LAYOUTS and any(
+                 site.stem for _, site in placed) else
              "placement: max-pools replaced (blur: dense max 2x2 stride 1, then BlurPool, as antialiased-cnns); "
              "stride-2 convs run at stride 1 with the pool in front of the next conv (shortcut: of the 1x1 conv)"]
     width = max(len(path) for path, _ in placed)

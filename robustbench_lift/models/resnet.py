@@ -1,4 +1,4 @@
-"""ResNet-18/34/50 as torchvision defines them, and their down-sampling sites.
+"""ResNet-18/34/50/101 as torchvision defines them, and their down-sampling sites.
 
 Sites (antialiased-cnns' `pool_only=True` placement, docs/liftpool.md): the stem max-pool; in each first
 block of layer2..4 the stride-2 conv of the residual branch (BasicBlock `conv1`, Bottleneck `conv2`, torchvision
@@ -17,7 +17,7 @@ from torchvision.models.resnet import BasicBlock, ResNet
 
 from robustbench_lift.models.sites import Site
 
-ARCHS = ("resnet18", "resnet34", "resnet50", "resnet10s")
+ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet10s")
 NARROW_WIDTHS = {"resnet10s": (16, 32, 64, 128)}
 """Narrow ResNets: arch -> widths of the four stages (one BasicBlock each)."""
 

@@ -17,8 +17,10 @@ from robustbench_lift.models import mobilenet, resnet, vgg
 from robustbench_lift.models.cifar import cifar_mobilenet, cifar_resnet, cifar_vgg
 from robustbench_lift.models.demo import DEMO_PREFIX
 from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from robustbench_lift.models.published import place
+from robustbench_lift.models.releases import RELEASE_TAG
 from robustbench_lift.models.segmentation import SEGMENTATION
-from robustbench_lift.models.sites import Pooling, Site, apply_pooling
+from robustbench_lift.models.sites import Pooling, Site
 from robustbench_lift.registry import Registry
 
 IMAGENET_INPUT, CIFAR_INPUT = 224, 32
@@ -44,6 +46,7 @@ for _arch, _backbone in {
     "resnet18": Backbone("ResNet-18", resnet.build, resnet.sites, cifar_resnet),
     "resnet34": Backbone("ResNet-34", resnet.build, resnet.sites, cifar_resnet),
     "resnet50": Backbone("ResNet-50", resnet.build, resnet.sites, cifar_resnet),
+    "resnet101": Backbone("ResNet-101", resnet.build, resnet.sites, cifar_resnet),
     "vgg13": Backbone("VGG-13", vgg.build, vgg.sites, cifar_vgg),
     "vgg13_bn": Backbone("VGG-13-BN", vgg.build, vgg.sites, cifar_vgg),
     "vgg16_bn": Backbone("VGG-16-BN", vgg.build, vgg.sites, cifar_vgg),
@@ -95,7 +98,8 @@ class ModelSpec:
         if not self.weights:
             return "none published (train it, or pass a checkpoint)"
         origin = "shipped with liftbench" if self.name.split("-")[0] in (DEMO_PREFIX, "demo_seg") else \
-            "torchvision" if self.pooling == "max" else "antialiased-cnns"
+            "torchvision" if self.pooling == "max" else \
+            "the authors, downloaded by hand (docs/models.md)" if RELEASE_TAG in self.weights else "antialiased-cnns"
         return f"{origin}: {', '.join(self.weights)} (DEFAULT = {self.default_weights})"
 
     def build(self, num_classes: int | None = None) -> tuple[nn.Module, list[tuple[str, Site]]]:
@@ -111,7 +115,7 @@ class ModelSpec:
         sites = backbone.sites(model)
         if self.pooling == "max":
             return model, [(site.path, site) for site in sites]
-        return model, apply_pooling(model, sites, pooling)
+        return model, place(model, sites, pooling)
 
     def num_params(self, num_classes: int | None = None) -> int:
         """Number of parameters (built on the meta device: no memory, no initialisation)."""

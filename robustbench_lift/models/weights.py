@@ -12,7 +12,9 @@ Without network, place the file named in the error message into the cache direct
 Every weights file from outside is read here, as data: `read_checkpoint` (`torch.load(weights_only=True)`, or
 safetensors for `.safetensors` files): a bare state dict, or `{"state_dict": ..., "meta": {...}}` as
 `save_checkpoint` writes; a `module.` (DataParallel / DDP) or `_orig_mod.` (torch.compile) prefix is stripped. A
-file that needs any other global (a pickled object, a payload) is refused before anything in it runs.
+file that needs any other global (a pickled object, a payload) is refused before anything in it runs, except a
+PyTorch Lightning `.ckpt` (LPS's published weights): its pickled hyper-parameters become inert placeholders
+(`models/lightning.py`), nothing in it is imported or run.
 torchvision and antialiased-cnns publish only an 8-hex sha256 prefix (in the file name, checked by `download`),
 which a 2^32 search can match: the reader, not the prefix, is what keeps a planted file from running code.
 """
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +37,7 @@ from torch import Tensor, nn
 
 from robustbench_lift import __version__
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.models.lightning import read_inert
 
 _ANTIALIASED_BASE = "https://antialiased-cnns.s3.us-east-2.amazonaws.com/weights_v0.1/"
 ANTIALIASED_HASHES: dict[str, dict[str, str]] = {
@@ -157,12 +161,25 @@ def load_data(path: str | Path, what: str = "a checkpoint",
             return load_file(path, device="cpu")
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling garbage raises nearly anything (IndexError, KeyError, UnicodeError, ...)
+        if (content := _lightning(path)) is not None:
+            return content
         # torch's own message spans lines and suggests weights_only=False: keep only what names the refused global
         refused = re.search(r"WeightsUnpickler error: ([^\n]*?)(?: Please use|\n|$)", str(exc))
         first = next(iter(str(exc).strip().splitlines()), "")
         reason = refused.group(1) if refused else f"{type(exc).__name__}: {first}"
         raise UsageError(f"{path} is not {what} loadable with torch.load(weights_only=True) ({reason}); "
                          f"{remedy}") from exc
+
+
+def _lightning(path: Path) -> Mapping[str, Any] | None:
+    """The content of `path` read by `read_inert` if it is a PyTorch Lightning checkpoint, else None: the one
+    kind of file whose pickled objects (hyper-parameters) become inert placeholders rather than a refusal."""
+    try:
+        content = read_inert(path) if zipfile.is_zipfile(path) else None
+    except UsageError:
+        return None
+    lightning = isinstance(content, Mapping) and {"pytorch-lightning_version", "state_dict"} <= content.keys()
+    return content if lightning else None
 
 
 def read_checkpoint(path: str | Path, sha256: str | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
