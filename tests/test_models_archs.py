@@ -11,17 +11,25 @@ import pytest
 import torch
 import torchvision
 from single_thread_fixtures import single_thread  # noqa: F401 (autouse)
-from test_models_parity import _assert_same_logits, _scramble, images  # noqa: F401 (fixture)
+from test_models_parity import _assert_same_logits, _scramble
 from torch import nn
 
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models import create_model, list_models, model_spec
+from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from robustbench_lift.models.weights import ANTIALIASED_HASHES, load_weights
 
 NEW = ["resnet101", "resnet152", "wide_resnet50_2", "wide_resnet101_2", "resnext50_32x4d", "resnext101_32x8d",
        "densenet121", "densenet161", "densenet169", "densenet201", "vgg11", "vgg11_bn", "vgg16", "vgg19", "vgg19_bn"]
 AA_MODULES = ("resnet", "vgg", "densenet", "mobilenet")
 """antialiased-cnns 0.3's model files, each with its `model_urls`."""
+
+
+@pytest.fixture(scope="module")
+def images(photos: torch.Tensor) -> torch.Tensor:
+    """Two real photographs, 64 x 64, normalised as for the ImageNet weights."""
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return (photos[:2].float() / 255 - mean) / std
 
 
 def _layout(model: nn.Module) -> list[tuple]:
