@@ -122,7 +122,7 @@ def test_default_weights(name: str, default: str | None) -> None:
 def test_only_max_and_blur_listed_and_accepted() -> None:
     assert list_models(backbone="densenet161") == ["densenet161-max", "densenet161-blur"]
     assert "resnet101-lift" in list_models()  # resnet101 takes every pooling
-    with pytest.raises(UsageError, match="unknown model 'vgg19-lift'"):
+    with pytest.raises(UsageError, match="'vgg19-lift'.* max and blur only.*torchvision:vgg19 and pool lift"):
         model_spec("vgg19-lift")
     with pytest.raises(UsageError, match="unknown model 'cifar_densenet121-max'"):
         model_spec("cifar_densenet121-max")

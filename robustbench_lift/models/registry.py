@@ -89,8 +89,10 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
     seg = backbone in SEGMENTATION
     known = pool in list_pools() and (seg or entry is not None and (
         entry.cifar is not None if cifar else not entry.cifar_only))
-    if not known or (not seg and (entry.baseline_only and pool != "max" or
-                                  entry.published_only and pool not in PUBLISHED_POOLS)):
+    if known and not seg and entry.published_only and pool not in PUBLISHED_POOLS:
+        raise UsageError(f"{name!r}: the zoo has {arch} with {' and '.join(PUBLISHED_POOLS)} only (its published "
+                         f"weights); swap {pool} in with model torchvision:{arch} and pool {pool}")
+    if not known or (not seg and entry.baseline_only and pool != "max"):
         raise _unknown(name)
     if size is not None:
         sized = size_options()
@@ -230,7 +232,8 @@ def describe_spec(spec: ModelSpec) -> str:
              f"weights: {spec.weights_source}",
              f"pairing: {seg.pairing}" if seg else
              "baseline: torchvision's model unchanged" if spec.pooling == "max" else
-             "placement: max-pools replaced (blur: dense max 2x2 stride 1, then BlurPool, as antialiased-cnns); "
+             "placement: max-pools replaced (blur: dense max 2x2 stride 1, DenseNet's stem 3x3, then BlurPool, as "
+             "antialiased-cnns; DenseNet's average pools: the pool alone); "
              "stride-2 convs run at stride 1 with the pool in front of the next conv (shortcut: of the 1x1 conv)"]
     width = max(len(path) for path, _ in placed)
     for path, site in placed:
