@@ -90,10 +90,11 @@ def test_polyphase_segnet_is_circularly_shift_equivariant(name: str) -> None:
     assert _equivariance_error(_circular(create_model("demo_seg-max", seed=3)), x, (1, 3)) > 0.05
 
 
-def test_segnet_vgg16_bn_aps_is_circularly_shift_equivariant() -> None:
+@pytest.mark.parametrize("name", ["segnet_vgg16_bn-aps", "segnet_vgg16_bn-lps"])
+def test_segnet_vgg16_bn_is_circularly_shift_equivariant(name: str) -> None:
     """The full SegNet (five stages, stride 32) at its smallest unpadded input, 128 px, shifted by an odd amount."""
     x = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(4))
-    assert _equivariance_error(_circular(create_model("segnet_vgg16_bn-aps")), x, (3, 1)) < 1e-5
+    assert _equivariance_error(_circular(create_model(name)), x, (3, 1)) < 1e-5
 
 
 def test_models_lists_and_describes_the_pairs() -> None:
