@@ -13,7 +13,6 @@ configuration names; without the Hub, the URL in the torch.hub cache) and hands 
 timm's own adaptations (a head of another size, key remapping) still apply.
 """
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ import torchvision
 from torch import Tensor, nn
 
 from robustbench_lift.errors import LiftbenchError, UsageError
+from robustbench_lift.models.densenet import rename_old_keys
 from robustbench_lift.models.weights import cache_path, load_weights, read_checkpoint, read_published
 
 _AUX = {"aux_logits": True, "init_weights": False}
@@ -35,8 +35,6 @@ _SETTINGS: dict[str, Callable[[Any], dict[str, Any]]] = {
 """What torchvision 0.29's builders set when given weights, besides `num_classes` (`_ovewrite_named_param` calls in
 `torchvision/models/<module>.py`). Inception and GoogLeNet also default `transform_input` to True, and drop the
 auxiliary heads after loading unless `aux_logits` asks to keep them."""
-_DENSENET_OLD_KEY = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))\.([12])\.")
-"""torchvision's DenseNet files name `denselayer1.norm1.weight` `denselayer1.norm.1.weight` (`densenet.py`)."""
 _AUX_HEADS = ("AuxLogits", "aux1", "aux2")
 
 
@@ -64,7 +62,7 @@ def torchvision_pretrained(name: str, member: Any, kwargs: dict[str, Any]) -> nn
     model, module = torchvision_architecture(name, member, kwargs), _module(name)
     state_dict, _ = read_published(member.url)
     if module == "densenet":
-        state_dict = {_DENSENET_OLD_KEY.sub(r"\1\2.", key): value for key, value in state_dict.items()}
+        state_dict = rename_old_keys(state_dict)  # torchvision's files keep DenseNet's old key names
     load_weights(model, state_dict, f"{member} ({member.url})")
     if module in _KEEPS_AUX and not kwargs.get("aux_logits", _KEEPS_AUX[module]):
         model.aux_logits = False

@@ -1,8 +1,10 @@
 """The model zoo: `<backbone>-<pool>` names -> `ModelSpec` -> a built, optionally pretrained `nn.Module`.
 
 Names are `[cifar_]<backbone>-<pool>[<size>]`: backbones resnet18, resnet34, resnet50, resnet101, vgg13, vgg13_bn,
-vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser; and resnet10s, a
-narrow ResNet-10 in CIFAR form only); pools from
+vgg16_bn, mobilenet_v2 (and alexnet, as `alexnet-max` only: the ImageNet-C/-P normaliser; resnet10s, a
+narrow ResNet-10 in CIFAR form only; and, with max and blur only, the other architectures torchvision and
+antialiased-cnns publish weights for: resnet152, wide_resnet50_2, wide_resnet101_2, resnext50_32x4d,
+resnext101_32x8d, vgg11[_bn], vgg16, vgg19[_bn], densenet121/161/169/201); pools from
 `robustbench_lift.pooling.list_pools()`. The size suffix is blur's `filter_size` (`resnet50-blur5`) or lift's
 `kernel_size` (`resnet50-lift3`); other pooling options go through keyword arguments (`subbands=("LL",)`,
 `pad_type=...`), and `sites="stem"` rewrites only the ResNet stem max-pool. A bare backbone (`resnet50`) means
@@ -43,6 +45,7 @@ from robustbench_lift.models.spec import (
     CIFAR_INPUT,
     CIFAR_PREFIX,
     IMAGENET_INPUT,
+    PUBLISHED_POOLS,
     ModelSpec,
 )
 from robustbench_lift.models.weights import (
@@ -96,6 +99,9 @@ def _spec(name: str, backbone: str, pool: str, size: str | None, pool_kwargs: di
     seg = backbone in SEGMENTATION
     known = pool in list_pools() and (seg or entry is not None and (
         entry.cifar is not None if cifar else not entry.cifar_only))
+    if known and not seg and entry.published_only and pool not in PUBLISHED_POOLS:
+        raise UsageError(f"{name!r}: the zoo has {arch} with {' and '.join(PUBLISHED_POOLS)} only (its published "
+                         f"weights); swap {pool} in with model torchvision:{arch} and pool {pool}")
     if not known or (not seg and entry.baseline_only and pool != "max"):
         raise _unknown(name)
     if size is not None:
@@ -143,7 +149,8 @@ def list_models(backbone: str | None = None, pool: str | None = None) -> list[st
     `-lift3`) are accepted by `create_model` but not listed."""
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
              if (entry.cifar if prefix else not entry.cifar_only)
-             for p in list_pools() if not entry.baseline_only or p == "max"]
+             for p in list_pools() if (not entry.baseline_only or p == "max")
+             and (not entry.published_only or p in PUBLISHED_POOLS)]
     names += [name for name in dict.fromkeys([*RELEASES, *ZOO_VARIANTS]) if name not in names]
     names += [f"{DEMO_PREFIX}-{p}" for p in list_pools()]
     names += [f"{arch}-{p}" for arch in SEGMENTATION for p in list_pools()]
@@ -242,7 +249,8 @@ def describe_spec(spec: ModelSpec) -> str:
              "baseline: torchvision's model unchanged" if spec.pooling == "max" else
              f"placement: {LAYOUTS[spec.pooling].note}" if spec.pooling in LAYOUTS and any(
                  site.stem for _, site in placed) else
-             "placement: max-pools replaced (blur: dense max 2x2 stride 1, then BlurPool, as antialiased-cnns); "
+             "placement: max-pools replaced (blur: dense max 2x2 stride 1, DenseNet's stem 3x3, then BlurPool, as "
+             "antialiased-cnns; DenseNet's average pools: the pool alone); "
              "stride-2 convs run at stride 1 with the pool in front of the next conv (shortcut: of the 1x1 conv)"]
     width = max(len(path) for path, _ in placed)
     for path, site in placed:

@@ -1,11 +1,13 @@
-"""ResNet-18/34/50/101 as torchvision defines them, and their down-sampling sites.
+"""ResNet-18/34/50/101 as torchvision defines them, the larger ResNets, ResNeXts and wide ResNets that torchvision
+and antialiased-cnns publish (`PUBLISHED`), and their down-sampling sites.
 
 Sites (antialiased-cnns' `pool_only=True` placement, docs/liftpool.md): the stem max-pool; in each first
 block of layer2..4 the stride-2 conv of the residual branch (BasicBlock `conv1`, Bottleneck `conv2`, torchvision
 v1.5), whose stride moves to a pool in front of the branch's next conv (`conv2` / `conv3` becomes
 `Sequential(pool, conv)`); and the stride-2 1x1 shortcut conv (`downsample` becomes `pool, conv, bn`). The stem
 7x7 conv keeps its stride, as in antialiased-cnns. A `-blur` model has exactly the module tree and state-dict keys
-of `antialiased_cnns.resnet*(filter_size=f)`.
+of `antialiased_cnns.resnet*(filter_size=f)`; ResNeXt and wide ResNet are the same Bottleneck with grouped or
+wider `conv2` (antialiased-cnns 0.3 `resnet.py`: same placement, `resnext50_32x4d`, `wide_resnet50_2`, ...).
 
 `resnet10s` is not a torchvision architecture: torchvision's `ResNet` class with one `BasicBlock` per stage and
 stage widths 16, 32, 64, 128 (0.31M parameters in its CIFAR form), the small backbone of the demo models.
@@ -17,7 +19,9 @@ from torchvision.models.resnet import BasicBlock, ResNet
 
 from robustbench_lift.models.sites import Site
 
-ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet10s")
+PUBLISHED = {"resnet152": "ResNet-152", "wide_resnet50_2": "Wide ResNet-50-2", "wide_resnet101_2": "Wide ResNet-101-2",
+             "resnext50_32x4d": "ResNeXt-50 32x4d", "resnext101_32x8d": "ResNeXt-101 32x8d"}
+"""ResNets in the zoo for max and blur only (their published weights): arch -> title."""
 NARROW_WIDTHS = {"resnet10s": (16, 32, 64, 128)}
 """Narrow ResNets: arch -> widths of the four stages (one BasicBlock each)."""
 

@@ -47,7 +47,8 @@ class SegArch:
 
 
 _SEGNET = ("SegNet: each max-pool site's pool paired with its up-sampler (max: MaxUnpool2d at the indices; lift: "
-           "LiftUpPool2d with the stored LH/HL/HH; haar: haar_reconstruct; others: bilinear)")
+           "LiftUpPool2d with the stored LH/HL/HH; haar: haar_reconstruct; aps, lps: into the kept polyphase "
+           "component; others: bilinear)")
 _DEEPLAB = ("DeepLabV3+ at output stride 16: pools at the ResNet's sites (layer4 dilated); decoder 16 -> 4 by "
             "LiftUpPool2d of layer3.0's and layer2.0's residual pools for lift, else bilinear")
 

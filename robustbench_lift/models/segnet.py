@@ -12,8 +12,12 @@ Down pool -> up-sampling partner (`pool_pair`):
   sharing that layer's P and U, fed with the stored LH, HL, HH and the decoder feature as LL (LiftPool,
   Zhao & Snoek, ICLR 2021: "all down-pooling and up-pooling layers" of SegNet replaced);
 - haar: `haar_decompose` (LL out, as `HaarPool2d`) -> `haar_reconstruct`, likewise with the stored details;
-- avg, skip, blur (antialiased-cnns' dense 2x2 max then BlurPool, as at every max-pool site of the zoo):
-  bilinear interpolation (`align_corners=False`) to the size the pool saw.
+- aps, lps: the polyphase component the pool kept, per sample -> `PolyphasePool2d.unpool` into that component,
+  zeros elsewhere (APS-U, Chaman & Dokmanic 2021; LPS's un-pooling, Rojas-Gomez et al. 2022: in training the
+  Gumbel-softmax weights of the down layer): with circular padding the whole SegNet is then exactly equivariant
+  to circular shifts of an input whose sides are multiples of the network stride;
+- avg, skip, blur (antialiased-cnns' dense 2x2 max then BlurPool, as at every max-pool site of the zoo), and the
+  other poolings: bilinear interpolation (`align_corners=False`) to the size the pool saw.
 Inputs of any size are zero-padded at the bottom and right to a multiple of the network stride (2^stages; zero
 is the mean colour of normalised input) and the logits cropped back, so every pool sees even sizes (`pad_input`).
 """
@@ -28,6 +32,7 @@ from torch import Tensor, nn
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.sites import Pooling, Site
 from robustbench_lift.pooling import HaarPool2d, LiftDownPool2d, LiftUpPool2d, haar_decompose, haar_reconstruct
+from robustbench_lift.pooling.polyphase import PolyphasePool2d
 
 VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 """Conv widths per stage of VGG-16 (torchvision `cfgs["D"]`)."""
@@ -112,6 +117,18 @@ class HaarUnpool(Upsampler):
         return haar_reconstruct(kept._replace(ll=y))
 
 
+class PolyphaseUnpool(Upsampler):
+    """Partner of an APS or LPS pool: its `unpool` into the component it kept for each sample."""
+
+    def down(self, pool: nn.Module, x: Tensor) -> tuple[Tensor, Any]:
+        pooled = pool(x)
+        return pooled, (pool, pool.last_choice, x.shape[-2:])
+
+    def forward(self, y: Tensor, kept: Any) -> Tensor:
+        pool, choice, size = kept
+        return pool.unpool(y, choice, size)
+
+
 def pool_pair(pooling: Pooling, channels: int) -> tuple[nn.Module, Upsampler]:
     """A down pool for a max-pool site of `channels` channels and its up-sampling partner (module doc)."""
     if pooling.name == "max":
@@ -120,6 +137,8 @@ def pool_pair(pooling: Pooling, channels: int) -> tuple[nn.Module, Upsampler]:
     pool = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
     if isinstance(pool, LiftDownPool2d):
         return pool, LiftUnpool(pool)
+    if isinstance(pool, PolyphasePool2d):
+        return pool, PolyphaseUnpool()
     return pool, HaarUnpool() if isinstance(pool, HaarPool2d) else Upsampler()
 
 

@@ -1,8 +1,8 @@
 """Zoo specifications: the backbone registry and `ModelSpec`, what a zoo name builds.
 
 A backbone is a torchvision architecture with its pooling-site finder and CIFAR adaptation, registered in
-`BACKBONES` (a `Registry`; metadata `title`, `cifar`, `baseline_only`, `cifar_only`). Nothing is built at
-import: parameter counts and FLOPs are computed on demand on the meta device.
+`BACKBONES` (a `Registry`; metadata `title`, `cifar`, `baseline_only`, `cifar_only`, `published_only`). Nothing
+is built at import: parameter counts and FLOPs are computed on demand on the meta device.
 """
 
 from collections.abc import Callable, Mapping
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from robustbench_lift.models import mobilenet, resnet, vgg
+from robustbench_lift.models import densenet, mobilenet, resnet, vgg
 from robustbench_lift.models.cifar import cifar_mobilenet, cifar_resnet, cifar_vgg
 from robustbench_lift.models.demo import DEMO_PREFIX
 from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
@@ -27,11 +27,14 @@ IMAGENET_INPUT, CIFAR_INPUT = 224, 32
 CIFAR_CLASSES = 100
 """Default classes of a CIFAR form: CIFAR-100, the data set of the LiftPool paper's ablations."""
 CIFAR_PREFIX = "cifar_"
+PUBLISHED_POOLS = ("max", "blur")
+"""The poolings a `published_only` backbone takes: those with published ImageNet weights."""
 
 
 @dataclass(frozen=True)
 class Backbone:
-    """A torchvision architecture: builder, site finder, CIFAR adaptation (None: no CIFAR form)."""
+    """A torchvision architecture: builder, site finder, CIFAR adaptation (None: no CIFAR form); `published_only`:
+    only the `PUBLISHED_POOLS` (max: torchvision's weights, blur: antialiased-cnns')."""
 
     title: str
     build: Callable[[str, int], nn.Module]
@@ -39,6 +42,7 @@ class Backbone:
     cifar: Callable[[nn.Module, int], nn.Module] | None = None
     baseline_only: bool = False
     cifar_only: bool = False
+    published_only: bool = False
 
 
 BACKBONES: Registry[Backbone] = Registry("backbone")
@@ -55,6 +59,9 @@ for _arch, _backbone in {
     "resnet10s": Backbone("ResNet-10-S", resnet.build, resnet.sites, cifar_resnet, cifar_only=True),
 }.items():
     BACKBONES.register(_arch, _backbone)
+for _module in (resnet, vgg, densenet):  # every other architecture with published max and blur weights
+    for _arch, _title in _module.PUBLISHED.items():
+        BACKBONES.register(_arch, Backbone(_title, _module.build, _module.sites, published_only=True))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""VGG-13, VGG-13-BN, VGG-16-BN (and AlexNet, baseline only) as torchvision defines them, and their sites.
+"""VGG-11/13/16/19 with and without BN (and AlexNet, baseline only) as torchvision defines them, and their sites.
 
 Every max-pool of `features` is a site. For `blur` it becomes antialiased-cnns' `MaxPool2d(2, stride=1)` plus
 BlurPool spliced into `features` (later indices shift by one per site, exactly as `antialiased_cnns.vgg*`); any
@@ -10,7 +10,9 @@ from torch import nn
 
 from robustbench_lift.models.sites import Site
 
-ARCHS = ("vgg13", "vgg13_bn", "vgg16_bn", "alexnet")
+PUBLISHED = {"vgg11": "VGG-11", "vgg11_bn": "VGG-11-BN", "vgg16": "VGG-16", "vgg19": "VGG-19", "vgg19_bn": "VGG-19-BN"}
+"""VGGs in the zoo for max and blur only (their published weights; vgg13, vgg13_bn, vgg16_bn take every pooling):
+arch -> title."""
 
 
 def build(arch: str, num_classes: int) -> nn.Module:

@@ -4,7 +4,7 @@ Sources of known weights (no code of either project is used, only the published 
 - `-max` ImageNet models: torchvision's weights enums (`ResNet50_Weights.IMAGENET1K_V2`, ...), downloaded by
   torch.hub into `<torch hub dir>/checkpoints/`.
 - `-blur` ImageNet models: the checkpoints published by antialiased-cnns (Zhang 2019), addresses from
-  `antialiased_cnns` 0.3 (`model_urls` in its resnet.py, vgg.py, mobilenet.py). Files whose name ends in
+  `antialiased_cnns` 0.3 (`model_urls` in its resnet.py, vgg.py, densenet.py, mobilenet.py). Files whose name ends in
   `_finetune` were fine-tuned from the torchvision weights (the package's default for filter size 4); the others
   were trained from scratch. Files hold `{"state_dict": ...}`.
 Without network, place the file named in the error message into the cache directory it names.
@@ -47,10 +47,28 @@ ANTIALIASED_HASHES: dict[str, dict[str, str]] = {
                  "lpf4_finetune": "db622952"},
     "resnet50": {"lpf2": "f0f7589d", "lpf3": "a4e868d2", "lpf4": "994b528f", "lpf5": "9953c9ad",
                  "lpf4_finetune": "cad66808"},
+    "resnet101": {"lpf2": "3d00941d", "lpf3": "928f1444", "lpf4": "f8a116ff", "lpf5": "1f3745af",
+                  "lpf4_finetune": "9280acb0"},
+    "resnet152": {"lpf4_finetune": "7f67d9ae"},
+    "resnext50_32x4d": {"lpf4_finetune": "9106e549"},
+    "resnext101_32x8d": {"lpf4_finetune": "8f13a25d"},
+    "wide_resnet50_2": {"lpf4_finetune": "02a183f7"},
+    "wide_resnet101_2": {"lpf4_finetune": "da4eae04"},
+    "densenet121": {"lpf2": "7da7d4cd", "lpf3": "0f267ad8", "lpf4": "edeaab00", "lpf5": "ebc7880c",
+                    "lpf4_finetune": "eceaa619"},
+    "densenet161": {"lpf4_finetune": "a5e0f328"},
+    "densenet169": {"lpf4_finetune": "992131e6"},
+    "densenet201": {"lpf4_finetune": "736979b2"},
+    "vgg11": {"lpf4_finetune": "35eab449"},
+    "vgg11_bn": {"lpf4_finetune": "5d60b5e4"},
     "vgg13": {"lpf4_finetune": "d8ff02c4"},
     "vgg13_bn": {"lpf4_finetune": "45e2a72f"},
+    "vgg16": {"lpf2": "60268e0c", "lpf3": "e9b0ce42", "lpf4": "de9267ac", "lpf5": "1391f70c",
+              "lpf4_finetune": "79c9dff7"},
     "vgg16_bn": {"lpf2": "2c2052a8", "lpf3": "1782878a", "lpf4": "a1c3559b", "lpf5": "c500b52f",
                  "lpf4_finetune": "1dd798d1"},
+    "vgg19": {"lpf4_finetune": "7ab2cf45"},
+    "vgg19_bn": {"lpf4_finetune": "d0114293"},
     "mobilenet_v2": {"lpf2": "f4379012", "lpf3": "23b2e2ee", "lpf4": "2e0b9cb9", "lpf5": "ab8fe968",
                      "lpf4_finetune": "7eed94b1"},
 }

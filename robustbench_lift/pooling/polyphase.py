@@ -2,7 +2,8 @@
 
 The shared machinery of APS (`aps.py`) and LPS (`lps.py`): an optional binomial blur at stride 1, the view of
 `x` as its components, selection by per-sample weights over the four components, and the residual shortcut
-reusing its block's choice. Component `k` holds the pixels at row offset `k // 2` and column offset `k % 2`
+reusing its block's choice, and the un-pooling that puts a map back into the chosen component (SegNet's decoder).
+Component `k` holds the pixels at row offset `k // 2` and column offset `k % 2`
 (`pixel_unshuffle`'s order, LPS's); APS's code orders 1 and 2 the other way round, which only matters for ties.
 Sources and the authors' code behaviour: docs/poolings.md.
 """
@@ -103,8 +104,29 @@ class PolyphasePool2d(nn.Module):
         self.last_choice = choice
         return select(view, choice)
 
+    def unpool(self, y: Tensor, choice: Tensor, size: tuple[int, int]) -> Tensor:
+        """The up-sampling partner (APS-U, LPS's un-pooling): `y` `(N, C, H', W')` placed into component `choice`
+        of a zero map `(N, C, size)` (`polyphase_unpool`); with a blur (`filter_size > 1`) followed by the same
+        binomial low-pass times 4, the gain that zero insertion takes away (a constant map stays constant)."""
+        up = polyphase_unpool(y, choice, size)
+        return 4 * self.blur(up) if self.filter_size > 1 else up
+
     def extra_repr(self) -> str:
         return f"{self.channels}, filter_size={self.filter_size}, pad={self.pad_mode}, follows={bool(self._leader)}"
+
+
+def polyphase_unpool(y: Tensor, choice: Tensor, size: tuple[int, int]) -> Tensor:
+    """The inverse placement of `select`: `y` `(N, C, H', W')` into a zero map `(N, C, 2H', 2W')`, cropped to `size`
+    (`(H, W)` before `polyphase_view` extended odd sides). `choice` `(N,)` component indices: `y` exactly at the
+    chosen component, zeros elsewhere (the equivariant counterpart of max-unpooling); `(N, 4)` weights: component
+    `k` holds `choice[:, k] * y` (LPS's un-pooling in training, with the down layer's Gumbel-softmax sample)."""
+    n, c, height, width = y.shape
+    if choice.dtype != torch.long:
+        up = y[:, :, :, None, :, None] * choice.to(y.dtype).view(n, 1, 1, 2, 1, 2)
+    else:
+        up = y.new_zeros(n, c, height, 2, width, 2)
+        up[torch.arange(n, device=y.device), :, :, choice // 2, :, choice % 2] = y
+    return up.reshape(n, c, 2 * height, 2 * width)[..., :size[0], :size[1]]
 
 
 def share_shortcut_choice(model: nn.Module) -> int:
