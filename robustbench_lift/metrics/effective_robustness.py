@@ -8,7 +8,7 @@ in-distribution (ImageNet) accuracy predicts from a linear fit over models on lo
 
     >>> slope, intercept = linear_fit(np.array([0.6, 0.7, 0.8]), np.array([0.45, 0.55, 0.7]))
     >>> round(float(effective_robustness(0.75, 0.7, slope, intercept)), 4)
-    0.0792
+    0.0735
 
 Functions take accuracies in [0, 1] with any leading shape (bootstrap replicates first), models on the last axis
 of the fit. Accuracies of exactly 0 or 1 are clipped to `EPSILON` from the ends so their logit is finite.

@@ -25,8 +25,8 @@ ER_COLUMNS = ["shift", "model", "id acc.", "ood acc.", "ER", "ER lo", "ER hi", "
 
 
 def _names(cells: pd.DataFrame) -> list[str]:
-    """The metric of each of one model's ood cells: `id_err/<set>` (its clean cell), `err/<set>`."""
-    return [f"{'id_err' if c == CLEAN else 'err'}/{f['ood_set']}" for c, f in zip(cells["corruption"],
+    """The metric of each of one model's ood cells: `id_err/<set>` (its clean cell), `ood_err/<set>`."""
+    return [f"{'id_err' if c == CLEAN else 'ood_err'}/{f['ood_set']}" for c, f in zip(cells["corruption"],
                                                                              cells["fingerprint"])]
 
 
@@ -35,7 +35,7 @@ def _errors(cells: pd.DataFrame) -> list[np.ndarray]:
 
 
 def ood_summary(cells: pd.DataFrame, n_boot: int, seed: int, level: float) -> dict[str, Any]:
-    """`err/<set>` and `id_err/<set>` (the ImageNet images of the set's classes) of one model's ood cells,
+    """`ood_err/<set>` and `id_err/<set>` (the ImageNet images of the set's classes) of one model's ood cells,
     fractions with percentile-bootstrap bounds `<m>_lo`, `<m>_hi` (NaN without predictions or with `n_boot=0`)."""
     row: dict[str, Any] = {"n_cells": len(cells)}
     names = _names(cells)

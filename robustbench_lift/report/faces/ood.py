@@ -19,7 +19,7 @@ FACE = Face(
     metrics={name: metric for shift in OOD_SETS for name, metric in (
         (f"id_err/{shift}", Metric(f"{shift} ID err.", False, f"top-1 error on the ImageNet validation images of "
                                    f"{shift}'s classes, the x axis of its effective robustness (%)")),
-        (f"err/{shift}", Metric(f"{shift} err.", False, f"top-1 error on {shift} (%)")))},
+        (f"ood_err/{shift}", Metric(f"{shift} err.", False, f"top-1 error on {shift} (%)")))},
     summarize="robustbench_lift.report.ood:ood_summary",
     units="robustbench_lift.report.ood:ood_units",
     tables=(Table("effective_robustness", "robustbench_lift.report.ood:effective_robustness_table"),),
