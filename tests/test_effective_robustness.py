@@ -60,20 +60,20 @@ def store(tmp_path_factory):
 
 
 def test_table_against_a_hand_made_fit(store):
-    table = effective_robustness_table(store, n_boot=200).set_index("model")
+    table = effective_robustness_table(store, n_boot=200)
     slope, intercept = np.polyfit([hand_logit(i) for i, _ in ACCURACY.values()],
                                   [hand_logit(o) for _, o in ACCURACY.values()], 1)
     for model, (id_acc, ood_acc) in ACCURACY.items():
         row = table.loc[model]
         assert row["ER"] == pytest.approx(100 * hand_er(id_acc, ood_acc, slope, intercept))
         assert (row["id acc."], row["ood acc."]) == pytest.approx((100 * id_acc, 100 * ood_acc))
-        assert row["ER lo"] < row["ER"] < row["ER hi"]
-    assert (table["slope"].iloc[0], table["intercept"].iloc[0]) == pytest.approx((slope, intercept))
+        assert row["ER_lo"] < row["ER"] < row["ER_hi"]
+    assert table.attrs["lines"]["imagenet-r"] == pytest.approx((slope, intercept))
     assert set(table["fit"]) == {"models"} and set(table["shift"]) == {"imagenet-r"}
 
 
 def test_a_given_fit_is_used_as_it_is(store):
-    table = effective_robustness_table(store, fits={"imagenet-r": (1.0, -0.5)}, n_boot=100).set_index("model")
+    table = effective_robustness_table(store, fits={"imagenet-r": (1.0, -0.5)}, n_boot=100)
     for model, (id_acc, ood_acc) in ACCURACY.items():
         assert table.loc[model, "ER"] == pytest.approx(100 * hand_er(id_acc, ood_acc, 1.0, -0.5))
     assert set(table["fit"]) == {"given"}

@@ -17,22 +17,22 @@ TICKS = np.array([1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99])
 
 
 def effective_robustness_figure(table: pd.DataFrame) -> Figure | None:
-    """Panels of `report.ood.effective_robustness_table` (percent columns `id acc.`, `ood acc.`; `slope`,
-    `intercept` on logit axes); None when it is empty."""
+    """Panels of `report.ood.effective_robustness_table` (rows models; percent columns `id acc.`, `ood acc.`; the
+    lines in `attrs["lines"]`, logit axes); None when it is empty."""
     if table.empty:
         return None
     shifts = list(dict.fromkeys(table["shift"]))
     fig = Figure(figsize=(4.2 * len(shifts), 4.0), layout="constrained")
-    models = list(dict.fromkeys(table["model"]))
+    models = list(dict.fromkeys(table.index))
     for k, shift in enumerate(shifts):
         ax = fig.add_subplot(1, len(shifts), k + 1)
         rows = table[table["shift"] == shift]
         x, y = logit(rows["id acc."] / 100), logit(rows["ood acc."] / 100)
-        for (_, row), xi, yi in zip(rows.iterrows(), x, y):
-            s = style(models.index(row["model"]))
-            ax.plot(xi, yi, linestyle="none", marker=s["marker"], color=s["color"], label=row["model"])
+        for model, xi, yi in zip(rows.index, x, y):
+            s = style(models.index(model))
+            ax.plot(xi, yi, linestyle="none", marker=s["marker"], color=s["color"], label=model)
         span = np.linspace(min(x.min(), y.min()) - 0.5, max(x.max(), y.max()) + 0.5, 50)
-        slope, intercept = rows["slope"].iloc[0], rows["intercept"].iloc[0]
+        slope, intercept = table.attrs["lines"][shift]
         if np.isfinite(slope):
             ax.plot(span, slope * span + intercept, color="0.3", label=f"fit ({rows['fit'].iloc[0]})")
         ax.plot(span, span, color="0.6", linestyle="--", label="y = x")

@@ -21,7 +21,7 @@ from robustbench_lift.report.paired import SuiteUnits
 from robustbench_lift.report.summary import ResultsLike, load
 
 CLEAN = "clean"
-ER_COLUMNS = ["shift", "model", "id acc.", "ood acc.", "ER", "ER lo", "ER hi", "slope", "intercept", "fit"]
+ER_COLUMNS = ["model", "shift", "id acc.", "ood acc.", "ER", "ER_lo", "ER_hi", "line", "fit"]
 
 
 def _names(cells: pd.DataFrame) -> list[str]:
@@ -62,12 +62,13 @@ def _correct(cell: pd.Series) -> np.ndarray:
 
 def effective_robustness_table(results: ResultsLike, fits: Mapping[str, tuple[float, float]] | None = None,
                                n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """One row per (shifted set, model with a clean cell): `id acc.`, `ood acc.`, effective robustness `ER` with
-    its bootstrap bounds (points, %), and the line's `slope`, `intercept` (logit axes) and `fit` ("models": over
-    the models of `results`; "given": `fits[set] = (slope, intercept)`). Empty without ood cells."""
+    """One row per (model with a clean cell, shifted set), indexed by model: `id acc.`, `ood acc.`, effective
+    robustness `ER` with its bootstrap bounds `ER_lo`, `ER_hi` (points, %), the `line` in words and its `fit`
+    ("models": over the models of `results`; "given": `fits[set] = (slope, intercept)`, logit axes);
+    `attrs["lines"]`: `{set: (slope, intercept)}`. Empty without ood cells."""
     frame = load(results, predictions=True)
     rows = frame[frame["suite"] == "ood"] if "suite" in frame else frame.iloc[:0]
-    out = []
+    out, lines = [], {}
     for shift in sorted(set(rows["corruption"]) - {CLEAN}):
         pairs = []
         for _, cells in rows.groupby(["model", "weights_sha256", "dataset"], sort=False):
@@ -75,15 +76,16 @@ def effective_robustness_table(results: ResultsLike, fits: Mapping[str, tuple[fl
             if shift in by_cell and CLEAN in by_cell:
                 pairs.append((by_cell[CLEAN], by_cell[shift]))
         if pairs:
-            out += _set_rows(shift, pairs, (fits or {}).get(shift), n_boot, seed, level)
-    table = pd.DataFrame(out, columns=ER_COLUMNS)
+            found, lines[shift] = _set_rows(shift, pairs, (fits or {}).get(shift), n_boot, seed, level)
+            out += found
+    table = pd.DataFrame(out, columns=ER_COLUMNS).set_index("model")
     table.attrs.update(title="Effective robustness (Taori et al. 2020): accuracy above the logit-linear fit (%)",
-                       quantity="points")
+                       quantity="points", lines=lines)
     return table
 
 
 def _set_rows(shift: str, pairs: list[tuple[pd.Series, pd.Series]], fit: tuple[float, float] | None, n_boot: int,
-              seed: int, level: float) -> list[dict[str, Any]]:
+              seed: int, level: float) -> tuple[list[dict[str, Any]], tuple[float, float]]:
     id_acc = np.array([1 - clean["top1_err"] for clean, _ in pairs])
     ood_acc = np.array([1 - shifted["top1_err"] for _, shifted in pairs])
     slope, intercept = fit if fit is not None else linear_fit(id_acc, ood_acc)
@@ -97,7 +99,9 @@ def _set_rows(shift: str, pairs: list[tuple[pd.Series, pd.Series]], fit: tuple[f
                                      np.asarray(b_intercept)[..., None])
         if np.isfinite(draws).any():
             bounds = np.array([percentile_interval(draws[:, j], level) for j in range(len(pairs))])
-    return [{"shift": shift, "model": clean.get("label", clean["model"]), "id acc.": 100 * a, "ood acc.": 100 * o,
-             "ER": 100 * er, "ER lo": 100 * lo, "ER hi": 100 * hi, "slope": float(slope),
-             "intercept": float(intercept), "fit": "given" if fit is not None else "models"}
-            for (clean, _), a, o, er, (lo, hi) in zip(pairs, id_acc, ood_acc, points, bounds)]
+    line = f"logit(ood) = {float(slope):.3f} logit(id) {float(intercept):+.3f}"
+    return [{"model": clean.get("label", clean["model"]), "shift": shift, "id acc.": 100 * a, "ood acc.": 100 * o,
+             "ER": 100 * er, "ER_lo": 100 * lo, "ER_hi": 100 * hi, "line": line,
+             "fit": "given" if fit is not None else "models"}
+            for (clean, _), a, o, er, (lo, hi) in zip(pairs, id_acc, ood_acc, points, bounds)], \
+        (float(slope), float(intercept))
