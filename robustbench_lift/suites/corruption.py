@@ -31,6 +31,18 @@ def jpeg_setting(quality: int | None, on_the_fly: bool, data: str | Path) -> tup
     return {"jpeg_quality": quality}, f"-jpeg{quality}"
 
 
+def saved_as_jpeg(inputs: InputFn, jpeg: dict[str, int]) -> InputFn:
+    """`inputs` whose corrupted cells' images are saved as JPEG and read back (`corruptions.jpeg`); `jpeg`: the
+    entry of `jpeg_setting` (empty: `inputs` as it is). The clean cell is not re-saved, as the release's was not."""
+    if not jpeg:
+        return inputs
+
+    def saved(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+        images = inputs(batch, indices, cell)
+        return images if cell == CLEAN else jpeg_roundtrip(images, jpeg["jpeg_quality"])
+    return saved
+
+
 class _CleanAndReference(Dataset):
     """Item `(index, uint8 (1 + R, 3, H, W), label)`: the clean image, decoded once, and its corruptions for the
     R cells that use the reference backend, computed here, i.e. in the loader workers."""
@@ -112,18 +124,14 @@ class CorruptionSuite(Suite):
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
         in_workers = [cell for cell in cells if cell != CLEAN and self.backends[cell[0]] == "reference"]
 
-        def corrupted(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+        def inputs(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+            if cell == CLEAN:
+                return batch[:, 0]
             if cell in in_workers:
                 return batch[:, 1 + in_workers.index(cell)]
             return corrupt_scaled(batch[:, 0], indices.tolist(), *cell, self.seed, "torch", self.preset,
                                   self.scaling)
-
-        def inputs(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
-            if cell == CLEAN:
-                return batch[:, 0]
-            images = corrupted(batch, indices, cell)
-            return jpeg_roundtrip(images, self.jpeg["jpeg_quality"]) if self.jpeg else images
-        return _CleanAndReference(dataset, in_workers, self.seed, self.scaling), inputs
+        return _CleanAndReference(dataset, in_workers, self.seed, self.scaling), saved_as_jpeg(inputs, self.jpeg)
 
     def groups(self) -> list[CellGroup]:
         cells = [(c, s) for c in self.corruptions for s in self.severities]
