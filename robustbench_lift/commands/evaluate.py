@@ -75,7 +75,8 @@ SUITE_FIELDS = {
                    "model's, ImageNet 256]"),
     "crop": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: center crop (0: keep).  [default: the model's "
                  "input size, ImageNet 224]"),
-    "clean": dict(help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE)."),
+    "clean": dict(help="Clean counterpart of a pre-rendered --data (for clean error and relative mCE); suite ood: the "
+                  "ImageNet validation folder (in-distribution accuracy of effective robustness)."),
     "clean_protocol": dict(type=click.Choice(["model", "release"]), help="Suite c on a released tree: read its --clean "
                            "images as the model does, or as ImageNet-C's test.py (Resize 256, CenterCrop 224), the "
                            "clean error of the published relative mCE.  [default: model]"),
@@ -92,6 +93,14 @@ SUITE_FIELDS = {
     "severity_scaling": dict(type=click.Choice(["none", "area"]), help="On-the-fly corruptions at other sizes than 224 "
                              "px: pixel constants as published, or scaled to the image's area (docs/protocols.md).  "
                              "[default: none]"),
+    "jpeg_quality": dict(type=click.IntRange(1, 95), help="On-the-fly corruptions: save each corrupted image as "
+                         "JPEG at this quality and read it back, as the released ImageNet-C (85; docs/protocols.md)."
+                         "  [default: not saved]"),
+    "ood_set": dict(help="Suite ood: the natural-shift set of --data: imagenet-v2[-matched-frequency, -threshold0.7, "
+                    "-top-images], imagenet-r, imagenet-a, imagenet-sketch or mapped.  [default: recognised from its "
+                    "class folders]"),
+    "ood_class_map": dict(type=click.Path(), help="Suite ood: JSON {folder: [ImageNet-1k indices]} of an "
+                          "ObjectNet-style set (--ood-set mapped)."),
     "perturbations": dict(type=COMMA_LIST, help="Suite p: comma-separated names or subsets test, validation, all, "
                           "cifar (cifar-p-eval.py's 10).  [default: test; cifar with the cifar preset]"),
     "difficulties": dict(type=COMMA_LIST, callback=_levels("--difficulties", DIFFICULTIES), help="Suite p: "

@@ -7,7 +7,8 @@ with the model's mean/std, put in channels_last, and run under `torch.inference_
 stay on the device until a chunk of the pass ends (`run` yields per chunk, for `engine.chunks`), so nothing
 synchronises per batch. NaN/inf logits are reported per cell. Dense groups (segmentation) pass each batch's
 masks along and keep per-image class intersection/union counts instead, or for a crop-pair cell the two crops'
-agreement counts (`engine.dense`).
+agreement counts (`engine.dense`). A group with `valid_labels` (ImageNet-R/-A's 200 classes) ranks only those
+outputs of the model (hendrycks' eval.py, timm's `--valid-labels`), each standing for its label.
 """
 
 import os
@@ -25,7 +26,7 @@ from robustbench_lift.engine.dense import agreement_counts, class_areas, empty_o
 from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
-from robustbench_lift.errors import LiftbenchError, worker_errors
+from robustbench_lift.errors import LiftbenchError, UsageError, worker_errors
 from robustbench_lift.progress import progress
 from robustbench_lift.suites.base import CellGroup
 
@@ -58,10 +59,12 @@ class Engine:
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def forward(self, images: Tensor, masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, images: Tensor, masks: Tensor | None = None,
+                restrict: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """Top-k class indices `(..., k)` (best first) and finite-logit flags `(...)` of images `(..., 3, H, W)`
         (uint8, or float in [0, 1]); with `masks` `(..., H, W)`, int32 intersection/union counts `(..., 2, C)`
-        of the per-pixel predictions instead of top-k."""
+        of the per-pixel predictions instead of top-k. `restrict` `(outputs (K,), labels (K,))`: only those
+        outputs compete, each predicting its label (`CellGroup.valid_labels`)."""
         lead = images.shape[:-3]
         x = self.inputs(images.reshape(-1, *images.shape[-3:]))
         with numerics(self.device, self.precision):
@@ -76,7 +79,11 @@ class Engine:
         if logits.ndim != 2 or logits.shape[1] != self.prepared.num_classes:
             raise LiftbenchError(f"model {self.prepared.name} returned logits {tuple(logits.shape)}, expected "
                                  f"(batch, {self.prepared.num_classes})")
-        top = logits.topk(self.k, dim=1).indices
+        if restrict is not None:
+            logits = logits[:, restrict[0]]
+        top = logits.topk(min(self.k, logits.shape[1]), dim=1).indices
+        if restrict is not None:  # fewer than k outputs: the last one repeats, as k columns are stored
+            top = restrict[1][torch.cat([top, top[:, -1:].expand(-1, self.k - top.shape[1])], 1)]
         return top.reshape(*lead, self.k), torch.isfinite(logits).all(dim=1).reshape(lead)
 
     def _forward_pairs(self, crops: Tensor, offsets: Tensor) -> tuple[Tensor, Tensor]:
@@ -93,14 +100,15 @@ class Engine:
                 torch.isfinite(logits).flatten(1).all(1).view(len(crops), 2).all(1))
 
     def _forward_queue(self, queue: list[tuple[tuple[str, int], Tensor]], tops: dict[tuple[str, int], list[Tensor]],
-                       finite: dict[tuple[str, int], list[Tensor]], masks: Tensor | None = None) -> None:
+                       finite: dict[tuple[str, int], list[Tensor]], masks: Tensor | None = None,
+                       restrict: tuple[Tensor, Tensor] | None = None) -> None:
         """One forward pass over the inputs `(B, [T,] 3, H, W)` of several cells, split back per cell (so cells of
         one or a few inputs per item still fill a batch); empties the queue. `masks` `(B, H, W)`: the batch's
         masks, the same for every queued cell (dense groups)."""
         if not queue:
             return
         dense = None if masks is None else masks.repeat(len(queue), 1, 1)
-        top, ok = self.forward(torch.cat([x.reshape(-1, *x.shape[-3:]) for _, x in queue]), dense)
+        top, ok = self.forward(torch.cat([x.reshape(-1, *x.shape[-3:]) for _, x in queue]), dense, restrict)
         start = 0
         for cell, x in queue:
             lead = x.shape[:-3]
@@ -108,6 +116,19 @@ class Engine:
             finite[cell].append(ok[start:start + lead.numel()].reshape(lead))
             start += lead.numel()
         queue.clear()
+
+    def restriction(self, group: CellGroup) -> tuple[Tensor, Tensor] | None:
+        """`(outputs (K,), labels (K,))` on the device from `group.valid_labels`; a `UsageError` for an output the
+        model does not have (e.g. ImageNet-R's 200 of 1000 classes given a 10-class model)."""
+        if group.valid_labels is None:
+            return None
+        outputs = sorted(group.valid_labels)
+        if outputs[-1] >= self.prepared.num_classes:
+            raise UsageError(f"the data set's classes are outputs {outputs[0]}..{outputs[-1]} of an ImageNet-1k model; "
+                             f"model {self.prepared.name} has {self.prepared.num_classes} classes: evaluate a "
+                             "1000-class model")
+        return (torch.tensor(outputs, device=self.device),
+                torch.tensor([group.valid_labels[k] for k in outputs], device=self.device))
 
     def items_per_batch(self, group: CellGroup) -> int:
         """Items (images, sequences, images with their crops) per loader batch: about `batch_size` frames."""
@@ -129,7 +150,7 @@ class Engine:
         loader = DataLoader(dataset, batch_sampler=[b for chunk in batches for b in chunk],
                             num_workers=self.workers, pin_memory=self.device.type == "cuda")
         stream = worker_errors(loader)  # a worker's error as it was raised there, not its traceback
-        classes = self.prepared.num_classes
+        classes, restrict = self.prepared.num_classes, self.restriction(group)
         with progress(sum(map(len, chunks)) * len(cells), description, "img", enabled=self.progress) as bar:
             for chunk_batches in batches:
                 start = time.perf_counter()
@@ -152,12 +173,12 @@ class Engine:
                             bar.update(len(batch_indices))
                             continue
                         if queue and queue[-1][1].shape[-3:] != x.shape[-3:]:
-                            self._forward_queue(queue, tops, finite, masks)
+                            self._forward_queue(queue, tops, finite, masks, restrict)
                         queue.append((cell, x))
                         if sum(q.shape[:-3].numel() for _, q in queue) >= self.batch_size:
-                            self._forward_queue(queue, tops, finite, masks)
+                            self._forward_queue(queue, tops, finite, masks, restrict)
                         bar.update(len(batch_indices))
-                    self._forward_queue(queue, tops, finite, masks)
+                    self._forward_queue(queue, tops, finite, masks, restrict)
                 yield self._result(group, cells, seen, labels, tops, finite, time.perf_counter() - start)
 
     @staticmethod

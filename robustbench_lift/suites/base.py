@@ -54,6 +54,8 @@ class CellGroup:
     (`engine.dense`); `sizes`: each item's `(H, W)` when they differ, so batches hold one size each.
     `crop_pairs[cell]`: for a dense cell whose inputs are two crops per item `(B, 2, 3, h, w)`, the crops'
     corners `(B, 2, 2)` from the items' indices; the cell keeps their agreement counts (`engine.dense`).
+    `valid_labels`: `{model output: label}`, the only outputs ranked, each predicting its label (the 200 classes of
+    ImageNet-R/-A among a 1000-class model's; `suites.ood`); None: every output, predicting itself.
     """
 
     dataset: Dataset
@@ -64,6 +66,7 @@ class CellGroup:
     dense: bool = False
     sizes: list[tuple[int, int]] | None = None
     crop_pairs: dict[tuple[str, int], Callable[[Tensor], Tensor]] = field(default_factory=dict)
+    valid_labels: dict[int, int] | None = None
 
     @property
     def cells(self) -> list[tuple[str, int]]:

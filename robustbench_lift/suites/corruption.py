@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from corruptions.jpeg import jpeg_roundtrip
 from corruptions.names import SEVERITIES, expand_corruptions
 from corruptions.registry import Corruption, resolve_corruption
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
@@ -14,6 +15,33 @@ from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, clean
 from robustbench_lift.suites.options import CorruptionOptions, at_model_size, reading
 from robustbench_lift.suites.protocol import resolve_preset, warn_far_size
 from robustbench_lift.suites.scaling import check_scaling, corrupt_scaled
+
+
+def jpeg_setting(quality: int | None, on_the_fly: bool, data: str | Path) -> tuple[dict[str, int], str]:
+    """The fingerprint entry and data set name suffix of `--jpeg-quality` (`corruptions.jpeg`): `{"jpeg_quality": q}`
+    and `-jpeg<q>`, or nothing without it (fingerprints as before the option). A `UsageError` for a quality outside
+    1-95 or for a pre-rendered tree, whose images are saved already."""
+    if quality is None:
+        return {}, ""
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
+        raise UsageError(f"jpeg quality must be an integer in 1..95 (Pillow's scale; the release used 85), got "
+                         f"{quality!r}")
+    if not on_the_fly:
+        raise UsageError(f"--jpeg-quality applies to corruption on the fly; {data} holds rendered images, saved as "
+                         "they are: drop it")
+    return {"jpeg_quality": quality}, f"-jpeg{quality}"
+
+
+def saved_as_jpeg(inputs: InputFn, jpeg: dict[str, int]) -> InputFn:
+    """`inputs` whose corrupted cells' images are saved as JPEG and read back (`corruptions.jpeg`); `jpeg`: the
+    entry of `jpeg_setting` (empty: `inputs` as it is). The clean cell is not re-saved, as the release's was not."""
+    if not jpeg:
+        return inputs
+
+    def saved(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+        images = inputs(batch, indices, cell)
+        return images if cell == CLEAN else jpeg_roundtrip(images, jpeg["jpeg_quality"])
+    return saved
 
 
 class _CleanAndReference(Dataset):
@@ -44,7 +72,9 @@ class CorruptionSuite(Suite):
     ImageNet's). On-the-fly numbers are "ImageNet-C style" ("CIFAR-10-C style"), not comparable with the
     released images: the data set name gets `-otf` (`-otf-cifar`). Clean images are read at the model's size (`options.
     resize`/`crop`, `at_model_size`) and corrupted at that size, pixel constants scaled by `severity_scaling`
-    (`suites.scaling`); both are in the on-the-fly cells' fingerprints (`input_size`, `severity_scaling`).
+    (`suites.scaling`); both are in the on-the-fly cells' fingerprints (`input_size`, `severity_scaling`). With
+    `jpeg_quality`, each corrupted image is saved as JPEG and read back (`corruptions.jpeg`), as the release's were
+    (fingerprint `jpeg_quality`, data set name `-jpeg<q>`).
     """
 
     name = "c"
@@ -64,7 +94,8 @@ class CorruptionSuite(Suite):
             raise UsageError(f"severity scaling {self.scaling!r} applies to corruption on the fly; {data} is a "
                              f"pre-rendered {self.layout} tree: drop it")
         suffix = ("-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")) if on_the_fly else ""
-        super().__init__(options.dataset or Path(str(data)).name + suffix)
+        self.jpeg, jpeg_suffix = jpeg_setting(options.jpeg_quality, on_the_fly, data)
+        super().__init__(options.dataset or Path(str(data)).name + suffix + jpeg_suffix)
         self.severities = sorted(set(options.severities or SEVERITIES))
         if not set(self.severities) <= set(SEVERITIES):
             raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
@@ -100,7 +131,7 @@ class CorruptionSuite(Suite):
                 return batch[:, 1 + in_workers.index(cell)]
             return corrupt_scaled(batch[:, 0], indices.tolist(), self.resolved[cell], self.seed, self.scaling)
         reference = [self.resolved[cell] for cell in in_workers]
-        return _CleanAndReference(dataset, reference, self.seed, self.scaling), inputs
+        return _CleanAndReference(dataset, reference, self.seed, self.scaling), saved_as_jpeg(inputs, self.jpeg)
 
     def groups(self) -> list[CellGroup]:
         cells = [(c, s) for c in self.corruptions for s in self.severities]
@@ -108,7 +139,7 @@ class CorruptionSuite(Suite):
             base = {"data": self.clean.fingerprint(), "images": len(self.clean), "source": "on-the-fly"}
             fingerprints = {CLEAN: {**base, "source": "clean"}}
             settings = {"seed": self.seed, "severity_scaling": self.scaling} | (
-                {} if self.preset == "imagenet" else {"preset": self.preset})
+                {} if self.preset == "imagenet" else {"preset": self.preset}) | self.jpeg
             fingerprints.update({cell: {**base, **settings, "backend": self.resolved[cell].backend} for cell in cells})
             return [CellGroup(self.clean, fingerprints, self._views)]
         groups = [static_group(self.clean, CLEAN, "clean")] if self.clean else []

@@ -53,13 +53,15 @@ class CleanOptions(SuiteOptions):
 class CorruptionFields(SuiteOptions):
     """The corruption options of suites `c` and `seg`: `corruptions` (names or subsets, default the 15 common),
     `severities` (default 1-5), the `clean` counterpart of a pre-rendered tree, the on-the-fly `backend` and
-    severity `preset` ("imagenet" or "cifar")."""
+    severity `preset` ("imagenet" or "cifar"), and the `jpeg_quality` (1-95) each on-the-fly corrupted image is
+    saved at and read back, as the released ImageNet-C's were at 85 (None, the default: not saved)."""
 
     clean: str | Path | None = None
     corruptions: Sequence[str] | None = None
     severities: Sequence[int] | None = None
     backend: str = "auto"
     preset: str | None = None
+    jpeg_quality: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,17 @@ class ShiftOptions(SuiteOptions):
     shift_mode: str | None = None
     pairs: int | None = None
     max_shift: int | None = None
+
+
+@dataclass(frozen=True)
+class OODOptions(SuiteOptions):
+    """Suite `ood`: the natural-shift set's `ood_set` (`data.ood.OOD_SETS`; default: recognised from its folders),
+    an ObjectNet-style `ood_class_map` (JSON `{folder: [ImageNet-1k indices]}`, set "mapped") and the ImageNet
+    validation folder `clean` whose cell is the in-distribution accuracy of effective robustness."""
+
+    ood_set: str | None = None
+    ood_class_map: str | Path | None = None
+    clean: str | Path | None = None
 
 
 @dataclass(frozen=True)

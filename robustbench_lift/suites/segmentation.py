@@ -33,7 +33,7 @@ from robustbench_lift.data.segmentation import SegmentationFolder, open_segmenta
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.segmentation import consistency, mean_iou, pixel_accuracy
 from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, baseline_cells
-from robustbench_lift.suites.corruption import CorruptionSuite
+from robustbench_lift.suites.corruption import CorruptionSuite, jpeg_setting
 from robustbench_lift.suites.options import SegmentationOptions
 from robustbench_lift.suites.protocol import resolve_preset
 
@@ -70,7 +70,8 @@ class SegmentationSuite(CorruptionSuite):
                              "tree, whose images are fixed: drop the preset")
         self.preset = resolve_preset(options.preset, DEMO if str(data) == DEMO else None)
         suffix = "" if rendered else "-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")
-        self.dataset = options.dataset or Path(str(data)).name + suffix
+        self.jpeg, jpeg_suffix = jpeg_setting(options.jpeg_quality, not rendered, data)
+        self.dataset = options.dataset or Path(str(data)).name + suffix + jpeg_suffix
         self.severities = sorted(set(options.severities or SEVERITIES))
         if not set(self.severities) <= set(SEVERITIES):
             raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
@@ -138,7 +139,7 @@ class SegmentationSuite(CorruptionSuite):
         cells = [(c, s) for c in self.corruptions for s in self.severities]
         base = {"images": len(self.clean), "data": self.clean.fingerprint()} if self.clean is not None else {}
         if self.root is None:
-            settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset})
+            settings = {"seed": self.seed} | ({} if self.preset == "imagenet" else {"preset": self.preset}) | self.jpeg
             fingerprints = {CLEAN: {**base, "source": "clean"}}
             fingerprints.update({cell: {**base, **settings, "backend": self.resolved[cell].backend,
                                         "source": "on-the-fly"} for cell in cells})
