@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.names import expand_corruptions, severities_of
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites.base import CLEAN, CellGroup, InputFn, Suite, clean_protocol, read_as, static_group
@@ -67,10 +67,12 @@ class CorruptionSuite(Suite):
                              f"pre-rendered {self.layout} tree: drop it")
         suffix = ("-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")) if on_the_fly else ""
         super().__init__(options.dataset or Path(str(data)).name + suffix)
-        self.severities = sorted(set(options.severities or SEVERITIES))
-        if not set(self.severities) <= set(SEVERITIES):
-            raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
         self.corruptions = expand_corruptions(options.corruptions, strict=on_the_fly)
+        # subset "freq" has up to 8 levels; every corruption is evaluated at those of the requested it has
+        levels = sorted({s for c in self.corruptions for s in severities_of(c)})
+        self.severities = sorted(set(options.severities or levels))
+        if not set(self.severities) <= set(levels):
+            raise UsageError(f"severities must be in 1..{levels[-1]}, got {', '.join(map(str, self.severities))}")
         self.seed = seed
         class_map, clean = options.class_map, options.clean
         if self.layout == "imagenet-c":
@@ -103,7 +105,7 @@ class CorruptionSuite(Suite):
         return _CleanAndReference(dataset, in_workers, self.seed, self.scaling), inputs
 
     def groups(self) -> list[CellGroup]:
-        cells = [(c, s) for c in self.corruptions for s in self.severities]
+        cells = [(c, s) for c in self.corruptions for s in self.severities if s in severities_of(c)]
         if self.tree is None:
             base = {"data": self.clean.fingerprint(), "images": len(self.clean), "source": "on-the-fly"}
             fingerprints = {CLEAN: {**base, "source": "clean"}}
