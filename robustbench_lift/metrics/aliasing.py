@@ -4,12 +4,14 @@ antonior92/aliasing-in-cnns, `quantifying-aliasing/spectral_analyse.py`). Pure f
 
 Decimating an even side n folds the n-point DFT: the n/2-point DFT of `y[::2]` at bin k is
 `(Y(k) + Y(k + n/2)) / 2`. Per side, the output band is the signed frequencies f (numpy's `fftfreq(n) * n`,
-in [-n/2, n/2)) with `-n/4 <= f < n/4`, the frequencies the decimated map represents as themselves; every
+in [-n/2, n/2)) with `|f| <= n/4`, the frequencies the decimated map represents as themselves (closed: the two
+bins +-n/4 of a real map carry one cosine at the output's Nyquist frequency, which decimation keeps); every
 other frequency folds onto one of them. Two measures (docs/aliasing.md):
 
 - `aliased_share`: the share of `y`'s spectral energy outside the output band in either direction (so folded into
-  it), DC excluded (it never aliases; post-ReLU maps would otherwise measure their mean). White noise: 3/4 in
-  expectation; an ideal low-pass to the band: 0.
+  it), DC excluded (it never aliases; post-ReLU maps would otherwise measure their mean). White noise:
+  `(n^2 - (n/2 + 1)^2) / (n^2 - 1)` in expectation on an n x n map, 3/4 as n grows; an ideal low-pass to the
+  band (FLC): 0.
 - `bin_classes`: the paper's per-bin classes. For each output bin, each of the four folds "passes" when its energy
   is above the maximum energy of the decimated spectrum minus `passing_db` (their `--threshold_type max
   --passing_content 20`); a bin is tangled (more than one fold passes), non-aliased (only its in-band fold),
@@ -45,9 +47,9 @@ def signed_bins(n: int, device: torch.device | str = "cpu") -> Tensor:
 
 
 def in_band(height: int, width: int, device: torch.device | str = "cpu") -> Tensor:
-    """bool `(height, width)`: the bins of the output band, `-n/4 <= f < n/4` on both sides."""
+    """bool `(height, width)`: the bins of the output band, `|f| <= n/4` on both sides."""
     rows, cols = signed_bins(height, device), signed_bins(width, device)
-    return ((4 * rows >= -height) & (4 * rows < height))[:, None] & ((4 * cols >= -width) & (4 * cols < width))[None]
+    return (4 * rows.abs() <= height)[:, None] & (4 * cols.abs() <= width)[None]
 
 
 def aliased_share(y: Tensor) -> Tensor:
@@ -70,8 +72,9 @@ def folds(y: Tensor) -> Tensor:
 
 
 def in_band_fold(height: int, width: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-    """For each output bin of a `(height, width)` map (even sides), the row and column fold (0 or 1) whose
-    frequency lies in the output band: fold 0 below n/4, fold 1 from n/4 on. `(H/2,)`, `(W/2,)` long tensors."""
+    """For each output bin of a `(height, width)` map (even sides), the row and column fold (0 or 1) that owns
+    it as its own frequency: fold 0 below n/4, fold 1 from n/4 on (signed frequencies in [-n/4, n/4), their
+    code's segments; at the output's Nyquist bin the other fold is the same real cosine). `(H/2,)`, `(W/2,)`."""
     rows = (4 * torch.arange(height // 2, device=device) >= height).long()
     cols = (4 * torch.arange(width // 2, device=device) >= width).long()
     return rows, cols
