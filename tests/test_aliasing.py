@@ -6,6 +6,7 @@ every polyphase pooling's rebuilt stride-1 map decimates to its output; the prob
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,7 @@ from robustbench_lift.metrics.aliasing import (
     signed_bins,
 )
 from robustbench_lift.pooling import create_pool
-from robustbench_lift.probes.aliasing import downsampling_sites, measure_aliasing, undecimated
+from robustbench_lift.probes.aliasing import COLUMNS, downsampling_sites, measure_aliasing, undecimated
 
 SIDE = 32
 
@@ -127,3 +128,14 @@ def test_probe_reports_every_site_and_leaves_adaptive_ones_alone():
     assert per_image["0"].shape == (6, 5) and np.allclose(per_image["0"][:, 1:].sum(axis=1), 1)
     assert abs(frame.loc[0, "aliased_share"] - _white_share(64)) < _tolerance(3 * 6, 64)
     assert model.training
+
+
+def test_figure_draws_each_site_and_leaves_adaptive_ones_empty():
+    from robustbench_lift.report.figures_aliasing import aliasing_per_site
+
+    frame = pd.DataFrame([("a", "blur", "polyphase", 3, 0.1, 0.5, 0.1, 0.2, 0.2),
+                          ("b", "aps", "adaptive", 0, *[np.nan] * 5)], columns=list(COLUMNS))
+    fig = aliasing_per_site({"m": frame})
+    share, classes = fig.axes[:2]
+    assert [round(p.get_height(), 6) for p in share.patches][0] == 10.0 and np.isnan(share.patches[1].get_height())
+    assert [round(p.get_height(), 6) for p in classes.patches[::2]] == [50.0, 10.0, 20.0, 20.0]
