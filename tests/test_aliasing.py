@@ -139,3 +139,29 @@ def test_figure_draws_each_site_and_leaves_adaptive_ones_empty():
     share, classes = fig.axes[:2]
     assert [round(p.get_height(), 6) for p in share.patches][0] == 10.0 and np.isnan(share.patches[1].get_height())
     assert [round(p.get_height(), 6) for p in classes.patches[::2]] == [50.0, 10.0, 20.0, 20.0]
+
+
+def test_probe_results_round_trip_through_the_store(tmp_path):
+    from PIL import Image
+
+    from robustbench_lift.probes.aliasing import probe_aliasing
+    from robustbench_lift.probes.store import load_probes
+    from robustbench_lift.store import ResultStore
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "data" / "a" / f"{i}.png")
+    model = nn.Sequential(create_pool("skip", 3), create_pool("aps", 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(3, 2))
+    store = tmp_path / "r.db"
+    ResultStore(store).close()
+    assert load_probes(store, "aliasing").empty  # a store written before probes existed
+    frame = probe_aliasing(model, str(tmp_path / "data"), str(store), limit=2)
+    loaded = load_probes(store, "aliasing", values=True)
+    assert list(loaded["site"]) == ["0", "1"] and list(loaded["form"]) == ["polyphase", "adaptive"]
+    assert loaded.loc[0, "values"].shape == (2, 5) and loaded.loc[1, "values"].shape == (0, 5)
+    assert loaded.loc[0, "aliased_share"] == pytest.approx(frame.loc[0, "aliased_share"], rel=1e-6)
+    assert np.isnan(loaded.loc[1, "aliased_share"])
+    with ResultStore(store, readonly=True) as readonly:  # the cells schema is unchanged
+        assert list(readonly.cells()) == []

@@ -13,6 +13,8 @@ numbers: forcing them into the measure would describe a layer they are not.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,9 @@ from torch import Tensor, nn
 
 from robustbench_lift.metrics.aliasing import CLASSES, PASSING_DB, aliased_share, bin_classes
 from robustbench_lift.pooling.registry import undecimated_form
+
+if TYPE_CHECKING:
+    from robustbench_lift.engine.options import ModelOptions
 
 COLUMNS = ("site", "pool", "form", "n", "aliased_share", *CLASSES)
 """One row per site: the mean over images of `aliased_share` and of each class fraction (NaN unless polyphase)."""
@@ -111,3 +116,29 @@ def measure_aliasing(model: nn.Module, images: Tensor, batch_size: int = 16,
         means = np.nanmean(values, axis=0) if values is not None else np.full(1 + len(CLASSES), np.nan)
         rows.append((site.path, site.pool, site.form or "none", 0 if values is None else len(values), *means))
     return pd.DataFrame(rows, columns=list(COLUMNS)), per_image
+
+
+def probe_aliasing(model: str | nn.Module, data: str, out: str | None = None, *, limit: int | None = 256,
+                   batch_size: int = 16, options: "ModelOptions | None" = None) -> pd.DataFrame:
+    """`measure_aliasing` of `model` (a name or module, `engine.model.prepare_model`) on `limit` evenly spaced clean
+    images of `data` (a folder or "demo"), read at the model's size and normalised as it expects; with `out`, the
+    sites are written to that results store's `probes` table (`probes.store`). Returns the per-site frame."""
+    from robustbench_lift.data import evenly_spaced, open_clean
+    from robustbench_lift.engine.model import prepare_model
+    from robustbench_lift.engine.options import ModelOptions
+    from robustbench_lift.probes.store import put_probe
+    from robustbench_lift.store import ResultStore
+
+    prepared = prepare_model(model, options or ModelOptions())
+    native = prepared.preprocess
+    clean = open_clean(data, None, *((native.resize, native.input_size) if native else ()))
+    indices = evenly_spaced(len(clean), limit)
+    images = torch.stack([clean[int(i)][1] for i in indices]).float().div_(255)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (prepared.mean, prepared.std))
+    frame, per_image = measure_aliasing(prepared.module, (images - mean) / std, batch_size)
+    if out is not None:
+        with ResultStore(out) as store:
+            put_probe(store, (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name), frame,
+                      per_image, {"data": str(data), "images": len(clean), "limit": limit,
+                                  "input_size": list(images.shape[-2:])})
+    return frame
