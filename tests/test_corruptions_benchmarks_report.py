@@ -56,11 +56,11 @@ def test_a_benchmark_alone_has_no_mCE_nor_an_ImageNet_C_mean():
 
 
 def test_labels_say_mean_error():
-    for benchmark in ("3dcc", "cbar"):
+    for benchmark in ("3dcc", "cbar", "freq"):
         metric = METRICS[f"mean_err/{benchmark}"]
         assert metric.label == f"{benchmark} mean err." and not metric.higher_is_better
         assert "no AlexNet normaliser" in metric.description
-    assert figures.FAMILIES[-2:] == ("3dcc", "cbar")
+    assert figures.FAMILIES[-3:] == ("3dcc", "cbar", "freq")
 
 
 @pytest.fixture(scope="module")
