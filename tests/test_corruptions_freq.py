@@ -143,3 +143,11 @@ def test_selectable_like_the_others():
     cells = [cell for cell in suite.groups()[0].fingerprints if cell[0] != "clean"]
     assert len(cells) == 4 * 8 + 7 and ("phase_noise", 8) not in cells and ("low_pass", 8) in cells
     assert set(suite.backends.values()) == {"torch"}
+
+
+def test_the_report_grid_leaves_levels_a_corruption_lacks_empty():
+    from robustbench_lift.report.figures import corruption_grid
+
+    image = torch.full((3, 32, 32), 100, dtype=torch.uint8)
+    axes = corruption_grid(image, ["low_pass", "phase_noise"], [1, 8]).axes
+    assert [ax.axison for ax in axes] == [True, True, True, True, True, False]
