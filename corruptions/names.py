@@ -74,6 +74,10 @@ def severities_of(name: str) -> tuple[int, ...]:
     levels = CORRUPTIONS.metadata(name).get("levels") if name in CORRUPTIONS else None
     return SEVERITIES if levels is None else tuple(range(1, levels + 1))
 
+
+ALL_SEVERITIES: tuple[int, ...] = tuple(range(1, 1 + max(len(severities_of(name)) for name in CORRUPTIONS)))
+"""Every severity some corruption has (1..8: subset "freq"), the range `--severities` takes."""
+
 PERTURBATIONS: Registry = Registry("perturbation")
 for _name, _split, _noise, _random in (
         ("gaussian_noise", "test", True, True), ("shot_noise", "test", True, True),

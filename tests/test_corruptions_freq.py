@@ -151,3 +151,20 @@ def test_the_report_grid_leaves_levels_a_corruption_lacks_empty():
     image = torch.full((3, 32, 32), 100, dtype=torch.uint8)
     axes = corruption_grid(image, ["low_pass", "phase_noise"], [1, 8]).axes
     assert [ax.axison for ax in axes] == [True, True, True, True, True, False]
+
+
+def test_rendered_tree_has_each_corruptions_levels_and_is_read_back(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from robustbench_lift.data.render import render_imagenet_c
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "val" / "a").mkdir(parents=True)
+    Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "val" / "a" / "0.png")
+    render_imagenet_c(tmp_path / "val", tmp_path / "tree", corruptions="phase_noise,grey_contrast", progress=False)
+    assert sorted(p.name for p in (tmp_path / "tree" / "phase_noise").iterdir()) == list("1234567")
+    assert len(list((tmp_path / "tree" / "grey_contrast").iterdir())) == 8
+    suite = CorruptionSuite(tmp_path / "tree", CorruptionOptions(corruptions="phase_noise,grey_contrast"))
+    cells = [cell for group in suite.groups() for cell in group.fingerprints]
+    assert len(cells) == 15 and ("grey_contrast", 8) in cells and ("phase_noise", 8) not in cells
