@@ -165,3 +165,27 @@ def test_probe_results_round_trip_through_the_store(tmp_path):
     assert np.isnan(loaded.loc[1, "aliased_share"])
     with ResultStore(store, readonly=True) as readonly:  # the cells schema is unchanged
         assert list(readonly.cells()) == []
+
+
+def test_the_report_shows_the_probed_sites(tmp_path):
+    from PIL import Image
+
+    from robustbench_lift.engine.evaluation import evaluate
+    from robustbench_lift.engine.options import RunOptions
+    from robustbench_lift.probes.aliasing import probe_aliasing
+    from robustbench_lift.report.build import build_report
+    from robustbench_lift.suites.options import CleanOptions
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "data" / name / "0.png")
+    model = nn.Sequential(create_pool("blur", 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2))
+    store = tmp_path / "r.db"
+    evaluate(model, CleanOptions(resize=None, crop=None), tmp_path / "data", run=RunOptions(out=store, progress=False))
+    build_report(store, tmp_path / "without", formats=("md", "html"), grid=False, n_boot=10)
+    assert "Aliasing per down-sampling site" not in (tmp_path / "without" / "report.html").read_text()
+    probe_aliasing(model, str(tmp_path / "data"), str(store))
+    build_report(store, tmp_path / "with", formats=("md", "html"), grid=False, n_boot=10)
+    assert "Aliasing per down-sampling site" in (tmp_path / "with" / "report.html").read_text()
+    assert (tmp_path / "with" / "figures" / "aliasing.png").is_file()
