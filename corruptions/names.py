@@ -6,7 +6,9 @@ Corruptions (`CORRUPTIONS`): the 19 of imagecorruptions (`imagecorruptions/__ini
 `subsets` and `deterministic` (no randomness for a given image). `SUBSETS` are imagecorruptions'
 `get_corruption_names` lists ("all" is its 19). Two more published benchmarks follow, each its own family and
 subset, opt-in (outside "common", the default, and "all"): `3dcc`, the 2-D corruptions of 3D Common Corruptions
-(Kar et al., CVPR 2022, `create_non3d.py`), and `cbar`, ImageNet-C-bar's 10 (Mintun et al., NeurIPS 2021).
+(Kar et al., CVPR 2022, `create_non3d.py`), `cbar`, ImageNet-C-bar's 10 (Mintun et al., NeurIPS 2021), and `freq`,
+model-vs-human's frequency and contrast manipulations (`corruptions.freq_filters`), whose severities are level
+indices 1..n (`levels` metadata, `severities_of`).
 Neither is in imagecorruptions (no reference backend) or has an AlexNet normaliser (aggregated as mean errors).
 
 Perturbations (`PERTURBATIONS`): the 14 of ImageNet-P (`make_imagenet_p.py`): 10 test, 4 validation; subset
@@ -41,9 +43,10 @@ for _name, _family, _module, _extra, _deterministic in (
 
 IMAGENET_C = tuple(CORRUPTIONS)
 """The 19 of imagecorruptions, in its order."""
-BENCHMARKS: dict[str, str] = {"3dcc": "3D Common Corruptions (2-D)", "cbar": "ImageNet-C-bar"}
+BENCHMARKS: dict[str, str] = {"3dcc": "3D Common Corruptions (2-D)", "cbar": "ImageNet-C-bar",
+                              "freq": "model-vs-human's frequency and contrast manipulations"}
 """Subset (= family) -> title of the other corruption benchmarks, opt-in by their subset."""
-BENCHMARK_LABELS: dict[str, str] = {"3dcc": "3dcc-2d", "cbar": "cbar"}
+BENCHMARK_LABELS: dict[str, str] = {"3dcc": "3dcc-2d", "cbar": "cbar", "freq": "freq"}
 """Subset -> its label in tables and figures: the 3dcc subset holds 3 of 3DCC's 12 corruptions (the 2-D ones of
 `create_non3d.py`), so its mean error is labelled `3dcc-2d`, never to be compared with published 3DCC means."""
 for _name in ("iso_noise", "low_light", "color_quant"):  # `create_non3d.py`'s order
@@ -53,6 +56,10 @@ for _name in ("blue_noise_sample", "brownish_noise", "caustic_refraction", "chec
               "cocentric_sine_waves", "inverse_sparkles", "perlin_noise", "plasma_noise",
               "single_frequency_greyscale", "sparkles"):  # the ImageNet-C-bar README's order
     CORRUPTIONS.register(_name, f"corruptions.cbar:{_name}", family="cbar", subsets=("cbar",), deterministic=False)
+for _name, _levels in (("low_pass", 8), ("high_pass", 8), ("phase_noise", 7), ("uniform_noise", 8),
+                       ("grey_contrast", 8)):  # levels: corruptions.freq_filters.LEVELS (model-vs-human's)
+    CORRUPTIONS.register(_name, f"corruptions.freq_filters:{_name}", family="freq", subsets=("freq",),
+                         deterministic=_name not in ("phase_noise", "uniform_noise"), levels=_levels)
 
 SUBSETS: dict[str, tuple[str, ...]] = {
     "common": tuple(CORRUPTIONS.names(subsets="common")),
@@ -62,6 +69,17 @@ SUBSETS: dict[str, tuple[str, ...]] = {
     **{benchmark: tuple(CORRUPTIONS.names(subsets=benchmark)) for benchmark in BENCHMARKS},
 }
 DETERMINISTIC: tuple[str, ...] = tuple(CORRUPTIONS.names(deterministic=True))
+
+
+def severities_of(name: str) -> tuple[int, ...]:
+    """The severities of corruption `name`: 1..n for one with n published levels (subset "freq"), else 1..5 (also
+    for a name this package does not know: a pre-rendered tree's own)."""
+    levels = CORRUPTIONS.metadata(name).get("levels") if name in CORRUPTIONS else None
+    return SEVERITIES if levels is None else tuple(range(1, levels + 1))
+
+
+ALL_SEVERITIES: tuple[int, ...] = tuple(range(1, 1 + max(len(severities_of(name)) for name in CORRUPTIONS)))
+"""Every severity some corruption has (1..8: subset "freq"), the range `--severities` takes."""
 
 PERTURBATIONS: Registry = Registry("perturbation")
 for _name, _split, _noise, _random in (
@@ -88,7 +106,8 @@ RANDOM_PERTURBATIONS: tuple[str, ...] = tuple(PERTURBATIONS.names(random=True))
 def get_corruption_names(subset: str = "common") -> list[str]:
     """Corruption names of `subset`: "common" (the 15 of ImageNet-C), "validation" (the 4 extra), "all" (the 19),
     a family: "noise", "blur", "weather", "digital" (same lists and order as imagecorruptions), or another
-    benchmark: "3dcc" (iso_noise, low_light, color_quant), "cbar" (ImageNet-C-bar's 10)."""
+    benchmark: "3dcc" (iso_noise, low_light, color_quant), "cbar" (ImageNet-C-bar's 10), "freq" (low_pass,
+    high_pass, phase_noise, uniform_noise, grey_contrast)."""
     Registry("corruption subset").check([subset], extra=list(SUBSETS))
     return list(SUBSETS[subset])
 

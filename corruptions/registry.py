@@ -14,7 +14,7 @@ from torch import Tensor
 
 from corruptions._ops import image_chunks
 from corruptions._random import Seeds, check_seeds, first_draws, image_seeds
-from corruptions.names import BENCHMARKS, CORRUPTIONS, SEVERITIES
+from corruptions.names import BENCHMARKS, CORRUPTIONS, severities_of
 from corruptions.presets import check_preset
 from corruptions.reference import MIN_SIZE, corrupt_reference
 from robustbench_lift.errors import UsageError
@@ -35,10 +35,12 @@ REFERENCE_FASTER_ON_CPU: frozenset[str] = frozenset({"defocus_blur", "pixelate",
 QUANTISATION_TOLERANCE = 1e-3
 
 
-def check_severity(severity: int) -> int:
-    """Return `severity` if it is an int in 1..5, else raise UsageError."""
-    if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
-        raise UsageError(f"severity must be an integer from 1 to 5, got {severity!r}")
+def check_severity(severity: int, name: str) -> int:
+    """Return `severity` if it is one of corruption `name`'s (`severities_of`: 1..5, or its level indices), else
+    raise UsageError."""
+    allowed = severities_of(name)
+    if isinstance(severity, bool) or not isinstance(severity, int) or severity not in allowed:
+        raise UsageError(f"severity must be an integer from 1 to {allowed[-1]} for {name}, got {severity!r}")
     return severity
 
 
@@ -109,7 +111,7 @@ def resolve_corruption(name: str, severity: int, *, backend: str = "torch", devi
     (UsageError for an unknown name, severity, backend, preset or option): resolve a cell once, then call it on
     every batch."""
     CORRUPTIONS.check([name])
-    check_severity(severity)
+    check_severity(severity, name)
     chosen = resolve_backend(backend, name, torch.device(device), preset)
     unknown = sorted(set(options) - set(inspect.signature(CORRUPTIONS.get(name)).parameters)
                      - {"x", "severity", "seeds", "preset"})
@@ -121,7 +123,8 @@ def resolve_corruption(name: str, severity: int, *, backend: str = "torch", devi
 def corrupt(images: Tensor, name: str, severity: int, seeds: Seeds | None = None, *,
             generator: torch.Generator | None = None, backend: str = "torch", preset: str = "imagenet",
             **options) -> Tensor:
-    """Corrupt a batch with corruption `name` at `severity` (1-5): ImageNet-C's 19, 3DCC's or ImageNet-C-bar's.
+    """Corrupt a batch with corruption `name` at `severity` (1-5; a level index 1..n for subset "freq"):
+    ImageNet-C's 19, 3DCC's, ImageNet-C-bar's or model-vs-human's.
 
     `images`: uint8 `(N, 3, H, W)` (0-255) or float (0-1), H, W >= 32, any device. Returns the same dtype, shape
     and device; values are on the 8-bit grid (float results truncated to 8 bits like imagecorruptions' uint8

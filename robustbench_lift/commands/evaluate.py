@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from corruptions.names import DIFFICULTIES, SEVERITIES
+from corruptions.names import ALL_SEVERITIES, DIFFICULTIES
 from robustbench_lift.commands.config import config_option
 from robustbench_lift.commands.fields import COMMA_LIST, FieldCommand, field_options
 from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, model_args_callback, parse_levels
@@ -81,9 +81,9 @@ SUITE_FIELDS = {
                            "images as the model does, or as ImageNet-C's test.py (Resize 256, CenterCrop 224), the "
                            "clean error of the published relative mCE.  [default: model]"),
     "corruptions": dict(type=COMMA_LIST, help="Comma-separated names or subsets: common, validation, all (ImageNet-C's "
-                        "19), noise, blur, weather, digital, 3dcc, cbar.  [default: common]"),
-    "severities": dict(type=COMMA_LIST, callback=_levels("--severities", SEVERITIES),
-                       help="e.g. 1,3,5 or 2-4.  [default: 1-5]"),
+                        "19), noise, blur, weather, digital, 3dcc, cbar, freq.  [default: common]"),
+    "severities": dict(type=COMMA_LIST, callback=_levels("--severities", ALL_SEVERITIES),
+                       help="e.g. 1,3,5 or 2-4; freq's corruptions have up to 8.  [default: each corruption's]"),
     "backend": dict(type=click.Choice(["auto", "torch", "reference"]), help="On-the-fly corruptions: torch on the "
                     "device, or reference (imagecorruptions) in the workers.  [default: auto]"),
     "preset": dict(type=click.Choice(["imagenet", "cifar"]), help="On-the-fly corruptions and perturbations: the "

@@ -2,7 +2,7 @@
 
 import click
 
-from corruptions.names import SEVERITIES
+from corruptions.names import ALL_SEVERITIES, SEVERITIES
 from robustbench_lift.commands.options import NON_NEGATIVE, POSITIVE, SEED, parse_levels
 
 
@@ -12,9 +12,9 @@ from robustbench_lift.commands.options import NON_NEGATIVE, POSITIVE, SEED, pars
 @click.option("--out", required=True, type=click.Path(path_type=str), help="Output root of the corrupted tree.")
 @click.option("--corruptions", default="common", show_default=True,
               help="Comma-separated corruption names and/or subsets (common, validation, all, noise, blur, ..., "
-                   "3dcc, cbar).")
-@click.option("--severities", default=",".join(map(str, SEVERITIES)), show_default=True,
-              help="Severities in 1..5, e.g. 1,3,5 or 2-4.")
+                   "3dcc, cbar, freq).")
+@click.option("--severities", default=None, help="Severities, e.g. 1,3,5 or 2-4; each corruption renders those it has. "
+              "[default: all: 1-5, freq's 1-8]")
 @click.option("--backend", type=click.Choice(["auto", "torch", "reference"]), default="auto", show_default=True)
 @click.option("--workers", default=0, show_default=True, type=NON_NEGATIVE,
               help="Image decoding processes and JPEG writer threads.")
@@ -37,12 +37,13 @@ def render(data: str, out: str, corruptions: str, severities: str, backend: str,
     from robustbench_lift.engine.device import resolve_device
 
     resolved = resolve_device(device) if device else None
-    levels = parse_levels(severities) or SEVERITIES
+    levels = parse_levels(severities, allowed=ALL_SEVERITIES)
     if is_segmentation_data(data):
         from robustbench_lift.data.render_segmentation import render_segmentation
 
-        summary = render_segmentation(data, out, corruptions=corruptions, severities=levels, backend=backend,
-                                      preset=preset, batch_size=batch_size, seed=seed, device=resolved)
+        summary = render_segmentation(data, out, corruptions=corruptions, severities=levels or SEVERITIES,
+                                      backend=backend, preset=preset, batch_size=batch_size, seed=seed,
+                                      device=resolved)
         click.echo(f"wrote {summary.written} images, kept {summary.skipped} existing, under {summary.out}")
         return
     summary = render_imagenet_c(data, out, corruptions=corruptions, severities=levels, backend=backend,

@@ -9,6 +9,7 @@ the whole tree (and by its clean counterpart).
 import difflib
 from pathlib import Path
 
+from corruptions.names import severities_of
 from robustbench_lift.data.checks import odd_cells
 from robustbench_lift.data.imagefolder import ImageFolder, class_indices, image_files, subfolders
 from robustbench_lift.errors import UsageError
@@ -61,11 +62,11 @@ class ImageNetC:
                              f"{LAYOUT}; found {', '.join(self.corruptions)}"
                              + (f"; closest to {absent[0]}: {', '.join(close)})" if close else ")"))
         for corruption in corruptions:
-            missing = [s for s in severities if s not in self.severities[corruption]]
+            missing = [s for s in severities if s not in self.severities[corruption] and s in severities_of(corruption)]
             if missing:
                 raise UsageError(f"{self.root / corruption}: no severity folder(s) {', '.join(map(str, missing))} "
                                  f"(found {', '.join(map(str, self.severities[corruption]))}; expected {LAYOUT})")
-        cells = [(c, s) for c in corruptions for s in severities]
+        cells = [(c, s) for c in corruptions for s in severities if s in severities_of(c)]
         odd = odd_cells({cell: count_images(self.root / cell[0] / str(cell[1])) for cell in cells}) \
             if len(cells) > 1 else []
         if odd:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.names import ALL_SEVERITIES, SEVERITIES, expand_corruptions, severities_of
 from corruptions.registry import resolve_backend
 from corruptions.seeding import corrupt_indexed
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS
@@ -46,10 +46,10 @@ class RenderSummary:
     out: Path
 
 
-def _check_severities(severities: Sequence[int]) -> list[int]:
-    bad = [s for s in severities if s not in SEVERITIES]
+def _check_severities(severities: Sequence[int], allowed: Sequence[int] = SEVERITIES) -> list[int]:
+    bad = [s for s in severities if s not in allowed]
     if bad or not severities:
-        raise UsageError(f"severities must be a non-empty subset of 1..5, got {list(severities)}")
+        raise UsageError(f"severities must be a non-empty subset of 1..{allowed[-1]}, got {list(severities)}")
     return sorted(set(severities))
 
 
@@ -101,23 +101,24 @@ def _write_jpeg(image_hwc: np.ndarray, path: Path) -> None:
 
 
 def render_imagenet_c(data: str | Path, out: str | Path, *, corruptions: Sequence[str] | str | None = None,
-                      severities: Sequence[int] = SEVERITIES, backend: str = "auto", workers: int = 0,
+                      severities: Sequence[int] | None = None, backend: str = "auto", workers: int = 0,
                       batch_size: int = 32, seed: int = 0, device: str | torch.device | None = None,
                       progress: bool = True) -> RenderSummary:
     """Write an ImageNet-C style tree of `data` (an ImageFolder) under `out`; returns what was written/skipped.
 
-    `corruptions`: names or subsets (default the 15 common ones); `severities` among 1..5; `backend` as
+    `corruptions`: names or subsets (default the 15 common ones); `severities`: those of each corruption's it has
+    (default all: 1..5, subset "freq" 1..8, `corruptions.names.severities_of`); `backend` as
     `corruptions.corrupt`; `workers`: DataLoader processes decoding images and threads encoding JPEGs;
     `device`: where corruption runs (default CUDA when available).
     """
     names = expand_corruptions(corruptions)
-    severities = _check_severities(severities)
+    severities = _check_severities(severities or ALL_SEVERITIES, ALL_SEVERITIES)
     items = list_image_folder(data)
     out = Path(out)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     for name in names:  # a backend or preset a corruption lacks fails before any file is written
         resolve_backend(backend, name, device)
-    cells = [(name, severity) for name in names for severity in severities]
+    cells = [(name, severity) for name in names for severity in severities if severity in severities_of(name)]
     targets = [[out / name / str(severity) / cls / f"{path.stem}.JPEG" for path, cls in items]
                for name, severity in cells]
     listings: dict[Path, set[str]] = {}  # one directory listing instead of a stat per file (ImageNet: 3.75M)

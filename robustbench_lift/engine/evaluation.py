@@ -30,6 +30,12 @@ from torch import nn
 
 from robustbench_lift.data import evenly_spaced, read_class_map
 from robustbench_lift.data.checks import check_image_size, check_labels
+from robustbench_lift.data.sixteen_class import (
+    IMAGENET_CLASSES,
+    SIXTEEN_CLASS,
+    ProbabilityAggregation,
+    category_class_map,
+)
 from robustbench_lift.engine import chunks
 from robustbench_lift.engine.device import environment, resolve_device
 from robustbench_lift.engine.distributed import Distributed
@@ -95,7 +101,7 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
         target = torch.device("cuda", torch.cuda.current_device())
     store = None
     try:
-        prepared = prepare_model(model, described, seed=run.seed)
+        prepared = _aggregated(prepare_model(model, described, seed=run.seed), requested)
         native = prepared.preprocess
         sizes = (native.input_size, native.resize, native.interpolation, native.crop_mode,
                  native.border_fill) if native is not None else ()
@@ -144,10 +150,24 @@ def _check_data(prepared: PreparedModel, suite: Suite, groups: list[CellGroup]) 
 
 
 def _with_class_map(options: SuiteOptions) -> SuiteOptions:
-    """`options` with a class-map file read into its dict."""
+    """`options` with a class-map file (or the name "16-class": its categories) read into its dict."""
     if options.class_map is None or isinstance(options.class_map, dict):
         return options
-    return dataclasses.replace(options, class_map=read_class_map(options.class_map))
+    mapping = category_class_map() if options.class_map == SIXTEEN_CLASS else read_class_map(options.class_map)
+    return dataclasses.replace(options, class_map=mapping)
+
+
+def _aggregated(prepared: PreparedModel, requested: list[tuple[str, SuiteOptions]]) -> PreparedModel:
+    """`prepared` as model-vs-human's 16-class model (`data.sixteen_class`) when the suites' class map is
+    "16-class", stored under `<name>@16-class`; all suites of one call take the same mapping."""
+    chosen = {options.class_map == SIXTEEN_CLASS for _, options in requested}
+    if chosen == {False}:
+        return prepared
+    if len(chosen) > 1 or prepared.num_classes != IMAGENET_CLASSES:
+        raise UsageError(f"class map {SIXTEEN_CLASS!r} needs a 1000-class ImageNet model (got {prepared.num_classes} "
+                         "classes) and every suite of the call with it")
+    return dataclasses.replace(prepared, module=ProbabilityAggregation(prepared.module), num_classes=16,
+                               name=f"{prepared.name}@{SIXTEEN_CLASS}")
 
 
 def _jsonable(options: SuiteOptions) -> dict[str, Any]:

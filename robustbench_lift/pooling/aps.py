@@ -29,6 +29,6 @@ class APSPool2d(PolyphasePool2d):
 
 
 @register_pool("aps", "adaptive polyphase sampling (Chaman 2021): max-l2-norm component, optional blur (aps3)",
-               size_option="filter_size")
+               size_option="filter_size", undecimated="adaptive")
 def _aps(channels: int, filter_size: int = 1, pad_type: str = "circular") -> nn.Module:
     return APSPool2d(channels, filter_size, pad_type)

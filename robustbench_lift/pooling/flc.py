@@ -85,6 +85,8 @@ def _flc(channels: int, norm: str = "forward", band: str = "half") -> nn.Module:
     return FrequencyPool2d(window=False, norm=norm, band=band)
 
 
-@register_pool("asap", "ASAP (Grabinski 2023): FLC of the input padded by one, spectrum Hamming-windowed")
+# ASAP's window and odd padded length make it no decimated shift-equivariant map (docs/aliasing.md)
+@register_pool("asap", "ASAP (Grabinski 2023): FLC of the input padded by one, spectrum Hamming-windowed",
+               undecimated=None)
 def _asap(channels: int, norm: str = "forward", band: str = "half") -> nn.Module:
     return FrequencyPool2d(window=True, norm=norm, band=band)

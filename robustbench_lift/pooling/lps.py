@@ -74,6 +74,7 @@ class LPSPool2d(PolyphasePool2d):
 
 
 @register_pool("lps", "learnable polyphase sampling (Rojas-Gomez 2022): Gumbel-softmax over the four components "
-                      "in training, argmax in evaluation; optional blur (lps3)", size_option="filter_size")
+                      "in training, argmax in evaluation; optional blur (lps3)", size_option="filter_size",
+               undecimated="adaptive")
 def _lps(channels: int, filter_size: int = 1, hidden: int | None = None, pad_type: str = "circular") -> nn.Module:
     return LPSPool2d(channels, filter_size, hidden, pad_type)

@@ -4,7 +4,12 @@ Each pooling file registers its builder with `@register_pool(name, description, 
 channel count and its own keyword arguments and returns an `nn.Module` that down-samples `(N, C, H, W)` by its
 stride. The registration also carries the pooling's placement rules, read by the zoo and `swap_pooling`:
 `size_option` (the option a zoo name's size suffix sets: `resnet50-lift3` is kernel_size 3) and `max_first`
-(at a max-pool's site a dense 2x2 stride-1 max-pool goes in front: antialiased-cnns' MaxBlurPool).
+(at a max-pool's site a dense 2x2 stride-1 max-pool goes in front: antialiased-cnns' MaxBlurPool), and
+`undecimated`, how the pooling is written as a stride-1 map followed by taking every second row and column (the
+aliasing probe, docs/aliasing.md): "polyphase" (default) for a pooling whose output is a shift-equivariant map
+sampled at even positions, so the map at phase (a, b) is the pooling of the input shifted by (a, b); "adaptive"
+for samplers that pick the phase from the input (aps, lps); None when neither holds. `create_pool` tags each layer
+with its name (`liftbench_pool`), so a model's layers say which pooling they are.
 """
 
 import inspect
@@ -32,11 +37,17 @@ def _pools() -> Registry:
     return POOLS
 
 
-def register_pool(name: str, description: str, *, size_option: str | None = None,
-                  max_first: bool = False) -> Callable[[PoolBuilder], PoolBuilder]:
+def register_pool(name: str, description: str, *, size_option: str | None = None, max_first: bool = False,
+                  undecimated: str | None = "polyphase") -> Callable[[PoolBuilder], PoolBuilder]:
     """Decorator registering `builder(channels, **kwargs) -> nn.Module` under `name`, with its placement rules
-    (module doc)."""
-    return POOLS.register(name, description=description, size_option=size_option, max_first=max_first)
+    and its `undecimated` form (module doc)."""
+    return POOLS.register(name, description=description, size_option=size_option, max_first=max_first,
+                          undecimated=undecimated)
+
+
+def undecimated_form(name: str) -> str | None:
+    """How pooling `name` is written as a stride-1 map plus decimation: "polyphase", "adaptive" or None."""
+    return _pools().metadata(name)["undecimated"]
 
 
 def size_options() -> dict[str, str]:
@@ -75,4 +86,6 @@ def create_pool(name: str, channels: int, **kwargs) -> "nn.Module":
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise UsageError(f"pooling {name!r} got unknown option(s) {unknown}; it accepts {accepted}")
-    return builder(channels, **kwargs)
+    layer = builder(channels, **kwargs)
+    layer.liftbench_pool = name
+    return layer

@@ -47,12 +47,17 @@ SUMMARY_SECTIONS = (
 GRID_SECTION = face.Section("What was measured", None, "corruption_grid", "One photograph under each evaluated "
                             "corruption at each severity, rendered by `corruptions.corrupt` (torch backend, seeded, "
                             "with the cells' severity constants).")
+ALIASING_SECTION = face.Section("Aliasing per down-sampling site", None, "aliasing", "Per site of each model probed "
+                                "(`probes.aliasing`, docs/aliasing.md): the share of the stride-1 map's energy that "
+                                "decimation folds into the output band, and Ribeiro & Schoen's per-bin classes. "
+                                "Adaptive samplers (aps, lps) have no stride-1 map and no bar.")
 
 
 def sections() -> list[face.Section]:
     """The sections of report.html in order: the summaries and deltas, every suite's face (`report/faces`, in
-    priority order), the corruption grid."""
-    return [*SUMMARY_SECTIONS, *(s for _, suite_face in FACES.items() for s in suite_face.sections), GRID_SECTION]
+    priority order), the corruption grid, the aliasing probe."""
+    return [*SUMMARY_SECTIONS, *(s for _, suite_face in FACES.items() for s in suite_face.sections), GRID_SECTION,
+            ALIASING_SECTION]
 
 
 PHOTO_FIGURES = ("corruption_grid", "seg_qualitative")
@@ -95,12 +100,30 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     frame = load(results, predictions=True, datasets=datasets)
     tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
     written = write_tables(tables, out_dir / "tables", formats)
-    plots = {**_figures(frame, tables, example_image, grid, seed), **(extra_figures or {})}
+    plots = {**_figures(frame, tables, example_image, grid, seed), **_probe_figures(results),
+             **(extra_figures or {})}
     figure_files = {name: figures.save(fig, out_dir / "figures", name) for name, fig in plots.items()}
     written += [p for paths in figure_files.values() for p in paths]
     if "html" in formats:
         written.append(_write_html(out_dir, frame, tables, figure_files, written, n_boot))
     return written
+
+
+def _probe_figures(results: ResultsLike) -> dict:
+    """The aliasing figure of the probes stored in the results stores (none for a frame or stores without)."""
+    from robustbench_lift.probes.store import load_probes
+    from robustbench_lift.report.figures_aliasing import aliasing_per_site
+
+    if isinstance(results, pd.DataFrame):
+        return {}
+    paths = [results] if isinstance(results, str | Path) else list(results)
+    found = [frame for frame in (load_probes(path, "aliasing") for path in paths) if not frame.empty]
+    if not found:
+        return {}
+    sites = pd.concat(found, ignore_index=True)
+    several = sites["dataset"].nunique() > 1
+    return {"aliasing": aliasing_per_site({f"{model} / {data}" if several else model: group for (model, data), group
+                                           in sites.groupby(["model", "dataset"], sort=False)})}
 
 
 def _figures(frame: pd.DataFrame, tables: TableSet, example_image: "str | Path | torch.Tensor | None",

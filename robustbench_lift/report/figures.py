@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from corruptions.names import BENCHMARKS, SUBSETS
+from corruptions.names import BENCHMARKS, SUBSETS, severities_of
 from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.corruption import BENCHMARK_MEAN_ERRORS
 from robustbench_lift.report.summary import METRICS, row_kind
@@ -211,7 +211,7 @@ def forest_plot(deltas: pd.DataFrame) -> Figure:
 
 def corruption_grid(image: "torch.Tensor", names: Sequence[str], severities: Sequence[int] = (1, 2, 3, 4, 5),
                     seed: int = 0, preset: str = "imagenet") -> Figure:
-    """`image` (uint8 `(3, H, W)`) clean, then under each corruption (rows) at each severity (columns).
+    """`image` (uint8 `(3, H, W)`) clean, then under each corruption (rows) at each severity (columns) it has.
 
     Rendered with `corruptions.corrupt` (torch backend, severity constants of `preset`) and a `torch.Generator`
     seeded with `seed` per cell.
@@ -227,12 +227,15 @@ def corruption_grid(image: "torch.Tensor", names: Sequence[str], severities: Seq
     batch = image.unsqueeze(0)
     for r, name in enumerate(names):
         for c, severity in enumerate((0, *severities)):
+            ax = axes[r, c]
+            if severity and severity not in severities_of(name):  # subset "freq": 7 or 8 levels
+                ax.axis("off")
+                continue
             if severity == 0:
                 shown = batch
             else:
                 shown = corrupt(batch, name, severity, generator=torch.Generator().manual_seed(seed), backend="torch",
                                 preset=preset)
-            ax = axes[r, c]
             ax.imshow(shown[0].permute(1, 2, 0).cpu().numpy(), interpolation="antialiased")
             ax.set_xticks([])
             ax.set_yticks([])

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from corruptions.jpeg import jpeg_roundtrip
-from corruptions.names import SEVERITIES, expand_corruptions
+from corruptions.names import expand_corruptions, severities_of
 from corruptions.registry import Corruption, resolve_corruption
 from robustbench_lift.data import CifarC, ImageNetC, detect_layout, open_clean
 from robustbench_lift.errors import UsageError
@@ -96,10 +96,12 @@ class CorruptionSuite(Suite):
         suffix = ("-otf" + ("" if self.preset == "imagenet" else f"-{self.preset}")) if on_the_fly else ""
         self.jpeg, jpeg_suffix = jpeg_setting(options.jpeg_quality, on_the_fly, data)
         super().__init__(options.dataset or Path(str(data)).name + suffix + jpeg_suffix)
-        self.severities = sorted(set(options.severities or SEVERITIES))
-        if not set(self.severities) <= set(SEVERITIES):
-            raise UsageError(f"severities must be in 1..5, got {', '.join(map(str, self.severities))}")
         self.corruptions = expand_corruptions(options.corruptions, strict=on_the_fly)
+        # subset "freq" has up to 8 levels; every corruption is evaluated at those of the requested it has
+        levels = sorted({s for c in self.corruptions for s in severities_of(c)})
+        self.severities = sorted(set(options.severities or levels))
+        if not set(self.severities) <= set(levels):
+            raise UsageError(f"severities must be in 1..{levels[-1]}, got {', '.join(map(str, self.severities))}")
         self.seed = seed
         class_map, clean = options.class_map, options.clean
         if self.layout == "imagenet-c":
@@ -112,7 +114,7 @@ class CorruptionSuite(Suite):
             # each cell resolved (name, severity, backend for the device, preset) once for the whole suite
             self.resolved = {(c, s): resolve_corruption(c, s, backend=options.backend, device=device,
                                                         preset=self.preset)
-                             for c in self.corruptions for s in self.severities}
+                             for c in self.corruptions for s in self.severities if s in severities_of(c)}
         if self.tree is not None:
             self.tree.check(self.corruptions, self.severities)
         self.clean = None if clean is None else open_clean(clean, class_map, options.resize, options.crop,
@@ -134,7 +136,7 @@ class CorruptionSuite(Suite):
         return _CleanAndReference(dataset, reference, self.seed, self.scaling), saved_as_jpeg(inputs, self.jpeg)
 
     def groups(self) -> list[CellGroup]:
-        cells = [(c, s) for c in self.corruptions for s in self.severities]
+        cells = [(c, s) for c in self.corruptions for s in self.severities if s in severities_of(c)]
         if self.tree is None:
             base = {"data": self.clean.fingerprint(), "images": len(self.clean), "source": "on-the-fly"}
             fingerprints = {CLEAN: {**base, "source": "clean"}}
