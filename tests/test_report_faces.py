@@ -97,7 +97,7 @@ def test_the_shipped_faces() -> None:
     assert list(FACES) == ["c", "p", "shift", "clean", "seg", "ood"] == list(SUITE_PRIORITY)
     assert list(METRICS)[:4] == ["clean_err", "mCE", "rel_mCE", "mean_err"]
     assert [m for m in METRICS if METRICS[m].task == "segmentation"] == [
-        "clean_mIoU", "clean_pixel_acc", "mean_mIoU", "mCD", "seg_consistency"]
+        "clean_mIoU", "clean_pixel_acc", "mean_mIoU", "mCD", "rCD", "seg_consistency"]
     assert {s: SUMMARIZERS.get(s).__name__ for s in SUMMARIZERS} == {
         "c": "error_summary", "clean": "error_summary", "p": "perturbation_summary", "shift": "shift_summary",
         "seg": "seg_summary", "ood": "ood_summary"}
