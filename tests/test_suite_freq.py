@@ -80,5 +80,5 @@ def test_second_run_reuses_every_cell(photos, tmp_path):
     assert calls > 0 and model.calls == calls and len(first) == len(second) == 1 + 7 + 4 + 1
     for a, b in zip(first.itertuples(), second.itertuples()):
         np.testing.assert_array_equal(a.predictions, b.predictions)
-    evaluate(model, FreqOptions(freq_window=4, eps=1.0, **KEEP), photos, run=run)  # eps changes the cells
-    assert model.calls > calls
+    with pytest.raises(UsageError, match="eps: stored 4.0, now 1.0"):  # another eps is another cell
+        evaluate(model, FreqOptions(freq_window=4, eps=1.0, **KEEP), photos, run=run)
