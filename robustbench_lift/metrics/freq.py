@@ -7,6 +7,7 @@ A cell `fourier_<u>_<v>` (severity 0) holds the predictions under the basis imag
 where a stride-2 pooling that does not low-pass first aliases.
 """
 
+import math
 import re
 
 import numpy as np
@@ -33,14 +34,21 @@ def is_high(offset: tuple[int, int], size: tuple[int, int]) -> bool:
     return max(abs(offset[0]) / size[0], abs(offset[1]) / size[1]) >= HIGH_FREQUENCY
 
 
-def heat_map(values: dict[tuple[int, int], float]) -> tuple[np.ndarray, int, int]:
-    """`(map, u0, v0)`: the cells' values at their offsets `(u, v)` and mirrored through DC at `(-u, -v)` (the same
-    basis image), `map[u - u0, v - v0]`, on the smallest grid holding both; NaN where no cell is (offsets off a
-    coarser `freq_step` grid). An even side's Nyquist row `-H/2` also shows mirrored at `+H/2`."""
-    points = {**{(-u, -v): x for (u, v), x in values.items()}, **values}
+def heat_map(values: dict[tuple[int, int], float], size: tuple[int, int] | None = None
+             ) -> tuple[np.ndarray, int, int, int]:
+    """`(map, u0, v0, step)`: the cells' values at their offsets `(u, v)`, at `(-u, -v)` (the same basis image) and,
+    given the spectrum's `size` `(H, W)`, at the partner wrapped into it (an even side's Nyquist row `-H/2` is its
+    own row's mirror), `map[(u - u0) // step, (v - v0) // step]` on the smallest grid of spacing `step` (the
+    offsets' greatest common divisor: a `freq_step` grid) holding them; NaN where no cell is."""
+    points = dict(values)
+    for (u, v), x in values.items():
+        points.setdefault((-u, -v), x)
+        if size is not None:
+            points.setdefault(tuple(((-o + n // 2) % n) - n // 2 for o, n in zip((u, v), size)), x)
     us, vs = [u for u, _ in points], [v for _, v in points]
+    step = math.gcd(*us, *vs) or 1
     u0, v0 = min(us), min(vs)
-    grid = np.full((max(us) - u0 + 1, max(vs) - v0 + 1), np.nan)
+    grid = np.full(((max(us) - u0) // step + 1, (max(vs) - v0) // step + 1), np.nan)
     for (u, v), x in points.items():
-        grid[u - u0, v - v0] = x
-    return grid, u0, v0
+        grid[(u - u0) // step, (v - v0) // step] = x
+    return grid, u0, v0, step
