@@ -47,11 +47,11 @@ DEMO_SUITES: dict[str, tuple[SuiteOptions, int]] = {
     "shift": (ShiftOptions(), 500),
     "seg": (SegmentationOptions(corruptions=["gaussian_noise", "defocus_blur", "fog", "jpeg_compression"],
                                 severities=[1, 3, 5], preset="cifar"), 200),
-    "freq": (FreqOptions(freq_step=4), 40),
+    "freq": (FreqOptions(freq_step=4), 30),
 }
 """Suite -> (options of `evaluate`, limit) for the demo; the limit = images (c, shift, seg) or sequences (p) per
 cell, evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short.
-Freq: the 32 x 32 Fourier heat map on every 4th frequency (34 basis images) over 40 images, a few seconds a model."""
+Freq: the 32 x 32 Fourier heat map on every 4th frequency (34 basis images) over 30 images, a few seconds a model."""
 BASELINE_MODEL = f"{DEMO_PREFIX}-max"
 SEG_PREFIX = "demo_seg"
 SEG_BASELINE_MODEL = f"{SEG_PREFIX}-max"
