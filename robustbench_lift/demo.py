@@ -25,6 +25,7 @@ from corruptions.names import SUBSETS
 from robustbench_lift.data import DEMO
 from robustbench_lift.data.demo import demo_dataset
 from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
+from robustbench_lift.engine.freq_sites import record_sites
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.models.segmentation import DEMO_SEG_MANIFEST
@@ -52,6 +53,8 @@ DEMO_SUITES: dict[str, tuple[SuiteOptions, int]] = {
 """Suite -> (options of `evaluate`, limit) for the demo; the limit = images (c, shift, seg) or sequences (p) per
 cell, evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short.
 Freq: the 32 x 32 Fourier heat map on every 4th frequency (34 basis images) over 30 images, a few seconds a model."""
+SITE_IMAGES = 10
+"""Images of the freq suite's per-site sensitivity (`record_sites`) per demo model."""
 BASELINE_MODEL = f"{DEMO_PREFIX}-max"
 SEG_PREFIX = "demo_seg"
 SEG_BASELINE_MODEL = f"{SEG_PREFIX}-max"
@@ -113,12 +116,21 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
             options = dataclasses.replace(options, **{option: f"{store}#{baseline}"})
         for model in suite_models:
             evaluate(model, options, DEMO, run=run, options=WEIGHTS)
+            if suite == "freq":
+                record_sites(model, options, DEMO, dataclasses.replace(run, limit=min(SITE_IMAGES, run.limit)),
+                             WEIGHTS)
     if not report:
         return [store]
     from robustbench_lift.report import build_report
 
     example = demo_dataset("test")[0][EXAMPLE_IMAGE]
     extra = {"seg_qualitative": seg_predictions(pools)} if "seg" in suites and demo_seg_models(pools) else {}
+    if "freq" in suites:
+        from robustbench_lift.report.figures_freq import site_bars
+        from robustbench_lift.store.sites import load_sites
+
+        bars = site_bars(load_sites(store))
+        extra.update({"freq_sites": bars} if bars is not None else {})
     return [store, *build_report(store, out, baseline=BASELINE_MODEL, example_image=example, extra_figures=extra)]
 
 

@@ -1,16 +1,18 @@
-"""Figures of suite `freq`: every model's Fourier heat map on one colour scale, and each model's difference to
-the baseline model with the significant frequencies marked (exact McNemar test per cell on the same images,
-Holm-adjusted over the heat map's cells, p < 0.05)."""
+"""Figures of suite `freq`: every model's Fourier heat map on one colour scale, each model's difference to the
+baseline model with the significant frequencies marked (exact McNemar test per cell on the same images,
+Holm-adjusted over the heat map's cells, p < 0.05), and the per-site transmission bars (`store.sites` rows)."""
 
 import math
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from robustbench_lift.metrics.freq import heat_map, parse_cell
+from robustbench_lift.metrics.freq import heat_map, is_high, parse_cell
 from robustbench_lift.metrics.paired import holm, mcnemar_cell
+from robustbench_lift.report.figures import style
 from robustbench_lift.report.freq import heat_cells
 
 ALPHA = 0.05
@@ -95,4 +97,45 @@ def difference_maps(frame: pd.DataFrame, baseline: str | None) -> Figure | None:
         rows, cols = np.nonzero(grid == 1.0)
         ax.plot(v0 + step * cols, u0 + step * rows, "k.", markersize=4)
     fig.colorbar(image, ax=axes, label=f"top-1 error minus {baseline} (points)", shrink=0.8)
+    return fig
+
+
+def site_transmission(sites: pd.DataFrame) -> pd.DataFrame:
+    """Per model and down-sampling site (in the order the model runs them) the ratio of the mean l2 activation
+    change after the site to that before it (`store.sites` rows), over the low and over the high frequencies."""
+    rows = []
+    for model, part in sites.groupby("model", sort=False):
+        side = part["fingerprint"].iloc[0].get("input_size", 0)
+        high = part["corruption"].map(lambda name: is_high(parse_cell(name), (side, side)))
+        order = list(dict.fromkeys(part["site"]))
+        for band, mask in (("low", ~high), ("high", high)):
+            means = part[mask].groupby(["site", "position"])["l2"].mean()
+            rows += [{"model": model, "site": site, "order": order.index(site) + 1, "band": band,
+                      "transmission": means[(site, "out")] / means[(site, "in")]} for site in order
+                     if (site, "in") in means and means[(site, "in")] > 0]
+    return pd.DataFrame(rows)
+
+
+def site_bars(sites: pd.DataFrame) -> Figure | None:
+    """Bars per down-sampling site (1 = the first the input reaches) and model: how much of the activation change a
+    Fourier perturbation causes before the site is left after it (`site_transmission`), low and high
+    frequencies in two panels."""
+    table = site_transmission(sites)
+    if table.empty:
+        return None
+    models = list(dict.fromkeys(table["model"]))
+    fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    width = 0.8 / len(models)
+    for ax, band in zip(axes, ("low", "high")):
+        part = table[table["band"] == band]
+        for i, model in enumerate(models):
+            mine = part[part["model"] == model]
+            ax.bar(mine["order"] + (i - (len(models) - 1) / 2) * width, mine["transmission"], width,
+                   label=model, **{k: v for k, v in style(i).items() if k == "color"})
+        ax.set_title(f"{band} frequencies", fontsize="medium")
+        ax.set_xlabel("down-sampling site (input first)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes[0].set_ylabel("l2 change after / before the site")
+    axes[1].legend(fontsize="small")
     return fig

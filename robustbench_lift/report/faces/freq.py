@@ -36,5 +36,9 @@ FACE = Face(
         Section("Fourier heat map: difference to the baseline", None, "freq_differences", "Each model's error "
                 "minus the baseline's per frequency on the same images; dots: exact McNemar p < 0.05 after Holm's "
                 "adjustment over the frequencies."),
+        Section("Fourier perturbations through the down-sampling sites", None, "freq_sites", "Per down-sampling "
+                "site (input first), the mean l2 change a Fourier basis perturbation causes in the activations "
+                "after the site divided by that before it, over the low and the high frequencies (max(|u|, |v|) / "
+                "side >= 1/4): how much of each band a pooling lets through (`engine.freq_sites.record_sites`)."),
     ),
 )
