@@ -116,9 +116,9 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
             options = dataclasses.replace(options, **{option: f"{store}#{baseline}"})
         for model in suite_models:
             evaluate(model, options, DEMO, run=run, options=WEIGHTS)
-            if suite == "freq":
-                record_sites(model, options, DEMO, dataclasses.replace(run, limit=min(SITE_IMAGES, run.limit)),
-                             WEIGHTS)
+        if suite == "freq":
+            record_sites(suite_models, options, DEMO, dataclasses.replace(run, limit=min(SITE_IMAGES, run.limit)),
+                         WEIGHTS)
     if not report:
         return [store]
     from robustbench_lift.report import build_report

@@ -3,6 +3,8 @@ network, the l2 change before a 2x2 average pool (eps times the norm of 1/std, f
 images, no clipping) and after it (half of it at DC, none at the Nyquist row, which the pool averages to 0); the
 store table written and read back, absent in an older store."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,3 +65,27 @@ def test_transmission_per_site_and_band():
     assert table[("s1", "low")] == pytest.approx((2 + 1) / (4 + 6))  # 8 px: (-4, 0) is high, the others low
     assert table[("s1", "high")] == 0 and table[("s2", "low")] == pytest.approx(0.3)
     assert len(site_bars(sites).axes) == 2
+
+
+def test_record_sites_writes_once_and_reuses(tmp_path):
+    from evaluate_fixtures import photo_set, tiny_model, write_folder
+
+    from robustbench_lift.engine import ModelOptions, RunOptions
+    from robustbench_lift.engine.freq_sites import record_sites
+    from robustbench_lift.suites.options import FreqOptions
+
+    images, labels = photo_set(16)
+    write_folder(tmp_path / "photos", images, labels)
+    model = nn.Sequential(nn.Conv2d(3, 3, 3, stride=2, padding=1), tiny_model())
+    options, run = FreqOptions(resize=None, crop=None, freq_step=4), RunOptions(limit=4, out=tmp_path / "r.db")
+    first = record_sites([model], options, tmp_path / "photos", run, ModelOptions(name="m"))
+    assert set(first["site"]) == {"0"} and len(first) == 2 * len(canonical_offsets((16, 16), step=4))
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    again = record_sites([model], options, tmp_path / "photos", run, ModelOptions(name="m"))
+    assert not calls and np.allclose(again.sort_values(["cell", "position"])["l2"],
+                                     first.sort_values(["cell", "position"])["l2"])
+    stored = load_sites(tmp_path / "r.db")
+    assert (stored["n"] == 4).all() and stored["fingerprint"].iloc[0]["eps"] == 4.0
+    record_sites([model], options, tmp_path / "photos", replace(run, overwrite=True), ModelOptions(name="m"))
+    assert calls  # --overwrite measures again

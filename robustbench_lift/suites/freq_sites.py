@@ -61,12 +61,16 @@ def site_sensitivity(model: nn.Module, images: Tensor, indices: Sequence[int], o
             signs = fourier_signs(seed, indices[start:start + batch_size], len(offsets), x.shape[1]).to(device)
             model((x - norm[0]) / norm[1])
             clean = dict(seen)
-            for k in range(len(offsets)):
-                model((fourier_perturb(x, basis[k], signs[:, k], eps) - norm[0]) / norm[1])
+            step = max(1, batch_size // len(x))  # frequencies per forward pass: about batch_size inputs
+            for k in range(0, len(offsets), step):
+                ks = slice(k, k + step)
+                perturbed = fourier_perturb(x, basis[ks], signs[:, ks], eps).transpose(0, 1)  # (m, B, C, H, W)
+                model((perturbed.reshape(-1, *x.shape[1:]) - norm[0]) / norm[1])
                 for j, name in enumerate(sites):
                     for p, position in enumerate(POSITIONS):
-                        change = seen[(name, position)] - clean[(name, position)]
-                        totals[k, j, p] += float(change.norm(dim=1).sum())
+                        before = clean[(name, position)]  # (B, D); the perturbed ones (m * B, D), frequency-major
+                        change = seen[(name, position)].view(-1, *before.shape) - before
+                        totals[ks, j, p] += change.norm(dim=2).sum(dim=1).cpu().numpy()
     finally:
         for handle in handles:
             handle.remove()
