@@ -125,12 +125,6 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
 
     example = demo_dataset("test")[0][EXAMPLE_IMAGE]
     extra = {"seg_qualitative": seg_predictions(pools)} if "seg" in suites and demo_seg_models(pools) else {}
-    if "freq" in suites:
-        from robustbench_lift.report.figures_freq import site_bars
-        from robustbench_lift.store.sites import load_sites
-
-        bars = site_bars(load_sites(store))
-        extra.update({"freq_sites": bars} if bars is not None else {})
     return [store, *build_report(store, out, baseline=BASELINE_MODEL, example_image=example, extra_figures=extra)]
 
 

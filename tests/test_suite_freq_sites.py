@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from corruptions.fourier import canonical_offsets
+from robustbench_lift.report.figures_freq import stored_site_bars
 from robustbench_lift.store import ResultStore
 from robustbench_lift.store.sites import load_sites, put_sites
 from robustbench_lift.suites.freq_sites import downsampling_sites, site_sensitivity
@@ -44,6 +45,7 @@ def test_store_table_round_trip_and_older_stores(tmp_path):
     with ResultStore(path):
         pass
     assert load_sites(path).empty  # a store without the table reads as no rows
+    assert stored_site_bars(path) == {}
     rows = pd.DataFrame({"site": ["a", "a"], "position": ["in", "out"], "cell": ["fourier_0_0"] * 2, "l2": [2.0, 1.0]})
     with ResultStore(path) as store:
         put_sites(store, ("m", "sha", "demo"), rows, 7, {"eps": 4.0, "input_size": 32})
@@ -51,6 +53,7 @@ def test_store_table_round_trip_and_older_stores(tmp_path):
     assert back[["site", "position", "corruption", "l2", "n"]].values.tolist() == [
         ["a", "in", "fourier_0_0", 2.0, 7], ["a", "out", "fourier_0_0", 1.0, 7]]
     assert back["fingerprint"].iloc[0] == {"eps": 4.0, "input_size": 32}
+    assert list(stored_site_bars(str(path))) == ["freq_sites"]  # what build_report adds to the report
 
 
 def test_transmission_per_site_and_band():

@@ -3,6 +3,7 @@ baseline model with the significant frequencies marked (exact McNemar test per c
 Holm-adjusted over the heat map's cells, p < 0.05), and the per-site transmission bars (`store.sites` rows)."""
 
 import math
+from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
@@ -14,6 +15,7 @@ from robustbench_lift.metrics.freq import heat_map, is_high, parse_cell
 from robustbench_lift.metrics.paired import holm, mcnemar_cell
 from robustbench_lift.report.figures import style
 from robustbench_lift.report.freq import heat_cells
+from robustbench_lift.store.sites import load_sites
 
 ALPHA = 0.05
 
@@ -139,3 +141,14 @@ def site_bars(sites: pd.DataFrame) -> Figure | None:
     axes[0].set_ylabel("l2 change after / before the site")
     axes[1].legend(fontsize="small")
     return fig
+
+
+def stored_site_bars(results: object) -> dict[str, Figure]:
+    """`{"freq_sites": site_bars(...)}` of the `freq_sites` rows of the results store(s) `results` (a path or
+    paths; a DataFrame has none), or `{}` when they hold none."""
+    if isinstance(results, pd.DataFrame):
+        return {}
+    paths = [results] if isinstance(results, str | Path) else list(results)
+    sites = pd.concat([load_sites(path) for path in paths], ignore_index=True)
+    figure = site_bars(sites) if len(sites) else None
+    return {} if figure is None else {"freq_sites": figure}
