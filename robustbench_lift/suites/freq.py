@@ -3,8 +3,8 @@
 Per basis image U(u, v) of unit l2 norm (`corruptions.fourier`) the model sees `clip(x + eps * r * U(u, v), 0, 1)`,
 `r` a random sign per image, channel and frequency (`fourier_signs`, seeded per image from the run's seed), and
 the cell `fourier_<u>_<v>` (severity 0) keeps its per-image predictions; the clean cell is in the same pass. One
-pass over the data: each batch is decoded and scaled once, the basis is built on the device once, and every
-frequency's inputs are one fused add-and-clip of that batch. Only one frequency of each conjugate pair is a cell
+pass over the data: each batch is decoded and scaled once, and every frequency's inputs are its basis image, built
+on the device, added to that batch and clipped. Only one frequency of each conjugate pair is a cell
 (the two give one image). Every cell records `eps`, `freq_window`, `freq_step` (the frequency grid, which also
 fixes which sign an image draws for a frequency) and the seed. docs/freq.md has the protocol and its sources.
 """
@@ -56,18 +56,18 @@ class FreqSuite(Suite):
 
     def _views(self, dataset: Dataset, cells: list[tuple[str, int]]) -> tuple[Dataset, InputFn]:
         position = {cell_name(offset): k for k, offset in enumerate(self.offsets)}
-        cache: dict[str, Tensor] = {}  # this batch's float images, signs and the basis, made once per batch
+        cache: dict[str, Tensor] = {}  # this batch's float images and signs, made once per batch
 
         def inputs(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
             if cache.get("indices") is not indices:
-                if "basis" not in cache or cache["basis"].device != batch.device:
-                    cache["basis"] = fourier_basis(self.offsets, self.size, batch.device)
                 signs = fourier_signs(self.seed, indices.tolist(), len(self.offsets), batch.shape[1])
                 cache.update(indices=indices, images=batch.float() / 255, signs=signs.to(batch.device))
             if cell == CLEAN:  # float like the other cells: one forward pass may hold several cells' inputs
                 return cache["images"]
             k = position[cell[0]]
-            return fourier_perturb(cache["images"], cache["basis"][k], cache["signs"][:, k], self.eps)
+            # one basis image at a time, on the device: all 1,985 of 224 px would hold 400 MB (float32)
+            basis = fourier_basis([self.offsets[k]], self.size, batch.device)[0]
+            return fourier_perturb(cache["images"], basis, cache["signs"][:, k], self.eps)
         return dataset, inputs
 
     def groups(self) -> list[CellGroup]:

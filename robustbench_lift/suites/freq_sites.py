@@ -54,7 +54,6 @@ def site_sensitivity(model: nn.Module, images: Tensor, indices: Sequence[int], o
 
     handles = [module.register_forward_hook(hook(name)) for name, module in sites.items()]
     totals = np.zeros((len(offsets), len(sites), 2))
-    basis = fourier_basis(offsets, tuple(images.shape[-2:]), device)
     try:
         for start in range(0, len(images), batch_size):
             x = images[start:start + batch_size].float() / 255
@@ -64,7 +63,8 @@ def site_sensitivity(model: nn.Module, images: Tensor, indices: Sequence[int], o
             step = max(1, batch_size // len(x))  # frequencies per forward pass: about batch_size inputs
             for k in range(0, len(offsets), step):
                 ks = slice(k, k + step)
-                perturbed = fourier_perturb(x, basis[ks], signs[:, ks], eps).transpose(0, 1)  # (m, B, C, H, W)
+                basis = fourier_basis(offsets[ks], tuple(x.shape[-2:]), device)  # only these: all can be 400 MB
+                perturbed = fourier_perturb(x, basis, signs[:, ks], eps).transpose(0, 1)  # (m, B, C, H, W)
                 model((perturbed.reshape(-1, *x.shape[1:]) - norm[0]) / norm[1])
                 for j, name in enumerate(sites):
                     for p, position in enumerate(POSITIONS):
