@@ -1,15 +1,15 @@
 """`liftbench demo`: the whole benchmark on the built-in demo data set, on this machine, with nothing to download.
 
 Every shipped demo model (`demo-<pool>`, `robustbench_lift/models/demo.py`: one small CIFAR-style ResNet per
-pooling, trained by `liftbench train` on the procedural demo set) is evaluated on the demo test split under
-every corruption at every severity (generated on the fly with CIFAR-10-C's severity constants, as the demo
-images are 32 px: "CIFAR-10-C style", not CIFAR-10-C), under the ImageNet-P style perturbation sequences and
-for shift consistency; the shipped segmentation demo models (`demo_seg-<pool>`: a small SegNet, each pool with
-its up-sampler, LiftUpPool for lift) are evaluated on the demo test images with masks under one corruption per
-family at severities 1, 3 and 5 (suite `seg`: mIoU, and mCD relative to `demo_seg-max`). The cells go into
-`<out>/results.db`, committed per chunk of images, so an interrupted demo resumes where it stopped; then the
-report (tables, figures, `report.html`) is written to `<out>` with `demo-max` as the baseline model, also of the
-flip rates FR and top-5 distances T5D.
+pooling, trained by `liftbench train` on the procedural demo set) is evaluated on the demo test split under every
+corruption at every severity (generated on the fly with CIFAR-10-C's severity constants, as the demo images are 32
+px: "CIFAR-10-C style", not CIFAR-10-C), under the ImageNet-P style perturbation sequences and for shift
+consistency, and for a coarse Fourier heat map (suite freq); the shipped segmentation demo models
+(`demo_seg-<pool>`: a small SegNet, each pool with its up-sampler, LiftUpPool for lift) are evaluated on the demo
+test images with masks under one corruption per family at severities 1, 3 and 5 (suite `seg`: mIoU, and mCD
+relative to `demo_seg-max`). The cells go into `<out>/results.db`, committed per chunk of images, so an interrupted
+demo resumes where it stopped; then the report (tables, figures, `report.html`) is written to `<out>` with
+`demo-max` as the baseline model, also of the flip rates FR and top-5 distances T5D.
 
     >>> from robustbench_lift.demo import run_demo
     >>> paths = run_demo("reports/demo")       # about 8 minutes on a 2-core CPU  # doctest: +SKIP
@@ -25,12 +25,14 @@ from corruptions.names import SUBSETS
 from robustbench_lift.data import DEMO
 from robustbench_lift.data.demo import demo_dataset
 from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
+from robustbench_lift.engine.freq_sites import record_sites
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.models.segmentation import DEMO_SEG_MANIFEST
 from robustbench_lift.pooling import list_pools
 from robustbench_lift.suites.options import (
     CorruptionOptions,
+    FreqOptions,
     PerturbationOptions,
     SegmentationOptions,
     ShiftOptions,
@@ -46,9 +48,13 @@ DEMO_SUITES: dict[str, tuple[SuiteOptions, int]] = {
     "shift": (ShiftOptions(), 500),
     "seg": (SegmentationOptions(corruptions=["gaussian_noise", "defocus_blur", "fog", "jpeg_compression"],
                                 severities=[1, 3, 5], preset="cifar"), 200),
+    "freq": (FreqOptions(freq_step=4), 30),
 }
 """Suite -> (options of `evaluate`, limit) for the demo; the limit = images (c, shift, seg) or sequences (p) per
-cell, evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short."""
+cell, evenly spaced over the 2,000 test images. Seg: one corruption per ImageNet-C family, to keep the demo short.
+Freq: the 32 x 32 Fourier heat map on every 4th frequency (34 basis images) over 30 images, a few seconds a model."""
+SITE_IMAGES = 10
+"""Images of the freq suite's per-site sensitivity (`record_sites`) per demo model."""
 BASELINE_MODEL = f"{DEMO_PREFIX}-max"
 SEG_PREFIX = "demo_seg"
 SEG_BASELINE_MODEL = f"{SEG_PREFIX}-max"
@@ -110,6 +116,9 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
             options = dataclasses.replace(options, **{option: f"{store}#{baseline}"})
         for model in suite_models:
             evaluate(model, options, DEMO, run=run, options=WEIGHTS)
+        if suite == "freq":
+            record_sites(suite_models, options, DEMO, dataclasses.replace(run, limit=min(SITE_IMAGES, run.limit)),
+                         WEIGHTS)
     if not report:
         return [store]
     from robustbench_lift.report import build_report

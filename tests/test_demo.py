@@ -52,7 +52,9 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     cells = load_results(out / "results.db")
     assert set(cells["model"]) == {"demo-max", "demo-lift", "demo_seg-max", "demo_seg-lift"}
-    assert set(cells["suite"]) == {"c", "p", "shift", "seg"}
+    assert set(cells["suite"]) == {"c", "p", "shift", "seg", "freq"}
+    freq = cells[cells["suite"] == "freq"]
+    assert len(freq) == 2 * (1 + 34) and (freq["n"] == 6).all()  # clean + every 4th frequency of 32 x 32
     corrupted = cells[(cells["suite"] == "c") & (cells["corruption"] != "clean")]
     assert len(corrupted) == 2 * 19 * 5 and (corrupted["n"] == 6).all()
     # 32 px images: CIFAR-10-C's severity constants
@@ -80,6 +82,7 @@ def test_demo_end_to_end_on_a_small_subset(tmp_path: Path) -> None:
     assert "| demo_seg-lift" in segmentation and "mCE" not in segmentation and "| demo-max" not in segmentation
     assert "Segmentation: predictions under corruption" in report
     assert (out / "figures" / "seg_qualitative.png").is_file()
+    assert all((out / "figures" / f"freq_{name}.png").is_file() for name in ("heat_maps", "differences", "sites"))
     rerun = CliRunner().invoke(cli, ["demo", "--limit", "6", "--pool", "max", "--pool", "lift", "--out", str(out),
                                      "--no-progress", "--no-report"])
     assert rerun.exit_code == 0 and load_results(out / "results.db").equals(cells)  # resumed: nothing recomputed

@@ -146,7 +146,8 @@ def test_unreadable_image_is_a_failure_exit_1(setup, tmp_path, capsys):
     assert code == 1 and f"cannot decode image {bad}" in err
 
 
-@pytest.mark.parametrize(("suite", "extra"), [("clean", []), ("shift", ["--pairs", "1"])])
+@pytest.mark.parametrize(("suite", "extra"), [("clean", []), ("shift", ["--pairs", "1"]),
+                                              ("freq", ["--freq-window", "3", "--eps", "2"])])
 def test_every_suite_runs_with_the_command_defaults(setup, capsys, suite, extra):
     """The command's defaults are only given to the suites that take them (`--backend` is the c suite's)."""
     out = setup / f"{suite}.db"
@@ -154,7 +155,10 @@ def test_every_suite_runs_with_the_command_defaults(setup, capsys, suite, extra)
                         "--data", str(setup / "clean"), "--resize", "0", "--crop", "0", "--no-progress",
                         "--out", str(out), *extra], capsys)
     assert code == 0, err
-    assert set(load_results(out)["suite"]) == {suite}
+    cells = load_results(out)
+    assert set(cells["suite"]) == {suite}
+    if suite == "freq":  # offsets -1..1: four pairs and DC, each one cell, and the clean cell
+        assert len(cells) == 6 and all(f["eps"] == 2.0 for f in cells["fingerprint"] if f["source"] == "fourier")
 
 
 @pytest.mark.parametrize("export, message", [

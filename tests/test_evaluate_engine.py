@@ -268,3 +268,20 @@ def test_imagenet_summary_uses_the_alexnet_normaliser(data, tmp_path):
     assert summary["mCE"] == pytest.approx(np.mean(list(ce.values())))
     assert summary["rel_mCE"] == pytest.approx(np.mean(list(relative.values())))
     assert summary["mCE_lo"] <= summary["mCE"] <= summary["mCE_hi"]
+
+
+def test_one_forward_over_uint8_and_float_cells_reads_each_in_its_scale():
+    """Cells queued into one forward pass may come as uint8 levels (0-255) and floats (0-1): each is read in its
+    own scale, so the shared pass gives every cell the predictions of its own pass."""
+    from robustbench_lift.engine.model import prepare_model
+    from robustbench_lift.engine.runner import Engine
+
+    engine = Engine(prepare_model(tiny_model()), torch.device("cpu"), RunOptions(progress=False))
+    levels = torch.randint(0, 256, (4, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    floats = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    tops, finite = {"a": [], "b": []}, {"a": [], "b": []}
+    with torch.inference_mode():
+        engine._forward_queue([("a", levels), ("b", floats)], tops, finite)
+        alone = {"a": engine.forward(levels)[0], "b": engine.forward(floats)[0]}
+    for cell in ("a", "b"):
+        assert torch.equal(tops[cell][0], alone[cell])

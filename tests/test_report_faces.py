@@ -94,16 +94,16 @@ def test_a_new_face_is_one_file(tmp_path: Path) -> None:
 
 
 def test_the_shipped_faces() -> None:
-    assert list(FACES) == ["c", "p", "shift", "clean", "seg", "ood"] == list(SUITE_PRIORITY)
+    assert list(FACES) == ["c", "p", "shift", "clean", "seg", "ood", "freq"] == list(SUITE_PRIORITY)
     assert list(METRICS)[:4] == ["clean_err", "mCE", "rel_mCE", "mean_err"]
     assert [m for m in METRICS if METRICS[m].task == "segmentation"] == [
         "clean_mIoU", "clean_pixel_acc", "mean_mIoU", "mCD", "rCD", "seg_consistency"]
     assert {s: SUMMARIZERS.get(s).__name__ for s in SUMMARIZERS} == {
         "c": "error_summary", "clean": "error_summary", "p": "perturbation_summary", "shift": "shift_summary",
-        "seg": "seg_summary", "ood": "ood_summary"}
+        "seg": "seg_summary", "ood": "ood_summary", "freq": "freq_summary"}
     assert {s: UNITS.get(s).__name__ for s in UNITS} == {
         "c": "error_units", "clean": "error_units", "p": "perturbation_units", "shift": "shift_units",
-        "ood": "ood_units"}
+        "ood": "ood_units", "freq": "freq_units"}
 
 
 def test_two_faces_cannot_label_one_metric_differently() -> None:

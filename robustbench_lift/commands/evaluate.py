@@ -112,6 +112,13 @@ SUITE_FIELDS = {
                        "around.  [default: crop]"),
     "pairs": dict(type=POSITIVE, help="Suite shift: crop pairs per image.  [default: 5]"),
     "max_shift": dict(type=POSITIVE, help="Suite shift: offsets 0..N-1, diagonal 0..N.  [default: input // 8]"),
+    "eps": dict(type=click.FloatRange(min=0), help="Suite freq: l2 norm of the Fourier basis perturbation per "
+                "channel, images in [0, 1].  [default: 4 up to 32 px inputs (Yin et al.'s CIFAR-10), else 15.7 "
+                "(their ImageNet)]"),
+    "freq_window": dict(type=POSITIVE, help="Suite freq: side of the central square of frequencies.  [default: "
+                        "the whole spectrum up to 63 px, else the central 63 x 63]"),
+    "freq_step": dict(type=POSITIVE, help="Suite freq: keep frequency offsets that are multiples of N (a coarser "
+                      "heat map).  [default: 1]"),
     "split": dict(help="Suite seg: VOC / Cityscapes / ADE20K split.  [default: val]"),
     "seg_baseline": dict(type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's seg cells "
                          "(store.db or store.db#model)."),

@@ -108,7 +108,10 @@ class Engine:
         if not queue:
             return
         dense = None if masks is None else masks.repeat(len(queue), 1, 1)
-        top, ok = self.forward(torch.cat([x.reshape(-1, *x.shape[-3:]) for _, x in queue]), dense, restrict)
+        inputs = [x.reshape(-1, *x.shape[-3:]) for _, x in queue]
+        if len({x.dtype for x in inputs}) > 1:  # uint8 and float cells: cat would promote 0-255 levels as they are
+            inputs = [x.float() / 255 if x.dtype == torch.uint8 else x.float() for x in inputs]
+        top, ok = self.forward(torch.cat(inputs), dense, restrict)
         start = 0
         for cell, x in queue:
             lead = x.shape[:-3]

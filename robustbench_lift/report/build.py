@@ -15,6 +15,7 @@ from robustbench_lift import __version__
 from robustbench_lift.registry import resolve
 from robustbench_lift.report import FORMATS, face, figures
 from robustbench_lift.report.faces import FACES
+from robustbench_lift.report.figures_freq import stored_site_bars
 from robustbench_lift.report.html import Section, write_page
 from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
 from robustbench_lift.report.tables import (
@@ -101,7 +102,7 @@ def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None
     tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
     written = write_tables(tables, out_dir / "tables", formats)
     plots = {**_figures(frame, tables, example_image, grid, seed), **_probe_figures(results),
-             **(extra_figures or {})}
+             **stored_site_bars(results), **(extra_figures or {})}
     figure_files = {name: figures.save(fig, out_dir / "figures", name) for name, fig in plots.items()}
     written += [p for paths in figure_files.values() for p in paths]
     if "html" in formats:

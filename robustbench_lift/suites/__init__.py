@@ -2,7 +2,7 @@
 
     >>> from robustbench_lift.suites import SUITES, make_suite
     >>> SUITES.names()
-    ['clean', 'c', 'p', 'shift', 'seg', 'ood']
+    ['clean', 'c', 'p', 'shift', 'seg', 'ood', 'freq']
     >>> suite = make_suite("c", "demo", CorruptionOptions(preset="cifar"))
     >>> suite.dataset, [len(group.cells) for group in suite.groups()]   # one pass: clean + 15 corruptions x 5
     ('demo-otf-cifar', [76])
@@ -18,6 +18,7 @@ from robustbench_lift.registry import Registry
 from robustbench_lift.suites.options import (
     CleanOptions,
     CorruptionOptions,
+    FreqOptions,
     OODOptions,
     PerturbationOptions,
     SegmentationOptions,
@@ -32,6 +33,7 @@ SUITES.register("p", "robustbench_lift.suites.perturbation:PerturbationSuite", o
 SUITES.register("shift", "robustbench_lift.suites.shift:ShiftSuite", options=ShiftOptions)
 SUITES.register("seg", "robustbench_lift.suites.segmentation:SegmentationSuite", options=SegmentationOptions)
 SUITES.register("ood", "robustbench_lift.suites.ood:OODSuite", options=OODOptions)
+SUITES.register("freq", "robustbench_lift.suites.freq:FreqSuite", options=FreqOptions)
 if TYPE_CHECKING:
     from robustbench_lift.suites.base import Suite
 

@@ -112,6 +112,18 @@ class OODOptions(SuiteOptions):
 
 
 @dataclass(frozen=True)
+class FreqOptions(SuiteOptions):
+    """Suite `freq` (Fourier heat map, Yin et al. 2019): the perturbation's l2 norm `eps` per channel, images in
+    [0, 1] (default 4 for inputs of at most 32 px, the paper's CIFAR-10 value, else 15.7, its ImageNet one), the
+    side `freq_window` of the central square of frequencies (default the whole spectrum up to 63 px, the central
+    63 x 63 above) and `freq_step` (keep offsets that are multiples of it: a coarser grid; default 1)."""
+
+    eps: float | None = None
+    freq_window: int | None = None
+    freq_step: int | None = None
+
+
+@dataclass(frozen=True)
 class SegmentationOptions(CorruptionFields):
     """Suite `seg`: the `CorruptionFields` of suite `c` (its images keep their own size, so neither
     `severity_scaling` nor `resize`/`crop` apply), the data set's `split` (VOC's
