@@ -47,7 +47,7 @@ def toy_table(frame):
     return pd.DataFrame({"toy acc.": 100 * (1 - rows["top1_err"])})
 
 
-FACE = Face("toy", 5, {"toy_acc": Metric("toy acc.", True, "toy: accuracy (%)")}, summarize, units,
+FACE = Face("toy", 99, {"toy_acc": Metric("toy acc.", True, "toy: accuracy (%)")}, summarize, units,
             tables=(Table("toy", toy_table, higher_is_better=True),),
             sections=(Section("Toy section", "toy", None, "The toy suite."),))
 '''
