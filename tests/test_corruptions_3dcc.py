@@ -156,4 +156,4 @@ def test_float_input_gives_the_uint8_result(photos, name, dtype):
 def test_selectable_like_the_others():
     assert expand_corruptions("3dcc") == NAMES
     suite = CorruptionSuite("demo", CorruptionOptions(corruptions="3dcc", severities=[1, 5], preset="imagenet"))
-    assert set(suite.backends.values()) == {"torch"} and len(suite.groups()[0].fingerprints) == 7
+    assert {cell.backend for cell in suite.resolved.values()} == {"torch"} and len(suite.groups()[0].fingerprints) == 7

@@ -192,7 +192,7 @@ def test_selectable_like_the_others():
     names = expand_corruptions("cbar,fog")
     assert names == [*NAMES, "fog"]
     suite = CorruptionSuite("demo", CorruptionOptions(corruptions=names, severities=[1], preset="imagenet"))
-    assert set(suite.backends.values()) == {"torch"} and len(suite.groups()[0].fingerprints) == 12
+    assert {cell.backend for cell in suite.resolved.values()} == {"torch"} and len(suite.groups()[0].fingerprints) == 12
     with pytest.raises(UsageError, match="no 'cifar' preset"):
         CorruptionSuite("demo", CorruptionOptions(corruptions=NAMES, preset="cifar"))
 
