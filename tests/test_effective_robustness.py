@@ -2,6 +2,7 @@
 the report's table and figure over a store of ood cells with chosen accuracies, and `compare` on ood cells."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,17 +47,21 @@ def cell_arrays(accuracy: float) -> tuple[np.ndarray, np.ndarray]:
     return labels, np.stack([top1, *[(top1 + k) % 1000 for k in range(2, 6)]], axis=1)
 
 
+def write_ood_store(path: Path, accuracy: dict[str, tuple[float, float]], shift: str) -> Path:
+    """A store of suite-ood cells: per model its `clean` and `shift` cells with the given accuracies."""
+    with ResultStore(path) as results:
+        for model, accuracies in accuracy.items():
+            for cell, acc in zip(("clean", shift), accuracies):
+                labels, predictions = cell_arrays(acc)
+                results.put_cell(CellResult(model, model.encode().hex().ljust(64, "0"), "ood", shift, cell, 0,
+                                            labels, predictions, 1 - acc, 0.0,
+                                            {"num_classes": 1000, "ood_set": shift}, 1.0, {}))
+    return path
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("er") / "ood.db"
-    with ResultStore(path) as results:
-        for model, accuracies in ACCURACY.items():
-            for cell, accuracy in zip(("clean", "imagenet-r"), accuracies):
-                labels, predictions = cell_arrays(accuracy)
-                results.put_cell(CellResult(model, model.encode().hex().ljust(64, "0"), "ood", "imagenet-r", cell, 0,
-                                            labels, predictions, 1 - accuracy, 0.0,
-                                            {"num_classes": 1000, "ood_set": "imagenet-r"}, 1.0, {}))
-    return path
+    return write_ood_store(tmp_path_factory.mktemp("er") / "ood.db", ACCURACY, "imagenet-r")
 
 
 def test_table_against_a_hand_made_fit(store):

@@ -24,19 +24,23 @@ _store = click.Path(dir_okay=False)
 @click.option("--example-image", type=click.Path(dir_okay=False), default=None,
               help="Photo for the corruption grid (default: scikit-image's 'chelsea' when installed).")
 @click.option("--no-grid", is_flag=True, help="Skip the corruption example grid.")
+@click.option("--er-fit", "er_fits", multiple=True, metavar="SET=SLOPE,INTERCEPT",
+              help="Measure effective robustness on ood set SET from this line, logit(ood) = SLOPE logit(id) + "
+                   "INTERCEPT (e.g. a published fit), instead of the fit over the models (repeatable).")
 @_dataset
 @_n_boot
 @_seed
 def report_command(results: tuple[str, ...], out: str, baseline: str | None, formats: str,
-                   example_image: str | None, no_grid: bool, datasets: tuple[str, ...], n_boot: int,
-                   seed: int) -> None:
+                   example_image: str | None, no_grid: bool, er_fits: tuple[str, ...], datasets: tuple[str, ...],
+                   n_boot: int, seed: int) -> None:
     """Write tables, figures and a self-contained HTML page from RESULTS stores."""
     from robustbench_lift.report.build import build_report
+    from robustbench_lift.report.ood import parse_er_fits
 
     written = build_report(list(results), out, baseline=baseline,
                            formats=[f.strip() for f in formats.split(",") if f.strip()],
                            example_image=example_image, grid=not no_grid, n_boot=n_boot, seed=seed,
-                           datasets=list(datasets) or None)
+                           datasets=list(datasets) or None, er_fits=parse_er_fits(er_fits))
     page = next((p for p in written if p.name == "report.html"), None)
     click.echo(f"Wrote {len(written)} files to {out}" + (f"; open {page}" if page else ""))
 

@@ -87,19 +87,21 @@ def grid_preset(frame: pd.DataFrame) -> str:
 
 def build_report(results: ResultsLike, out_dir: str | Path, baseline: str | None = None,
                  formats: Sequence[str] = FORMATS, example_image: "str | Path | torch.Tensor | None" = None,
-                 grid: bool = True, n_boot: int = 1000, seed: int = 0,
-                 datasets: Sequence[str] | None = None, extra_figures: Mapping[str, Any] | None = None) -> list[Path]:
+                 grid: bool = True, n_boot: int = 1000, seed: int = 0, datasets: Sequence[str] | None = None,
+                 extra_figures: Mapping[str, Any] | None = None,
+                 er_fits: Mapping[str, tuple[float, float]] | None = None) -> list[Path]:
     """Write tables, figures and (with "html" in `formats`) `report.html` into `out_dir`; return every path.
 
     `baseline`: model label for the difference table. `example_image`: a photo file or uint8 `(3, H, W)` tensor
     for the corruption grid (default: scikit-image's "chelsea" when installed); `grid=False` skips the grid.
     `extra_figures`: figures made by the caller, which has the models (e.g. `"seg_qualitative"`:
-    `report.qualitative.qualitative_grid`), saved and shown in their section (`sections`).
+    `report.qualitative.qualitative_grid`), saved and shown in their section (`sections`). `er_fits`: given
+    effective-robustness lines `{shifted set: (slope, intercept)}` (logit axes) instead of the fit over the models.
     """
     check_formats(formats)
     out_dir = Path(out_dir)
     frame = load(results, predictions=True, datasets=datasets)
-    tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed)
+    tables = report_tables(frame, baseline=baseline, n_boot=n_boot, seed=seed, er_fits=er_fits)
     written = write_tables(tables, out_dir / "tables", formats)
     plots = {**_figures(frame, tables, example_image, grid, seed), **_probe_figures(results),
              **stored_site_bars(results), **(extra_figures or {})}

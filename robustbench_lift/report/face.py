@@ -7,8 +7,8 @@ on use (`registry.resolve`): a face names `report.aggregate:error_summary` witho
 reads the faces.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -26,13 +26,25 @@ Ref = Callable[..., Any] | str
 
 
 @dataclass(frozen=True)
+class TableOptions:
+    """What the caller of the report chose that a face's tables may read (`Table.options`)."""
+
+    n_boot: int = 1000
+    seed: int = 0
+    er_fits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Given effective-robustness lines `{shifted set: (slope, intercept)}` on logit axes (suite ood, `--er-fit`)."""
+
+
+@dataclass(frozen=True)
 class Table:
     """A detail table: `build(frame) -> DataFrame` (points; empty when the suite has no rows), its best value
-    per row marked when `higher_is_better` is a bool (None: no marks)."""
+    per row marked when `higher_is_better` is a bool (None: no marks). `options=True`: called as
+    `build(frame, TableOptions)`."""
 
     name: str
     build: Ref
     higher_is_better: bool | None = None
+    options: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,25 @@
 
 Effective robustness (formulas: `metrics.effective_robustness`) pairs, per shifted set, each model's accuracy on
 it with its accuracy on the ImageNet images of the same classes (the suite's `clean` cell). The line is fitted
-over the models of the results (at least two), or given (`fits`, e.g. a published one, docs/ood.md). Its
+over the models of the results (at least two), or given (`fits`; `liftbench report --er-fit`, docs/ood.md). Its
 interval is a percentile bootstrap over images: the clean cells' images are resampled jointly across models, the
 shifted cells' likewise (independently of the clean ones), and the line is refitted in every replicate, so the
 interval holds the uncertainty of the model's accuracies and of the fit.
 """
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from robustbench_lift.errors import UsageError
 from robustbench_lift.metrics.bootstrap import bootstrap_means, percentile_interval
-from robustbench_lift.metrics.effective_robustness import effective_robustness, linear_fit
+from robustbench_lift.metrics.effective_robustness import OOD_SETS, effective_robustness, linear_fit
+from robustbench_lift.report.face import TableOptions
 from robustbench_lift.report.paired import SuiteUnits
-from robustbench_lift.report.summary import ResultsLike, load
+from robustbench_lift.report.summary import ResultsLike, closest, load
 
 CLEAN = "clean"
 ER_COLUMNS = ["model", "shift", "id acc.", "ood acc.", "ER", "ER_lo", "ER_hi", "line", "fit"]
@@ -65,11 +68,17 @@ def effective_robustness_table(results: ResultsLike, fits: Mapping[str, tuple[fl
     """One row per (model with a clean cell, shifted set), indexed by model: `id acc.`, `ood acc.`, effective
     robustness `ER` with its bootstrap bounds `ER_lo`, `ER_hi` (points, %), the `line` in words and its `fit`
     ("models": over the models of `results`; "given": `fits[set] = (slope, intercept)`, logit axes);
-    `attrs["lines"]`: `{set: (slope, intercept)}`. Empty without ood cells."""
+    `attrs["lines"]`: `{set: (slope, intercept)}`. Empty without ood cells; `UsageError` for a fit of a set the
+    results do not have (a line given for nothing is a mistake, e.g. `imagenet-v2` for the matched-frequency cells)."""
     frame = load(results, predictions=True)
     rows = frame[frame["suite"] == "ood"] if "suite" in frame else frame.iloc[:0]
+    shifts = sorted(set(rows["corruption"]) - {CLEAN})
+    unused = sorted(set(fits or {}) - set(shifts))
+    if unused:
+        raise UsageError(f"a line is given for {', '.join(unused)}, but the results' ood sets are "
+                         f"{', '.join(shifts) or 'none'}: name one of them (--er-fit SET=SLOPE,INTERCEPT)")
     out, lines = [], {}
-    for shift in sorted(set(rows["corruption"]) - {CLEAN}):
+    for shift in shifts:
         pairs = []
         for _, cells in rows.groupby(["model", "weights_sha256", "dataset"], sort=False):
             by_cell = {c: cell for c, (_, cell) in zip(cells["corruption"], cells.iterrows())}
@@ -105,3 +114,27 @@ def _set_rows(shift: str, pairs: list[tuple[pd.Series, pd.Series]], fit: tuple[f
              "fit": "given" if fit is not None else "models"}
             for (clean, _), a, o, er, (lo, hi) in zip(pairs, id_acc, ood_acc, points, bounds)], \
         (float(slope), float(intercept))
+
+
+def report_table(frame: pd.DataFrame, options: TableOptions) -> pd.DataFrame:
+    """`effective_robustness_table` with the report's options (`--er-fit`, `--n-boot`, `--seed`)."""
+    return effective_robustness_table(frame, options.er_fits, options.n_boot, options.seed)
+
+
+def parse_er_fits(specs: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """`["SET=SLOPE,INTERCEPT", ...]` (`--er-fit`, logit axes) -> `{set: (slope, intercept)}`; `UsageError` naming a
+    malformed one, an unknown set (`OOD_SETS`), a non-finite number or a set given twice."""
+    fits: dict[str, tuple[float, float]] = {}
+    for spec in specs:
+        name, _, numbers = spec.partition("=")
+        try:
+            slope, intercept = (float(x) for x in numbers.split(","))
+        except ValueError:
+            raise UsageError(f"--er-fit {spec!r}: expected SET=SLOPE,INTERCEPT, e.g. imagenet-r=0.9,-1.6") from None
+        if not (math.isfinite(slope) and math.isfinite(intercept)):
+            raise UsageError(f"--er-fit {spec!r}: slope and intercept must be finite numbers")
+        name = closest(name.strip(), OOD_SETS, "--er-fit set")
+        if name in fits:
+            raise UsageError(f"--er-fit gives {name} twice; give each set one line")
+        fits[name] = (slope, intercept)
+    return fits

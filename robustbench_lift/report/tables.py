@@ -17,7 +17,7 @@ The best value per metric column (summary, deltas) or per row (corruption) is ma
 """
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from robustbench_lift.csv_safe import to_csv
 from robustbench_lift.registry import resolve
 from robustbench_lift.report import FORMATS
 from robustbench_lift.report.deltas import paired_deltas
+from robustbench_lift.report.face import TableOptions
 from robustbench_lift.report.faces import FACES
 from robustbench_lift.report.summary import (
     METRICS,
@@ -258,13 +259,15 @@ _FORMATTERS = {"md": _markdown, "tex": _latex, "html": _html}
 
 
 def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int = 1000, seed: int = 0,
-                  datasets: Sequence[str] | None = None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
+                  datasets: Sequence[str] | None = None, er_fits: Mapping[str, tuple[float, float]] | None = None
+                  ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame | None]]:
     """The report tables by name, each with its best-value mask: `{name: (table, best)}`.
 
     Names: summary (always, classification metrics; empty when no suite has a summariser), seg_summary
     (segmentation metrics, when measured), deltas (with `baseline`; with `n_boot`
     paired CIs, bold = significant, and corruption_deltas), and the non-empty detail tables of every suite's face
-    (`report/faces`: corruption, severity, perturbation, shift, seg_corruption, seg_cd, seg_severity).
+    (`report/faces`: corruption, severity, perturbation, shift, seg_corruption, seg_cd, seg_severity,
+    effective_robustness: its line fitted over the models, or given in `er_fits` as `{set: (slope, intercept)}`).
     """
     frame = load(results, predictions=True, datasets=datasets)
     summary = summary_table(frame, n_boot=n_boot, seed=seed)
@@ -286,8 +289,9 @@ def report_tables(results: ResultsLike, baseline: str | None = None, n_boot: int
             corr, marks = tables["corruption_deltas"]
             order = sorted(corr.index, key=corruption_order)
             tables["corruption_deltas"] = (corr.loc[order], marks.loc[order])
+    options = TableOptions(n_boot, seed, dict(er_fits or {}))
     for spec in (spec for _, face in FACES.items() for spec in face.tables):
-        table = resolve(spec.build)(frame)
+        table = resolve(spec.build)(frame, options) if spec.options else resolve(spec.build)(frame)
         if not table.empty:
             higher = spec.higher_is_better
             tables[spec.name] = (table, None if higher is None else best_mask(table, "row", higher))

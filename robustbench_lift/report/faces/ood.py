@@ -22,10 +22,10 @@ FACE = Face(
         (f"ood_err/{shift}", Metric(f"{shift} err.", False, f"top-1 error on {shift} (%)")))},
     summarize="robustbench_lift.report.ood:ood_summary",
     units="robustbench_lift.report.ood:ood_units",
-    tables=(Table("effective_robustness", "robustbench_lift.report.ood:effective_robustness_table"),),
+    tables=(Table("effective_robustness", "robustbench_lift.report.ood:report_table", options=True),),
     figures=(Figure("effective_robustness", _effective_robustness),),
     sections=(Section("Effective robustness", "effective_robustness", "effective_robustness", "Accuracy on each "
                       "natural distribution shift against ImageNet accuracy on the same classes, logit axes (Taori et "
-                      "al. 2020); ER: accuracy above the line fitted over the models (points), with its 95% "
-                      "bootstrap CI."),),
+                      "al. 2020); ER: accuracy above the line (fitted over the models, or given with --er-fit; "
+                      "points), with its 95% bootstrap CI."),),
 )
