@@ -15,7 +15,7 @@ from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.runner import Engine
 from robustbench_lift.errors import UsageError
 from robustbench_lift.report import build_report
-from robustbench_lift.report.tables import precision_note
+from robustbench_lift.report.notes import precision_note
 from robustbench_lift.store import load_results
 from robustbench_lift.suites.options import CleanOptions
 

@@ -73,7 +73,7 @@ def test_release_clean_protocol_reads_the_clean_counterpart_as_imagenet_c_test_p
 def test_summary_says_when_relative_mce_reads_clean_at_the_models_own_size(root: Path) -> None:
     """Issue 28.4: relative mCE of a released tree uses the clean cell at the model's own preprocessing; the note
     says so (naming the resize) and is absent at test.py's 256/224 or with --clean-protocol release."""
-    from robustbench_lift.report.tables import clean_read_note
+    from robustbench_lift.report.notes import clean_read_note
 
     options = dict(C_CELLS, clean=root / "clean")
     own = evaluate_named(tiny_model(), "c", root / "tiny-c", resize=232, **options)

@@ -24,8 +24,9 @@ def print_summary(frame: "pd.DataFrame", n_boot: int, seed: int, as_json: bool) 
     import json
 
     from robustbench_lift.report.aggregate import summarize
+    from robustbench_lift.report.notes import clean_read_note, precision_note
     from robustbench_lift.report.summary import summary_table
-    from robustbench_lift.report.tables import clean_read_note, corruption_table, precision_note, render
+    from robustbench_lift.report.tables import corruption_table, render
 
     if as_json:
         summary = summarize(frame, n_boot=n_boot, seed=seed)

@@ -17,13 +17,12 @@ from robustbench_lift.report import FORMATS, face, figures
 from robustbench_lift.report.faces import FACES
 from robustbench_lift.report.figures_freq import stored_site_bars
 from robustbench_lift.report.html import Section, write_page
+from robustbench_lift.report.notes import clean_read_note, precision_note
 from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
 from robustbench_lift.report.tables import (
     SUMMARIES,
     check_formats,
-    clean_read_note,
     corruption_order,
-    precision_note,
     render,
     report_tables,
     write_tables,
