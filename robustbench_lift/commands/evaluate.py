@@ -119,6 +119,9 @@ SUITE_FIELDS = {
                         "the whole spectrum up to 63 px, else the central 63 x 63]"),
     "freq_step": dict(type=POSITIVE, help="Suite freq: keep frequency offsets that are multiples of N (a coarser "
                       "heat map).  [default: 1]"),
+    "sites": dict(decls=("--sites/--no-sites",), default=None, help="Suite freq: also measure, after the cells, "
+                  "the mean l2 change of the activations before and after each down-sampling site per basis image "
+                  "(table freq_sites; docs/freq.md).  [default: off]"),
     "split": dict(help="Suite seg: VOC / Cityscapes / ADE20K split.  [default: val]"),
     "seg_baseline": dict(type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's seg cells "
                          "(store.db or store.db#model)."),

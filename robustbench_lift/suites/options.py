@@ -116,11 +116,14 @@ class FreqOptions(SuiteOptions):
     """Suite `freq` (Fourier heat map, Yin et al. 2019): the perturbation's l2 norm `eps` per channel, images in
     [0, 1] (default 4 for inputs of at most 32 px, the paper's CIFAR-10 value, else 15.7, its ImageNet one), the
     side `freq_window` of the central square of frequencies (default the whole spectrum up to 63 px, the central
-    63 x 63 above) and `freq_step` (keep offsets that are multiples of it: a coarser grid; default 1)."""
+    63 x 63 above), `freq_step` (keep offsets that are multiples of it: a coarser grid; default 1) and `sites`:
+    after the cells, also measure the per-site sensitivity into the store's `freq_sites` table
+    (`engine.freq_sites.measure_sites`; default off)."""
 
     eps: float | None = None
     freq_window: int | None = None
     freq_step: int | None = None
+    sites: bool = False
 
 
 @dataclass(frozen=True)
