@@ -126,8 +126,8 @@ def probe_aliasing(model: str | nn.Module, data: str | Path, run: "RunOptions | 
     at the model's size and normalised as it expects, `run.batch_size` images per forward pass on `run.device`.
 
     With `run.out` the sites go to that results store's `probes` table (`probes.store`): the store is opened (its
-    writer lock taken) before any work, and one transaction writes all of a model's sites, so a killed probe wrote
-    all or nothing. Stored sites of the same model, weights and data set measured with the same settings
+    writer lock taken) before the measurement, and one transaction writes all of a model's sites, so a killed
+    probe wrote all or nothing. Stored sites of the same model, weights and data set measured with the same settings
     (fingerprint: data, images, limit, input size) are returned without measuring again, unless `run.overwrite`.
     Returns the per-site frame (`COLUMNS`)."""
     from robustbench_lift.data import evenly_spaced, open_clean
@@ -139,16 +139,16 @@ def probe_aliasing(model: str | nn.Module, data: str | Path, run: "RunOptions | 
     from robustbench_lift.suites.options import SuiteOptions, at_model_size, reading
 
     run = run or RunOptions()
-    with ResultStore(run.out or ":memory:") as store:
-        prepared = prepare_model(model, options or ModelOptions(), seed=run.seed)
-        native = prepared.preprocess
-        read = at_model_size(SuiteOptions(), *((native.input_size, native.resize, native.interpolation,
-                                                native.crop_mode, native.border_fill) if native else ()))
-        clean = open_clean(data, None, read.resize, read.crop, **reading(read))
-        indices = evenly_spaced(len(clean), run.limit)
-        fingerprint = {"data": str(data), "images": len(clean), "limit": run.limit,
-                       "input_size": list(clean[0][1].shape[-2:])}
-        key = (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name)
+    prepared = prepare_model(model, options or ModelOptions(), seed=run.seed)  # a bad request fails before the store
+    native = prepared.preprocess
+    read = at_model_size(SuiteOptions(), *((native.input_size, native.resize, native.interpolation, native.crop_mode,
+                                            native.border_fill) if native else ()))
+    clean = open_clean(data, None, read.resize, read.crop, **reading(read))
+    indices = evenly_spaced(len(clean), run.limit)
+    fingerprint = {"data": str(data), "images": len(clean), "limit": run.limit,
+                   "input_size": list(clean[0][1].shape[-2:])}
+    key = (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name)
+    with ResultStore(run.out or ":memory:") as store:  # the writer lock, before the measurement
         if run.out and not run.overwrite:
             stored = load_probes(run.out, "aliasing")
             mine = stored[(stored["model"] == key[0]) & (stored["weights_sha256"] == key[1])
