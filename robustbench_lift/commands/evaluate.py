@@ -70,7 +70,9 @@ MODEL_FIELDS = {
 SUITE_FIELDS = {
     "dataset": dict(decls=("--dataset-name",), help="Name of the data set in the store.  [default: the --data folder "
                     "name]"),
-    "class_map": dict(type=click.Path(), help="JSON or text file: class folder -> index."),
+    "class_map": dict(type=click.Path(), help="JSON or text file: class folder -> index; or 16-class: "
+                      "model-vs-human's 16 categories of a 1000-class ImageNet model (mean softmax over each "
+                      "category's classes; stored as <model>@16-class)."),
     "resize": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: shorter side (0: keep).  [default: the "
                    "model's, ImageNet 256]"),
     "crop": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: center crop (0: keep).  [default: the model's "

@@ -26,7 +26,8 @@ class SuiteOptions:
     """Options every suite takes: how clean images are read and what the data set is called in the store.
 
     `dataset`: store name (default: the data folder's name, `-otf` added for on-the-fly corruption);
-    `class_map`: JSON/text file or dict class folder -> index; `resize`/`crop`: clean images' shorter side and
+    `class_map`: JSON/text file or dict class folder -> index, or "16-class" (model-vs-human's categories of a
+    1000-class ImageNet model, `data.sixteen_class`); `resize`/`crop`: clean images' shorter side and
     centre crop (`None`: keep; `MODEL`, the default: the model's own preprocessing, `at_model_size`: the zoo's
     ImageNet models 256/224, a timm model its pretrained config, e.g. 329/288) and the resize's `interpolation`
     ("bilinear", "bicubic", ...; `MODEL`: the model's), timm's `crop_mode` ("center", "squash", "border";
