@@ -103,10 +103,7 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
     store = None
     try:
         prepared = _aggregated(prepare_model(model, described, seed=run.seed), requested)
-        native = prepared.preprocess
-        sizes = (native.input_size, native.resize, native.interpolation, native.crop_mode,
-                 native.border_fill) if native is not None else ()
-        suites = [make_suite(name, data, at_model_size(_with_class_map(options), *sizes), seed=run.seed,
+        suites = [make_suite(name, data, at_model_size(_with_class_map(options), *prepared.sizes), seed=run.seed,
                              device=target) for name, options in requested]
         plan = [(suite_obj, suite_obj.groups()) for suite_obj in suites]
         for suite_obj, groups in plan:

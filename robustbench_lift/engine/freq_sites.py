@@ -63,9 +63,7 @@ def record_sites(models: Sequence[str | nn.Module], options: FreqOptions, data: 
     with ResultStore(run.out or ":memory:") as store:
         for model in models:
             prepared = prepare_model(model, described or ModelOptions(), seed=run.seed)
-            native = prepared.preprocess
-            sizes = (native.input_size, native.resize, native.interpolation, native.crop_mode,
-                     native.border_fill) if native is not None else ()
+            sizes = prepared.sizes
             if sizes not in suites:
                 suites[sizes] = make_suite("freq", data, at_model_size(options, *sizes), seed=run.seed,
                                            device=str(device))

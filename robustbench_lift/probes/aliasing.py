@@ -127,26 +127,27 @@ def probe_aliasing(model: str | nn.Module, data: str | Path, run: "RunOptions | 
 
     With `run.out` the sites go to that results store's `probes` table (`probes.store`): the store is opened (its
     writer lock taken) before the measurement, and one transaction writes all of a model's sites, so a killed
-    probe wrote all or nothing. Stored sites of the same model, weights and data set measured with the same settings
-    (fingerprint: data, images, limit, input size) are returned without measuring again, unless `run.overwrite`.
-    Returns the per-site frame (`COLUMNS`)."""
+    probe wrote all or nothing. Stored sites of the same model, weights and data set measured with the same
+    settings (fingerprint: the images' content digest, their number, limit, how they were read:
+    `suites.base.read_as`) are returned without measuring again, unless `run.overwrite`. Returns the per-site
+    frame (`COLUMNS`)."""
     from robustbench_lift.data import evenly_spaced, open_clean
     from robustbench_lift.engine.device import resolve_device
     from robustbench_lift.engine.model import prepare_model
     from robustbench_lift.engine.options import ModelOptions, RunOptions
     from robustbench_lift.probes.store import load_probes, put_probe
     from robustbench_lift.store import ResultStore
+    from robustbench_lift.suites.base import read_as
     from robustbench_lift.suites.options import SuiteOptions, at_model_size, reading
 
     run = run or RunOptions()
+    device = resolve_device(run.device)
     prepared = prepare_model(model, options or ModelOptions(), seed=run.seed)  # a bad request fails before the store
-    native = prepared.preprocess
-    read = at_model_size(SuiteOptions(), *((native.input_size, native.resize, native.interpolation, native.crop_mode,
-                                            native.border_fill) if native else ()))
+    read = at_model_size(SuiteOptions(), *prepared.sizes)
     clean = open_clean(data, None, read.resize, read.crop, **reading(read))
     indices = evenly_spaced(len(clean), run.limit)
-    fingerprint = {"data": str(data), "images": len(clean), "limit": run.limit,
-                   "input_size": list(clean[0][1].shape[-2:])}
+    fingerprint = json.loads(json.dumps({"data": clean.fingerprint(), "images": len(clean), "limit": run.limit,
+                                         **read_as(clean)}))  # as the store gives it back
     key = (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name)
     with ResultStore(run.out or ":memory:") as store:  # the writer lock, before the measurement
         if run.out and not run.overwrite:
@@ -155,7 +156,6 @@ def probe_aliasing(model: str | nn.Module, data: str | Path, run: "RunOptions | 
                           & (stored["dataset"] == key[3])]
             if len(mine) and all(json.loads(f) == fingerprint for f in mine["fingerprint"]):
                 return mine[list(COLUMNS)].reset_index(drop=True)
-        device = resolve_device(run.device)
         images = torch.stack([clean[int(i)][1] for i in indices]).to(device).float().div_(255)
         mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (prepared.mean, prepared.std))
         frame, per_image = measure_aliasing(prepared.module.to(device), (images - mean) / std, run.batch_size)
