@@ -94,3 +94,31 @@ def test_probe_refuses_a_store_in_use_before_any_work(tmp_path, monkeypatch):
         code, output = invoke(["probe", "aliasing", *MODEL, "--out", str(tmp_path / "r.db")])
     assert code == 2 and "is in use" in output and "Traceback" not in output
     assert load_probes(tmp_path / "r.db", "aliasing").empty
+
+
+def test_probe_takes_a_file_factory_and_measures_its_site(tmp_path):
+    """`path.py:factory`, as evaluate takes it. Its only site, a 1x1 stride-2 conv with identity weights, has the
+    normalised input as its stride-1 map, so the aliased share is the input's AC energy outside |f| <= n/4 per side,
+    computed here with NumPy's FFT from the demo images."""
+    from robustbench_lift.data import evenly_spaced
+    from robustbench_lift.data.demo import demo_dataset
+    from robustbench_lift.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    (tmp_path / "net.py").write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "def build(num_classes=10):\n"
+        "    conv = nn.Conv2d(3, 3, 1, stride=2, bias=False)\n"
+        "    nn.init.dirac_(conv.weight)\n"
+        "    return nn.Sequential(conv, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, num_classes))\n")
+    code, output = invoke(["probe", "aliasing", "--model", f"{tmp_path / 'net.py'}:build", "--data", "demo",
+                           "--limit", "4", "--out", str(tmp_path / "r.db")])
+    assert code == 0, output
+    stored = load_probes(tmp_path / "r.db", "aliasing", values=True)
+    assert list(stored["site"]) == ["0"] and stored["model"].iloc[0].endswith("net.py:build")
+    images = demo_dataset("test")[0][evenly_spaced(2000, 4)].double().numpy() / 255
+    x = (images - np.array(IMAGENET_MEAN)[:, None, None]) / np.array(IMAGENET_STD)[:, None, None]
+    power = np.abs(np.fft.fft2(x - x.mean(axis=(2, 3), keepdims=True))) ** 2
+    f = np.abs(np.fft.fftfreq(32) * 32)
+    outside = (f[:, None] > 8) | (f[None, :] > 8)
+    expected = (power * outside).sum(axis=(1, 2, 3)) / power.sum(axis=(1, 2, 3))
+    assert np.allclose(stored["values"].iloc[0][:, 0], expected, rtol=1e-4)
