@@ -12,7 +12,11 @@ imagecorruptions / ImageNet-C (Hendrycks & Dietterich, ICLR 2019) to a batch `(N
     (torch.Size([2, 3, 32, 32]), torch.uint8)
 
 Subsets "3dcc" and "cbar" add the 2-D corruptions of 3D Common Corruptions (`corruptions.cc3d`) and ImageNet-C-bar's
-10 (`corruptions.cbar`).
+10 (`corruptions.cbar`); subset "freq" model-vs-human's frequency-filtered and contrast manipulations (low_pass,
+high_pass, phase_noise, uniform_noise, grey_contrast; `corruptions.freq_filters`), each at its own published levels
+(severities 1..8, phase_noise 1..7: `corruptions.names.severities_of`). Their 16-class protocol (mean softmax over
+each category's ImageNet classes) is a class map of the evaluation, `class_map="16-class"` (`--class-map 16-class`,
+`robustbench_lift.data.sixteen_class`), not a corruption.
 Results of on-the-fly corruption are "ImageNet-C style": close to, but not the released ImageNet-C (see
 `corruptions/FIDELITY.md`). Importing the package is light: the torch functions load on first use, so
 `corruptions.names` (every name, family and subset) can be read without torch.

@@ -15,6 +15,7 @@ from robustbench_lift.commands.evaluate import evaluate
 from robustbench_lift.commands.export import export_command
 from robustbench_lift.commands.models import models
 from robustbench_lift.commands.pools import pools
+from robustbench_lift.commands.probe import probe
 from robustbench_lift.commands.render import render
 from robustbench_lift.commands.report import check_command, compare_command, report_command
 from robustbench_lift.commands.train import train
@@ -31,6 +32,7 @@ def cli() -> None:
 cli.add_command(pools)
 cli.add_command(models)
 cli.add_command(evaluate)
+cli.add_command(probe)
 cli.add_command(report_command)
 cli.add_command(compare_command)
 cli.add_command(check_command)

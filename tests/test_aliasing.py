@@ -144,6 +144,7 @@ def test_figure_draws_each_site_and_leaves_adaptive_ones_empty():
 def test_probe_results_round_trip_through_the_store(tmp_path):
     from PIL import Image
 
+    from robustbench_lift.engine.options import RunOptions
     from robustbench_lift.probes.aliasing import probe_aliasing
     from robustbench_lift.probes.store import load_probes
     from robustbench_lift.store import ResultStore
@@ -157,7 +158,7 @@ def test_probe_results_round_trip_through_the_store(tmp_path):
     store = tmp_path / "r.db"
     ResultStore(store).close()
     assert load_probes(store, "aliasing").empty  # a store written before probes existed
-    frame = probe_aliasing(model, str(tmp_path / "data"), str(store), limit=2)
+    frame = probe_aliasing(model, str(tmp_path / "data"), RunOptions(out=store, limit=2))
     loaded = load_probes(store, "aliasing", values=True)
     assert list(loaded["site"]) == ["0", "1"] and list(loaded["form"]) == ["polyphase", "adaptive"]
     assert loaded.loc[0, "values"].shape == (2, 5) and loaded.loc[1, "values"].shape == (0, 5)
@@ -185,7 +186,7 @@ def test_the_report_shows_the_probed_sites(tmp_path):
     evaluate(model, CleanOptions(resize=None, crop=None), tmp_path / "data", run=RunOptions(out=store, progress=False))
     build_report(store, tmp_path / "without", formats=("md", "html"), grid=False, n_boot=10)
     assert "Aliasing per down-sampling site" not in (tmp_path / "without" / "report.html").read_text()
-    probe_aliasing(model, str(tmp_path / "data"), str(store))
+    probe_aliasing(model, str(tmp_path / "data"), RunOptions(out=store))
     build_report(store, tmp_path / "with", formats=("md", "html"), grid=False, n_boot=10)
     assert "Aliasing per down-sampling site" in (tmp_path / "with" / "report.html").read_text()
     assert (tmp_path / "with" / "figures" / "aliasing.png").is_file()

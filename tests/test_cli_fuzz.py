@@ -1,13 +1,16 @@
-"""Property: no option value of `compare`, `export`, `report`, `models`, `validate-data`, and no `--config` study
-file, makes the CLI print a traceback (issue 28 item 6; `test_cli_options.py` covers evaluate, train, render,
-pools and check). Every run ends with exit 0, 1 or 2 and a one-line message."""
+"""Property: no option value of `compare`, `export`, `report`, `models`, `validate-data`, `probe aliasing`, and no
+`--config` study file, makes the CLI print a traceback (issue 28 item 6; `test_cli_options.py` covers evaluate,
+train, render, pools and check). Every run ends with exit 0, 1 or 2 and a one-line message."""
 
+import click
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from report_fixtures import write_store
-from test_cli_options import VALUES, assert_clean_exit, fuzzed
+from test_cli_options import VALUES, assert_clean_exit, fuzzed, option_args
+
+from robustbench_lift.cli import cli
 
 FUZZ = settings(max_examples=15, deadline=None)
 OWN = {"results", "out", "help"}
@@ -61,6 +64,19 @@ def test_no_models_option_prints_a_traceback(words):
 def test_no_validate_data_option_prints_a_traceback(stores, words, path):
     root, _ = stores
     assert_clean_exit(["validate-data", str(root / path), *words])
+
+
+PROBE_OPTIONS = [p for p in cli.commands["probe"].commands["aliasing"].params
+                 if isinstance(p, click.Option) and p.name not in {"models", "data", "out", "help"}]
+
+
+@settings(max_examples=8, deadline=None)
+@given(words=st.lists(st.sampled_from(PROBE_OPTIONS), max_size=3, unique_by=lambda p: p.name).flatmap(
+    lambda chosen: st.tuples(*map(option_args, chosen))).map(lambda words: sum(words, [])))
+def test_no_probe_option_prints_a_traceback(stores, words):
+    root, _ = stores
+    assert_clean_exit(["probe", "aliasing", "--model", "demo-max", "--data", str(root / "empty"), "--out",
+                       str(root / "p.db"), *words])
 
 
 KEYS = st.sampled_from(["model", "weights", "data", "corruptions", "severities", "limit", "out", "suite",

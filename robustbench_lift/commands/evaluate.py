@@ -71,7 +71,9 @@ MODEL_FIELDS = {
 SUITE_FIELDS = {
     "dataset": dict(decls=("--dataset-name",), help="Name of the data set in the store.  [default: the --data folder "
                     "name]"),
-    "class_map": dict(type=click.Path(), help="JSON or text file: class folder -> index."),
+    "class_map": dict(type=click.Path(), help="JSON or text file: class folder -> index; or 16-class: "
+                      "model-vs-human's 16 categories of a 1000-class ImageNet model (mean softmax over each "
+                      "category's classes; stored as <model>@16-class)."),
     "resize": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: shorter side (0: keep).  [default: the "
                    "model's, ImageNet 256]"),
     "crop": dict(type=NON_NEGATIVE, callback=_size, help="Clean images: center crop (0: keep).  [default: the model's "
@@ -120,6 +122,9 @@ SUITE_FIELDS = {
                         "the whole spectrum up to 63 px, else the central 63 x 63]"),
     "freq_step": dict(type=POSITIVE, help="Suite freq: keep frequency offsets that are multiples of N (a coarser "
                       "heat map).  [default: 1]"),
+    "sites": dict(decls=("--sites/--no-sites",), default=None, help="Suite freq: also measure, after the cells, "
+                  "the mean l2 change of the activations before and after each down-sampling site per basis image "
+                  "(table freq_sites; docs/freq.md).  [default: off]"),
     "split": dict(help="Suite seg: VOC / Cityscapes / ADE20K split.  [default: val]"),
     "seg_baseline": dict(type=click.Path(), help="Suite seg: mCD baseline, a results store of one model's seg cells "
                          "(store.db or store.db#model)."),

@@ -10,8 +10,9 @@ import click
 @click.option("--decode", is_flag=True, help="Decode every image fully (slower; also finds truncated files).")
 @click.option("--skip-images", is_flag=True, help="Check layout, classes and counts only, without opening images.")
 def validate_data_command(path: str, sha256: str | None, decode: bool, skip_images: bool) -> None:
-    """Check the data at PATH: corruptions, severities 1-5, the same classes, image count and file names in every
-    cell, readable images of one size, and optionally the files' sha256. Prints every problem; exit 1 if any.
+    """Check the data at PATH: corruptions, each one's severities (1-5; subset freq: its own levels), the same
+    classes, image count and file names in every cell, readable images of one size, and optionally the files'
+    sha256. Prints every problem; exit 1 if any.
 
     \b
       liftbench validate-data Tiny-ImageNet-C

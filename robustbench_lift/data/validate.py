@@ -12,9 +12,10 @@
     1 problem(s) found
 
 Checked (every problem is listed, not only the first):
-- ImageNet-C style trees `<root>/<corruption>/<severity>/<class>/<image>`: severities 1..5 present in every
-  corruption and nothing else; the same class folders in every cell (the released Tiny-ImageNet-C once had a
-  `frost` with 1000 classes where the others have 200); the same number of images and the same file names in
+- ImageNet-C style trees `<root>/<corruption>/<severity>/<class>/<image>`: each corruption's severities present
+  and nothing else (1..5; subset freq's own levels, 1..8, or 1..7 for phase_noise: `corruptions.names.
+  severities_of`); the same class folders in every cell (the released Tiny-ImageNet-C once had a `frost` with
+  1000 classes where the others have 200); the same number of images and the same file names in
   every cell; every image readable (its header, or a full decode with `decode=True`) and of the size most
   images have.
 - CIFAR-C folders `<root>/<corruption>.npy` + `labels.npy`: readable arrays, uint8 `(5 * n, H, W, 3)` with one
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corruptions.names import severities_of
 from robustbench_lift.data import detect_layout
 from robustbench_lift.data.checks import file_sha256, odd_cells
 from robustbench_lift.data.cifar_c import NUM_SEVERITIES, load_npy
@@ -38,7 +40,6 @@ from robustbench_lift.data.decode import SIXTEEN_BIT_MODES, open_image, open_rgb
 from robustbench_lift.data.imagefolder import IMAGE_EXTENSIONS, image_files, subfolders
 from robustbench_lift.errors import LiftbenchError, UsageError
 
-SEVERITIES = tuple(range(1, NUM_SEVERITIES + 1))
 EXAMPLES = 5
 """Names shown per problem (the count says how many there are)."""
 
@@ -103,11 +104,12 @@ def _check_tree(report: DataReport, root: Path, images: bool, decode: bool) -> N
     cells: dict[tuple[str, int], dict[str, list[Path]]] = {}
     for corruption in subfolders(root):
         folders = subfolders(root / corruption)
-        stray = [f for f in folders if not (f.isdigit() and int(f) in SEVERITIES)]
+        allowed = severities_of(corruption)  # 1..5; subset freq's own levels (1..7 or 1..8)
+        stray = [f for f in folders if not (f.isdigit() and int(f) in allowed)]
         if stray:
-            report.problems.append(f"{corruption}/: folder(s) {_examples(stray)} are not severities 1..5")
+            report.problems.append(f"{corruption}/: folder(s) {_examples(stray)} are not severities 1..{allowed[-1]}")
         found = sorted(int(f) for f in folders if f not in stray)
-        missing = [s for s in SEVERITIES if s not in found]
+        missing = [s for s in allowed if s not in found]
         if missing:
             report.problems.append(f"{corruption}/: severities {', '.join(map(str, missing))} missing")
         for severity in found:

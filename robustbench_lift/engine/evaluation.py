@@ -39,6 +39,7 @@ from robustbench_lift.data.sixteen_class import (
 from robustbench_lift.engine import chunks
 from robustbench_lift.engine.device import environment, resolve_device
 from robustbench_lift.engine.distributed import Distributed
+from robustbench_lift.engine.freq_sites import measure_sites
 from robustbench_lift.engine.model import PreparedModel, prepare_model
 from robustbench_lift.engine.options import ModelOptions, RunOptions
 from robustbench_lift.engine.runner import Engine
@@ -46,7 +47,7 @@ from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.store import KEY_COLUMNS, CellResult, ResultStore, cells_frame, check_resumable
 from robustbench_lift.suites import SUITES, make_suite, options_class, suite_names
 from robustbench_lift.suites.base import CellGroup, Suite
-from robustbench_lift.suites.options import SuiteOptions, at_model_size
+from robustbench_lift.suites.options import FreqOptions, SuiteOptions, at_model_size
 
 SuiteRequest = str | SuiteOptions | Sequence[SuiteOptions]
 
@@ -102,10 +103,7 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
     store = None
     try:
         prepared = _aggregated(prepare_model(model, described, seed=run.seed), requested)
-        native = prepared.preprocess
-        sizes = (native.input_size, native.resize, native.interpolation, native.crop_mode,
-                 native.border_fill) if native is not None else ()
-        suites = [make_suite(name, data, at_model_size(_with_class_map(options), *sizes), seed=run.seed,
+        suites = [make_suite(name, data, at_model_size(_with_class_map(options), *prepared.sizes), seed=run.seed,
                              device=target) for name, options in requested]
         plan = [(suite_obj, suite_obj.groups()) for suite_obj in suites]
         for suite_obj, groups in plan:
@@ -118,7 +116,7 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
         run_id = dist.from_main(lambda: store.start_run(config, environment(target, dist.world_size)))
         rows: dict[tuple, dict[str, Any]] = {}  # the cells this call wrote, as the store holds them
         wanted = set()
-        for suite_obj, groups in plan:
+        for (_, suite_options), (suite_obj, groups) in zip(requested, plan):
             key = (prepared.name, prepared.weights_sha256, suite_obj.name, suite_obj.dataset)
             stored = dist.from_main(lambda: store.fingerprints(*key))
             for group in groups:
@@ -126,6 +124,8 @@ def evaluate(model: str | nn.Module, suite: SuiteRequest = "c", data: str | Path
             if store is not None and suite_obj.rescore:
                 rows.update(_rescore(store, key, suite_obj))
             wanted.update((*key, *cell) for group in groups for cell in group.cells)
+            if store is not None and isinstance(suite_options, FreqOptions) and suite_options.sites:
+                measure_sites(prepared, suite_obj, run, store, target)
         if store is None:
             return pd.DataFrame()
         store.finish_run(run_id)

@@ -28,6 +28,14 @@ class PreparedModel:
     std: tuple[float, ...]
     preprocess: Preprocess | None = None
 
+    @property
+    def sizes(self) -> tuple:
+        """The native `(input_size, resize, interpolation, crop_mode, border_fill)` `suites.options.at_model_size`
+        takes after the options; `()` (ImageNet's protocol) for a module."""
+        native = self.preprocess
+        return () if native is None else (native.input_size, native.resize, native.interpolation,
+                                          native.crop_mode, native.border_fill)
+
 
 def state_dict_sha256(module: nn.Module) -> str:
     """Hex sha256 of a module's state dict (names, dtypes, shapes and bytes in name order): the identity of an

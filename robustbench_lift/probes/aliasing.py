@@ -11,6 +11,7 @@ lps: the phase depends on the input) and layers with no such form (asap) are rep
 numbers: forcing them into the measure would describe a layer they are not.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from robustbench_lift.metrics.aliasing import CLASSES, PASSING_DB, aliased_share
 from robustbench_lift.pooling.registry import undecimated_form
 
 if TYPE_CHECKING:
-    from robustbench_lift.engine.options import ModelOptions
+    from robustbench_lift.engine.options import ModelOptions, RunOptions
 
 COLUMNS = ("site", "pool", "form", "n", "aliased_share", *CLASSES)
 """One row per site: the mean over images of `aliased_share` and of each class fraction (NaN unless polyphase)."""
@@ -118,27 +119,45 @@ def measure_aliasing(model: nn.Module, images: Tensor, batch_size: int = 16,
     return pd.DataFrame(rows, columns=list(COLUMNS)), per_image
 
 
-def probe_aliasing(model: str | nn.Module, data: str, out: str | None = None, *, limit: int | None = 256,
-                   batch_size: int = 16, options: "ModelOptions | None" = None) -> pd.DataFrame:
-    """`measure_aliasing` of `model` (a name or module, `engine.model.prepare_model`) on `limit` evenly spaced clean
-    images of `data` (a folder or "demo"), read at the model's size and normalised as it expects; with `out`, the
-    sites are written to that results store's `probes` table (`probes.store`). Returns the per-site frame."""
-    from robustbench_lift.data import evenly_spaced, open_clean
-    from robustbench_lift.engine.model import prepare_model
-    from robustbench_lift.engine.options import ModelOptions
-    from robustbench_lift.probes.store import put_probe
-    from robustbench_lift.store import ResultStore
+def probe_aliasing(model: str | nn.Module, data: str | Path, run: "RunOptions | None" = None,
+                   options: "ModelOptions | None" = None) -> pd.DataFrame:
+    """`measure_aliasing` of `model` (a name or module as `evaluate` takes it, `engine.model.prepare_model` with
+    `options`) on `run.limit` evenly spaced clean images of `data` (a folder, CIFAR test pickles or "demo"), read
+    at the model's size and normalised as it expects, `run.batch_size` images per forward pass on `run.device`.
 
-    prepared = prepare_model(model, options or ModelOptions())
-    native = prepared.preprocess
-    clean = open_clean(data, None, *((native.resize, native.input_size) if native else ()))
-    indices = evenly_spaced(len(clean), limit)
-    images = torch.stack([clean[int(i)][1] for i in indices]).float().div_(255)
-    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (prepared.mean, prepared.std))
-    frame, per_image = measure_aliasing(prepared.module, (images - mean) / std, batch_size)
-    if out is not None:
-        with ResultStore(out) as store:
-            put_probe(store, (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name), frame,
-                      per_image, {"data": str(data), "images": len(clean), "limit": limit,
-                                  "input_size": list(images.shape[-2:])})
+    With `run.out` the sites go to that results store's `probes` table (`probes.store`): the store is opened (its
+    writer lock taken) before the measurement, and one transaction writes all of a model's sites, so a killed
+    probe wrote all or nothing. Stored sites of the same model, weights and data set measured with the same
+    settings (fingerprint: the images' content digest, their number, limit, how they were read:
+    `suites.base.read_as`) are returned without measuring again, unless `run.overwrite`. Returns the per-site
+    frame (`COLUMNS`)."""
+    from robustbench_lift.data import evenly_spaced, open_clean
+    from robustbench_lift.engine.device import resolve_device
+    from robustbench_lift.engine.model import prepare_model
+    from robustbench_lift.engine.options import ModelOptions, RunOptions
+    from robustbench_lift.probes.store import load_probes, put_probe
+    from robustbench_lift.store import ResultStore
+    from robustbench_lift.suites.base import read_as
+    from robustbench_lift.suites.options import SuiteOptions, at_model_size, reading
+
+    run = run or RunOptions()
+    device = resolve_device(run.device)
+    prepared = prepare_model(model, options or ModelOptions(), seed=run.seed)  # a bad request fails before the store
+    read = at_model_size(SuiteOptions(), *prepared.sizes)
+    clean = open_clean(data, None, read.resize, read.crop, **reading(read))
+    indices = evenly_spaced(len(clean), run.limit)
+    fingerprint = json.loads(json.dumps({"data": clean.fingerprint(), "images": len(clean), "limit": run.limit,
+                                         **read_as(clean)}))  # as the store gives it back
+    key = (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name)
+    with ResultStore(run.out or ":memory:") as store:  # the writer lock, before the measurement
+        if run.out and not run.overwrite:
+            stored = load_probes(run.out, "aliasing")
+            mine = stored[(stored["model"] == key[0]) & (stored["weights_sha256"] == key[1])
+                          & (stored["dataset"] == key[3])]
+            if len(mine) and all(json.loads(f) == fingerprint for f in mine["fingerprint"]):
+                return mine[list(COLUMNS)].reset_index(drop=True)
+        images = torch.stack([clean[int(i)][1] for i in indices]).to(device).float().div_(255)
+        mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) for v in (prepared.mean, prepared.std))
+        frame, per_image = measure_aliasing(prepared.module.to(device), (images - mean) / std, run.batch_size)
+        put_probe(store, key, frame, per_image, fingerprint)
     return frame

@@ -26,7 +26,8 @@ class SuiteOptions:
     """Options every suite takes: how clean images are read and what the data set is called in the store.
 
     `dataset`: store name (default: the data folder's name, `-otf` added for on-the-fly corruption);
-    `class_map`: JSON/text file or dict class folder -> index; `resize`/`crop`: clean images' shorter side and
+    `class_map`: JSON/text file or dict class folder -> index, or "16-class" (model-vs-human's categories of a
+    1000-class ImageNet model, `data.sixteen_class`); `resize`/`crop`: clean images' shorter side and
     centre crop (`None`: keep; `MODEL`, the default: the model's own preprocessing, `at_model_size`: the zoo's
     ImageNet models 256/224, a timm model its pretrained config, e.g. 329/288) and the resize's `interpolation`
     ("bilinear", "bicubic", ...; `MODEL`: the model's), timm's `crop_mode` ("center", "squash", "border";
@@ -116,11 +117,14 @@ class FreqOptions(SuiteOptions):
     """Suite `freq` (Fourier heat map, Yin et al. 2019): the perturbation's l2 norm `eps` per channel, images in
     [0, 1] (default 4 for inputs of at most 32 px, the paper's CIFAR-10 value, else 15.7, its ImageNet one), the
     side `freq_window` of the central square of frequencies (default the whole spectrum up to 63 px, the central
-    63 x 63 above) and `freq_step` (keep offsets that are multiples of it: a coarser grid; default 1)."""
+    63 x 63 above), `freq_step` (keep offsets that are multiples of it: a coarser grid; default 1) and `sites`:
+    after the cells, also measure the per-site sensitivity into the store's `freq_sites` table
+    (`engine.freq_sites.measure_sites`; default off)."""
 
     eps: float | None = None
     freq_window: int | None = None
     freq_step: int | None = None
+    sites: bool = False
 
 
 @dataclass(frozen=True)

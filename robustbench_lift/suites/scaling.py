@@ -8,9 +8,11 @@ resolution. `severity_scaling` picks the rule (docs/protocols.md, "Severity scal
 - `"area"`: each corruption of `PIXEL_CORRUPTIONS` is applied at the preset's reference area: the image is resampled
   (bilinear, antialiased, aspect kept) to `reference_side ** 2` pixels, corrupted there, and resampled back to its
   size, so every pixel constant (blur radii and sigmas, glass-blur displacements, elastic displacements, the
-  frost picture's, fog map's and snow and spatter layers' scales) covers the same fraction of the image as at
+  frost picture's, fog map's and snow and spatter layers' scales, model-vs-human's low- and high-pass sigmas, set
+  for 224 px: subset freq runs with the imagenet preset only) covers the same fraction of the image as at
   the reference size. The others are per-pixel or already relative to the image side (noises, brightness,
-  contrast, saturate, JPEG's 8x8 blocks, pixelate's and zoom_blur's factors) and are applied at the native size.
+  contrast, saturate, JPEG's 8x8 blocks, pixelate's and zoom_blur's factors, freq's phase noise, uniform noise
+  and grey contrast) and are applied at the native size.
 """
 
 import math
@@ -32,7 +34,7 @@ SEVERITY_SCALINGS = ("none", "area")
 REFERENCE_SIDE = {"imagenet": 224, "cifar": CIFAR_SIDE}
 """The image side each preset's pixel constants were set for (ImageNet-C's 224 px crops, CIFAR-10-C's 32 px)."""
 PIXEL_CORRUPTIONS = frozenset({"defocus_blur", "glass_blur", "motion_blur", "gaussian_blur", "snow", "frost", "fog",
-                               "spatter", "elastic_transform"})
+                               "spatter", "elastic_transform", "low_pass", "high_pass"})
 """Corruptions with constants in pixels (see the module docstring), the ones `"area"` scaling changes."""
 
 
