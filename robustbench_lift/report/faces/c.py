@@ -31,6 +31,12 @@ def _error_vs_severity(frame: Any, tables: dict) -> Any:
     return figures.error_vs_severity(frame) if "corruption" in tables else None
 
 
+def _filtered_accuracy(frame: Any, tables: dict) -> Any:
+    from robustbench_lift.report.figures_filtered import filtered_accuracy
+
+    return filtered_accuracy(frame)
+
+
 def _forest(frame: Any, tables: dict) -> Any:
     from robustbench_lift.report import figures
 
@@ -54,7 +60,8 @@ FACE = Face(
     tables=(Table("corruption", "robustbench_lift.report.tables:corruption_table", higher_is_better=False),
             Table("severity", "robustbench_lift.report.tables:severity_table")),
     figures=(Figure("mce_vs_clean", _mce_vs_clean), Figure("ce_per_corruption", _ce_per_corruption),
-             Figure("error_vs_severity", _error_vs_severity), Figure("forest", _forest)),
+             Figure("error_vs_severity", _error_vs_severity), Figure("forest", _forest),
+             Figure("filtered_accuracy", _filtered_accuracy)),
     sections=(
         Section("Paired difference per corruption", "corruption_deltas", "forest", "Each model's corruption error "
                 "minus the baseline's on the same images, with its paired 95% CI; bold: Holm-adjusted p < 0.05 over "
@@ -63,5 +70,8 @@ FACE = Face(
         Section("Per-corruption error", "corruption", "ce_per_corruption", "Best model per corruption in bold."),
         Section("Error by severity", "severity", "error_vs_severity", "Top-1 error averaged over the corruptions of "
                 "each severity (each family in the figure); severity 0 is the clean set."),
+        Section("Frequency-filtered accuracy", None, "filtered_accuracy", "Subset freq (model-vs-human's "
+                "manipulations): top-1 accuracy at each level of each manipulation, with 95% Wilson intervals over "
+                "the cell's images."),
     ),
 )
