@@ -39,7 +39,7 @@ def measure_sites(prepared: PreparedModel, suite: FreqSuite, run: RunOptions, st
     first = suite.groups()[0].fingerprints[(cell_name(suite.offsets[0]), 0)]  # data, eps, window, step, seed
     settings = json.loads(json.dumps({**first, **suite.read_as}))  # as the store gives it back
     key = (prepared.name, prepared.weights_sha256, suite.dataset)
-    stored = load_sites(store.path) if Path(store.path).is_file() and not run.overwrite else pd.DataFrame()
+    stored = pd.DataFrame() if run.overwrite else load_sites(store)
     mine = stored[(stored["model"] == key[0]) & (stored["weights_sha256"] == key[1])
                   & (stored["dataset"] == key[2])] if len(stored) else stored
     if len(mine) and all(f == settings and n == len(indices) for f, n in zip(mine["fingerprint"], mine["n"])):

@@ -151,7 +151,7 @@ def probe_aliasing(model: str | nn.Module, data: str | Path, run: "RunOptions | 
     key = (prepared.name, prepared.weights_sha256, "aliasing", Path(str(data)).name)
     with ResultStore(run.out or ":memory:") as store:  # the writer lock, before the measurement
         if run.out and not run.overwrite:
-            stored = load_probes(run.out, "aliasing")
+            stored = load_probes(store, "aliasing")
             mine = stored[(stored["model"] == key[0]) & (stored["weights_sha256"] == key[1])
                           & (stored["dataset"] == key[3])]
             if len(mine) and all(json.loads(f) == fingerprint for f in mine["fingerprint"]):

@@ -9,7 +9,6 @@ as having no probes, and the `cells` schema is unchanged.
 """
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from robustbench_lift.store import ResultStore, array_from_bytes, array_to_bytes
+from robustbench_lift.store.results import opened
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS probes (
@@ -59,18 +59,16 @@ def put_probe(store: ResultStore, key: tuple[str, str, str, str], frame: pd.Data
         db.executemany(f"INSERT INTO probes VALUES ({', '.join('?' * 13)})", rows)
 
 
-def load_probes(path: str | Path, probe: str, values: bool = False) -> pd.DataFrame:
-    """The sites of `probe` in the store at `path` (read-only), one row per model and site in module order: key
-    columns, `SUMMARY_COLUMNS`, the summary's measures, and with `values` the per-image arrays. Empty when the
-    store has no probes."""
-    db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'probes'").fetchone():
+def load_probes(source: str | Path | ResultStore, probe: str, values: bool = False) -> pd.DataFrame:
+    """The sites of `probe` in the open store `source` or the store at that path (read-only), one row per model
+    and site in module order: key columns, `SUMMARY_COLUMNS`, the summary's measures, and with `values` the
+    per-image arrays. Empty when the store has no probes."""
+    with opened(source) as store:
+        if not store.has_table("probes"):
             return pd.DataFrame(columns=["model", "weights_sha256", "dataset", *SUMMARY_COLUMNS])
-        frame = pd.read_sql_query("SELECT * FROM probes WHERE probe = ? ORDER BY model, dataset, position", db,
-                                  params=(probe,))
-    finally:
-        db.close()
+        with store.transaction() as db:
+            frame = pd.read_sql_query("SELECT * FROM probes WHERE probe = ? ORDER BY model, dataset, position", db,
+                                      params=(probe,))
     summary = pd.DataFrame([json.loads(text) for text in frame["summary"]], index=frame.index)
     frame = pd.concat([frame.drop(columns=["summary", "probe", "position"]), summary], axis=1)
     if values:

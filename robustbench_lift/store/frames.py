@@ -10,20 +10,18 @@ import pandas as pd
 
 from robustbench_lift.csv_safe import to_csv
 from robustbench_lift.errors import LiftbenchError, UsageError
-from robustbench_lift.store.results import RESULT_COLUMNS, ResultStore
+from robustbench_lift.store.results import RESULT_COLUMNS, ResultStore, opened
 
 
 def load_results(path: str | Path | ResultStore, predictions: bool = False) -> pd.DataFrame:
     """All cells of a store as a DataFrame sorted by key; columns `RESULT_COLUMNS`, then `metrics` expanded into
     one column each, `fingerprint` (dict), `seconds`, `images_per_second`, `run_id`, `finished_at`; with
     `predictions` also the per-image `labels` and `predictions` arrays. Errors are fractions in [0, 1]."""
-    if isinstance(path, ResultStore):
-        return cells_frame(path.cells(predictions=predictions))
-    with ResultStore(path, readonly=True) as store:
+    with opened(path) as store:
         try:
             return cells_frame(store.cells(predictions=predictions))
         except sqlite3.DatabaseError as exc:  # e.g. a damaged page, or a hot journal a read-only reader cannot undo
-            raise LiftbenchError(f"cannot read results store {path}: {exc}") from exc
+            raise LiftbenchError(f"cannot read results store {store.path}: {exc}") from exc
 
 
 def cells_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:

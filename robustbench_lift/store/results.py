@@ -242,6 +242,12 @@ class ResultStore:
             frame[column] = frame[column].map(json.loads)
         return frame
 
+    def has_table(self, name: str) -> bool:
+        """Whether the store holds table `name` (the tables other modules create on first write read as empty
+        without it)."""
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone() is not None
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """The connection inside one transaction, committed at the end (rolled back on an error), for the tables
@@ -249,3 +255,14 @@ class ResultStore:
         SQLite's refusals are `LiftbenchError`s naming the store, as in `put_cell`."""
         with self._writing():
             yield self._db
+
+
+@contextmanager
+def opened(source: "str | Path | ResultStore") -> Iterator[ResultStore]:
+    """`source` itself if it is an open store (a writer reading what it holds, on its own connection), else the
+    store at that path opened read-only and closed afterwards."""
+    if isinstance(source, ResultStore):
+        yield source
+        return
+    with ResultStore(source, readonly=True) as store:
+        yield store

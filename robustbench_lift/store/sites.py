@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from robustbench_lift.store.results import KEY_SCHEMA, ResultStore
+from robustbench_lift.store.results import KEY_SCHEMA, ResultStore, opened
 
 COLUMNS = ("model", "weights_sha256", "suite", "dataset", "corruption", "severity", "site", "position", "l2", "n",
            "fingerprint")
@@ -41,11 +41,13 @@ def put_sites(store: ResultStore, key: tuple[str, str, str], rows: pd.DataFrame,
                        f"({', '.join('?' * len(COLUMNS))})", values)
 
 
-def load_sites(path: str | Path) -> pd.DataFrame:
-    """Every `freq_sites` row of the store at `path` (read only; fingerprint decoded); no rows without the table."""
-    with ResultStore(path, readonly=True) as store, store.transaction() as db:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'freq_sites'").fetchone():
+def load_sites(source: str | Path | ResultStore) -> pd.DataFrame:
+    """Every `freq_sites` row of the open store `source` or the store at that path (read only; fingerprint
+    decoded); no rows without the table."""
+    with opened(source) as store:
+        if not store.has_table("freq_sites"):
             return pd.DataFrame(columns=list(COLUMNS))
-        frame = pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM freq_sites", db)
+        with store.transaction() as db:
+            frame = pd.read_sql_query(f"SELECT {', '.join(COLUMNS)} FROM freq_sites", db)
     frame["fingerprint"] = frame["fingerprint"].map(json.loads)
     return frame
