@@ -10,8 +10,15 @@ import click
 from corruptions.names import ALL_SEVERITIES, DIFFICULTIES
 from robustbench_lift.commands.config import config_option
 from robustbench_lift.commands.fields import COMMA_LIST, FieldCommand, field_options
-from robustbench_lift.commands.options import CLASSES, NON_NEGATIVE, POSITIVE, SEED, model_args_callback, parse_levels
-from robustbench_lift.errors import UsageError
+from robustbench_lift.commands.options import (
+    CLASSES,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    model_args_callback,
+    parse_levels,
+    weights_per_model,
+)
 from robustbench_lift.suites import SUITES
 
 if TYPE_CHECKING:
@@ -207,17 +214,14 @@ def evaluate(ctx: click.Context, models: tuple[str, ...], suite: str, data: str,
     from robustbench_lift.engine.options import split_options
     from robustbench_lift.store import KEY_COLUMNS, check_export, export_results, load_results
 
-    weights = fields.pop("weights")
-    if weights and len(weights) != len(models):
-        raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
+    weights = weights_per_model(fields.pop("weights"), models)
     if export:
         check_export(export)  # before any work, as the store (opened before the first cell)
     given = {k: v for k, v in fields.items()
              if v is not None or ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
     run, described, suites = split_options(suite, given)  # unset options: the suite's default
-    frames = [run_evaluation(model, suites, data, run=run,
-                             options=dataclasses.replace(described, weights=weights[index] if weights else None))
-              for index, model in enumerate(models)]
+    frames = [run_evaluation(model, suites, data, run=run, options=dataclasses.replace(described, weights=weight))
+              for model, weight in zip(models, weights)]
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if export:

@@ -43,3 +43,11 @@ def model_args_callback(ctx: click.Context, param: click.Parameter, value: tuple
     from robustbench_lift.models import parse_model_args
 
     return parse_model_args(value)
+
+
+def weights_per_model(weights: tuple[str, ...], models: tuple[str, ...]) -> list[str | None]:
+    """The `--weights` of each `--model`, in order (None for every model without any), or `UsageError` when
+    some but not one per model are given."""
+    if weights and len(weights) != len(models):
+        raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
+    return list(weights) if weights else [None] * len(models)

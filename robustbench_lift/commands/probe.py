@@ -12,8 +12,7 @@ import click
 from robustbench_lift.commands.config import config_option
 from robustbench_lift.commands.evaluate import MODEL_FIELDS, RUN_FIELDS
 from robustbench_lift.commands.fields import FieldCommand, field_options, typed
-from robustbench_lift.commands.options import POSITIVE
-from robustbench_lift.errors import UsageError
+from robustbench_lift.commands.options import POSITIVE, weights_per_model
 
 PROBE_LIMIT = 256
 """Default images of `liftbench probe aliasing`: evenly spaced over the data set (a probe of all 50,000 ImageNet
@@ -61,13 +60,10 @@ def aliasing(models: tuple[str, ...], data: str, **fields: Any) -> None:
     from robustbench_lift.engine.options import ModelOptions, RunOptions
     from robustbench_lift.probes.aliasing import probe_aliasing
 
-    weights = fields.pop("weights")
-    if weights and len(weights) != len(models):
-        raise UsageError(f"{len(weights)} --weights for {len(models)} --model: give one checkpoint per model")
+    weights = weights_per_model(fields.pop("weights"), models)
     run, described = typed(RunOptions, fields), typed(ModelOptions, fields)
-    for index, model in enumerate(models):
-        frame = probe_aliasing(model, data, run,
-                               dataclasses.replace(described, weights=weights[index] if weights else None))
+    for model, weight in zip(models, weights):
+        frame = probe_aliasing(model, data, run, dataclasses.replace(described, weights=weight))
         shares = ", ".join(f"{row.site} {100 * row.aliased_share:.1f}%" if row.form == "polyphase" else
                            f"{row.site} ({row.form})" for row in frame.itertuples())
         click.echo(f"{model}: aliased share per site: {shares or 'no down-sampling site'}")
