@@ -18,7 +18,7 @@ from robustbench_lift.report.faces import FACES
 from robustbench_lift.report.figures_freq import stored_site_bars
 from robustbench_lift.report.html import Section, write_page
 from robustbench_lift.report.notes import clean_read_note, precision_note
-from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind
+from robustbench_lift.report.summary import METRICS, ResultsLike, load, row_kind, store_paths
 from robustbench_lift.report.tables import (
     SUMMARIES,
     check_formats,
@@ -116,10 +116,7 @@ def _probe_figures(results: ResultsLike) -> dict:
     from robustbench_lift.probes.store import load_probes
     from robustbench_lift.report.figures_aliasing import aliasing_per_site
 
-    if isinstance(results, pd.DataFrame):
-        return {}
-    paths = [results] if isinstance(results, str | Path) else list(results)
-    found = [frame for frame in (load_probes(path, "aliasing") for path in paths) if not frame.empty]
+    found = [frame for frame in (load_probes(path, "aliasing") for path in store_paths(results)) if not frame.empty]
     if not found:
         return {}
     sites = pd.concat(found, ignore_index=True)

@@ -3,7 +3,6 @@ baseline model with the significant frequencies marked (exact McNemar test per c
 Holm-adjusted over the heat map's cells, p < 0.05), and the per-site transmission bars (`store.sites` rows)."""
 
 import math
-from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
@@ -15,6 +14,7 @@ from robustbench_lift.metrics.freq import heat_map, is_high, parse_cell
 from robustbench_lift.metrics.paired import holm, mcnemar_cell
 from robustbench_lift.report.figures import style
 from robustbench_lift.report.freq import heat_cells
+from robustbench_lift.report.summary import store_paths
 from robustbench_lift.store.sites import load_sites
 
 ALPHA = 0.05
@@ -146,9 +146,9 @@ def site_bars(sites: pd.DataFrame) -> Figure | None:
 def stored_site_bars(results: object) -> dict[str, Figure]:
     """`{"freq_sites": site_bars(...)}` of the `freq_sites` rows of the results store(s) `results` (a path or
     paths; a DataFrame has none), or `{}` when they hold none."""
-    if isinstance(results, pd.DataFrame):
+    paths = store_paths(results)
+    if not paths:
         return {}
-    paths = [results] if isinstance(results, str | Path) else list(results)
     sites = pd.concat([load_sites(path) for path in paths], ignore_index=True)
     figure = site_bars(sites) if len(sites) else None
     return {} if figure is None else {"freq_sites": figure}

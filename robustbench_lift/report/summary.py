@@ -41,11 +41,18 @@ of the report, `check`, `compare` and the CLI; all in percent points, lower is b
 accuracy and the segmentation mIoUs, pixel accuracy and consistency."""
 
 
+def store_paths(results: ResultsLike) -> list[str | Path]:
+    """The store paths `results` names (a path or several); none for a DataFrame."""
+    if isinstance(results, pd.DataFrame):
+        return []
+    return [results] if isinstance(results, (str, Path)) else list(results)
+
+
 def describe(results: ResultsLike) -> str:
     """The results for messages: "the results" (a DataFrame) or the store paths."""
     if isinstance(results, pd.DataFrame):
         return "the results"
-    return ", ".join(map(str, [results] if isinstance(results, (str, Path)) else results))
+    return ", ".join(map(str, store_paths(results)))
 
 
 def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str] | None = None) -> pd.DataFrame:
@@ -61,7 +68,7 @@ def load(results: ResultsLike, predictions: bool = False, datasets: Sequence[str
     if isinstance(results, pd.DataFrame):
         frame = results.copy()
     else:
-        paths = [results] if isinstance(results, (str, Path)) else list(results)
+        paths = store_paths(results)
         if not paths:
             raise UsageError("no results store given: expected at least one file written by `liftbench evaluate`")
         frame = pd.concat([load_results(p, predictions=predictions) for p in paths], ignore_index=True)
