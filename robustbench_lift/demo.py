@@ -26,6 +26,7 @@ from robustbench_lift.data import DEMO
 from robustbench_lift.data.demo import demo_dataset
 from robustbench_lift.engine import ModelOptions, RunOptions, evaluate
 from robustbench_lift.engine.freq_sites import record_sites
+from robustbench_lift.engine.input_cache import InputCache
 from robustbench_lift.errors import UsageError
 from robustbench_lift.models.demo import DEMO_PREFIX, shipped_demo_weights
 from robustbench_lift.models.segmentation import DEMO_SEG_MANIFEST
@@ -105,10 +106,11 @@ def run_demo(out: str | Path = "reports/demo", *, limit: int | None = None, pool
     out.mkdir(parents=True, exist_ok=True)
     store = out / RESULTS_FILE
     models = demo_models(pools)
+    cache = InputCache()  # every model sees the same cells: each batch's inputs are made once
     for suite in suites:
         options, default = DEMO_SUITES[suite]
         run = RunOptions(limit=min(default, limit or default), out=store, device=device, batch_size=batch_size,
-                         amp=amp, progress=progress)
+                         amp=amp, progress=progress, input_cache=cache)
         suite_models, baseline, option = ((demo_seg_models(pools), SEG_BASELINE_MODEL, "seg_baseline")
                                           if suite == "seg" else (models, BASELINE_MODEL, "p_baseline"))
         if suite in ("p", "seg") and baseline in suite_models:  # FR, T5D and mCD relative to -max, computed first

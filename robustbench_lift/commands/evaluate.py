@@ -171,7 +171,7 @@ def _params() -> list[click.Parameter]:
         click.Option(["--data"], required=True, help="Corruption tree, CIFAR-C folder, ImageNet-P videos, clean "
                      "folder, CIFAR pickles or 'demo'."),
         *field_options(suites, SUITE_FIELDS, hidden={"interpolation", "crop_mode", "border_fill"}),
-        *field_options([RunOptions], RUN_FIELDS, hidden={"chunk"}),
+        *field_options([RunOptions], RUN_FIELDS, hidden={"chunk", "input_cache"}),
         click.Option(["--export"], type=click.Path(), help="Also write all stored cells to this .csv or .json file."),
         click.Option(["--bootstrap"], default=1000, show_default=True, type=NON_NEGATIVE,
                      help="Bootstrap replicates for the 95% CIs (0: none)."),

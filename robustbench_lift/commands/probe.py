@@ -33,7 +33,7 @@ def _params() -> list[click.Parameter]:
         *field_options([ModelOptions], MODEL_FIELDS, hidden={"name", "mean", "std"}),
         click.Option(["--data"], required=True, help="Clean images: a class folder, CIFAR test pickles or 'demo'."),
         *field_options([RunOptions], PROBE_RUN_FIELDS, hidden={"workers", "amp", "tf32", "channels_last", "compile",
-                                                              "chunk", "progress"}),
+                                                              "chunk", "progress", "input_cache"}),
     ]
 
 

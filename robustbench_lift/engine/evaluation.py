@@ -212,7 +212,7 @@ def _run_group(engine: Engine, dist: Distributed, store: ResultStore | None, run
 
     errors: dict[tuple[str, int], str] = {}
     for cells, spans in dist.from_main(plan):
-        passed = engine.run(group, cells, [dist.shard(indices[a:b]) for a, b in spans], label)
+        passed = engine.run(group, cells, [dist.shard(indices[a:b]) for a, b in spans], label, fingerprints)
         for (start, _), parts in zip(spans, map(dist.all_gather, passed)):
             for part in parts:
                 for cell, message in part["errors"].items():

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from robustbench_lift.engine.input_cache import InputCache
 from robustbench_lift.errors import UsageError
 from robustbench_lift.suites import options_class, suite_names
 from robustbench_lift.suites.options import SuiteOptions, field_names, options_for
@@ -24,7 +25,8 @@ class RunOptions:
     `out`: the SQLite store (None: in memory); `overwrite`: recompute cells stored with other settings;
     `progress`: progress bars; `chunk`: about this many images (each frame of a sequence and each crop counts
     one) per chunk of an on-the-fly pass, whose predictions are committed together so a killed run loses at
-    most one chunk (`engine.chunks`; rounded to whole loader batches).
+    most one chunk (`engine.chunks`; rounded to whole loader batches); `input_cache`: keep each batch's inputs for
+    the next model of the study (`engine.input_cache`; Python API only, e.g. `liftbench demo`).
     """
 
     batch_size: int = 64
@@ -40,6 +42,7 @@ class RunOptions:
     overwrite: bool = False
     progress: bool = True
     chunk: int = 256
+    input_cache: InputCache | None = None
 
     def __post_init__(self) -> None:
         checks = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0), ("limit", self.limit, 1),
@@ -50,6 +53,8 @@ class RunOptions:
         for name in ("amp", "tf32"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.input_cache is not None and not isinstance(self.input_cache, InputCache):
+            raise UsageError(f"input_cache must be an engine.input_cache.InputCache or None, got {self.input_cache!r}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ outputs of the model (hendrycks' eval.py, timm's `--valid-labels`), each standin
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from robustbench_lift.data.segmentation import size_batches
 from robustbench_lift.engine.dense import agreement_counts, class_areas, empty_outputs, intersection_union_counts
 from robustbench_lift.engine.device import AUTOCAST_DTYPES, choose_precision, numerics
+from robustbench_lift.engine.input_cache import cached_inputs
 from robustbench_lift.engine.model import PreparedModel
 from robustbench_lift.engine.options import RunOptions
 from robustbench_lift.errors import LiftbenchError, UsageError, worker_errors
@@ -39,6 +40,7 @@ class Engine:
 
     def __init__(self, prepared: PreparedModel, device: torch.device, run: RunOptions = RunOptions()) -> None:
         self.prepared, self.device, self.batch_size, self.progress = prepared, device, run.batch_size, run.progress
+        self.input_cache = run.input_cache
         cuda = device.type == "cuda"
         self.workers = min(8, os.cpu_count() or 1) if run.workers is None and cuda else (run.workers or 0)
         self.precision = choose_precision(device, run.amp, run.tf32)  # the cells' fingerprint key "precision"
@@ -138,16 +140,19 @@ class Engine:
         return max(1, self.batch_size // group.frames)
 
     @torch.inference_mode()
-    def run(self, group: CellGroup, cells: list[tuple[str, int]], chunks: list[np.ndarray],
-            description: str) -> Iterator[dict[str, Any]]:
+    def run(self, group: CellGroup, cells: list[tuple[str, int]], chunks: list[np.ndarray], description: str,
+            fingerprints: Mapping[tuple[str, int], Mapping[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
         """One pass over the images of `chunks` (arrays of image indices of `group`), yielding this process's
         labels, predictions and errors after each chunk (a chunk is split into its own loader batches, so the
         batches of a chunk that starts at a multiple of `items_per_batch` are those of an unchunked pass).
 
         Yields `{"indices": (n,), "labels": (n,), "predictions": {cell: (n, [T,] k)}, "errors": {cell: message},
         "seconds": float}` per chunk (NumPy arrays; n = len(chunk), possibly 0 on a rank without images).
+        `fingerprints`: the cells' full fingerprints, the keys of the run's `input_cache` (none: no cache).
         """
         dataset, inputs = group.prepare(cells)
+        if self.input_cache is not None and fingerprints is not None:
+            inputs = cached_inputs(inputs, self.input_cache, fingerprints, self.device)
         per_batch = self.items_per_batch(group)
         batches = [self._batches(group, chunk, per_batch) for chunk in chunks]
         loader = DataLoader(dataset, batch_sampler=[b for chunk in batches for b in chunk],
