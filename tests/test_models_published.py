@@ -159,6 +159,10 @@ def test_names_listing_and_released_weights(tmp_path, monkeypatch):
                  "resnet34-dwt_haar", "resnet18-dwt_bior2.2", "resnet101-flc", "resnet101-asap", "resnet50-aps",
                  "resnet101-blur", "resnet101-max"]:
         assert name in listed
+    lps = list_models(pool="lps")  # a family lists the authors' spellings; a spelling only itself
+    assert {"resnet50-lps", "resnet50-lps3", "resnet101-lps3", "resnet18-lps_circular"} <= set(lps)
+    assert "resnet18-dwt_bior2.2" in list_models(pool="dwt") and "resnet18-dwt_haar" not in list_models(pool="lps")
+    assert list_models(backbone="resnet50", pool="lps3") == ["resnet50-lps3"]
     assert dict(model_spec("resnet50-dwt_db2").pool_kwargs) == {"wavelet": "db2"}
     with pytest.raises(UsageError, match="wavelet='db2' but wavelet='haar'"):
         model_spec("resnet50-dwt_db2", wavelet="haar")

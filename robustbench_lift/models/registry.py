@@ -145,8 +145,9 @@ def _demo_spec(name: str, pool: str, size: str | None, pool_kwargs: dict[str, An
 
 def list_models(backbone: str | None = None, pool: str | None = None) -> list[str]:
     """Zoo names (ImageNet forms, CIFAR forms, the demo models, then segmentation), optionally only one backbone
-    (`resnet50`, `cifar_resnet50`, `demo`, `segnet_vgg16_bn`) and/or one pooling. Size variants (`-blur5`,
-    `-lift3`) are accepted by `create_model` but not listed."""
+    (`resnet50`, `cifar_resnet50`, `demo`, `segnet_vgg16_bn`) and/or one pooling: a pooling's family (`lps` lists
+    the authors' `resnet50-lps3` and `resnet18-lps_circular` too) or one spelling (`lps3`). Size variants
+    (`-blur5`, `-lift3`) are accepted by `create_model` but listed only where authors released such a model."""
     names = [f"{prefix}{arch}-{p}" for prefix in ("", CIFAR_PREFIX) for arch, entry in BACKBONES.items()
              if (entry.cifar if prefix else not entry.cifar_only)
              for p in list_pools() if (not entry.baseline_only or p == "max")
@@ -160,7 +161,14 @@ def list_models(backbone: str | None = None, pool: str | None = None) -> list[st
             close = difflib.get_close_matches(value, valid, n=3, cutoff=0.5)
             hint = f"; closest: {', '.join(close)}" if close else ""
             raise UsageError(f"unknown {kind} {value!r}: expected one of {', '.join(valid)}{hint}")
-    return [n for n in names if backbone in (None, n.split("-")[0]) and pool in (None, n.split("-")[1])]
+    return [n for n in names if backbone in (None, n.split("-")[0])
+            and pool in (None, n.split("-")[1], _family(n.split("-")[1]))]
+
+
+def _family(spelling: str) -> str:
+    """The registry pooling a zoo name's pool spelling belongs to: `lps3` and `lps_circular` -> `lps`,
+    `dwt_db2` -> `dwt`, `pasa5` -> `pasa`."""
+    return re.sub(r"\d+$", "", variant(spelling)[0])
 
 
 def _known_tag(spec: ModelSpec, weights: Any) -> str | None:
