@@ -211,6 +211,7 @@ def evaluate(ctx: click.Context, models: tuple[str, ...], suite: str, data: str,
     import pandas as pd
 
     from robustbench_lift.engine import evaluate as run_evaluation
+    from robustbench_lift.engine.input_cache import InputCache
     from robustbench_lift.engine.options import split_options
     from robustbench_lift.store import KEY_COLUMNS, check_export, export_results, load_results
 
@@ -220,6 +221,8 @@ def evaluate(ctx: click.Context, models: tuple[str, ...], suite: str, data: str,
     given = {k: v for k, v in fields.items()
              if v is not None or ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
     run, described, suites = split_options(suite, given)  # unset options: the suite's default
+    if len(models) > 1:  # the models share each batch's corrupted / perturbed inputs (engine.input_cache)
+        run = dataclasses.replace(run, input_cache=InputCache())
     frames = [run_evaluation(model, suites, data, run=run, options=dataclasses.replace(described, weights=weight))
               for model, weight in zip(models, weights)]
     if int(os.environ.get("RANK", "0")) != 0:
