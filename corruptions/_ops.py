@@ -84,20 +84,34 @@ def correlate_separable(x: Tensor, kernel_y: list[float] | None, kernel_x: list[
     One multiply-add of shifted views per tap, over `image_chunks` of the batch: on the CPU this beats
     depthwise convolution with 1-D kernels several times (the few-image working set stays in cache).
     """
-    h, w = x.shape[-2:]
     ry = len(kernel_y) // 2 if kernel_y else 0
     rx = len(kernel_x) // 2 if kernel_x else 0
     parts = image_chunks(x)
     out = torch.empty_like(x) if len(parts) > 1 else None
     for part in parts:
         padded = pad2d(x[part], ry, ry, rx, rx, mode)
-        if kernel_y:
-            padded = weighted_sum([padded[..., j:j + h, :] for j in range(2 * ry + 1)], kernel_y)
-        if kernel_x:
-            padded = weighted_sum([padded[..., j:j + w] for j in range(2 * rx + 1)], kernel_x)
         if out is None:  # one part: its result is the output (no copy)
-            return padded
-        out[part] = padded
+            return correlate_padded(padded, kernel_y, kernel_x)
+        correlate_padded(padded, kernel_y, kernel_x, out=out[part])
+    return out
+
+
+def correlate_padded(padded: Tensor, kernel_y: list[float] | None, kernel_x: list[float] | None,
+                     out: Tensor | None = None) -> Tensor:
+    """`correlate_separable` of an image already padded by the kernels' radii: `(..., H + 2 ry, W + 2 rx)` ->
+    `(..., H, W)`, written into `out` when given."""
+    ry = len(kernel_y) // 2 if kernel_y else 0
+    rx = len(kernel_x) // 2 if kernel_x else 0
+    h, w = padded.shape[-2] - 2 * ry, padded.shape[-1] - 2 * rx
+    if kernel_y:
+        padded = weighted_sum([padded[..., j:j + h, :] for j in range(2 * ry + 1)], kernel_y,
+                              out=out if not kernel_x else None)
+    if kernel_x:
+        padded = weighted_sum([padded[..., j:j + w] for j in range(2 * rx + 1)], kernel_x, out=out)
+    if out is None:
+        return padded
+    if not (kernel_y or kernel_x):
+        out.copy_(padded)
     return out
 
 

@@ -52,6 +52,20 @@ def per_image_uniform(gens: list[torch.Generator], shape: tuple[int, ...], devic
     return torch.stack([torch.rand(shape, generator=g, device=device) for g in gens])
 
 
+UNIFORM_BITS = 24
+"""On the CPU `torch.rand` gives float32 `(r mod 2**24) / 2**24` for one 32-bit MT19937 draw `r` per value
+(ATen `uniform_real_distribution`, `transformation::uniform_real`)."""
+
+
+def per_image_uniform_bits(gens: list[torch.Generator], shape: tuple[int, ...]) -> Tensor:
+    """int32 `(N, *shape)` in `[0, 2**24)` from CPU generators: exactly `2**24 * per_image_uniform(gens, shape)`,
+    the same draws without the float conversion (`random_(0, 2**24)` keeps `r mod 2**24` of the same `r`)."""
+    out = torch.empty((len(gens), *shape), dtype=torch.int32)
+    for row, gen in zip(out, gens):
+        row.random_(0, 1 << UNIFORM_BITS, generator=gen)
+    return out
+
+
 def per_image_normal(gens: list[torch.Generator], shape: tuple[int, ...], device: torch.device) -> Tensor:
     """float32 `(N, *shape)` standard normal, row `i` drawn from `gens[i]`."""
     return torch.stack([torch.randn(shape, generator=g, device=device) for g in gens])

@@ -19,9 +19,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from corruptions._ops import disk_kernel, filter2d, gaussian_blur2d, image_chunks, zoom_center
+from corruptions._ops import (
+    border_index,
+    correlate_padded,
+    disk_kernel,
+    filter2d,
+    gaussian_blur2d,
+    gaussian_weights,
+    image_chunks,
+    zoom_center,
+)
 from corruptions._ops import motion_blur as _motion_blur
-from corruptions._random import per_image_uniform, seed_generators
+from corruptions._random import UNIFORM_BITS, per_image_uniform, per_image_uniform_bits, seed_generators
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
 # make_cifar_c.py's.
@@ -83,53 +92,100 @@ def zoom_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
     return (out / (len(factors) + 1)).clamp(0, 1)
 
 
+def shuffle_codes(gens: list[torch.Generator], shape: tuple[int, ...], max_delta: int,
+                  device: torch.device) -> Tensor:
+    """glass_blur's pixel offsets `(dy, dx)` in `[-d, d)^2` (`d = max_delta`) as codes `(dy + d) 2d + dx + d`,
+    int32 `(N, *shape)`, row `i` from `gens[i]`: one uniform `u` per pixel and pass gives both offsets,
+    `dy + d = floor(2d u)`, `dx + d = floor(2d frac(2d u))`, in float32 (`u` from `per_image_uniform`)."""
+    if device.type == "cpu":
+        return codes_of_uniform_bits(per_image_uniform_bits(gens, shape), max_delta)
+    return _codes_of_uniform(per_image_uniform(gens, shape, device), max_delta)
+
+
+def codes_of_uniform_bits(bits: Tensor, max_delta: int) -> Tensor:
+    """`shuffle_codes` of the uniforms `u = bits / 2**24`, `bits` int32 in `[0, 2**24)` (overwritten). When
+    `2d = 2**m` the float32 products are exact and the code is `bits`' top `2m` of 24 bits."""
+    span = 2 * max_delta
+    if span & (span - 1) == 0:
+        return bits.bitwise_right_shift_(UNIFORM_BITS - 2 * (span.bit_length() - 1))
+    return _codes_of_uniform(bits.float().mul_(2.0**-UNIFORM_BITS), max_delta)
+
+
+def _codes_of_uniform(u: Tensor, max_delta: int) -> Tensor:
+    scaled = u.mul_(2).mul_(max_delta)
+    dy = scaled.floor()
+    dx = scaled.sub_(dy).mul_(2).mul_(max_delta).floor_()
+    return dy.mul_(2 * max_delta).add_(dx).int()
+
+
 @functools.lru_cache(maxsize=16)
-def _pixel_layout(n: int, h: int, w: int, max_delta: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """bool `(N * H * W,)`: the pixels glass_blur's loop visits, `max_delta < row <= H - max_delta` (same for
-    columns), and their flat positions int32 `(N * H * W,)`."""
-    rows = torch.arange(h, device=device)
-    cols = torch.arange(w, device=device)
-    visited = (((rows > max_delta) & (rows <= h - max_delta))[:, None]
-               & ((cols > max_delta) & (cols <= w - max_delta))[None, :]).reshape(-1).repeat(n)
-    return visited, torch.arange(n * h * w, device=device, dtype=torch.int32)
+def _shuffle_tables(n: int, h: int, w: int, max_delta: int, passes: int,
+                    device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """The links of `shuffle_sources` as lookups, for `n` images `h x w` (`S = n h w` pixels, flat index `p`).
 
-
-def shuffle_sources(offsets: Tensor, max_delta: int) -> Tensor:
-    """Where each pixel comes from after glass_blur's local pixel shuffling, exactly, for per-pixel offsets
-    `(dy, dx)` in `[-max_delta, max_delta)^2` given flattened as `offsets = dy * W + dx`: int `(N, H, W)` for one
-    pass, or `(P, N, H, W)` for `P` passes in turn. Returns int32 `(N * H * W,)` flat source indices into the
-    batch.
-
-    The reference (`_shuffle_pixels_njit_glass_blur`) visits every pixel `p` of `_pixel_layout` in reverse
-    raster order and runs `x[p], x[q] = x[q], x[p]` with `q = p + (dy, dx)`. On NumPy/numba array views that is
-    not a swap: `x[p]` receives `x[q]` and `x[q]` is left as it is. So in pass `k`, `out_k[p] = out_k[q]` if `q`
-    was visited before `p` (visited and later in raster order), else `out_{k-1}[q]` (`out_{-1}` the input). That
-    sequential loop is solved for all pixels and passes at once by pointer doubling on `(P + 1) M` nodes
-    (`M = N H W`): node `(k, p)` (at `(k + 1) M + p`) links to `(k, q)` or `(k - 1, q)`, and the input's nodes
-    `0..M-1` link to themselves; each round replaces every link by its target's link (halving the remaining
-    chains) until every pixel of the last pass reaches the input.
+    A pixel's link depends on its code and on its class: 0 if the loop skips it, else its distances to the
+    bottom, left and right edges of the visited rectangle `max_delta < row <= h - max_delta` (same for columns),
+    capped at `d = max_delta` (which decide whether a forward target was visited). Returns int32 class offsets
+    `(S,)` (class times `(2d)^2`), int32 link deltas `(classes * (2d)^2,)` (`dy w + dx`, plus `S` if the target
+    is visited later in the loop, 0 for a skipped pixel) and int32 node bases `(passes, S)`, `k S + p`.
     """
-    if offsets.ndim == 3:
-        offsets = offsets[None]
-    passes, n, h, w = offsets.shape
+    d, span, size = max_delta, 2 * max_delta, n * h * w
+    rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
+    visited = ((rows > d) & (rows <= h - d))[:, None] & ((cols > d) & (cols <= w - d))[None, :]
+    below, left, right = (h - d - rows).clamp(0, d)[:, None], (cols - d - 1).clamp(0, d), (w - d - cols).clamp(0, d)
+    classes = torch.where(visited, 1 + (below * (d + 1) + left) * (d + 1) + right, 0)
+    below, left, right = torch.arange((d + 1) ** 3, device=device).unflatten(0, (d + 1, d + 1, d + 1))[..., None]\
+        .div(torch.tensor([(d + 1) ** 2, d + 1, 1], device=device), rounding_mode="floor").remainder(d + 1)\
+        .reshape(-1, 3, 1).unbind(1)
+    dy, dx = torch.arange(span, device=device).sub(d).expand(span, span).T.reshape(-1), \
+        torch.arange(span, device=device).sub(d).repeat(span)
+    forward = (dy > 0) | ((dy == 0) & (dx > 0))
+    chained = forward & (dy <= below) & (dx >= -left) & (dx <= right)
+    deltas = torch.cat([torch.zeros(span * span, dtype=torch.int64, device=device),
+                        (dy * w + dx + size * chained).reshape(-1)])
+    bases = torch.arange(passes * size, device=device, dtype=torch.int32).view(passes, size)
+    return (classes.mul(span * span).reshape(-1).repeat(n).to(torch.int32), deltas.to(torch.int32),
+            bases.remainder_(size).add_(torch.arange(passes, device=device, dtype=torch.int32)[:, None] * size))
+
+
+def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
+    """Where each pixel comes from after glass_blur's local pixel shuffling, exactly, for per-pixel offsets
+    `(dy, dx)` in `[-max_delta, max_delta)^2` given as `shuffle_codes`: int `(N, H, W)` for one pass, or
+    `(P, N, H, W)` for `P` passes in turn. Returns int32 `(N, H, W)` flat source indices into the batch.
+
+    The reference (`_shuffle_pixels_njit_glass_blur`) visits every pixel `p` with `max_delta < row <= H -
+    max_delta` (same for columns) in reverse raster order and runs `x[p], x[q] = x[q], x[p]` with
+    `q = p + (dy, dx)`. On NumPy/numba array views that is not a swap: `x[p]` receives `x[q]` and `x[q]` is left
+    as it is. So in pass `k`, `out_k[p] = out_k[q]` if `q` was visited before `p` (visited and later in raster
+    order), else `out_{k-1}[q]` (`out_{-1}` the input). That sequential loop is solved for all pixels and passes
+    at once by pointer doubling on `(P + 1) M` nodes (`M = N H W`): node `(k, p)` (at `(k + 1) M + p`) links to
+    `(k, q)` or `(k - 1, q)` (looked up by class and code, `_shuffle_tables`), and the input's nodes `0..M-1`
+    link to themselves; each round replaces every link by its target's link (halving the remaining chains)
+    until every pixel of the last pass reaches the input.
+    """
+    if codes.ndim == 3:
+        codes = codes[None]
+    passes, n, h, w = codes.shape
     size = n * h * w
-    visited, positions = _pixel_layout(n, h, w, max_delta, offsets.device)
-    target = positions + offsets.reshape(passes, size).to(torch.int32) * visited
-    # target > p only where p moved, so p was visited
-    chained = (target > positions) & visited.index_select(0, target.view(-1)).view(passes, size)
-    first = torch.arange(passes, device=offsets.device, dtype=torch.int32).view(passes, 1) * size
-    links = torch.cat([positions, (target + first + chained.int() * size).view(-1)])
+    class_offsets, deltas, bases = _shuffle_tables(n, h, w, max_delta, passes, codes.device)
+    index = torch.add(codes, class_offsets.view(n, h, w), out=torch.empty(codes.shape, dtype=torch.int32,
+                                                                          device=codes.device))
+    links = torch.empty((passes + 1) * size, dtype=torch.int32, device=codes.device)
+    links[:size] = bases[0]
+    torch.index_select(deltas, 0, index.view(-1), out=links[size:]).add_(bases.view(-1))
     spare = links.clone()  # rounds alternate between two buffers: no copy back
     while int(links[passes * size:].amax()) >= size:  # a max is ~10x cheaper than `.any()` on the CPU
         torch.index_select(links, 0, links[size:], out=spare[size:])
         links, spare = spare, links
-    return links[passes * size:]
+    return links[passes * size:].view(n, h, w)
 
 
 def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
-    """`x` `(N, C, H, W)` with every pixel replaced by pixel `sources[p]` (flat index into the batch)."""
-    n, c, h, w = x.shape
-    return x.transpose(0, 1).reshape(c, -1).index_select(1, sources).view(c, n, h, w).transpose(0, 1)
+    """`(N', C, H', W')`: pixel `sources[i, y, x]` (a flat index into the `N H W` pixels of `x` `(N, C, H, W)`)
+    at every position of `sources` `(N', H', W')`."""
+    c = x.shape[1]
+    picked = x.transpose(0, 1).reshape(c, -1).index_select(1, sources.reshape(-1))
+    return picked.view(c, *sources.shape).transpose(0, 1)
 
 
 def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
@@ -138,15 +194,17 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
     `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
     sigma, max_delta, iterations = GLASS[preset][severity - 1]
     n, _, h, w = x.shape
+    kernel = gaussian_weights(sigma)
+    radius = len(kernel) // 2
     gens = seed_generators(seeds, x.device)
     out = torch.empty_like(x)
-    for part in image_chunks(x):  # draws included: on the CPU a chunk's offsets stay in cache
-        # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
-        scaled = per_image_uniform(gens[part], (iterations, h, w), x.device) * 2 * max_delta
-        dy = scaled.floor()
-        dx = ((scaled - dy) * 2 * max_delta).floor()
-        offsets = ((dy - max_delta) * w + dx - max_delta).int()
-        sources = shuffle_sources(offsets.transpose(0, 1), max_delta)
+    for part in image_chunks(x):  # draws included: on the CPU a chunk's codes stay in cache
+        codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device)
+        sources = shuffle_sources(codes.transpose(0, 1), max_delta)
+        # the second blur's edge padding ("nearest") taken by the gather itself: no padded copy
+        rows = border_index(torch.arange(-radius, h + radius, device=x.device), h, "nearest")
+        cols = border_index(torch.arange(-radius, w + radius, device=x.device), w, "nearest")
         blurred = gaussian_blur2d(x[part], sigma).mul_(255).floor_().div_(255)
-        out[part] = gaussian_blur2d(gather_pixels(blurred, sources), sigma)
+        padded = gather_pixels(blurred, sources.index_select(1, rows).index_select(2, cols))
+        correlate_padded(padded, kernel, kernel, out=out[part])
     return out.clamp_(0, 1)
