@@ -103,11 +103,12 @@ def correlate_padded(padded: Tensor, kernel_y: list[float] | None, kernel_x: lis
     ry = len(kernel_y) // 2 if kernel_y else 0
     rx = len(kernel_x) // 2 if kernel_x else 0
     h, w = padded.shape[-2] - 2 * ry, padded.shape[-1] - 2 * rx
+    # the shifted views come from one unfold + unbind: one call instead of one slice per tap
     if kernel_y:
-        padded = weighted_sum([padded[..., j:j + h, :] for j in range(2 * ry + 1)], kernel_y,
+        padded = weighted_sum(padded.unfold(-2, h, 1).transpose(-1, -2).unbind(-3), kernel_y,
                               out=out if not kernel_x else None)
     if kernel_x:
-        padded = weighted_sum([padded[..., j:j + w] for j in range(2 * rx + 1)], kernel_x, out=out)
+        padded = weighted_sum(padded.unfold(-1, w, 1).unbind(-2), kernel_x, out=out)
     if out is None:
         return padded
     if not (kernel_y or kernel_x):

@@ -134,18 +134,24 @@ def _shuffle_tables(n: int, h: int, w: int, max_delta: int, passes: int,
     visited = ((rows > d) & (rows <= h - d))[:, None] & ((cols > d) & (cols <= w - d))[None, :]
     below, left, right = (h - d - rows).clamp(0, d)[:, None], (cols - d - 1).clamp(0, d), (w - d - cols).clamp(0, d)
     classes = torch.where(visited, 1 + (below * (d + 1) + left) * (d + 1) + right, 0)
-    below, left, right = torch.arange((d + 1) ** 3, device=device).unflatten(0, (d + 1, d + 1, d + 1))[..., None]\
-        .div(torch.tensor([(d + 1) ** 2, d + 1, 1], device=device), rounding_mode="floor").remainder(d + 1)\
-        .reshape(-1, 3, 1).unbind(1)
-    dy, dx = torch.arange(span, device=device).sub(d).expand(span, span).T.reshape(-1), \
-        torch.arange(span, device=device).sub(d).repeat(span)
+    caps = torch.arange(d + 1, device=device)
+    below, left, right = (t.reshape(-1, 1) for t in torch.meshgrid(caps, caps, caps, indexing="ij"))
+    codes = torch.arange(span * span, device=device)
+    dy, dx = codes.div(span, rounding_mode="floor") - d, codes.remainder(span) - d
     forward = (dy > 0) | ((dy == 0) & (dx > 0))
     chained = forward & (dy <= below) & (dx >= -left) & (dx <= right)
-    deltas = torch.cat([torch.zeros(span * span, dtype=torch.int64, device=device),
-                        (dy * w + dx + size * chained).reshape(-1)])
-    bases = torch.arange(passes * size, device=device, dtype=torch.int32).view(passes, size)
-    return (classes.mul(span * span).reshape(-1).repeat(n).to(torch.int32), deltas.to(torch.int32),
-            bases.remainder_(size).add_(torch.arange(passes, device=device, dtype=torch.int32)[:, None] * size))
+    deltas = torch.cat([torch.zeros_like(dy), (dy * w + dx + size * chained).reshape(-1)])
+    bases = torch.arange(passes, device=device)[:, None] * size + torch.arange(size, device=device)
+    return (classes.mul(span * span).reshape(-1).repeat(n).int(), deltas.int(), bases.int())
+
+
+@functools.lru_cache(maxsize=16)
+def _edge_map(n: int, h: int, w: int, radius: int, device: torch.device) -> Tensor:
+    """int32 `(n, h + 2 radius, w + 2 radius)`: the flat pixel index (into `n h w`) each position of the
+    edge-padded ("nearest") images takes."""
+    rows = border_index(torch.arange(-radius, h + radius, device=device), h, "nearest")
+    cols = border_index(torch.arange(-radius, w + radius, device=device), w, "nearest")
+    return (torch.arange(n, device=device)[:, None, None] * h * w + rows[:, None] * w + cols).int()
 
 
 def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
@@ -173,11 +179,18 @@ def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
     links = torch.empty((passes + 1) * size, dtype=torch.int32, device=codes.device)
     links[:size] = bases[0]
     torch.index_select(deltas, 0, index.view(-1), out=links[size:]).add_(bases.view(-1))
-    spare = links.clone()  # rounds alternate between two buffers: no copy back
-    while int(links[passes * size:].amax()) >= size:  # a max is ~10x cheaper than `.any()` on the CPU
-        torch.index_select(links, 0, links[size:], out=spare[size:])
+    spare = torch.empty_like(links)  # rounds alternate between two buffers: no copy back
+    spare[:size] = bases[0]
+    last, earlier = slice(passes * size, None), slice(size, passes * size)
+    # A max is ~10x cheaper than `.any()` on the CPU. Each round doubles the last pass first: the earlier passes
+    # only matter for the rounds after it.
+    while int(links[last].amax()) >= size:
+        torch.index_select(links, 0, links[last], out=spare[last])
+        if int(spare[last].amax()) < size:
+            return spare[last].view(n, h, w)
+        torch.index_select(links, 0, links[earlier], out=spare[earlier])
         links, spare = spare, links
-    return links[passes * size:].view(n, h, w)
+    return links[last].view(n, h, w)
 
 
 def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
@@ -202,9 +215,8 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
         codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device)
         sources = shuffle_sources(codes.transpose(0, 1), max_delta)
         # the second blur's edge padding ("nearest") taken by the gather itself: no padded copy
-        rows = border_index(torch.arange(-radius, h + radius, device=x.device), h, "nearest")
-        cols = border_index(torch.arange(-radius, w + radius, device=x.device), w, "nearest")
+        edges = _edge_map(len(codes), h, w, radius, x.device)
         blurred = gaussian_blur2d(x[part], sigma).mul_(255).floor_().div_(255)
-        padded = gather_pixels(blurred, sources.index_select(1, rows).index_select(2, cols))
+        padded = gather_pixels(blurred, sources.view(-1).index_select(0, edges.view(-1)).view(edges.shape))
         correlate_padded(padded, kernel, kernel, out=out[part])
     return out.clamp_(0, 1)
