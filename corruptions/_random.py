@@ -8,6 +8,7 @@ order (`image_seeds`): consecutive batches corrupted with the same generator giv
 would get in one batch. The reference backend seeds NumPy with the same per-image seeds.
 """
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -59,11 +60,19 @@ UNIFORM_BITS = 24
 
 def per_image_uniform_bits(gens: list[torch.Generator], shape: tuple[int, ...]) -> Tensor:
     """int32 `(N, *shape)` in `[0, 2**24)` from CPU generators: exactly `2**24 * per_image_uniform(gens, shape)`,
-    the same draws without the float conversion (`random_(0, 2**24)` keeps `r mod 2**24` of the same `r`)."""
-    out = torch.empty((len(gens), *shape), dtype=torch.int32)
-    for row, gen in zip(out, gens):
-        row.random_(0, 1 << UNIFORM_BITS, generator=gen)
-    return out
+    the same draws without the float conversion.
+
+    Drawn as 64-bit words, about twice as fast as one 32-bit draw per value: `random_` over the full int64 range
+    takes two MT19937 draws per word, the first in the high half (ATen `random64`), so on a little-endian host
+    the halves are swapped before the word is read as two int32 values in draw order.
+    """
+    n, count = len(gens), math.prod(shape)
+    words = torch.empty((n, (count + 1) // 2), dtype=torch.int64)
+    for row, gen in zip(words, gens):
+        row.random_(-(2**63), None, generator=gen)
+    low = words.bitwise_and_((1 << UNIFORM_BITS) - 1 | ((1 << UNIFORM_BITS) - 1) << 32)
+    ordered = torch.bitwise_left_shift(low, 32).bitwise_or_(low.bitwise_right_shift_(32))
+    return ordered.view(torch.int32)[:, :count].reshape(n, *shape)
 
 
 def per_image_normal(gens: list[torch.Generator], shape: tuple[int, ...], device: torch.device) -> Tensor:

@@ -122,10 +122,11 @@ def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants)
     np.testing.assert_array_equal(hwc(at_once).astype(np.uint8), expected)
 
 
-@pytest.mark.parametrize("seed", [0, 2**40 + 12345, 2**62 - 1])
-def test_uniform_bits_are_torch_rand_on_the_cpu(seed):
-    bits = per_image_uniform_bits([torch.Generator().manual_seed(seed)], (2, 37, 41))
-    expected = torch.rand((1, 2, 37, 41), generator=torch.Generator().manual_seed(seed))
+@pytest.mark.parametrize("shape", [(2, 37, 41), (37, 41)])  # an even and an odd number of draws
+def test_uniform_bits_are_torch_rand_on_the_cpu(shape):
+    seeds = [0, 2**40 + 12345, 2**62 - 1]
+    bits = per_image_uniform_bits([torch.Generator().manual_seed(s) for s in seeds], shape)
+    expected = torch.stack([torch.rand(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])
     assert torch.equal(bits.double() / 2**24, expected.double())
 
 
