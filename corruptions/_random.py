@@ -58,20 +58,20 @@ UNIFORM_BITS = 24
 (ATen `uniform_real_distribution`, `transformation::uniform_real`)."""
 
 
-def per_image_uniform_bits(gens: list[torch.Generator], shape: tuple[int, ...]) -> Tensor:
-    """int32 `(N, *shape)` in `[0, 2**24)` from CPU generators: exactly `2**24 * per_image_uniform(gens, shape)`,
-    the same draws without the float conversion.
+def per_image_uniform_bits(gens: list[torch.Generator], shape: tuple[int, ...], bits: int = UNIFORM_BITS) -> Tensor:
+    """int32 `(N, *shape)`: `floor(2**bits * u)` for the uniforms `u = per_image_uniform(gens, shape)` of CPU
+    generators (`bits <= 24`: exactly `u`'s top bits), the same draws without the float conversion.
 
     Drawn as 64-bit words, about twice as fast as one 32-bit draw per value: `random_` over the full int64 range
     takes two MT19937 draws per word, the first in the high half (ATen `random64`), so on a little-endian host
-    the halves are swapped before the word is read as two int32 values in draw order.
+    the two fields are swapped before the word is read as two int32 values in draw order.
     """
-    n, count = len(gens), math.prod(shape)
+    n, count, drop = len(gens), math.prod(shape), UNIFORM_BITS - bits
     words = torch.empty((n, (count + 1) // 2), dtype=torch.int64)
     for row, gen in zip(words, gens):
         row.random_(-(2**63), None, generator=gen)
-    low = words.bitwise_and_((1 << UNIFORM_BITS) - 1 | ((1 << UNIFORM_BITS) - 1) << 32)
-    ordered = torch.bitwise_left_shift(low, 32).bitwise_or_(low.bitwise_right_shift_(32))
+    fields = words.bitwise_right_shift_(drop).bitwise_and_((1 << bits) - 1 | ((1 << bits) - 1) << 32)
+    ordered = torch.bitwise_left_shift(fields, 32).bitwise_or_(fields.bitwise_right_shift_(32))
     return ordered.view(torch.int32)[:, :count].reshape(n, *shape)
 
 

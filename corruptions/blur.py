@@ -30,7 +30,7 @@ from corruptions._ops import (
     zoom_center,
 )
 from corruptions._ops import motion_blur as _motion_blur
-from corruptions._random import UNIFORM_BITS, per_image_uniform, per_image_uniform_bits, seed_generators
+from corruptions._random import per_image_uniform, per_image_uniform_bits, seed_generators
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
 # make_cifar_c.py's.
@@ -97,25 +97,15 @@ def shuffle_codes(gens: list[torch.Generator], shape: tuple[int, ...], max_delta
     """glass_blur's pixel offsets `(dy, dx)` in `[-d, d)^2` (`d = max_delta`) as codes `(dy + d) 2d + dx + d`,
     int32 `(N, *shape)`, row `i` from `gens[i]`: one uniform `u` per pixel and pass gives both offsets,
     `dy + d = floor(2d u)`, `dx + d = floor(2d frac(2d u))`, in float32 (`u` from `per_image_uniform`)."""
-    if device.type == "cpu":
-        return codes_of_uniform_bits(per_image_uniform_bits(gens, shape), max_delta)
-    return _codes_of_uniform(per_image_uniform(gens, shape, device), max_delta)
-
-
-def codes_of_uniform_bits(bits: Tensor, max_delta: int) -> Tensor:
-    """`shuffle_codes` of the uniforms `u = bits / 2**24`, `bits` int32 in `[0, 2**24)` (overwritten). When
-    `2d = 2**m` the float32 products are exact and the code is `bits`' top `2m` of 24 bits."""
     span = 2 * max_delta
-    if span & (span - 1) == 0:
-        return bits.bitwise_right_shift_(UNIFORM_BITS - 2 * (span.bit_length() - 1))
-    return _codes_of_uniform(bits.float().mul_(2.0**-UNIFORM_BITS), max_delta)
-
-
-def _codes_of_uniform(u: Tensor, max_delta: int) -> Tensor:
-    scaled = u.mul_(2).mul_(max_delta)
+    if device.type == "cpu" and span & (span - 1) == 0:
+        # CPU uniforms are 24-bit fractions: for 2d = 2**m the float32 products are exact and the code is u's top
+        # 2m bits, drawn as such
+        return per_image_uniform_bits(gens, shape, 2 * (span.bit_length() - 1))
+    scaled = per_image_uniform(gens, shape, device).mul_(2).mul_(max_delta)
     dy = scaled.floor()
     dx = scaled.sub_(dy).mul_(2).mul_(max_delta).floor_()
-    return dy.mul_(2 * max_delta).add_(dx).int()
+    return dy.mul_(span).add_(dx).int()
 
 
 @functools.lru_cache(maxsize=16)

@@ -17,7 +17,7 @@ from skimage.filters import gaussian
 import corruptions
 from corruptions import _ops
 from corruptions._random import per_image_uniform_bits
-from corruptions.blur import GLASS, ZOOM_RANGES, codes_of_uniform_bits, gather_pixels, shuffle_sources, zoom_factors
+from corruptions.blur import GLASS, ZOOM_RANGES, gather_pixels, shuffle_codes, shuffle_sources, zoom_factors
 from corruptions.digital import warp_reflect
 from corruptions.names import DETERMINISTIC, SUBSETS
 
@@ -122,24 +122,38 @@ def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants)
     np.testing.assert_array_equal(hwc(at_once).astype(np.uint8), expected)
 
 
+@pytest.mark.parametrize("bits", [24, 4])
 @pytest.mark.parametrize("shape", [(2, 37, 41), (37, 41)])  # an even and an odd number of draws
-def test_uniform_bits_are_torch_rand_on_the_cpu(shape):
+def test_uniform_bits_are_torch_rand_on_the_cpu(shape, bits):
     seeds = [0, 2**40 + 12345, 2**62 - 1]
-    bits = per_image_uniform_bits([torch.Generator().manual_seed(s) for s in seeds], shape)
+    got = per_image_uniform_bits([torch.Generator().manual_seed(s) for s in seeds], shape, bits)
     expected = torch.stack([torch.rand(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])
-    assert torch.equal(bits.double() / 2**24, expected.double())
+    assert torch.equal(got.double(), (expected.double() * 2**bits).floor())
+
+
+def _glass_codes(u: np.ndarray, max_delta: int) -> np.ndarray:
+    """glass_blur's codes `(dy + d) 2d + dx + d` of float32 uniforms, in NumPy float32."""
+    scaled = u * np.float32(2) * np.float32(max_delta)
+    dy = np.floor(scaled)
+    return (dy * 2 * max_delta + np.floor((scaled - dy) * np.float32(2) * np.float32(max_delta))).astype(np.int32)
+
+
+@pytest.mark.parametrize("max_delta", [1, 2, 4])
+def test_glass_codes_of_a_power_of_two_span_are_the_top_bits_of_every_cpu_uniform(max_delta):
+    """What `shuffle_codes` relies on, for all 2**24 float32 uniforms `k / 2**24` torch.rand gives on the CPU."""
+    k = np.arange(2**24, dtype=np.int32)
+    top = 2 * (2 * max_delta).bit_length() - 2
+    np.testing.assert_array_equal(_glass_codes(k.astype(np.float32) * np.float32(2.0**-24), max_delta),
+                                  k >> (24 - top))
 
 
 @pytest.mark.parametrize("max_delta", [1, 2, 3, 4])
-def test_glass_codes_are_the_float32_offsets_of_every_cpu_uniform(max_delta):
-    """Every float32 `u = k / 2**24` torch.rand can give: code `(dy + d) 2d + dx + d` with `dy + d = floor(2d u)`,
-    `dx + d = floor(2d frac(2d u))` in float32 (NumPy)."""
-    k = np.arange(2**24, dtype=np.int32)
-    scaled = k.astype(np.float32) * np.float32(2.0**-24) * np.float32(2) * np.float32(max_delta)
-    dy = np.floor(scaled)
-    dx = np.floor((scaled - dy) * np.float32(2) * np.float32(max_delta))
-    got = codes_of_uniform_bits(torch.from_numpy(k), max_delta).numpy()
-    np.testing.assert_array_equal(got, (dy * 2 * max_delta + dx).astype(np.int32))
+def test_glass_codes_are_the_float32_offsets_of_torch_rand(max_delta):
+    seeds = [5, 2**33 + 1]
+    got = shuffle_codes([torch.Generator().manual_seed(s) for s in seeds], (3, 301, 211), max_delta,
+                        torch.device("cpu"))
+    u = torch.stack([torch.rand((3, 301, 211), generator=torch.Generator().manual_seed(s)) for s in seeds])
+    np.testing.assert_array_equal(got.numpy(), _glass_codes(u.numpy(), max_delta))
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
