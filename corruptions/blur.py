@@ -174,11 +174,12 @@ def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
     last, earlier = slice(passes * size, None), slice(size, passes * size)
     # A max is ~10x cheaper than `.any()` on the CPU. Each round doubles the last pass first: the earlier passes
     # only matter for the rounds after it.
-    while int(links[last].amax()) >= size:
+    done = int(links[last].amax()) < size
+    while not done:
         torch.index_select(links, 0, links[last], out=spare[last])
-        if int(spare[last].amax()) < size:
-            return spare[last].view(n, h, w)
-        torch.index_select(links, 0, links[earlier], out=spare[earlier])
+        done = int(spare[last].amax()) < size
+        if not done:
+            torch.index_select(links, 0, links[earlier], out=spare[earlier])
         links, spare = spare, links
     return links[last].view(n, h, w)
 
