@@ -166,22 +166,22 @@ def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
     class_offsets, deltas, bases = _shuffle_tables(n, h, w, max_delta, passes, codes.device)
     index = torch.add(codes, class_offsets.view(n, h, w), out=torch.empty(codes.shape, dtype=torch.int32,
                                                                           device=codes.device))
-    links = torch.empty((passes + 1) * size, dtype=torch.int32, device=codes.device)
-    links[:size] = bases[0]
-    torch.index_select(deltas, 0, index.view(-1), out=links[size:]).add_(bases.view(-1))
-    spare = torch.empty_like(links)  # rounds alternate between two buffers: no copy back
-    spare[:size] = bases[0]
-    last, earlier = slice(passes * size, None), slice(size, passes * size)
+    # rounds alternate between two buffers (no copy back), their views made once (slicing costs a dispatch)
+    buffers = torch.empty((2, (passes + 1) * size), dtype=torch.int32, device=codes.device)
+    buffers[:, :size] = bases[0]
+    links = buffers.unbind(0)
+    lasts, earliers = [b[passes * size:] for b in links], [b[size:passes * size] for b in links]
+    torch.index_select(deltas, 0, index.view(-1), out=links[0][size:]).add_(bases.view(-1))
     # A max is ~10x cheaper than `.any()` on the CPU. Each round doubles the last pass first: the earlier passes
     # only matter for the rounds after it.
-    done = int(links[last].amax()) < size
+    now, done = 0, int(lasts[0].amax()) < size
     while not done:
-        torch.index_select(links, 0, links[last], out=spare[last])
-        done = int(spare[last].amax()) < size
+        torch.index_select(links[now], 0, lasts[now], out=lasts[1 - now])
+        done = int(lasts[1 - now].amax()) < size
         if not done:
-            torch.index_select(links, 0, links[earlier], out=spare[earlier])
-        links, spare = spare, links
-    return links[last].view(n, h, w)
+            torch.index_select(links[now], 0, earliers[now], out=earliers[1 - now])
+        now = 1 - now
+    return lasts[now].view(n, h, w)
 
 
 def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
