@@ -102,10 +102,9 @@ def shuffle_codes(gens: list[torch.Generator], shape: tuple[int, ...], max_delta
         # CPU uniforms are 24-bit fractions: for 2d = 2**m the float32 products are exact and the code is u's top
         # 2m bits, drawn as such
         return per_image_uniform_bits(gens, shape, 2 * (span.bit_length() - 1))
-    scaled = per_image_uniform(gens, shape, device).mul_(2).mul_(max_delta)
+    scaled = per_image_uniform(gens, shape, device).mul_(span)  # = (u * 2) * d in float32: u * 2 is exact
     dy = scaled.floor()
-    dx = scaled.sub_(dy).mul_(2).mul_(max_delta).floor_()
-    return dy.mul_(span).add_(dx).int()
+    return dy.mul(span).add_(scaled.sub_(dy).mul_(span).floor_()).int()
 
 
 @functools.lru_cache(maxsize=16)
