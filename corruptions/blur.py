@@ -108,17 +108,18 @@ def shuffle_codes(gens: list[torch.Generator], shape: tuple[int, ...], max_delta
 
 
 @functools.lru_cache(maxsize=16)
-def _shuffle_tables(n: int, h: int, w: int, max_delta: int, passes: int,
+def _shuffle_tables(h: int, w: int, max_delta: int, passes: int, size: int,
                     device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-    """The links of `shuffle_sources` as lookups, for `n` images `h x w` (`S = n h w` pixels, flat index `p`).
+    """The links of `shuffle_sources` as lookups, for `passes` over images `h x w` in a batch of `size` pixels.
 
-    A pixel's link depends on its code and on its class: 0 if the loop skips it, else its distances to the
+    A pixel's link depends on its pass, its code and its class: 0 if the loop skips it, else its distances to the
     bottom, left and right edges of the visited rectangle `max_delta < row <= h - max_delta` (same for columns),
-    capped at `d = max_delta` (which decide whether a forward target was visited). Returns int32 class offsets
-    `(S,)` (class times `(2d)^2`), int32 link deltas `(classes * (2d)^2,)` (`dy w + dx`, plus `S` if the target
-    is visited later in the loop, 0 for a skipped pixel) and int32 node bases `(passes, S)`, `k S + p`.
+    capped at `d = max_delta` (which decide whether a forward target was visited). Returns int32 offsets
+    `(passes, 1, h, w)` to add to the codes (pass and class), the int32 table they index (for pass `k`:
+    `k size + dy w + dx`, plus `size` if the target is visited later in the loop; `k size` for a skipped pixel)
+    and the int32 pixel positions `0 .. size - 1`.
     """
-    d, span, size = max_delta, 2 * max_delta, n * h * w
+    d, span = max_delta, 2 * max_delta
     rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
     visited = ((rows > d) & (rows <= h - d))[:, None] & ((cols > d) & (cols <= w - d))[None, :]
     below, left, right = (h - d - rows).clamp(0, d)[:, None], (cols - d - 1).clamp(0, d), (w - d - cols).clamp(0, d)
@@ -130,17 +131,19 @@ def _shuffle_tables(n: int, h: int, w: int, max_delta: int, passes: int,
     forward = (dy > 0) | ((dy == 0) & (dx > 0))
     chained = forward & (dy <= below) & (dx >= -left) & (dx <= right)
     deltas = torch.cat([torch.zeros_like(dy), (dy * w + dx + size * chained).reshape(-1)])
-    bases = torch.arange(passes, device=device)[:, None] * size + torch.arange(size, device=device)
-    return (classes.mul(span * span).reshape(-1).repeat(n).int(), deltas.int(), bases.int())
+    first = torch.arange(passes, device=device)
+    offsets = classes * span * span + (first * deltas.numel())[:, None, None, None]
+    table = (deltas + first[:, None] * size).reshape(-1)
+    return offsets.int(), table.int(), torch.arange(size, dtype=torch.int32, device=device)
 
 
 @functools.lru_cache(maxsize=16)
-def _edge_map(n: int, h: int, w: int, radius: int, device: torch.device) -> Tensor:
-    """int32 `(n, h + 2 radius, w + 2 radius)`: the flat pixel index (into `n h w`) each position of the
-    edge-padded ("nearest") images takes."""
+def _edge_map(h: int, w: int, radius: int, device: torch.device) -> Tensor:
+    """int64 `((h + 2 radius) (w + 2 radius),)`: the pixel (flat index into `h w`) each position of the
+    edge-padded ("nearest") image takes."""
     rows = border_index(torch.arange(-radius, h + radius, device=device), h, "nearest")
     cols = border_index(torch.arange(-radius, w + radius, device=device), w, "nearest")
-    return (torch.arange(n, device=device)[:, None, None] * h * w + rows[:, None] * w + cols).int()
+    return (rows[:, None] * w + cols).reshape(-1)
 
 
 def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
@@ -162,15 +165,14 @@ def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
         codes = codes[None]
     passes, n, h, w = codes.shape
     size = n * h * w
-    class_offsets, deltas, bases = _shuffle_tables(n, h, w, max_delta, passes, codes.device)
-    index = torch.add(codes, class_offsets.view(n, h, w), out=torch.empty(codes.shape, dtype=torch.int32,
-                                                                          device=codes.device))
+    offsets, table, positions = _shuffle_tables(h, w, max_delta, passes, size, codes.device)
+    index = torch.add(codes, offsets, out=torch.empty(codes.shape, dtype=torch.int32, device=codes.device))
     # rounds alternate between two buffers (no copy back), their views made once (slicing costs a dispatch)
     buffers = torch.empty((2, (passes + 1) * size), dtype=torch.int32, device=codes.device)
-    buffers[:, :size] = bases[0]
+    buffers[:, :size] = positions
     links = buffers.unbind(0)
     lasts, earliers = [b[passes * size:] for b in links], [b[size:passes * size] for b in links]
-    torch.index_select(deltas, 0, index.view(-1), out=links[0][size:]).add_(bases.view(-1))
+    torch.index_select(table, 0, index.view(-1), out=links[0][size:]).view(passes, size).add_(positions)
     # A max is ~10x cheaper than `.any()` on the CPU. Each round doubles the last pass first: the earlier passes
     # only matter for the rounds after it.
     now, done = 0, int(lasts[0].amax()) < size
@@ -205,8 +207,9 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
         codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device)
         sources = shuffle_sources(codes.transpose(0, 1), max_delta)
         # the second blur's edge padding ("nearest") taken by the gather itself: no padded copy
-        edges = _edge_map(len(codes), h, w, radius, x.device)
+        edge_map = _edge_map(h, w, radius, x.device)
+        edges = sources.view(len(codes), -1).gather(1, edge_map.expand(len(codes), -1))
         blurred = gaussian_blur2d(x[part], sigma).mul_(255).floor_().div_(255)
-        padded = gather_pixels(blurred, sources.view(-1).index_select(0, edges.view(-1)).view(edges.shape))
+        padded = gather_pixels(blurred, edges.view(-1, h + 2 * radius, w + 2 * radius))
         correlate_padded(padded, kernel, kernel, out=out[part])
     return out.clamp_(0, 1)
