@@ -7,6 +7,7 @@ Border modes use SciPy's names: `"nearest"` (edge replicated), `"reflect"` (half
 """
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +68,7 @@ def gaussian_weights(sigma: float, truncate: float = 4.0) -> list[float]:
     return [t / sum(taps) for t in taps]
 
 
-def weighted_sum(views: list[Tensor], weights: list[float], out: Tensor | None = None) -> Tensor:
+def weighted_sum(views: Sequence[Tensor], weights: list[float], out: Tensor | None = None) -> Tensor:
     """`sum_i weights[i] * views[i]` with one in-place multiply-add per view (zero weights skipped), into `out`
     when given."""
     out = torch.mul(views[0], weights[0], out=out)

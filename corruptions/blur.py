@@ -157,7 +157,7 @@ def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
     as it is. So in pass `k`, `out_k[p] = out_k[q]` if `q` was visited before `p` (visited and later in raster
     order), else `out_{k-1}[q]` (`out_{-1}` the input). That sequential loop is solved for all pixels and passes
     at once by pointer doubling on `(P + 1) M` nodes (`M = N H W`): node `(k, p)` (at `(k + 1) M + p`) links to
-    `(k, q)` or `(k - 1, q)` (looked up by class and code, `_shuffle_tables`), and the input's nodes `0..M-1`
+    `(k, q)` or `(k - 1, q)` (looked up by pass, class and code, `_shuffle_tables`), and the input's nodes `0..M-1`
     link to themselves; each round replaces every link by its target's link (halving the remaining chains)
     until every pixel of the last pass reaches the input.
     """
@@ -198,7 +198,7 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,
     `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
     sigma, max_delta, iterations = GLASS[preset][severity - 1]
-    n, _, h, w = x.shape
+    h, w = x.shape[-2:]
     kernel = gaussian_weights(sigma)
     radius = len(kernel) // 2
     gens = seed_generators(seeds, x.device)
@@ -207,8 +207,8 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
         codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device)
         sources = shuffle_sources(codes.transpose(0, 1), max_delta)
         # the second blur's edge padding ("nearest") taken by the gather itself: no padded copy
-        edge_map = _edge_map(h, w, radius, x.device)
-        edges = sources.view(len(codes), -1).gather(1, edge_map.expand(len(codes), -1))
+        images = len(codes)
+        edges = sources.view(images, -1).gather(1, _edge_map(h, w, radius, x.device).expand(images, -1))
         blurred = gaussian_blur2d(x[part], sigma).mul_(255).floor_().div_(255)
         padded = gather_pixels(blurred, edges.view(-1, h + 2 * radius, w + 2 * radius))
         correlate_padded(padded, kernel, kernel, out=out[part])
