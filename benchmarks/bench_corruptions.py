@@ -6,13 +6,15 @@
 
 The torch backend corrupts a batch of `--batch` real photographs at every severity; the reference corrupts
 `--reference-images` of them one by one at every severity (its cost is per image, so the rate extrapolates to
-the batch). Prints images/s of both, their ratio, which backend `auto` picks (`REFERENCE_FASTER_ON_CPU`) and
-whether the measurement agrees with that table, then geometric means of the torch and `auto` speed-ups.
+the batch). Both are timed best of `--repeats`, taking turns within every repeat. Prints images/s of both, their
+ratio, which backend `auto` picks (`REFERENCE_FASTER_ON_CPU`) and whether the measurement agrees with that
+table, then geometric means of the torch and `auto` speed-ups.
 
 `--threads 1` (default) compares one core with one core: imagecorruptions runs single-threaded, so its
 throughput scales with worker processes as the torch backend's does with threads. With one thread on the CPU
-both are timed in CPU seconds of this process (`time.process_time`), i.e. the rate of one dedicated core,
-unaffected by other load on a shared machine. `--threads 0` keeps torch's default and times wall clock.
+both are timed in CPU seconds of this process (`time.process_time`), i.e. the rate of one dedicated core, less
+affected by other load on a shared machine (which still slows both through shared caches and memory: repeat
+and take the best). `--threads 0` keeps torch's default and times wall clock.
 
 Goals (issue 4): `auto` never slower than the reference; geometric-mean speed-up of `auto` >= 2x on the CPU;
 glass_blur, zoom_blur, elastic_transform and motion_blur >= 5x.
@@ -46,22 +48,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds_per_image(images: torch.Tensor, name: str, severities: list[int], backend: str, repeats: int,
-                      clock=time.perf_counter) -> float:
-    """Best-of-`repeats` time per image on `clock`, averaged over `severities`."""
-    corrupt(images[:1], name, severities[0], generator=torch.Generator(images.device), backend=backend)  # warm-up
-    total = 0.0
+def seconds_per_image(runs: dict[str, tuple[torch.Tensor, str]], name: str, severities: list[int], repeats: int,
+                      clock=time.perf_counter) -> dict[str, float]:
+    """Best-of-`repeats` time per image on `clock` of each run (`runs`: label -> (images, backend)), averaged over
+    `severities`. The runs take turns within every repeat, so a change of load on a shared machine hits them
+    alike."""
+    for images, backend in runs.values():  # warm-up
+        corrupt(images[:1], name, severities[0], generator=torch.Generator(images.device), backend=backend)
+    total = dict.fromkeys(runs, 0.0)
     for severity in severities:
-        best = math.inf
+        best = dict.fromkeys(runs, math.inf)
         for _ in range(repeats):
-            generator = torch.Generator(images.device).manual_seed(severity)
-            _sync(images.device)
-            start = clock()
-            corrupt(images, name, severity, generator=generator, backend=backend)
-            _sync(images.device)
-            best = min(best, clock() - start)
-        total += best / images.shape[0]
-    return total / len(severities)
+            for label, (images, backend) in runs.items():
+                generator = torch.Generator(images.device).manual_seed(severity)
+                _sync(images.device)
+                start = clock()
+                corrupt(images, name, severity, generator=generator, backend=backend)
+                _sync(images.device)
+                best[label] = min(best[label], clock() - start)
+        for label, (images, _) in runs.items():
+            total[label] += best[label] / images.shape[0]
+    return {label: seconds / len(severities) for label, seconds in total.items()}
 
 
 def batched_vs_per_image(images: torch.Tensor, names: list[str], repeats: int, clock=time.perf_counter) -> None:
@@ -122,9 +129,10 @@ def main() -> None:
     print(f"{'corruption':20s} {'torch img/s':>11s} {'ref img/s':>10s} {'ratio':>7s} {'auto':>9s}  table")
     torch_ratios, auto_ratios = [], []
     for name in args.corruptions:
-        fast = 1 / seconds_per_image(images, name, args.severities, "torch", args.repeats, clock)
-        ref = 1 / seconds_per_image(images[:args.reference_images].cpu(), name, args.severities, "reference", 1,
-                                    clock)
+        seconds = seconds_per_image({"torch": (images, "torch"),
+                                     "reference": (images[:args.reference_images].cpu(), "reference")},
+                                    name, args.severities, args.repeats, clock)
+        fast, ref = 1 / seconds["torch"], 1 / seconds["reference"]
         auto = resolve_backend("auto", name, device)
         auto_rate = fast if auto == "torch" else ref
         agrees = (auto == "torch") == (fast >= ref)

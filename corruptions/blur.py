@@ -19,9 +19,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from corruptions._ops import disk_kernel, filter2d, gaussian_blur2d, image_chunks, zoom_center
+from corruptions._ops import (
+    border_index,
+    correlate_padded,
+    disk_kernel,
+    filter2d,
+    gaussian_blur2d,
+    gaussian_weights,
+    image_chunks,
+    zoom_center,
+)
 from corruptions._ops import motion_blur as _motion_blur
-from corruptions._random import per_image_uniform, seed_generators
+from corruptions._random import per_image_uniform, per_image_uniform_bits, seed_generators
 
 # Tables map a preset (`corruptions.presets`) to its five severities: imagecorruptions' constants, then
 # make_cifar_c.py's.
@@ -83,53 +92,105 @@ def zoom_blur(x: Tensor, severity: int, seeds: Sequence[int] = (), *,
     return (out / (len(factors) + 1)).clamp(0, 1)
 
 
+def shuffle_codes(gens: list[torch.Generator], shape: tuple[int, ...], max_delta: int,
+                  device: torch.device) -> Tensor:
+    """glass_blur's pixel offsets `(dy, dx)` in `[-d, d)^2` (`d = max_delta`) as codes `(dy + d) 2d + dx + d`,
+    int32 `(N, *shape)`, row `i` from `gens[i]`: one uniform `u` per pixel and pass gives both offsets,
+    `dy + d = floor(2d u)`, `dx + d = floor(2d frac(2d u))`, in float32 (`u` from `per_image_uniform`)."""
+    span = 2 * max_delta
+    if device.type == "cpu" and span & (span - 1) == 0:
+        # CPU uniforms are 24-bit fractions: for 2d = 2**m the float32 products are exact and the code is u's top
+        # 2m bits, drawn as such
+        return per_image_uniform_bits(gens, shape, 2 * (span.bit_length() - 1))
+    scaled = per_image_uniform(gens, shape, device).mul_(span)  # = (u * 2) * d in float32: u * 2 is exact
+    dy = scaled.floor()
+    return dy.mul(span).add_(scaled.sub_(dy).mul_(span).floor_()).int()
+
+
 @functools.lru_cache(maxsize=16)
-def _pixel_layout(n: int, h: int, w: int, max_delta: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """bool `(N * H * W,)`: the pixels glass_blur's loop visits, `max_delta < row <= H - max_delta` (same for
-    columns), and their flat positions int32 `(N * H * W,)`."""
-    rows = torch.arange(h, device=device)
-    cols = torch.arange(w, device=device)
-    visited = (((rows > max_delta) & (rows <= h - max_delta))[:, None]
-               & ((cols > max_delta) & (cols <= w - max_delta))[None, :]).reshape(-1).repeat(n)
-    return visited, torch.arange(n * h * w, device=device, dtype=torch.int32)
+def _shuffle_tables(h: int, w: int, max_delta: int, passes: int, size: int,
+                    device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """The links of `shuffle_sources` as lookups, for `passes` over images `h x w` in a batch of `size` pixels.
 
-
-def shuffle_sources(offsets: Tensor, max_delta: int) -> Tensor:
-    """Where each pixel comes from after glass_blur's local pixel shuffling, exactly, for per-pixel offsets
-    `(dy, dx)` in `[-max_delta, max_delta)^2` given flattened as `offsets = dy * W + dx`: int `(N, H, W)` for one
-    pass, or `(P, N, H, W)` for `P` passes in turn. Returns int32 `(N * H * W,)` flat source indices into the
-    batch.
-
-    The reference (`_shuffle_pixels_njit_glass_blur`) visits every pixel `p` of `_pixel_layout` in reverse
-    raster order and runs `x[p], x[q] = x[q], x[p]` with `q = p + (dy, dx)`. On NumPy/numba array views that is
-    not a swap: `x[p]` receives `x[q]` and `x[q]` is left as it is. So in pass `k`, `out_k[p] = out_k[q]` if `q`
-    was visited before `p` (visited and later in raster order), else `out_{k-1}[q]` (`out_{-1}` the input). That
-    sequential loop is solved for all pixels and passes at once by pointer doubling on `(P + 1) M` nodes
-    (`M = N H W`): node `(k, p)` (at `(k + 1) M + p`) links to `(k, q)` or `(k - 1, q)`, and the input's nodes
-    `0..M-1` link to themselves; each round replaces every link by its target's link (halving the remaining
-    chains) until every pixel of the last pass reaches the input.
+    A pixel's link depends on its pass, its code and its class: 0 if the loop skips it, else its distances to the
+    bottom, left and right edges of the visited rectangle `max_delta < row <= h - max_delta` (same for columns),
+    capped at `d = max_delta` (which decide whether a forward target was visited). Returns int32 offsets
+    `(passes, 1, h, w)` to add to the codes (pass and class), the int32 table they index (for pass `k`:
+    `k size + dy w + dx`, plus `size` if the target is visited later in the loop; `k size` for a skipped pixel)
+    and the int32 pixel positions `0 .. size - 1`.
     """
-    if offsets.ndim == 3:
-        offsets = offsets[None]
-    passes, n, h, w = offsets.shape
+    d, span = max_delta, 2 * max_delta
+    rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
+    visited = ((rows > d) & (rows <= h - d))[:, None] & ((cols > d) & (cols <= w - d))[None, :]
+    below, left, right = (h - d - rows).clamp(0, d)[:, None], (cols - d - 1).clamp(0, d), (w - d - cols).clamp(0, d)
+    classes = torch.where(visited, 1 + (below * (d + 1) + left) * (d + 1) + right, 0)
+    caps = torch.arange(d + 1, device=device)
+    below, left, right = (t.reshape(-1, 1) for t in torch.meshgrid(caps, caps, caps, indexing="ij"))
+    codes = torch.arange(span * span, device=device)
+    dy, dx = codes.div(span, rounding_mode="floor") - d, codes.remainder(span) - d
+    forward = (dy > 0) | ((dy == 0) & (dx > 0))
+    chained = forward & (dy <= below) & (dx >= -left) & (dx <= right)
+    deltas = torch.cat([torch.zeros_like(dy), (dy * w + dx + size * chained).reshape(-1)])
+    first = torch.arange(passes, device=device)
+    offsets = classes * span * span + (first * deltas.numel())[:, None, None, None]
+    table = (deltas + first[:, None] * size).reshape(-1)
+    return offsets.int(), table.int(), torch.arange(size, dtype=torch.int32, device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _edge_map(h: int, w: int, radius: int, device: torch.device) -> Tensor:
+    """int64 `((h + 2 radius) (w + 2 radius),)`: the pixel (flat index into `h w`) each position of the
+    edge-padded ("nearest") image takes."""
+    rows = border_index(torch.arange(-radius, h + radius, device=device), h, "nearest")
+    cols = border_index(torch.arange(-radius, w + radius, device=device), w, "nearest")
+    return (rows[:, None] * w + cols).reshape(-1)
+
+
+def shuffle_sources(codes: Tensor, max_delta: int) -> Tensor:
+    """Where each pixel comes from after glass_blur's local pixel shuffling, exactly, for per-pixel offsets
+    `(dy, dx)` in `[-max_delta, max_delta)^2` given as `shuffle_codes`: int `(N, H, W)` for one pass, or
+    `(P, N, H, W)` for `P` passes in turn. Returns int32 `(N, H, W)` flat source indices into the batch.
+
+    The reference (`_shuffle_pixels_njit_glass_blur`) visits every pixel `p` with `max_delta < row <= H -
+    max_delta` (same for columns) in reverse raster order and runs `x[p], x[q] = x[q], x[p]` with
+    `q = p + (dy, dx)`. On NumPy/numba array views that is not a swap: `x[p]` receives `x[q]` and `x[q]` is left
+    as it is. So in pass `k`, `out_k[p] = out_k[q]` if `q` was visited before `p` (visited and later in raster
+    order), else `out_{k-1}[q]` (`out_{-1}` the input). That sequential loop is solved for all pixels and passes
+    at once by pointer doubling on `(P + 1) M` nodes (`M = N H W`): node `(k, p)` (at `(k + 1) M + p`) links to
+    `(k, q)` or `(k - 1, q)` (looked up by pass, class and code, `_shuffle_tables`), and the input's nodes `0..M-1`
+    link to themselves; each round replaces every link by its target's link (halving the remaining chains)
+    until every pixel of the last pass reaches the input.
+    """
+    if codes.ndim == 3:
+        codes = codes[None]
+    passes, n, h, w = codes.shape
     size = n * h * w
-    visited, positions = _pixel_layout(n, h, w, max_delta, offsets.device)
-    target = positions + offsets.reshape(passes, size).to(torch.int32) * visited
-    # target > p only where p moved, so p was visited
-    chained = (target > positions) & visited.index_select(0, target.view(-1)).view(passes, size)
-    first = torch.arange(passes, device=offsets.device, dtype=torch.int32).view(passes, 1) * size
-    links = torch.cat([positions, (target + first + chained.int() * size).view(-1)])
-    spare = links.clone()  # rounds alternate between two buffers: no copy back
-    while int(links[passes * size:].amax()) >= size:  # a max is ~10x cheaper than `.any()` on the CPU
-        torch.index_select(links, 0, links[size:], out=spare[size:])
-        links, spare = spare, links
-    return links[passes * size:]
+    offsets, table, positions = _shuffle_tables(h, w, max_delta, passes, size, codes.device)
+    index = torch.add(codes, offsets, out=torch.empty(codes.shape, dtype=torch.int32, device=codes.device))
+    # rounds alternate between two buffers (no copy back), their views made once (slicing costs a dispatch)
+    buffers = torch.empty((2, (passes + 1) * size), dtype=torch.int32, device=codes.device)
+    buffers[:, :size] = positions
+    links = buffers.unbind(0)
+    lasts, earliers = [b[passes * size:] for b in links], [b[size:passes * size] for b in links]
+    torch.index_select(table, 0, index.view(-1), out=links[0][size:]).view(passes, size).add_(positions)
+    # A max is ~10x cheaper than `.any()` on the CPU. Each round doubles the last pass first: the earlier passes
+    # only matter for the rounds after it.
+    now, done = 0, int(lasts[0].amax()) < size
+    while not done:
+        torch.index_select(links[now], 0, lasts[now], out=lasts[1 - now])
+        done = int(lasts[1 - now].amax()) < size
+        if not done:
+            torch.index_select(links[now], 0, earliers[now], out=earliers[1 - now])
+        now = 1 - now
+    return lasts[now].view(n, h, w)
 
 
 def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
-    """`x` `(N, C, H, W)` with every pixel replaced by pixel `sources[p]` (flat index into the batch)."""
-    n, c, h, w = x.shape
-    return x.transpose(0, 1).reshape(c, -1).index_select(1, sources).view(c, n, h, w).transpose(0, 1)
+    """`(N', C, H', W')`: pixel `sources[i, y, x]` (a flat index into the `N H W` pixels of `x` `(N, C, H, W)`)
+    at every position of `sources` `(N', H', W')`."""
+    c = x.shape[1]
+    picked = x.transpose(0, 1).reshape(c, -1).index_select(1, sources.reshape(-1))
+    return picked.view(c, *sources.shape).transpose(0, 1)
 
 
 def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
@@ -137,16 +198,18 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,
     `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
     sigma, max_delta, iterations = GLASS[preset][severity - 1]
-    n, _, h, w = x.shape
+    h, w = x.shape[-2:]
+    kernel = gaussian_weights(sigma)
+    radius = len(kernel) // 2
     gens = seed_generators(seeds, x.device)
     out = torch.empty_like(x)
-    for part in image_chunks(x):  # draws included: on the CPU a chunk's offsets stay in cache
-        # One uniform per pixel and pass gives both offsets: dy = floor(2 d u), dx = floor(2 d frac(2 d u)).
-        scaled = per_image_uniform(gens[part], (iterations, h, w), x.device) * 2 * max_delta
-        dy = scaled.floor()
-        dx = ((scaled - dy) * 2 * max_delta).floor()
-        offsets = ((dy - max_delta) * w + dx - max_delta).int()
-        sources = shuffle_sources(offsets.transpose(0, 1), max_delta)
+    for part in image_chunks(x):  # draws included: on the CPU a chunk's codes stay in cache
+        codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device)
+        sources = shuffle_sources(codes.transpose(0, 1), max_delta)
+        # the second blur's edge padding ("nearest") taken by the gather itself: no padded copy
+        images = len(codes)
+        edges = sources.view(images, -1).gather(1, _edge_map(h, w, radius, x.device).expand(images, -1))
         blurred = gaussian_blur2d(x[part], sigma).mul_(255).floor_().div_(255)
-        out[part] = gaussian_blur2d(gather_pixels(blurred, sources), sigma)
+        padded = gather_pixels(blurred, edges.view(-1, h + 2 * radius, w + 2 * radius))
+        correlate_padded(padded, kernel, kernel, out=out[part])
     return out.clamp_(0, 1)

@@ -16,7 +16,8 @@ from skimage.filters import gaussian
 
 import corruptions
 from corruptions import _ops
-from corruptions.blur import ZOOM_RANGES, gather_pixels, shuffle_sources, zoom_factors
+from corruptions._random import per_image_uniform_bits
+from corruptions.blur import GLASS, ZOOM_RANGES, gather_pixels, shuffle_codes, shuffle_sources, zoom_factors
 from corruptions.digital import warp_reflect
 from corruptions.names import DETERMINISTIC, SUBSETS
 
@@ -106,19 +107,69 @@ def test_shuffle_pixels_equals_the_numba_loop_given_its_offsets(h, w, constants)
     expected = ic._shuffle_pixels_njit_glass_blur(h, w, image.copy(), constants, 7)
     delta, iterations = constants[1], constants[2]
     stream = np.random.RandomState(7)
-    offsets = np.zeros((iterations, h, w), np.int64)
+    codes = np.zeros((iterations, h, w), np.int32)  # (dy + delta) * 2 delta + dx + delta; unvisited pixels: 0
     for it in range(iterations):
         for row in range(h - delta, delta, -1):
             for col in range(w - delta, delta, -1):
                 dx, dy = stream.randint(-delta, delta, size=(2,))
-                offsets[it, row, col] = dy * w + dx
+                codes[it, row, col] = (dy + delta) * 2 * delta + dx + delta
     got = nchw(image).float()
     for it in range(iterations):
-        got = gather_pixels(got, shuffle_sources(torch.from_numpy(offsets[it])[None], delta))
+        got = gather_pixels(got, shuffle_sources(torch.from_numpy(codes[it])[None], delta))
     np.testing.assert_array_equal(hwc(got).astype(np.uint8), expected)
     # all passes solved at once (what glass_blur runs)
-    at_once = gather_pixels(nchw(image).float(), shuffle_sources(torch.from_numpy(offsets)[:, None], delta))
+    at_once = gather_pixels(nchw(image).float(), shuffle_sources(torch.from_numpy(codes)[:, None], delta))
     np.testing.assert_array_equal(hwc(at_once).astype(np.uint8), expected)
+
+
+@pytest.mark.parametrize("bits", [24, 4])
+@pytest.mark.parametrize("shape", [(2, 37, 41), (37, 41)])  # an even and an odd number of draws
+def test_uniform_bits_are_torch_rand_on_the_cpu(shape, bits):
+    seeds = [0, 2**40 + 12345, 2**62 - 1]
+    got = per_image_uniform_bits([torch.Generator().manual_seed(s) for s in seeds], shape, bits)
+    expected = torch.stack([torch.rand(shape, generator=torch.Generator().manual_seed(s)) for s in seeds])
+    assert torch.equal(got.double(), (expected.double() * 2**bits).floor())
+
+
+def _glass_codes(u: np.ndarray, max_delta: int) -> np.ndarray:
+    """glass_blur's codes `(dy + d) 2d + dx + d` of float32 uniforms, in NumPy float32."""
+    scaled = u * np.float32(2) * np.float32(max_delta)
+    dy = np.floor(scaled)
+    return (dy * 2 * max_delta + np.floor((scaled - dy) * np.float32(2) * np.float32(max_delta))).astype(np.int32)
+
+
+@pytest.mark.parametrize("max_delta", [1, 2, 4])
+def test_glass_codes_of_a_power_of_two_span_are_the_top_bits_of_every_cpu_uniform(max_delta):
+    """What `shuffle_codes` relies on, for all 2**24 float32 uniforms `k / 2**24` torch.rand gives on the CPU."""
+    k = np.arange(2**24, dtype=np.int32)
+    top = 2 * (2 * max_delta).bit_length() - 2
+    np.testing.assert_array_equal(_glass_codes(k.astype(np.float32) * np.float32(2.0**-24), max_delta),
+                                  k >> (24 - top))
+
+
+@pytest.mark.parametrize("max_delta", [1, 2, 3, 4])
+def test_glass_codes_are_the_float32_offsets_of_torch_rand(max_delta):
+    seeds = [5, 2**33 + 1]
+    got = shuffle_codes([torch.Generator().manual_seed(s) for s in seeds], (3, 301, 211), max_delta,
+                        torch.device("cpu"))
+    u = torch.stack([torch.rand((3, 301, 211), generator=torch.Generator().manual_seed(s)) for s in seeds])
+    np.testing.assert_array_equal(got.numpy(), _glass_codes(u.numpy(), max_delta))
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_glass_blur_is_blur_truncate_shuffle_blur_with_torch_rand_offsets(odd_photo, severity):
+    """The batched CPU path (integer draws, edge padding taken by the gather) against the operations written out:
+    offsets from `torch.rand` of each image's generator in float32, the shuffle applied, then padded and blurred."""
+    x = torch.cat([nchw(odd_photo).float(), nchw(odd_photo[::-1].copy()).float()])
+    seeds = [3, 2**40 + 7]
+    sigma, d, passes = GLASS["imagenet"][severity - 1]
+    u = torch.stack([torch.rand((passes, 97, 131), generator=torch.Generator().manual_seed(s)) for s in seeds])
+    scaled = u * 2 * d
+    dy = scaled.floor()
+    codes = (dy * 2 * d + ((scaled - dy) * 2 * d).floor()).int()
+    blurred = (_ops.gaussian_blur2d(x, sigma) * 255).floor() / 255
+    expected = _ops.gaussian_blur2d(gather_pixels(blurred, shuffle_sources(codes.transpose(0, 1), d)), sigma)
+    assert torch.equal(corruptions.blur.glass_blur(x, severity, seeds), expected.clamp(0, 1))
 
 
 def test_warp_reflect_is_map_coordinates(odd_photo):
