@@ -1,0 +1,60 @@
+"""The fast formulations of FLC/ASAP (two matrix products), PASA (a loop over the filter taps) and LPS (one
+gather of the padded components) against the operations they replace, written here independently: torch.fft
+with fftshift and a crop, F.unfold, F.pad then a convolution per component. Odd and even sides, float32 and
+float64, training and evaluation, gradients."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from robustbench_lift.pooling import create_pool
+
+SIZES = [(8, 12), (7, 9), (14, 5), (1, 2)]
+
+
+def _fft_lowcut(x: torch.Tensor, window: bool, norm: str, band: str) -> torch.Tensor:
+    """The spectral definition: (pad one zero row and column,) fftshift-ed fft2, (sqrt-Hamming window,) the
+    centred band, ifftshift, ifft2, real part."""
+    out = [(side + 1) // 2 for side in x.shape[-2:]]
+    if window:
+        x = F.pad(x, (0, 1, 0, 1))
+    spectrum = torch.fft.fftshift(torch.fft.fft2(x, norm=norm), dim=(-2, -1))
+    for axis, (n, m) in enumerate(zip(x.shape[-2:], out)):
+        if window:
+            shape = [1] * spectrum.dim()
+            shape[spectrum.dim() - 2 + axis] = n
+            hamming = torch.hamming_window(n, periodic=False, dtype=torch.float64)
+            spectrum = spectrum * hamming.abs().sqrt().view(shape).to(x.dtype)
+        start, stop = (n // 4, 3 * n // 4) if band == "code" else (n // 2 - m // 2, n // 2 - m // 2 + m)
+        spectrum = spectrum.narrow(spectrum.dim() - 2 + axis, start, stop - start)
+    return torch.fft.ifft2(torch.fft.ifftshift(spectrum, dim=(-2, -1)), norm=norm).real
+
+
+@pytest.mark.parametrize("name", ["flc", "asap"])
+@pytest.mark.parametrize("band", ["half", "code"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_frequency_pools_equal_the_fft_definition(name, band, dtype):
+    for norm in ("forward", "backward"):
+        pool = create_pool(name, 3, norm=norm, band=band)
+        for height, width in SIZES if band == "half" else SIZES[:-1]:  # their crop keeps nothing of 1 sample
+            x = torch.randn(2, 3, height, width, dtype=dtype)
+            expected = _fft_lowcut(x, name == "asap", norm, band)
+            torch.testing.assert_close(pool(x), expected, atol=1e-5 if dtype == torch.float32 else 1e-12, rtol=1e-5)
+            with torch.inference_mode():
+                torch.testing.assert_close(pool(x), expected, atol=1e-5 if dtype == torch.float32 else 1e-12,
+                                           rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["flc", "asap"])
+def test_frequency_pool_gradients_after_inference_mode(name):
+    """gradcheck of the matrix products, and their gradient equals the FFT definition's; the cached matrices
+    first built under inference_mode still serve a backward afterwards."""
+    pool = create_pool(name, 2)
+    with torch.inference_mode():
+        pool(torch.randn(1, 2, 6, 5, dtype=torch.float64))
+    x = torch.randn(1, 2, 6, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(pool, (x,))
+    weights = torch.randn(1, 2, 3, 3, dtype=torch.float64)
+    ours = torch.autograd.grad((pool(x) * weights).sum(), x)[0]
+    expected = torch.autograd.grad((_fft_lowcut(x, name == "asap", "forward", "half") * weights).sum(), x)[0]
+    torch.testing.assert_close(ours, expected)
