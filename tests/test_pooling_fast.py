@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from robustbench_lift.pooling import create_pool
+from robustbench_lift.pooling.pasa import TapSum
 
 SIZES = [(8, 12), (7, 9), (14, 5), (1, 2)]
 
@@ -58,3 +59,38 @@ def test_frequency_pool_gradients_after_inference_mode(name):
     ours = torch.autograd.grad((pool(x) * weights).sum(), x)[0]
     expected = torch.autograd.grad((_fft_lowcut(x, name == "asap", "forward", "half") * weights).sum(), x)[0]
     torch.testing.assert_close(ours, expected)
+
+
+def _unfold_pasa(pool, x: torch.Tensor) -> torch.Tensor:
+    """PASA by im2col: every kept k x k window times its location's filter of the channel's group."""
+    n, c, height, width = x.shape
+    k, group = pool.kernel_size, pool.group
+    padded = F.pad(x, (k // 2,) * 4, mode="reflect")
+    weights = pool.filters(padded)
+    patches = F.unfold(padded, k, stride=pool.stride).view(n, group, c // group, k * k, -1)
+    out = (patches * weights.unsqueeze(2)).sum(dim=3)
+    return out.view(n, c, (height - 1) // pool.stride + 1, (width - 1) // pool.stride + 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kernel_size, stride, softmax", [(3, 2, "joint"), (5, 2, "group"), (3, 3, "joint")])
+def test_pasa_equals_the_unfold_computation_with_gradients(dtype, kernel_size, stride, softmax):
+    pool = create_pool("pasa", 8, kernel_size=kernel_size, group=4, stride=stride, softmax=softmax).to(dtype)
+    for training in (True, False):
+        pool.train(training)
+        for height, width in [(8, 12), (7, 9), (6, 5)]:
+            x = torch.randn(2, 8, height, width, dtype=dtype, requires_grad=True)
+            ours, expected = pool(x), _unfold_pasa(pool, x)
+            torch.testing.assert_close(ours, expected)
+            weights = torch.randn_like(ours)
+            inputs = (x, pool.conv.weight, pool.bn.weight)
+            torch.testing.assert_close(torch.autograd.grad((ours * weights).sum(), inputs),
+                                       torch.autograd.grad((expected * weights).sum(), inputs))
+    with torch.inference_mode():
+        torch.testing.assert_close(pool(x), _unfold_pasa(pool, x))
+
+
+def test_pasa_tap_sum_gradcheck():
+    grouped = torch.randn(1, 2, 2, 5, 6, dtype=torch.float64, requires_grad=True)  # padded 3 x 4 input
+    weights = torch.rand(1, 2, 9, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda g, w: TapSum.apply(g, w, 2), (grouped, weights))
