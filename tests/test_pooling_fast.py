@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from robustbench_lift.pooling import create_pool
+from robustbench_lift.pooling.lps import CircularComponents
 from robustbench_lift.pooling.pasa import TapSum
 
 SIZES = [(8, 12), (7, 9), (14, 5), (1, 2)]
@@ -94,3 +95,50 @@ def test_pasa_tap_sum_gradcheck():
     grouped = torch.randn(1, 2, 2, 5, 6, dtype=torch.float64, requires_grad=True)  # padded 3 x 4 input
     weights = torch.rand(1, 2, 9, 2, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda g, w: TapSum.apply(g, w, 2), (grouped, weights))
+
+
+@pytest.mark.parametrize("height, width", [(4, 6), (2, 2), (6, 2)])
+def test_circular_components_are_the_padded_components_with_gradients(height, width):
+    x = torch.randn(2, 3, height, width, dtype=torch.float64, requires_grad=True)
+    ours = CircularComponents.apply(x.view(2, 3, height // 2, 2, width // 2, 2))
+    expected = torch.stack([F.pad(x[..., r::2, c::2], (1, 1, 1, 1), mode="circular") for r in (0, 1) for c in (0, 1)],
+                           dim=1).flatten(0, 1)
+    assert ours.shape == (8, 3, height // 2 + 2, width // 2 + 2)
+    torch.testing.assert_close(ours, expected, rtol=0, atol=0)
+    assert torch.autograd.gradcheck(lambda t: CircularComponents.apply(t.view(2, 3, height // 2, 2, width // 2, 2)),
+                                    (x,))
+
+
+def _reference_lps(pool, x: torch.Tensor, seed: int) -> torch.Tensor:
+    """LPS by per-component slicing: F.pad's circular mode for conv1, Gumbel-softmax weights from `seed`, the
+    weighted sum of the components (training) or the argmax component (evaluation)."""
+    x = pool.blur(x)
+    x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
+    components = [x[..., r::2, c::2] for r in (0, 1) for c in (0, 1)]
+    net = pool.get_logits
+    logits = torch.stack([net.conv2(net.relu(net.conv1(F.pad(c, (1, 1, 1, 1), mode="circular")))).mean((1, 2, 3))
+                          for c in components], dim=1)
+    if not pool.training:
+        return torch.stack([components[k][n] for n, k in enumerate(logits.argmax(1).tolist())])
+    torch.manual_seed(seed)
+    weights = F.gumbel_softmax(logits, tau=float(pool.gumbel_tau))
+    return sum(w[:, None, None, None] * c for w, c in zip(weights.t(), components))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("filter_size", [1, 3])
+def test_lps_equals_the_sliced_computation_with_gradients(dtype, filter_size):
+    pool = create_pool("lps", 4, filter_size=filter_size, hidden=3).to(dtype)
+    pool.gumbel_tau.fill_(0.7)
+    for training in (True, False):
+        pool.train(training)
+        for height, width in [(8, 6), (7, 9)]:
+            x = torch.randn(3, 4, height, width, dtype=dtype, requires_grad=True)
+            torch.manual_seed(5)
+            ours = pool(x)
+            expected = _reference_lps(pool, x, 5)
+            torch.testing.assert_close(ours, expected)
+            weights = torch.randn_like(ours)
+            inputs = (x, pool.get_logits.conv1.weight) if training else (x,)
+            torch.testing.assert_close(torch.autograd.grad((ours * weights).sum(), inputs),
+                                       torch.autograd.grad((expected * weights).sum(), inputs))

@@ -49,7 +49,11 @@ def select(view: Tensor, choice: Tensor) -> Tensor:
     sum of the components, LPS's Gumbel-softmax in training)."""
     if choice.dtype == torch.long:
         return view[torch.arange(view.shape[0], device=view.device), :, :, choice // 2, :, choice % 2]
-    return (view * choice.to(view.dtype).view(-1, 1, 1, 2, 1, 2)).sum(dim=(3, 5))
+    # components side by side (one copy), then one (1 x 4) @ (4 x C H' W') product per sample: several times
+    # faster forward and backward than a broadcast product summed over the interleaved offset axes
+    n, c, height, _, width, _ = view.shape
+    components = view.permute(0, 3, 5, 1, 2, 4).reshape(n, 4, -1)
+    return torch.bmm(choice.to(view.dtype).view(n, 1, 4), components).view(n, c, height, width)
 
 
 class PolyphasePool2d(nn.Module):
