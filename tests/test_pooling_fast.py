@@ -1,5 +1,5 @@
 """The fast formulations of FLC/ASAP (two matrix products), PASA (a loop over the filter taps) and LPS (one
-gather of the padded components) against the operations they replace, written here independently: torch.fft
+backward pass for circular padding) against the operations they replace, written here independently: torch.fft
 with fftshift and a crop, F.unfold, F.pad then a convolution per component. Odd and even sides, float32 and
 float64, training and evaluation, gradients."""
 
@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from robustbench_lift.pooling import create_pool
-from robustbench_lift.pooling.lps import CircularComponents
 from robustbench_lift.pooling.pasa import TapSum
+from robustbench_lift.pooling.polyphase import circular_pad
 
 SIZES = [(8, 12), (7, 9), (14, 5), (1, 2)]
 
@@ -97,27 +97,30 @@ def test_pasa_tap_sum_gradcheck():
     assert torch.autograd.gradcheck(lambda g, w: TapSum.apply(g, w, 2), (grouped, weights))
 
 
-@pytest.mark.parametrize("height, width", [(4, 6), (2, 2), (6, 2)])
-def test_circular_components_are_the_padded_components_with_gradients(height, width):
+@pytest.mark.parametrize("padding", [(1, 1, 1, 1), (0, 1, 0, 1), (1, 2, 1, 2), (3, 3, 0, 2)])
+@pytest.mark.parametrize("height, width", [(4, 6), (3, 3), (5, 4)])
+def test_circular_pad_is_f_pad_with_gradients(padding, height, width):
     x = torch.randn(2, 3, height, width, dtype=torch.float64, requires_grad=True)
-    ours = CircularComponents.apply(x.view(2, 3, height // 2, 2, width // 2, 2))
-    expected = torch.stack([F.pad(x[..., r::2, c::2], (1, 1, 1, 1), mode="circular") for r in (0, 1) for c in (0, 1)],
-                           dim=1).flatten(0, 1)
-    assert ours.shape == (8, 3, height // 2 + 2, width // 2 + 2)
+    ours, expected = circular_pad(x, padding), F.pad(x, padding, mode="circular")
     torch.testing.assert_close(ours, expected, rtol=0, atol=0)
-    assert torch.autograd.gradcheck(lambda t: CircularComponents.apply(t.view(2, 3, height // 2, 2, width // 2, 2)),
-                                    (x,))
+    weights = torch.randn_like(ours)
+    torch.testing.assert_close(torch.autograd.grad((ours * weights).sum(), x),
+                               torch.autograd.grad((expected * weights).sum(), x))
+    assert torch.autograd.gradcheck(lambda t: circular_pad(t, padding), (x,))
 
 
 def _reference_lps(pool, x: torch.Tensor, seed: int) -> torch.Tensor:
-    """LPS by per-component slicing: F.pad's circular mode for conv1, Gumbel-softmax weights from `seed`, the
+    """LPS by per-component slicing: F.pad's circular mode for the blur and the convolutions, Gumbel-softmax weights from `seed`, the
     weighted sum of the components (training) or the argmax component (evaluation)."""
-    x = pool.blur(x)
+    if pool.filter_size > 1:
+        x = F.conv2d(F.pad(x, pool.padding, mode="circular"), pool.filt.to(x.dtype), groups=x.shape[1])
     x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
     components = [x[..., r::2, c::2] for r in (0, 1) for c in (0, 1)]
     net = pool.get_logits
-    logits = torch.stack([net.conv2(net.relu(net.conv1(F.pad(c, (1, 1, 1, 1), mode="circular")))).mean((1, 2, 3))
-                          for c in components], dim=1)
+    def same(conv, t):  # their Conv2d(padding="same", padding_mode="circular")
+        return conv(F.pad(t, (1, 1, 1, 1), mode="circular"))
+
+    logits = torch.stack([same(net.conv2, net.relu(same(net.conv1, c))).mean((1, 2, 3)) for c in components], dim=1)
     if not pool.training:
         return torch.stack([components[k][n] for n, k in enumerate(logits.argmax(1).tolist())])
     torch.manual_seed(seed)

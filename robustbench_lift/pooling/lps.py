@@ -7,67 +7,36 @@ mixes the components by a Gumbel-softmax sample of the logits (soft, temperature
 recipe anneals); evaluation keeps the argmax component. `lps3` blurs with the 3x3 binomial filter first and
 scores the blurred components, as their code does by default.
 
-Speed: the components reach the first convolution already side by side and circularly padded, in one copy
-(`CircularComponents`), whose backward folds the padding back in one pass: `F.pad`'s circular mode costs several
-full-size copies and zero fills forward and backward.
+Speed: the components are padded for the first convolution by `circular_pad`, whose backward folds the padding
+back in one pass (`F.pad`'s circular mode, as `Conv2d(padding_mode="circular")` runs it, costs several full-size
+zero fills and copies in the backward).
 """
 
 from contextlib import nullcontext
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
-from robustbench_lift.pooling.polyphase import PolyphasePool2d
+from robustbench_lift.pooling.polyphase import PolyphasePool2d, circular_pad
 from robustbench_lift.pooling.registry import register_pool
 
 HIDDEN_DIVISOR = 8
 """Default hidden width = channels / 8: their ImageNet ResNet-18 config (64, 128, 256, 512 -> 8, 16, 32, 64)."""
 
 
-class CircularComponents(torch.autograd.Function):
-    """A `polyphase_view` `(N, C, H', 2, W', 2)` -> its components `(4 N, C, H' + 2, W' + 2)`, component `k` of
-    sample `n` at `4 n + k`, each circularly padded by one sample on every side (their "same" circular 3 x 3)."""
-
-    @staticmethod
-    def forward(ctx, view: Tensor) -> Tensor:
-        n, c, height, _, width, _ = view.shape
-        out = view.new_empty(n, 2, 2, c, height + 2, width + 2)
-        out[..., 1:-1, 1:-1] = view.permute(0, 3, 5, 1, 2, 4)
-        out[..., 1:-1, 0], out[..., 1:-1, -1] = out[..., 1:-1, -2], out[..., 1:-1, 1]
-        out[..., 0, :], out[..., -1, :] = out[..., -2, :], out[..., 1, :]  # corners included
-        return out.view(4 * n, c, height + 2, width + 2)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: Tensor) -> Tensor:
-        n4, c, height, width = grad.shape
-        grad = grad.view(n4 // 4, 2, 2, c, height, width)
-        out = grad.new_empty(n4 // 4, c, height - 2, 2, width - 2, 2)
-        inner = out.permute(0, 3, 5, 1, 2, 4)
-        inner.copy_(grad[..., 1:-1, 1:-1])
-        # each padded sample's gradient goes to the sample it copied (the same one twice on a side of 1)
-        inner[..., -1, :] += grad[..., 0, 1:-1]
-        inner[..., 0, :] += grad[..., -1, 1:-1]
-        inner[..., :, -1] += grad[..., 1:-1, 0]
-        inner[..., :, 0] += grad[..., 1:-1, -1]
-        for row, col in ((0, 0), (0, -1), (-1, 0), (-1, -1)):
-            inner[..., -1 - row, -1 - col] += grad[..., row, col]
-        return out
-
-
 class LogitNet(nn.Module):
-    """`(4 N, C, H' + 2, W' + 2)` circularly padded components -> `(N, 4)` logits; attribute names as their
-    `LPSLogitLayersV2` (conv1's circular "same" padding comes with its input)."""
+    """`(4 N, C, H', W')` components (those of sample `n` at `4 n .. 4 n + 3`) -> `(N, 4)` logits; attribute
+    names as their `LPSLogitLayersV2`, whose circular "same" padding of both convolutions is `circular_pad` here."""
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(channels, hidden, 3)
-        self.conv2 = nn.Conv2d(hidden, hidden, 3, padding="same", padding_mode="circular")
+        self.conv2 = nn.Conv2d(hidden, hidden, 3)
         self.relu = nn.ReLU()
 
-    def forward(self, padded: Tensor) -> Tensor:
-        scores = self.conv2(self.relu(self.conv1(padded)))
+    def forward(self, components: Tensor) -> Tensor:
+        hidden = self.relu(self.conv1(circular_pad(components, (1, 1, 1, 1))))
+        scores = self.conv2(circular_pad(hidden, (1, 1, 1, 1)))
         return scores.mean(dim=(1, 2, 3)).view(-1, 4)
 
 
@@ -93,7 +62,8 @@ class LPSPool2d(PolyphasePool2d):
         dtype = self.get_logits.conv1.weight.dtype
         meta = view.device.type == "meta"  # autocast has no meta device (the swap traces shapes there)
         with nullcontext() if meta else torch.autocast(view.device.type, enabled=False):
-            return self.get_logits(CircularComponents.apply(view.to(dtype)))
+            components = view.permute(0, 3, 5, 1, 2, 4).reshape(-1, *view.shape[1:3], view.shape[4]).to(dtype)
+            return self.get_logits(components)
 
     def choose(self, view: Tensor) -> Tensor:
         logits = self.logits(view)
