@@ -110,17 +110,15 @@ def test_circular_pad_is_f_pad_with_gradients(padding, height, width):
 
 
 def _reference_lps(pool, x: torch.Tensor, seed: int) -> torch.Tensor:
-    """LPS by per-component slicing: F.pad's circular mode for the blur and the convolutions, Gumbel-softmax weights from `seed`, the
-    weighted sum of the components (training) or the argmax component (evaluation)."""
+    """LPS by per-component slicing: F.pad's circular mode for the blur, the convolution modules' own circular
+    padding, Gumbel-softmax weights from `seed`, the weighted sum of the components (training) or the argmax
+    component (evaluation)."""
     if pool.filter_size > 1:
         x = F.conv2d(F.pad(x, pool.padding, mode="circular"), pool.filt.to(x.dtype), groups=x.shape[1])
     x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
     components = [x[..., r::2, c::2] for r in (0, 1) for c in (0, 1)]
     net = pool.get_logits
-    def same(conv, t):  # their Conv2d(padding="same", padding_mode="circular")
-        return conv(F.pad(t, (1, 1, 1, 1), mode="circular"))
-
-    logits = torch.stack([same(net.conv2, net.relu(same(net.conv1, c))).mean((1, 2, 3)) for c in components], dim=1)
+    logits = torch.stack([net.conv2(net.relu(net.conv1(c))).mean((1, 2, 3)) for c in components], dim=1)
     if not pool.training:
         return torch.stack([components[k][n] for n, k in enumerate(logits.argmax(1).tolist())])
     torch.manual_seed(seed)

@@ -138,11 +138,7 @@ def test_lps_eval_keeps_the_argmax_component_and_training_mixes_them():
     pool = create_pool("lps", 4, hidden=3).double()
     x = torch.randn(5, 4, 8, 6, dtype=torch.float64)
     net = pool.get_logits
-    def same(conv, t):  # their Conv2d(padding="same", padding_mode="circular")
-        return conv(F.pad(t, (1, 1, 1, 1), mode="circular"))
-
-    logits = torch.stack([same(net.conv2, net.relu(same(net.conv1, c))).mean(dim=(1, 2, 3)) for c in _components(x)],
-                         dim=1)
+    logits = torch.stack([net.conv2(net.relu(net.conv1(c))).mean(dim=(1, 2, 3)) for c in _components(x)], dim=1)
     y = pool.eval()(x)
     for n in range(5):
         torch.testing.assert_close(y[n], _components(x)[int(logits[n].argmax())][n], rtol=0, atol=0)
