@@ -7,9 +7,9 @@ mixes the components by a Gumbel-softmax sample of the logits (soft, temperature
 recipe anneals); evaluation keeps the argmax component. `lps3` blurs with the 3x3 binomial filter first and
 scores the blurred components, as their code does by default.
 
-Speed: the components are padded for the first convolution by `circular_pad`, whose backward folds the padding
-back in one pass (`F.pad`'s circular mode, as `Conv2d(padding_mode="circular")` runs it, costs several full-size
-zero fills and copies in the backward).
+Speed: both convolutions (and the blur) pad with `circular_pad`, whose backward folds the padding back in one
+pass; `F.pad`'s circular mode, as `Conv2d(padding_mode="circular")` runs it, costs several full-size zero fills
+and copies in the backward.
 """
 
 from contextlib import nullcontext
