@@ -143,3 +143,18 @@ def test_lps_equals_the_sliced_computation_with_gradients(dtype, filter_size):
             inputs = (x, pool.get_logits.conv1.weight) if training else (x,)
             torch.testing.assert_close(torch.autograd.grad((ours * weights).sum(), inputs),
                                        torch.autograd.grad((expected * weights).sum(), inputs))
+
+
+@pytest.mark.parametrize("name, options", [("flc", {}), ("asap", {}), ("pasa", {}), ("lps", {"filter_size": 3}),
+                                           ("aps", {"filter_size": 3})])
+def test_channels_last_inputs_give_the_same_values_and_gradients(name, options):
+    """The model benchmarks (and many training scripts) run channels_last; the reformulations reshape and slice."""
+    pool = create_pool(name, 8, **options).double().train()
+    x = torch.randn(2, 8, 10, 7, dtype=torch.float64)
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        xl = x.to(memory_format=layout).requires_grad_()
+        torch.manual_seed(0)
+        y = pool(xl)
+        results.append((y, torch.autograd.grad((y * torch.arange(y.numel()).view_as(y)).sum(), xl)[0]))
+    torch.testing.assert_close(results[0], results[1])
