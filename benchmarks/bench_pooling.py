@@ -9,10 +9,9 @@ the layer; where one is inherently slower, docs/poolings.md says why (FFTs, per-
 """
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import best_of  # benchmarks/timing.py, next to this script
 from torch import nn
 
 from robustbench_lift.pooling import create_pool, list_pools
@@ -26,17 +25,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn, device: torch.device, repeats: int) -> float:
-    """Median wall time of `fn()` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
+def timed(fn, device: torch.device):
+    """`fn` followed by a device sync, so that a phase's wall time covers its kernels."""
+    def run() -> None:
         fn()
         _sync(device)
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return run
 
 
 def peak_memory_mb(fn, device: torch.device) -> float:
@@ -69,30 +63,33 @@ class ModulePath(nn.Module):
 
 
 def bench(shape: tuple[int, ...], device: torch.device, repeats: int, only: list[str] | None = None) -> list[dict]:
-    """One row per pooling (all, or `only` plus the peers max, blur and lift) at input `shape`."""
+    """One row per pooling (all, or `only` plus the peers max, blur and lift) at input `shape`: the best wall
+    times over `repeats` interleaved rounds."""
     x = torch.randn(shape, device=device)
-    rows = []
+    xg = x.clone().requires_grad_()  # one input for all, its gradient accumulating alike
     pools = {name: create_pool(name, shape[1]) for name in list_pools()}
     pools["lift-module"] = ModulePath(pools["lift"])
     pools["aps3"] = create_pool("aps", shape[1], filter_size=3)
     pools["lps3"] = create_pool("lps", shape[1], filter_size=3)
     if only:
         pools = {name: pool for name, pool in pools.items() if name in {"max", "blur", "lift", "lift-module", *only}}
+    phases, memory = {}, {}
     for name, pool in pools.items():
         pool = pool.to(device).train()
-        xg = x.clone().requires_grad_()
 
-        def forward() -> None:
+        def forward(pool: nn.Module = pool) -> None:
             with torch.no_grad():
                 pool(x)
 
-        def forward_backward() -> None:
+        def forward_backward(pool: nn.Module = pool) -> None:
             pool(xg).sum().backward()
 
-        rows.append({"pool": name, "fwd_ms": time_call(forward, device, repeats),
-                     "fwd_bwd_ms": time_call(forward_backward, device, repeats),
-                     "saved_mb": peak_memory_mb(forward_backward, device)})
-    return rows
+        forward_backward()  # warm-up (caches, allocator)
+        phases[name, "fwd"], phases[name, "fwd_bwd"] = timed(forward, device), timed(forward_backward, device)
+        memory[name] = peak_memory_mb(forward_backward, device)
+    best = best_of(phases, repeats)  # interleaved rounds: a busy machine slows every pooling alike
+    return [{"pool": name, "fwd_ms": 1000 * best[name, "fwd"][0], "fwd_bwd_ms": 1000 * best[name, "fwd_bwd"][0],
+             "saved_mb": memory[name]} for name in pools]
 
 
 def main() -> None:

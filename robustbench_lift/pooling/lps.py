@@ -6,14 +6,19 @@ A small network scores each polyphase component: two 3x3 convolutions (C -> hid 
 mixes the components by a Gumbel-softmax sample of the logits (soft, temperature `gumbel_tau`, a buffer the
 recipe anneals); evaluation keeps the argmax component. `lps3` blurs with the 3x3 binomial filter first and
 scores the blurred components, as their code does by default.
+
+Speed: both convolutions (and the blur) pad with `circular_pad`, whose backward folds the padding back in one
+pass; `F.pad`'s circular mode, as `Conv2d(padding_mode="circular")` runs it, costs several full-size zero fills
+and copies in the backward.
 """
 
 from contextlib import nullcontext
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from robustbench_lift.pooling.polyphase import PolyphasePool2d
+from robustbench_lift.pooling.polyphase import PolyphasePool2d, circular_pad
 from robustbench_lift.pooling.registry import register_pool
 
 HIDDEN_DIVISOR = 8
@@ -21,7 +26,9 @@ HIDDEN_DIVISOR = 8
 
 
 class LogitNet(nn.Module):
-    """`(P, N, C, H, W)` components -> `(N, P)` logits; attribute names as their `LPSLogitLayersV2`."""
+    """`(4 N, C, H', W')` components (those of sample `n` at `4 n .. 4 n + 3`) -> `(N, 4)` logits; attribute
+    names and layers as their `LPSLogitLayersV2`. The convolutions' circular "same" padding is applied by
+    `circular_pad` (the same numbers, a cheaper backward)."""
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
@@ -29,10 +36,13 @@ class LogitNet(nn.Module):
         self.conv2 = nn.Conv2d(hidden, hidden, 3, padding="same", padding_mode="circular")
         self.relu = nn.ReLU()
 
+    @staticmethod
+    def same(conv: nn.Conv2d, x: Tensor) -> Tensor:
+        return F.conv2d(circular_pad(x, (1, 1, 1, 1)), conv.weight, conv.bias)
+
     def forward(self, components: Tensor) -> Tensor:
-        parts, n = components.shape[:2]
-        scores = self.conv2(self.relu(self.conv1(components.flatten(0, 1))))
-        return scores.mean(dim=(1, 2, 3)).view(parts, n).t()
+        scores = self.same(self.conv2, self.relu(self.same(self.conv1, components)))
+        return scores.mean(dim=(1, 2, 3)).view(-1, 4)
 
 
 class LPSPool2d(PolyphasePool2d):
@@ -57,7 +67,8 @@ class LPSPool2d(PolyphasePool2d):
         dtype = self.get_logits.conv1.weight.dtype
         meta = view.device.type == "meta"  # autocast has no meta device (the swap traces shapes there)
         with nullcontext() if meta else torch.autocast(view.device.type, enabled=False):
-            return self.get_logits(view.permute(3, 5, 0, 1, 2, 4).flatten(0, 1).to(dtype))
+            components = view.permute(0, 3, 5, 1, 2, 4).reshape(-1, *view.shape[1:3], view.shape[4]).to(dtype)
+            return self.get_logits(components)
 
     def choose(self, view: Tensor) -> Tensor:
         logits = self.logits(view)

@@ -11,6 +11,7 @@ Sources and the authors' code behaviour: docs/poolings.md.
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from robustbench_lift.errors import LiftbenchError, UsageError
 from robustbench_lift.pooling.blur import binomial_filter
@@ -23,6 +24,38 @@ def _pad_mode(pad_type: str) -> str:
     if pad_type not in POLYPHASE_PADS:
         raise UsageError(f"pad_type must be one of {POLYPHASE_PADS}, got {pad_type!r}")
     return "constant" if pad_type == "zero" else pad_type
+
+
+class CircularPad(torch.autograd.Function):
+    """`F.pad(x, padding, mode="circular")` with a one-pass backward: each padded strip's gradient is added to
+    the samples it copied. `F.pad`'s own backward runs a chain of full-size zero fills and copies, several times
+    the cost of the blur or convolution that follows it."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, padding: tuple[int, int, int, int]) -> Tensor:
+        ctx.padding = padding
+        return F.pad(x, padding, mode="circular")
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        left, right, top, bottom = ctx.padding
+        height, width = grad.shape[-2] - top - bottom, grad.shape[-1] - left - right
+        rows = {0: slice(top, top + height), -1: slice(0, top), 1: slice(top + height, None)}  # source strips
+        cols = {0: slice(left, left + width), -1: slice(0, left), 1: slice(left + width, None)}
+        into_rows = {0: slice(None), -1: slice(height - top, None), 1: slice(0, bottom)}  # where they wrap to
+        into_cols = {0: slice(None), -1: slice(width - left, None), 1: slice(0, right)}
+        out = grad[..., rows[0], cols[0]].clone()
+        for r in (0, -1, 1):
+            for c in (0, -1, 1):
+                if r or c:
+                    out[..., into_rows[r], into_cols[c]] += grad[..., rows[r], cols[c]]
+        return out, None
+
+
+def circular_pad(x: Tensor, padding: tuple[int, int, int, int]) -> Tensor:
+    """`x` `(..., H, W)` circularly padded by `(left, right, top, bottom)`, each at most the side it wraps."""
+    return CircularPad.apply(x, tuple(padding))
 
 
 def polyphase_view(x: Tensor, odd_pad: str) -> Tensor:
@@ -49,7 +82,11 @@ def select(view: Tensor, choice: Tensor) -> Tensor:
     sum of the components, LPS's Gumbel-softmax in training)."""
     if choice.dtype == torch.long:
         return view[torch.arange(view.shape[0], device=view.device), :, :, choice // 2, :, choice % 2]
-    return (view * choice.to(view.dtype).view(-1, 1, 1, 2, 1, 2)).sum(dim=(3, 5))
+    # components side by side (one copy), then one (1 x 4) @ (4 x C H' W') product per sample: several times
+    # faster forward and backward than a broadcast product summed over the interleaved offset axes
+    n, c, height, _, width, _ = view.shape
+    components = view.permute(0, 3, 5, 1, 2, 4).reshape(n, 4, -1)
+    return torch.bmm(choice.to(view.dtype).view(n, 1, 4), components).view(n, c, height, width)
 
 
 class PolyphasePool2d(nn.Module):
@@ -89,7 +126,7 @@ class PolyphasePool2d(nn.Module):
         """The binomial low-pass at stride 1 (identity for filter_size 1)."""
         if self.filter_size == 1:
             return x
-        x = F.pad(x, self.padding, mode=self.pad_mode)
+        x = circular_pad(x, self.padding) if self.pad_mode == "circular" else F.pad(x, self.padding, mode=self.pad_mode)
         return F.conv2d(x, self.filt.to(x.dtype), groups=x.shape[1])
 
     def forward(self, x: Tensor) -> Tensor:
