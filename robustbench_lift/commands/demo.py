@@ -7,7 +7,7 @@ import click
 @click.option("--out", default="reports/demo", show_default=True, type=click.Path(file_okay=False),
               help="Folder for results.db and the report.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N images (sequences for p) per cell: a reduced, "
-              "fixed subset.  [default: c 250, p 100, shift 250, seg 200]")
+              "fixed subset.  [default: c 200, p 50, shift 200, seg 200]")
 @click.option("--pool", "pools", multiple=True, help="Only the demo model of this pooling (repeatable).")
 @click.option("--suite", "suites", multiple=True, help="Only this suite of the demo (repeatable; an unknown one "
               "is an error listing them).  [default: every demo suite]")
