@@ -12,7 +12,7 @@ demo resumes where it stopped; then the report (tables, figures, `report.html`) 
 `demo-max` as the baseline model, also of the flip rates FR and top-5 distances T5D.
 
     >>> from robustbench_lift.demo import run_demo
-    >>> paths = run_demo("reports/demo")       # about 7.5 minutes on a 2-core CPU  # doctest: +SKIP
+    >>> paths = run_demo("reports/demo")       # about 5 minutes on a 2-core CPU  # doctest: +SKIP
     >>> paths = run_demo("/tmp/ci", limit=100)  # the reduced, fixed subset CI checks: minutes  # doctest: +SKIP
 """
 
