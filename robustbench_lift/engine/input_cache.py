@@ -11,12 +11,13 @@ before them. Inputs are held on the CPU within a byte budget; past it, new input
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # light at run time: RunOptions (and so the CLI's --help) imports this module
+    import torch
+    from torch import Tensor
 
-from robustbench_lift.suites.base import InputFn
+    from robustbench_lift.suites.base import InputFn
 
 MODEL_KEYS = ("mean", "std", "num_classes", "precision")
 """Fingerprint keys that describe the model's side of a cell, not its inputs."""
@@ -34,12 +35,12 @@ class InputCache:
         self._inputs: dict[tuple, Tensor] = {}
 
     @staticmethod
-    def key(fingerprint: Mapping[str, Any], cell: tuple[str, int], indices: Tensor) -> tuple:
+    def key(fingerprint: Mapping[str, Any], cell: tuple[str, int], indices: "Tensor") -> tuple:
         """The cache key of one batch of one cell: its fingerprint without `MODEL_KEYS`, the cell and the indices."""
         inputs_side = {k: v for k, v in fingerprint.items() if k not in MODEL_KEYS}
         return json.dumps(inputs_side, sort_keys=True, default=str), cell, tuple(indices.tolist())
 
-    def inputs(self, key: tuple, make: Callable[[], Tensor], device: torch.device) -> Tensor:
+    def inputs(self, key: tuple, make: Callable[[], "Tensor"], device: "torch.device") -> "Tensor":
         """The inputs stored under `key` (on `device`), or `make()`'s, kept when they fit the budget."""
         if key in self._inputs:
             self.hits += 1
@@ -53,9 +54,9 @@ class InputCache:
         return made
 
 
-def cached_inputs(inputs: InputFn, cache: InputCache, fingerprints: Mapping[tuple[str, int], Mapping[str, Any]],
-                  device: torch.device) -> InputFn:
+def cached_inputs(inputs: "InputFn", cache: InputCache, fingerprints: Mapping[tuple[str, int], Mapping[str, Any]],
+                  device: "torch.device") -> "InputFn":
     """`inputs` (a group's input function) through `cache`, keyed by each cell's full `fingerprints` entry."""
-    def through_cache(batch: Tensor, indices: Tensor, cell: tuple[str, int]) -> Tensor:
+    def through_cache(batch: "Tensor", indices: "Tensor", cell: tuple[str, int]) -> "Tensor":
         return cache.inputs(cache.key(fingerprints[cell], cell, indices), lambda: inputs(batch, indices, cell), device)
     return through_cache
