@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from robustbench_lift.pooling.polyphase import PolyphasePool2d, circular_pad
+from robustbench_lift.pooling.polyphase import PolyphasePool2d, circular_pad, stacked_components
 from robustbench_lift.pooling.registry import register_pool
 
 HIDDEN_DIVISOR = 8
@@ -67,8 +67,7 @@ class LPSPool2d(PolyphasePool2d):
         dtype = self.get_logits.conv1.weight.dtype
         meta = view.device.type == "meta"  # autocast has no meta device (the swap traces shapes there)
         with nullcontext() if meta else torch.autocast(view.device.type, enabled=False):
-            components = view.permute(0, 3, 5, 1, 2, 4).reshape(-1, *view.shape[1:3], view.shape[4]).to(dtype)
-            return self.get_logits(components)
+            return self.get_logits(stacked_components(view).flatten(0, 1).to(dtype))
 
     def choose(self, view: Tensor) -> Tensor:
         logits = self.logits(view)
