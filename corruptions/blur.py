@@ -6,8 +6,9 @@ corruptions.py`); `preset="cifar"` takes make_cifar_c.py's constants (`corruptio
 `fn(x, severity, seeds, *, preset) -> Tensor` (one seed per image) on float `(N, 3, H, W)` in [0, 1].
 
 Differences from the reference:
-- glass_blur resolves the reference's sequential pixel-shuffling loop for all pixels at once (`shuffle_sources`):
-  the same operation, but fed by torch's random stream, so equal in distribution (checked in FIDELITY.md).
+- glass_blur's sequential pixel-shuffling loop is fed by torch's random stream, so equal in distribution (checked
+  in FIDELITY.md). On the CPU it runs as the reference's loop, compiled (`corruptions._glass_cpu`); elsewhere it is
+  solved for all pixels at once (`shuffle_sources`); both give the same images bit for bit.
 - motion_blur, like imagecorruptions, uses a NumPy kernel (shifted copies weighted by a half Gaussian) where the
   released ImageNet-C called ImageMagick's `MotionBlurImage`.
 """
@@ -196,12 +197,29 @@ def gather_pixels(x: Tensor, sources: Tensor) -> Tensor:
 def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
                preset: str = "imagenet") -> Tensor:
     """Gaussian blur, truncation to 8 bits, `iterations` passes of local pixel shuffling (`shuffle_sources`,
-    `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again."""
+    `dy, dx` uniform in `[-max_delta, max_delta)`), Gaussian blur again. float32 on the CPU runs the compiled
+    loop of `corruptions._glass_cpu`, the same images bit for bit; other devices and dtypes `batched_glass_blur`."""
     sigma, max_delta, iterations = GLASS[preset][severity - 1]
+    gens = seed_generators(seeds, x.device)
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        return batched_glass_blur(x, sigma, max_delta, iterations, gens)
+    from corruptions._glass_cpu import glass_blur_images  # numba: compiled (or loaded from its cache) on first use
+
+    h, w = x.shape[-2:]
+    images, kernel = x.detach().contiguous(), torch.tensor(gaussian_weights(sigma), dtype=torch.float32)
+    out = torch.empty_like(images)
+    for part in image_chunks(images):
+        codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device).to(torch.int32).contiguous()
+        glass_blur_images(images[part].numpy(), kernel.numpy(), codes.numpy(), max_delta, out[part].numpy())
+    return out
+
+
+def batched_glass_blur(x: Tensor, sigma: float, max_delta: int, iterations: int,
+                       gens: list[torch.Generator]) -> Tensor:
+    """glass_blur with whole-batch tensor operations (any device): the shuffle solved by `shuffle_sources`."""
     h, w = x.shape[-2:]
     kernel = gaussian_weights(sigma)
     radius = len(kernel) // 2
-    gens = seed_generators(seeds, x.device)
     out = torch.empty_like(x)
     for part in image_chunks(x):  # draws included: on the CPU a chunk's codes stay in cache
         codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device)

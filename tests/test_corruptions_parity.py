@@ -158,7 +158,7 @@ def test_glass_codes_are_the_float32_offsets_of_torch_rand(max_delta):
 
 @pytest.mark.parametrize("severity", SEVERITIES)
 def test_glass_blur_is_blur_truncate_shuffle_blur_with_torch_rand_offsets(odd_photo, severity):
-    """The batched CPU path (integer draws, edge padding taken by the gather) against the operations written out:
+    """The CPU path (integer draws, the compiled loop of `corruptions._glass_cpu`) against the operations written out:
     offsets from `torch.rand` of each image's generator in float32, the shuffle applied, then padded and blurred."""
     x = torch.cat([nchw(odd_photo).float(), nchw(odd_photo[::-1].copy()).float()])
     seeds = [3, 2**40 + 7]
