@@ -56,11 +56,15 @@ released JPEGs; numbers from on-the-fly corruption are "ImageNet-C style" and ar
 
 ## The torch backend vs imagecorruptions
 
-- Random corruptions draw from torch's generators (one seed per image from the batch generator), not NumPy's:
-  equal in distribution, not image for image.
+- Random corruptions draw from torch's generators, not NumPy's: equal in distribution, not image for image.
+  `corrupt(images, name, severity, seeds)` takes one seed per image (or draws them from a generator); image i
+  draws from a generator seeded with the first draw of a CPU generator seeded with `seeds[i]` (the reference
+  backend seeds NumPy with `seeds[i]` itself), in the same calls whatever the batch, so a batch gives every image
+  exactly what a call on that image alone gives (`tests/test_corruptions_batched.py`).
 - glass_blur: the reference's sequential "swap" loop is, on NumPy views, a copy from a random neighbour
-  (`x[p] = x[q]`); the torch backend solves that loop exactly for all pixels at once (bit-exact given the same
-  offsets, tested against the numba kernel).
+  (`x[p] = x[q]`); on a GPU the torch backend solves that loop exactly for all pixels and passes at once, on the
+  CPU it runs the loop itself, compiled with numba with the blurs and truncation (`corruptions/_glass_cpu.py`).
+  Both are bit-exact given the same offsets, tested against the reference's numba kernel and each other.
 - jpeg_compression: torchvision's libjpeg (`encode_jpeg`/`decode_jpeg`) instead of Pillow's, same quality.
 - pixelate: Pillow's BOX (8-bit fixed-point, horizontal pass first) and NEAREST resampling reproduced exactly.
 - Arithmetic in float32 (the reference mostly in float64); results truncated to 8 bits as `np.uint8` does, with a
