@@ -209,7 +209,8 @@ def glass_blur(x: Tensor, severity: int, seeds: Sequence[int], *,
     images, kernel = x.detach().contiguous(), torch.tensor(gaussian_weights(sigma), dtype=torch.float32)
     out = torch.empty_like(images)
     for part in image_chunks(images):
-        codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device).to(torch.int32).contiguous()
+        # int32 already; made contiguous for numba (an odd number of bit draws leaves a strided view)
+        codes = shuffle_codes(gens[part], (iterations, h, w), max_delta, x.device).contiguous()
         glass_blur_images(images[part].numpy(), kernel.numpy(), codes.numpy(), max_delta, out[part].numpy())
     return out
 
